@@ -1,0 +1,17 @@
+# One command per habit. `make test` on a fresh clone installs everything and runs the suite.
+.PHONY: setup test lint fmt
+
+setup:
+	scripts/setup
+
+test:
+	scripts/test
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+fmt: setup
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

@@ -1,0 +1,1 @@
+"""The IoT Edge module that serves a contract-bearing ONNX classifier on the device."""
