@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+from predictor.app import create_app
 from predictor.settings import Settings
 from tests.predictor.modelfactory import iris_model
 from trainer.contract import Contract
@@ -72,3 +74,17 @@ def make_settings(tmp_path: Path) -> MakeSettings:
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+async def client(
+    models: Models, make_settings: MakeSettings
+) -> AsyncIterator[TestClient[Any, Any]]:
+    """A real server on 127.0.0.1 serving model v1 (bundled), and a client for it."""
+    async with serve(make_settings(models.v1)) as test_client:
+        yield test_client
+
+
+def serve(settings: Settings) -> TestClient[Any, Any]:
+    """A client for a real server on 127.0.0.1 running ``create_app(settings)``."""
+    return TestClient(TestServer(create_app(settings), host="127.0.0.1"))
