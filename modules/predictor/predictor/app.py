@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from predictor.api import local, v2
+from predictor.api import inflight, local, v2
 from predictor.api.errors import errors_and_metrics
-from predictor.api.state import MANAGER, METRICS, SETTINGS
+from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, SETTINGS
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -18,9 +18,14 @@ def create_app(settings: Settings) -> web.Application:
     """The predictor's web app. More background work (the IoT Hub client) joins as one more
     ``app.cleanup_ctx`` entry."""
     metrics = Metrics()
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[errors_and_metrics])
+    in_flight = inflight.InFlight()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[inflight.middleware(in_flight), errors_and_metrics],
+    )
     app[SETTINGS] = settings
     app[METRICS] = metrics
+    app[IN_FLIGHT] = in_flight
     app[MANAGER] = ModelManager(
         settings.model_cache_dir,
         settings.default_model,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from predictor.api.inflight import InFlight
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -11,3 +12,4 @@ from predictor.store import ModelManager
 SETTINGS = web.AppKey("settings", Settings)
 MANAGER = web.AppKey("manager", ModelManager)
 METRICS = web.AppKey("metrics", Metrics)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)
