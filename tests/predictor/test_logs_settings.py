@@ -84,3 +84,9 @@ def test_invalid_settings_are_refused(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_settings_table_in_the_docs_lists_every_setting() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "predictor.md").read_text()
+    for name in Settings.model_fields:
+        assert f"| `PREDICTOR_{name.upper()}` |" in doc

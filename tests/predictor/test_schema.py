@@ -118,3 +118,12 @@ def test_json_nan_literals_decode_and_are_then_refused_as_non_finite() -> None:
     with pytest.raises(RequestError) as caught:
         schema.parse(value, FEATURES, 10)
     assert caught.value.code == "non_finite"
+
+
+def test_a_huge_request_gets_a_short_message() -> None:
+    value = {**ROW, **{f"extra_{i}" * 20: 1 for i in range(5000)}}
+    with pytest.raises(RequestError) as caught:
+        schema.parse(value, FEATURES, 10)
+    assert caught.value.code == "unknown_feature"
+    assert "and 4995 more" in caught.value.message
+    assert len(caught.value.message) < 500

@@ -160,8 +160,7 @@ def _row_from_object(
     if unknown:
         raise RequestError(
             "unknown_feature",
-            f"{prefix}unknown feature {', '.join(map(repr, unknown))}; "
-            f"the model takes {', '.join(features)}",
+            f"{prefix}unknown feature {_some(unknown)}; the model takes {', '.join(features)}",
         )
     missing = [name for name in features if name not in item]
     if missing:
@@ -183,6 +182,12 @@ def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]
             f"({', '.join(features)})",
         )
     return [check_number(v, f"instance {index} column {j}") for j, v in enumerate(row)]
+
+
+def _some(names: Sequence[str], limit: int = 5) -> str:
+    """At most ``limit`` names, quoted, so that a huge request cannot make a huge message."""
+    shown = ", ".join(repr(name[:40]) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _to_array(rows: list[list[float]], width: int) -> NDArray[np.float32]:

@@ -117,7 +117,8 @@ def _input_rows(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> 
     names = [t.get("name") if isinstance(t, dict) else None for t in inputs]
     if names != [name]:
         raise RequestError(
-            "wrong_input", f"the model takes exactly one input {name!r}, not {names}"
+            "wrong_input",
+            f"the model takes exactly one input {name!r}, not {len(names)} named {names[:5]}",
         )
     tensor = inputs[0]
     datatype = tensor.get("datatype")
