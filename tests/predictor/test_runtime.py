@@ -8,7 +8,7 @@ import pytest
 from predictor.contract import ContractError, ModelError
 from predictor.runtime import OnnxModel
 from tests.predictor.conftest import V1, Models
-from tests.predictor.modelfactory import edit, rename_output
+from tests.predictor.modelfactory import edit, fix_batch_size, rename_output
 
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 SETOSA = [5.1, 3.5, 1.4, 0.2]
@@ -92,3 +92,8 @@ def test_bytes_that_are_not_a_model_are_refused(data: bytes, reason: str) -> Non
 def test_a_truncated_model_is_refused(models: Models) -> None:
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         OnnxModel.from_bytes(models.v1[: len(models.v1) // 2], "test")
+
+
+def test_a_model_with_a_fixed_batch_size_is_refused(models: Models) -> None:
+    with pytest.raises(ContractError, match="fixed batch size 1"):
+        OnnxModel.from_bytes(fix_batch_size(models.v1, 1), "test")

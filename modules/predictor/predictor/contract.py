@@ -145,6 +145,12 @@ def _check_tensor(tensor: TensorInfo, role: str, wanted_type: str, width: int | 
         raise ContractError(
             f"the {role} {tensor.name!r} has shape {shape}, the contract needs rank {rank}"
         )
+    if isinstance(shape[0], int):
+        # A fixed batch size would fail at request time for any other number of rows.
+        raise ContractError(
+            f"the {role} {tensor.name!r} has a fixed batch size {shape[0]}; "
+            "the contract needs a variable one"
+        )
     last = shape[-1]
     if width is not None and isinstance(last, int) and last != width:
         raise ContractError(
