@@ -201,3 +201,12 @@ async def test_metrics_count_requests_errors_rows_and_the_model(client: Client) 
     assert samples["predictor_model_loaded"] == 1
     info = [k for k in samples if k.startswith("predictor_model_info{")]
     assert len(info) == 1 and f'model_version="{V1}"' in info[0] and 'source="bundled"' in info[0]
+
+
+async def test_invented_methods_do_not_grow_the_metric_labels(client: Client) -> None:
+    for method in ("PROPFIND", "PURGE", "MKCOL"):
+        response = await client.request(method, "/predict")
+        assert response.status == 405
+    text = await (await client.get("/metrics")).text()
+    assert 'method="other",status="405"} 3.0' in text
+    assert "PROPFIND" not in text

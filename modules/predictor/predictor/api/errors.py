@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 V2_PREFIX = "/v2"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Label values must stay few: any other method a client invents is counted as "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
 # aiohttp's own HTTP errors, as stable codes.
 _CODES = {
     404: "not_found",
@@ -77,7 +80,8 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         response = error_response(request, error)
     metrics = request.app[METRICS]
     endpoint = _endpoint(request)
-    metrics.requests.labels(endpoint, request.method, str(response.status)).inc()
+    method = request.method if request.method in _METHODS else "other"
+    metrics.requests.labels(endpoint, method, str(response.status)).inc()
     if error is not None:
         metrics.errors.labels(endpoint, error.code).inc()
     metrics.latency.labels(endpoint).observe(time.perf_counter() - started)

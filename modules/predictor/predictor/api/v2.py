@@ -6,11 +6,9 @@ infer request needs no Content-Type header, all as the protocol says.
 
 from __future__ import annotations
 
-from importlib import metadata
-
 from aiohttp import web
 
-from predictor import service
+from predictor import __version__, service
 from predictor.api.body import check_content_type
 from predictor.api.state import MANAGER, METRICS, SETTINGS
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
@@ -19,13 +17,6 @@ from predictor.schema import RequestError
 
 SERVER_NAME = "iotedge-predictor"
 HEADER_LENGTH = "Inference-Header-Content-Length"
-
-
-def _server_version() -> str:
-    try:
-        return metadata.version("iotedge-sklearn-onnx")
-    except metadata.PackageNotFoundError:
-        return "0.1.0"
 
 
 def _model(request: web.Request) -> OnnxModel:
@@ -47,7 +38,7 @@ def _model(request: web.Request) -> OnnxModel:
 
 
 async def server_metadata(request: web.Request) -> web.Response:
-    return web.json_response({"name": SERVER_NAME, "version": _server_version(), "extensions": []})
+    return web.json_response({"name": SERVER_NAME, "version": __version__, "extensions": []})
 
 
 async def live(request: web.Request) -> web.Response:
