@@ -57,6 +57,11 @@ async def test_a_refused_model_leaves_the_running_one_and_the_cache(
     with pytest.raises(ModelError, match="not a loadable ONNX model"):
         await store.apply(b"garbage", "twin")
     assert store.current is running
+    status = store.status()
+    assert status["model"]["model_version"] == V1
+    assert status["last_refused"]["source"] == "twin"
+    assert "not a loadable ONNX model" in status["last_refused"]["reason"]
+    assert status["last_refused"]["sha256"] == hashlib.sha256(b"garbage").hexdigest()
     assert cache.read(tmp_path / "cache") is not None
     assert cache.read(tmp_path / "cache")[1].model_version == V1  # type: ignore[index]
     assert store.metrics is not None

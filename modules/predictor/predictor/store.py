@@ -8,9 +8,11 @@ last request using it finishes.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from predictor import cache
 from predictor.cache import CacheEntry, CacheError
@@ -41,6 +43,8 @@ class ModelManager:
         self.metrics = metrics
         self._current: OnnxModel | None = None
         self._lock = asyncio.Lock()
+        # The last model refused by apply(), for the module twin's reported properties.
+        self.last_refused: dict[str, str] | None = None
 
     @property
     def current(self) -> OnnxModel | None:
@@ -69,6 +73,12 @@ class ModelManager:
             except ModelError as exc:
                 if self.metrics is not None:
                     self.metrics.swap_done("refused")
+                self.last_refused = {
+                    "source": source,
+                    "reason": str(exc),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "at": _now(),
+                }
                 log.warning("model from %s refused: %s", source, exc)
                 raise
             if running is not None and running.sha256 == model.sha256:
@@ -83,7 +93,7 @@ class ModelManager:
                 model_name=model.name,
                 model_version=model.version,
                 source=source,
-                applied_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                applied_at=_now(),
             )
             try:
                 await asyncio.to_thread(cache.write, self.cache_dir, data, entry)
@@ -104,6 +114,13 @@ class ModelManager:
                 running.version if running else "none",
             )
             return model
+
+    def status(self) -> dict[str, Any]:
+        """What runs and what was last refused: the shape the module twin will report."""
+        return {
+            "model": None if self._current is None else self._current.info(),
+            "last_refused": self.last_refused,
+        }
 
     async def load_at_start(self) -> OnnxModel | None:
         """Serve the cached model, else the bundled one, else none (the module is not ready)."""
@@ -165,3 +182,7 @@ class ModelManager:
         except ModelError as exc:
             log.error("bundled model %s refused: %s", path, exc)
             return None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
