@@ -192,11 +192,18 @@ def test_invalid_settings_exit_2_with_an_error_line(tmp_path: Path) -> None:
     assert "PREDICTOR_HTTP_PORT" in line and "PREDICTOR_MAX_ROWS" in line
 
 
-def test_the_http_path_does_not_import_the_azure_sdks(tmp_path: Path) -> None:
-    # Cold start matters on a device: the Azure SDKs cost ~0.7 s to import.
+def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path: Path) -> None:
+    # Cold start matters on a device (the Azure SDKs cost ~0.7 s to import on the HTTP path),
+    # and the image must stay small: no trainer, scikit-learn, scipy, pandas or onnx.
+    modules = " ".join(
+        f"predictor.{p.stem}" if p.parent.name == "predictor" else f"predictor.api.{p.stem}"
+        for p in sorted((REPO / "modules" / "predictor" / "predictor").rglob("*.py"))
+        if p.stem != "__init__"
+    )
     code = (
-        "import sys, predictor.__main__; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'paho')))"
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules.split()!r}]; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'azure', 'paho', 'trainer', 'sklearn', 'scipy', 'pandas', 'onnx', 'skl2onnx'}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code],
