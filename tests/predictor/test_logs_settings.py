@@ -90,3 +90,13 @@ def test_the_settings_table_in_the_docs_lists_every_setting() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "predictor.md").read_text()
     for name in Settings.model_fields:
         assert f"| `PREDICTOR_{name.upper()}` |" in doc
+
+
+def test_the_cache_default_matches_the_image_and_the_deployment() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    default = str(Settings.model_fields["model_cache_dir"].default)
+    assert (
+        f"PREDICTOR_MODEL_CACHE_DIR={default}"
+        in (repo / "modules" / "predictor" / "Dockerfile.amd64").read_text()
+    )
+    assert f":{default}" in (repo / "deployment.template.json").read_text()

@@ -22,7 +22,7 @@ class Settings(BaseSettings):
         default=8080, ge=1, le=65535, description="TCP port of the local HTTP API."
     )
     model_cache_dir: Path = Field(
-        default=Path("/app/cache"),
+        default=Path("/var/lib/predictor"),
         description=(
             "Directory that keeps the last successfully applied model, so that the device "
             "can start offline; bind it to a host volume."
