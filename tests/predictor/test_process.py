@@ -214,3 +214,22 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
         check=True,
     )
     assert result.stdout.decode().strip() == "[]"
+
+
+def test_a_port_in_use_exits_1_with_an_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "predictor"],
+            cwd=REPO,
+            env=env_for(tmp_path, PREDICTOR_HTTP_PORT=str(port)),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.decode().splitlines() if line.startswith("<3>")]
+    assert len(errors) == 1 and f"cannot listen on {HOST}:{port}" in errors[0]
+    assert result.stderr == b""

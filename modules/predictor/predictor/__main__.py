@@ -28,9 +28,9 @@ def main() -> int:
         return 2
     logs.configure(settings.log_level)
     log.info("predictor starting")
-    asyncio.run(serve(settings))
+    status = asyncio.run(serve(settings))
     log.info("predictor stopped")
-    return 0
+    return status
 
 
 if __name__ == "__main__":

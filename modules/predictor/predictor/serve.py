@@ -19,7 +19,13 @@ from predictor.settings import Settings
 log = logging.getLogger("predictor")
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable)."""
+    # Handlers first: a signal during the model load must also stop cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     app = create_app(settings)
     runner = web.AppRunner(
         app,
@@ -30,16 +36,16 @@ async def serve(settings: Settings) -> None:
     await runner.setup()  # runs the cleanup contexts' start-up: the model is loaded here
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", settings.http_host, settings.http_port, exc)
+            return 1
         log.info("listening on %s:%d", settings.http_host, settings.http_port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        await site.stop()
         in_flight = app[IN_FLIGHT]
         log.info("stopping: listener closed, %d running request(s) to finish", in_flight.count)
-        await site.stop()
         try:
             async with asyncio.timeout(settings.shutdown_timeout):
                 await in_flight.wait_idle()
@@ -49,5 +55,6 @@ async def serve(settings: Settings) -> None:
                 in_flight.count,
                 settings.shutdown_timeout,
             )
+        return 0
     finally:
         await runner.cleanup()
