@@ -19,6 +19,18 @@ IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
 
 
+def parse_gamma(text: str) -> str | float:
+    """``scale``, ``auto`` or a number, as SVC takes it; ValueError otherwise."""
+    if text in ("scale", "auto"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f"gamma must be 'scale', 'auto' or a positive number, not {text!r}"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     """What a training run may vary; checked before any work is done."""
