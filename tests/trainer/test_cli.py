@@ -204,7 +204,7 @@ def test_publish_refuses_a_wrong_key_in_one_line(
     )
     assert main(["publish", str(model_path), "--container", container]) == 1
     err = capsys.readouterr().err
-    assert_one_line_error(err)
+    assert_one_line_error(err, "refused the credentials")
     assert wrong_key not in err
 
 

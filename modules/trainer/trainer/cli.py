@@ -77,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientAuthenticationError as exc:
         return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
     except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
         return _fail(f"storage request failed (HTTP {exc.status_code}): {_first_line(exc)}")
     except AzureError as exc:
         return _fail(f"storage error: {_first_line(exc)}")
@@ -97,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train, convert and verify; write the ONNX model")
-    train.add_argument("--output", "-o", type=Path, required=True, help="where to write the model")
+    train.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
+    )
     _add_model_arguments(train)
     train.set_defaults(handler=_train)
 
@@ -120,47 +124,89 @@ def _parser() -> argparse.ArgumentParser:
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=DEFAULT_NAME, help="model name (default %(default)s)")
     parser.add_argument("--version", help="model version (default: UTC time, 20261125.175209)")
-    parser.add_argument("--C", dest="c", type=float, default=1.0, help="SVM regularisation")
     parser.add_argument(
-        "--gamma", type=_gamma, default="scale", help="scale, auto or a positive number"
+        "--C", dest="c", metavar="C", type=float, default=1.0, help="SVM regularisation (default 1)"
     )
-    parser.add_argument("--kernel", default="rbf", choices=KERNELS)
-    parser.add_argument("--seed", type=int, default=42, help="random seed for split and SVM")
-    parser.add_argument("--test-size", type=float, default=0.2, help="held-out fraction")
-    parser.add_argument("--cv-folds", type=int, default=5, help="cross-validation folds")
+    parser.add_argument(
+        "--gamma",
+        type=_gamma,
+        default="scale",
+        help="RBF/poly/sigmoid kernel coefficient: scale, auto or a positive number "
+        "(default %(default)s)",
+    )
+    parser.add_argument("--kernel", default="rbf", choices=KERNELS, help="(default %(default)s)")
+    parser.add_argument(
+        "--seed", metavar="N", type=int, default=42, help="seed of split, SVM and parity points"
+    )
+    parser.add_argument(
+        "--test-size",
+        metavar="FRACTION",
+        type=float,
+        default=0.2,
+        help="held-out fraction, 0.05 to 0.5 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--cv-folds", metavar="N", type=int, default=5, help="cross-validation folds (default 5)"
+    )
     parser.add_argument(
         "--parity-points",
+        metavar="N",
         type=int,
         default=parity.RANDOM_POINTS,
-        help="random points checked by the parity gate besides every iris row",
+        help="random points the parity gate checks besides every iris row (default %(default)s)",
     )
     parser.add_argument(
         "--parity-tolerance",
+        metavar="P",
         type=float,
         default=parity.TOLERANCE,
         help="largest allowed probability difference; can only be tightened "
-        f"(<= {parity.TOLERANCE:g})",
+        f"(default and maximum {parity.TOLERANCE:g})",
     )
 
 
 def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--container", default=DEFAULT_CONTAINER)
+    parser.add_argument(
+        "--container",
+        metavar="NAME",
+        default=DEFAULT_CONTAINER,
+        help="blob container, created if missing (default %(default)s)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument(
         "--sas-days",
+        metavar="DAYS",
         type=int,
         default=DEFAULT_SAS_DAYS,
         help="lifetime of the devices' read-only URL (default %(default)s days)",
     )
-    parser.add_argument("--twin-patch", type=Path, help="also write the twin patch to this file")
     parser.add_argument(
-        "--layered-deployment", type=Path, help="also write an IoT Edge layered deployment here"
+        "--twin-patch", metavar="FILE", type=Path, help="also write the twin patch to FILE"
     )
     parser.add_argument(
-        "--target-condition", help="devices the layered deployment targets, e.g. tags.ring='canary'"
+        "--layered-deployment",
+        metavar="FILE",
+        type=Path,
+        help="also write an IoT Edge layered deployment that sets the patch (see docs/trainer.md)",
     )
-    parser.add_argument("--priority", type=int, default=DEFAULT_PRIORITY)
-    parser.add_argument("--module", default=DEFAULT_MODULE, help="the predictor module's name")
+    parser.add_argument(
+        "--target-condition",
+        metavar="CONDITION",
+        help="devices the layered deployment targets, e.g. \"tags.ring='canary'\"",
+    )
+    parser.add_argument(
+        "--priority",
+        metavar="N",
+        type=int,
+        default=DEFAULT_PRIORITY,
+        help="layered deployment priority; the highest wins (default %(default)s)",
+    )
+    parser.add_argument(
+        "--module",
+        metavar="NAME",
+        default=DEFAULT_MODULE,
+        help="the predictor module's name in the deployment (default %(default)s)",
+    )
 
 
 def _gamma(text: str) -> str | float:
