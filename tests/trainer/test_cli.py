@@ -136,6 +136,8 @@ def test_an_unreachable_account_fails_quickly_in_one_line(model_path: Path) -> N
         (["--version", "../x"], "version '../x'", 1),
         (["--name", "Iris SVM"], "model name", 1),
         (["--parity-points", "-5"], "parity points", 1),
+        (["--parity-points", "100000001"], "parity points must be 0 to 100000", 1),
+        (["--seed", "-1"], "the seed must be", 1),
         (["--parity-tolerance", "0.1"], "parity tolerance", 1),
     ],
 )

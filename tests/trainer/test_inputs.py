@@ -45,11 +45,17 @@ def test_blob_name() -> None:
     [
         (Hyperparameters(c=0), "C must be"),
         (Hyperparameters(c=float("nan")), "C must be"),
+        (Hyperparameters(c=float("inf")), "C must be"),
+        (Hyperparameters(c=1e7), "up to 1e\\+06"),
+        (Hyperparameters(gamma=float("nan")), "gamma must be"),
+        (Hyperparameters(gamma=1e9), "at most 1e\\+06"),
         (Hyperparameters(gamma=-1.0), "gamma must be"),
         (Hyperparameters(gamma="often"), "gamma must be"),
         (Hyperparameters(kernel="cubic"), "kernel must be"),
         (Hyperparameters(test_size=0.9), "held-out fraction"),
         (Hyperparameters(cv_folds=1), "at least 2 folds"),
+        (Hyperparameters(seed=-1), "seed"),
+        (Hyperparameters(seed=2**32), "seed"),
     ],
 )
 def test_invalid_hyperparameters_are_refused(params: Hyperparameters, message: str) -> None:

@@ -52,8 +52,11 @@ def build_model(
     check_name(name)
     check_version(version)
     params.validate()
-    if parity_points < 0:
-        raise ValueError(f"the number of random parity points must be >= 0, not {parity_points}")
+    if not 0 <= parity_points <= parity.MAX_RANDOM_POINTS:
+        raise ValueError(
+            f"the number of random parity points must be 0 to {parity.MAX_RANDOM_POINTS}, "
+            f"not {parity_points}"
+        )
     dataset = load_dataset()
     with warnings.catch_warnings():
         # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.

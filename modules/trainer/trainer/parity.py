@@ -18,6 +18,8 @@ from trainer.errors import TrainerError
 
 TOLERANCE = 1e-5
 RANDOM_POINTS = 3000
+# Enough for any check; far more would only exhaust memory in scikit-learn's predict_proba.
+MAX_RANDOM_POINTS = 100_000
 SHOWN_POINTS = 5
 
 
