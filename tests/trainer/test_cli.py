@@ -98,8 +98,10 @@ def test_publish_prints_the_twin_patch_and_writes_the_deployment(
     }
     assert summary["layered_deployment"]["az_command"].startswith("az iot edge deployment")
 
-    again = run_cli(args, env=env)
+    refused_patch = tmp_path / "refused-patch.json"
+    again = run_cli([*args, "--twin-patch", str(refused_patch)], env=env)
     assert again.returncode == 1
+    assert not refused_patch.exists()
     assert_one_line_error(again.stderr, "already exists", "--overwrite")
     assert again.stdout == ""
 

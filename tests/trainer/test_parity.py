@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import onnx
 import pytest
 
 from trainer import parity
 from trainer.build import BuiltModel
-from trainer.contract import Contract
 from trainer.export import to_onnx_model
 from trainer.training import Hyperparameters, load_dataset, train
 
@@ -81,7 +82,7 @@ def test_the_tolerance_cannot_be_loosened(built: BuiltModel, tolerance: float) -
 
 
 def test_a_model_onnx_runtime_cannot_run_is_refused(built: BuiltModel) -> None:
-    contract = Contract(**{**built.contract.__dict__, "input_name": "no-such-input"})
+    contract = dataclasses.replace(built.contract, input_name="no-such-input")
     points = parity.probe_points(load_dataset().features, 10)
     with pytest.raises(parity.ParityError, match="ONNX Runtime cannot run the model"):
         parity.gate(built.training.model, built.data, contract, points)

@@ -8,12 +8,13 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+import onnx
 import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite
-from trainer.model_file import ModelFile
-from trainer.publish import Published, publish, verify_blob
+from trainer.model_file import ModelFile, check_model_bytes
+from trainer.publish import Published, delete_if_unchanged, publish, verify_blob
 from trainer.storage import StorageError, StorageOptions, connect
 
 
@@ -149,3 +150,32 @@ def test_bad_publish_options_are_refused_before_any_upload(
     with pytest.raises(ValueError, match=message):
         publish(service, model, container, sas_days=days)
     assert not service.get_container_client(container.lower()).exists()
+
+
+def test_cleanup_deletes_our_upload_but_not_a_newer_one(
+    service: BlobServiceClient, container: str
+) -> None:
+    service.create_container(container)
+    ours = service.get_blob_client(container, "iris-svm/ours.onnx")
+    etag = ours.upload_blob(b"ours")["etag"]
+    delete_if_unchanged(ours, etag)
+    assert not ours.exists()
+
+    theirs = service.get_blob_client(container, "iris-svm/theirs.onnx")
+    etag = theirs.upload_blob(b"first")["etag"]
+    theirs.upload_blob(b"replaced by another publisher", overwrite=True)
+    delete_if_unchanged(theirs, etag)
+    assert theirs.download_blob().readall() == b"replaced by another publisher"
+
+
+def test_a_contract_with_an_unsafe_version_is_refused_before_any_request(
+    service: BlobServiceClient, model: ModelFile, container: str
+) -> None:
+    tampered = onnx.load_from_string(model.data)
+    for prop in tampered.metadata_props:
+        if prop.key == "model_version":
+            prop.value = "../../other"
+    bad = check_model_bytes(tampered.SerializeToString())
+    with pytest.raises(ValueError, match=r"version '\.\./\.\./other'"):
+        publish(service, bad, container)
+    assert not service.get_container_client(container).exists()

@@ -127,7 +127,7 @@ def publish(
     try:
         verify_blob(blob, sha256)
     except BaseException:
-        _delete_if_ours(blob, uploaded.get("etag"))
+        delete_if_unchanged(blob, uploaded.get("etag"))
         raise
     return Published(
         name=name,
@@ -182,7 +182,7 @@ def read_only_url(
     return f"{blob.url}?{token}", expires_at
 
 
-def _delete_if_ours(blob: BlobClient, etag: str | None) -> None:
+def delete_if_unchanged(blob: BlobClient, etag: str | None) -> None:
     """Remove a blob we uploaded, unless someone has replaced it since (then it is theirs)."""
     if not etag:
         return
