@@ -293,7 +293,7 @@ def test_run_trains_and_publishes_from_the_environment_alone(
         ({"TRAINER_OVERWRITE": "maybe"}, "TRAINER_OVERWRITE"),
         ({"TRAINER_VERSION": "a b"}, "version 'a b'"),
         ({"TRAINER_SAS_DAYS": "1000"}, "SAS lifetime"),
-        ({"TRAINER_LAYERED_DEPLOYMENT": "x.json"}, "needs --target-condition"),
+        ({"TRAINER_LAYERED_DEPLOYMENT": "x.json"}, "needs TRAINER_TARGET_CONDITION"),
         ({CONNECTION_STRING_ENV: ""}, f"{CONNECTION_STRING_ENV} is not set"),
     ],
 )

@@ -12,7 +12,6 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,41 +22,25 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
-from trainer import parity
-from trainer.build import build_model
+from trainer import commands, parity
+from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.contract import ContractError
-from trainer.deployment import (
-    DEFAULT_MODULE,
-    DEFAULT_PRIORITY,
-    LayeredDeployment,
-    deployment_id_for,
-)
-from trainer.errors import TrainerError
-from trainer.files import write_atomic
-from trainer.model_file import ModelFile, check_model_bytes, read_model_file
-from trainer.naming import DEFAULT_NAME, check_name, check_version, default_version
-from trainer.publish import (
-    DEFAULT_CONTAINER,
-    DEFAULT_SAS_DAYS,
-    check_container_name,
-    check_sas_days,
-    publish,
-)
+from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
+from trainer.errors import TrainerError, UsageError
+from trainer.model_file import read_model_file
+from trainer.naming import DEFAULT_NAME
+from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
 from trainer.settings import RunSettings, StorageSettings, load
-from trainer.storage import CONNECTION_STRING_ENV, StorageOptions, connect, redact
+from trainer.storage import CONNECTION_STRING_ENV, redact
 from trainer.training import KERNELS, Hyperparameters, parse_gamma
 
 PROG = "trainer"
 
 
-class UsageError(Exception):
-    """Bad command-line usage (exit status 2)."""
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # argparse would print the usage block too; one line is easier to read in a CI log.
-        raise UsageError(message)
+        raise UsageError(message + f" (see {PROG} --help)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,11 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         result: dict[str, Any] = args.handler(args)
-    except UsageError as exc:
-        return _fail(f"{exc} (see {PROG} --help)", status=2)
+    except TrainerError as exc:
+        return _fail(str(exc), status=exc.exit_status)
     except KeyboardInterrupt:
         return _fail("interrupted", status=130)
-    except (TrainerError, ContractError, ValueError) as exc:
+    except (ContractError, ValueError) as exc:
         return _fail(str(exc))
     except ServiceRequestError as exc:
         return _fail(f"cannot reach the storage account: {_first_line(exc)}")
@@ -225,151 +208,33 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         test_size=args.test_size,
         cv_folds=args.cv_folds,
     )
-    _check_parent(args.output)
-    built = build_model(
+    return commands.train(
         params,
         args.name,
-        args.version or default_version(),
+        args.version,
+        args.output,
         parity_points=args.parity_points,
         parity_tolerance=args.parity_tolerance,
     )
-    write_atomic(args.output, built.data)
-    return {**built.summary(), "hyperparameters": asdict(params), "output": str(args.output)}
 
 
 def _publish(args: argparse.Namespace) -> dict[str, Any]:
-    check_container_name(args.container)
-    check_sas_days(args.sas_days)
-    deployment = _deployment_request(args.layered_deployment, args.target_condition)
-    model = read_model_file(args.model)
     settings = load(StorageSettings)
-    return _publish_model(
-        model,
-        settings.secret(),
-        settings.options(),
+    request = PublishRequest(
         container=args.container,
         overwrite=args.overwrite,
         sas_days=args.sas_days,
         twin_patch=args.twin_patch,
-        deployment=deployment,
-        priority=args.priority,
-        module=args.module,
+        deployment=DeploymentRequest.from_options(
+            args.layered_deployment, args.target_condition, args.priority, args.module
+        ),
+        storage=settings.options(),
     )
+    return commands.publish_model(read_model_file(args.model), settings.secret(), request)
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    settings = load(RunSettings)
-    version = check_version(settings.version or default_version())
-    check_name(settings.name)
-    check_container_name(settings.container)
-    check_sas_days(settings.sas_days)
-    deployment = _deployment_request(settings.layered_deployment, settings.target_condition)
-    if deployment is not None:  # fail on a bad deployment setting before training, not after
-        _layered(settings.name, version, deployment, settings.priority, settings.module)
-    connect(settings.secret(), settings.options())  # checks the connection string up front
-    if settings.output is not None:
-        _check_parent(settings.output)
-    params = Hyperparameters(
-        c=settings.c,
-        gamma=parse_gamma(settings.gamma),
-        kernel=settings.kernel,
-        seed=settings.seed,
-        test_size=settings.test_size,
-        cv_folds=settings.cv_folds,
-    )
-    built = build_model(params, settings.name, version, parity_points=settings.parity_points)
-    if settings.output is not None:
-        write_atomic(settings.output, built.data)
-    published = _publish_model(
-        check_model_bytes(built.data),
-        settings.secret(),
-        settings.options(),
-        container=settings.container,
-        overwrite=settings.overwrite,
-        sas_days=settings.sas_days,
-        twin_patch=settings.twin_patch,
-        deployment=deployment,
-        priority=settings.priority,
-        module=settings.module,
-    )
-    return {"trained": {**built.summary(), "hyperparameters": asdict(params)}, **published}
-
-
-def _publish_model(
-    model: ModelFile,
-    connection_string: str | None,
-    options: StorageOptions,
-    *,
-    container: str,
-    overwrite: bool,
-    sas_days: int,
-    twin_patch: Path | None,
-    deployment: tuple[Path, str] | None,
-    priority: int,
-    module: str,
-) -> dict[str, Any]:
-    name, version = model.contract.model_name, model.contract.model_version
-    layered = None
-    if deployment is not None:  # checked before the upload, written after it
-        layered = _layered(name, version, deployment, priority, module)
-    for path in (twin_patch, deployment[0] if deployment else None):
-        if path is not None:
-            _check_parent(path)
-    service = connect(connection_string, options)
-    published = publish(service, model, container, overwrite=overwrite, sas_days=sas_days)
-    result = published.summary()
-    patch = published.twin_patch()
-    if twin_patch is not None:
-        write_atomic(twin_patch, _json_bytes(patch))
-        result["twin_patch_file"] = str(twin_patch)
-    if layered is not None and deployment is not None:
-        labels = {"model": name, "modelVersion": version}
-        write_atomic(deployment[0], _json_bytes(layered.document(patch, labels)))
-        result["layered_deployment"] = {
-            "file": str(deployment[0]),
-            "id": layered.deployment_id,
-            "target_condition": layered.target_condition,
-            "priority": layered.priority,
-            "module": layered.module,
-            "az_command": layered.az_command(deployment[0]),
-        }
-    return result
-
-
-def _deployment_request(path: Path | None, condition: str | None) -> tuple[Path, str] | None:
-    if path is None and condition is None:
-        return None
-    if path is None:
-        raise UsageError("--target-condition needs --layered-deployment FILE")
-    if condition is None:
-        raise UsageError("--layered-deployment needs --target-condition")
-    return path, condition
-
-
-def _layered(
-    name: str, version: str, deployment: tuple[Path, str], priority: int, module: str
-) -> LayeredDeployment:
-    return LayeredDeployment(
-        deployment_id=deployment_id_for(name, version),
-        target_condition=deployment[1],
-        priority=priority,
-        module=module,
-    )
-
-
-def _check_parent(path: Path) -> None:
-    """Fail before the work, not after it, when an output cannot be written."""
-    parent = path.parent if str(path.parent) else Path()
-    if path.is_dir():
-        raise TrainerError(f"{path} is a directory, not a file")
-    if not parent.is_dir():
-        raise TrainerError(f"cannot write {path}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise TrainerError(f"cannot write {path}: the folder {parent} is not writable")
-
-
-def _json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True) + "\n").encode()
+    return commands.run(load(RunSettings))
 
 
 def _first_line(exc: BaseException) -> str:
