@@ -1,0 +1,134 @@
+"""The deployment templates and the manifests generated from them are what IoT Edge accepts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from devtools import manifest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES = ["deployment.template.json", "deployment.debug.template.json"]
+PLATFORMS = ["amd64", "arm64v8"]
+
+
+def schemas_dir() -> Path:
+    """SchemaStore's IoT Edge schemas, shipped beside the repository in ../shared/schemas."""
+    found = Path(os.environ.get("IOTEDGE_SCHEMAS_DIR", REPO_ROOT.parent / "shared" / "schemas"))
+    if not found.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the IoT Edge JSON schemas are missing: {found}")
+        pytest.skip(f"no IoT Edge JSON schemas at {found} (set IOTEDGE_SCHEMAS_DIR)")
+    return found
+
+
+def validator(schema_file: str) -> jsonschema.Draft4Validator:
+    folder = schemas_dir()
+    resources = []
+    for path in folder.glob("*.json"):
+        contents = json.loads(path.read_text(encoding="utf-8"))
+        resource = Resource.from_contents(contents, default_specification=DRAFT4)
+        resources.append((contents.get("id", path.name), resource))
+    registry: Registry[Any] = Registry().with_resources(resources)
+    schema = json.loads((folder / schema_file).read_text(encoding="utf-8"))
+    return jsonschema.Draft4Validator(schema, registry=registry)
+
+
+def load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((REPO_ROOT / name).read_text(encoding="utf-8"))
+    return data
+
+
+def env_template() -> dict[str, str]:
+    return manifest.read_env_file(REPO_ROOT / ".env.template")
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_template_is_valid_against_the_template_schema(name: str) -> None:
+    errors = list(validator("azure-iot-edge-deployment-template-4.0.json").iter_errors(load(name)))
+    assert not errors, [e.message for e in errors]
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_generated_manifest_is_valid_for_each_platform(name: str, platform: str) -> None:
+    generated = manifest.generate(load(name), env_template(), platform)
+    errors = list(validator("azure-iot-edge-deployment-2.0.json").iter_errors(generated))
+    assert not errors, [e.message for e in errors]
+    text = json.dumps(generated)
+    assert "${" not in text, "a placeholder was left unexpanded"
+    modules = generated["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    suffix = f"-{platform}.debug" if "debug" in name else f"-{platform}"
+    assert modules["predictor"]["settings"]["image"].endswith(suffix)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_module_placeholder_names_a_module_folder_with_its_dockerfiles(name: str) -> None:
+    refs = set(re.findall(r"\$\{MODULES\.([A-Za-z0-9_-]+)", (REPO_ROOT / name).read_text()))
+    assert refs == {"predictor", "sensor"}
+    for module in refs:
+        meta = manifest.module_metadata(module)
+        platforms = meta["image"]["tag"]["platforms"]
+        assert set(platforms) == {"amd64", "amd64.debug", "arm64v8", "arm64v8.debug"}
+        for dockerfile in platforms.values():
+            assert (REPO_ROOT / "modules" / module / dockerfile).is_file(), dockerfile
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_create_options_fit_iot_edge_limits(name: str) -> None:
+    generated = manifest.generate(load(name), env_template(), "amd64")
+    agent = generated["modulesContent"]["$edgeAgent"]["properties.desired"]
+    for group in ("systemModules", "modules"):
+        for module in agent[group].values():
+            chunks = [v for k, v in module["settings"].items() if k.startswith("createOptions")]
+            assert 1 <= len(chunks) <= manifest.TWIN_VALUE_MAX_CHUNKS
+            assert all(len(chunk) <= manifest.TWIN_VALUE_MAX_SIZE for chunk in chunks)
+            json.loads("".join(chunks))
+
+
+def test_oversized_create_options_are_split_and_then_refused() -> None:
+    settings: dict[str, Any] = {"createOptions": {"Env": ["X=" + "y" * 1200]}}
+    manifest.stringify_create_options(settings)
+    assert sorted(settings) == ["createOptions", "createOptions01", "createOptions02"]
+    assert json.loads("".join(settings[k] for k in sorted(settings)))["Env"][0].startswith("X=")
+    with pytest.raises(manifest.ManifestError, match="IoT Edge takes 4096"):
+        manifest.stringify_create_options({"createOptions": {"Env": ["X" * 5000]}})
+
+
+def test_schema_versions_in_env_template_match_the_templates() -> None:
+    env = env_template()
+    for name in TEMPLATES:
+        content = load(name)["modulesContent"]
+        assert (
+            content["$edgeAgent"]["properties.desired"]["schemaVersion"]
+            == env["EDGEAGENT_SCHEMA_VERSION"]
+        )
+        assert (
+            content["$edgeHub"]["properties.desired"]["schemaVersion"]
+            == env["EDGEHUB_SCHEMA_VERSION"]
+        )
+
+
+def test_unset_variable_is_a_clear_error() -> None:
+    with pytest.raises(manifest.ManifestError, match="is not set"):
+        manifest.generate(load("deployment.template.json"), {}, "amd64")
+
+
+def test_cli_writes_the_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "deployment.arm64v8.json"
+    code = manifest.main(
+        ["--env", str(REPO_ROOT / ".env.template"), "--platform", "arm64v8", "--output", str(out)]
+    )
+    assert code == 0
+    modules = json.loads(out.read_text())["modulesContent"]["$edgeAgent"]["properties.desired"]
+    assert modules["modules"]["sensor"]["settings"]["image"] == (
+        "myregistry.azurecr.io/sensor:0.1.0-arm64v8"
+    )
