@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -35,8 +36,10 @@ def test_deployment_id_from_name_and_version() -> None:
 
 
 def test_az_command_quotes_the_condition() -> None:
-    command = LayeredDeployment("d-1", "tags.ring='canary'", 5).az_command(Path("dep.json"))
+    layered = LayeredDeployment("d-1", "tags.ring='canary'", 5)
+    command = layered.az_command(Path("dep.json"), {"model": "iris-svm"})
     assert command.startswith("az iot edge deployment create --layered ")
+    assert shlex.split(command)[-2:] == ["--labels", '{"model":"iris-svm"}']
     assert "--target-condition 'tags.ring='\"'\"'canary'\"'\"''" in command
     assert "--priority 5" in command and "--content dep.json" in command
 

@@ -133,14 +133,15 @@ def publish_model(
         result["twin_patch_file"] = str(request.twin_patch)
     if layered is not None and request.deployment is not None:
         path = request.deployment.path
-        write_json(path, layered.document(patch, {"model": name, "modelVersion": version}))
+        labels = {"model": name, "modelVersion": version}
+        write_json(path, layered.document(patch, labels))
         result["layered_deployment"] = {
             "file": str(path),
             "id": layered.deployment_id,
             "target_condition": layered.target_condition,
             "priority": layered.priority,
             "module": layered.module,
-            "az_command": layered.az_command(path),
+            "az_command": layered.az_command(path, labels),
         }
     return result
 

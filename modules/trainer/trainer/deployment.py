@@ -1,14 +1,15 @@
 """An IoT Edge layered deployment that points the predictor module of some devices at a model.
 
-The file is an IoT Hub configuration: ``content.modulesContent`` is what
-``az iot edge deployment create --layered --content FILE`` reads; ``id``, ``targetCondition``,
-``priority`` and ``labels`` are the same fields of the REST API's configuration object and are
-repeated as flags in the az command that ``az_command`` gives. Only the module twin's
-``properties.desired.model`` path is set, so other desired properties are left alone.
+The file is an IoT Hub configuration: ``az iot edge deployment create --layered --content FILE``
+reads its ``content`` and ignores the other keys, so ``id``, ``targetCondition``, ``priority`` and
+``labels`` (the same fields of the REST API's configuration object) are repeated as flags in the
+command that ``az_command`` gives. Only the module twin's ``properties.desired.model`` path is set,
+so other desired properties are left alone.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class LayeredDeployment:
             },
         }
 
-    def az_command(self, path: Path) -> str:
+    def az_command(self, path: Path, labels: dict[str, str]) -> str:
         """The Azure CLI command that creates this deployment (the hub name left to fill in)."""
         return shlex.join(
             [
@@ -77,6 +78,8 @@ class LayeredDeployment:
                 self.target_condition.strip(),
                 "--priority",
                 str(self.priority),
+                "--labels",
+                json.dumps(labels, separators=(",", ":"), sort_keys=True),
             ]
         )
 
