@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from devtools.azurite import REPO_ROOT
 from trainer.build import BuiltModel, build_model
 from trainer.model_file import ModelFile, check_model_bytes
 from trainer.training import Hyperparameters
@@ -41,20 +36,3 @@ def model_path(built: BuiltModel, tmp_path_factory: pytest.TempPathFactory) -> P
 def container() -> str:
     """A container name no other test uses, so tests need no cleanup between them."""
     return f"t-{uuid.uuid4().hex[:16]}"
-
-
-def run_cli(
-    args: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m trainer ...`` as a real process, as in the container and in CI."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TRAINER_")}
-    base.pop("AZURE_STORAGE_CONNECTION_STRING", None)
-    base["PYTHONPATH"] = str(REPO_ROOT / "modules" / "trainer")
-    return subprocess.run(
-        [sys.executable, "-m", "trainer", *args],
-        env={**base, **(env or {})},
-        cwd=cwd or REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
