@@ -121,7 +121,8 @@ def publish(
     except ResourceExistsError:
         raise StorageError(
             f"version {version} of {name} already exists at {container}/{blob.blob_name}: "
-            "versions are immutable (publish a new version, or pass --overwrite)"
+            "versions are immutable (publish a new version, or replace it with --overwrite, "
+            "TRAINER_OVERWRITE=true for run)"
         ) from None
 
     try:
