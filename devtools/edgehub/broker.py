@@ -1,10 +1,10 @@
 """The real MQTT broker: Debian's mosquitto, with TLS on loopback and persistence on.
 
-One mosquitto per module, each on its own loopback address at port 8883 (the SDK's fixed
-port). Modules use the same topic names (``$iothub/methods/POST/#``, ``$iothub/twin/res/#``),
-which edgeHub keeps apart per connection; separate brokers do the same. (mosquitto's
-``mount_point`` would do it with one broker, but 2.0.11 does not strip the mount point from
-messages it sends, so the SDK would not recognise them.)
+One mosquitto per module, each on its own loopback address, behind a relay on port 8883 (the
+SDK's fixed port; see relay.py). Modules use the same topic names (``$iothub/twin/res/#``,
+``$iothub/methods/POST/#``), which edgeHub keeps apart per connection; separate brokers do
+the same. (mosquitto's ``mount_point`` would do it with one broker, but 2.0.11 does not strip
+the mount point from the messages it sends, so the SDK would not recognise them.)
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from devtools.edgehub.addresses import MQTTS_PORT
 from devtools.edgehub.certs import Certificates
 from devtools.ports import port_in_use
 
@@ -35,7 +34,7 @@ def find_mosquitto() -> str:
     return found
 
 
-def render_config(folder: Path, certificates: Certificates, address: str) -> str:
+def render_config(folder: Path, certificates: Certificates, address: str, port: int) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
     lines = [
         "# Written by devtools.edgehub at start; edits are overwritten.",
@@ -63,10 +62,11 @@ def render_config(folder: Path, certificates: Certificates, address: str) -> str
         "log_type error",
         "log_type warning",
         "log_type notice",
+        "log_type subscribe",
         "connection_messages true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-        # The only listener: TLS on one loopback address, nothing on 1883.
-        f"listener {MQTTS_PORT} {address}",
+        # The only listener: TLS on one loopback address (behind the relay), nothing on 1883.
+        f"listener {port} {address}",
         f"cafile {certificates.ca}",
         f"certfile {certificates.server_cert}",
         f"keyfile {certificates.server_key}",
@@ -130,6 +130,11 @@ class Broker:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def save(self) -> None:
+        """Ask mosquitto to write its database now (SIGUSR1)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGUSR1)
 
     def last_saved(self) -> float | None:
         """When the broker last wrote its database (wall clock), None if never."""

@@ -31,6 +31,7 @@ import paho.mqtt.client as mqtt
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.broker import Broker, render_config
 from devtools.edgehub.certs import Certificates, make_certificates
+from devtools.edgehub.relay import Relay
 from devtools.edgehub.routes import Route, parse_routes
 from devtools.edgehub.topics import (
     Message,
@@ -41,6 +42,7 @@ from devtools.edgehub.topics import (
     query,
 )
 from devtools.edgehub.twin import Twin, check_patch
+from devtools.ports import free_port
 
 log = logging.getLogger("devtools.edgehub")
 
@@ -113,6 +115,7 @@ class Counters:
     inputs_published: int = 0  # input messages handed to the broker (QoS 1)
     inputs_acknowledged: int = 0  # ... of which the broker acknowledged
     inputs_redelivered: int = 0  # sent again after a broker crash (may be duplicates)
+    inputs_held: int = 0  # kept until the module first subscribed to its inputs
     outputs_received: int = 0  # messages modules sent (outputs and telemetry)
     routed_to_inputs: int = 0
     upstream: int = 0
@@ -154,6 +157,18 @@ def _body_bytes(body: bytes | str | Json) -> tuple[bytes, bool]:
     if isinstance(body, str):
         return body.encode("utf-8"), False
     return json.dumps(body).encode("utf-8"), True
+
+
+class _Client(mqtt.Client):  # type: ignore[misc]
+    """paho-mqtt 1.6.1 lets ``ssl.SSLEOFError`` from a socket write kill its network thread
+    (it handles only ConnectionError): report it as the lost connection it is."""
+
+    def _sock_send(self, buf: bytes) -> int:
+        try:
+            sent: int = super()._sock_send(buf)
+        except ssl.SSLEOFError as error:
+            raise ConnectionResetError(str(error)) from error
+        return sent
 
 
 def _as_routes(routes: Mapping[str, Any] | Iterable[str | Route]) -> list[Route]:
@@ -212,9 +227,12 @@ class EdgeHub:
         self._lease: AddressLease | None = None
         self._addresses: dict[ModuleKey, str] = {}
         self._brokers: dict[ModuleKey, Broker] = {}
+        self._relays: dict[ModuleKey, Relay] = {}
         self._clients: dict[ModuleKey, mqtt.Client] = {}
         self._connections: dict[ModuleKey, int] = {}
         self._online: dict[ModuleKey, bool] = {key: False for key in self._modules}
+        self._inputs_subscribed: dict[ModuleKey, bool] = {key: False for key in self._modules}
+        self._held: dict[ModuleKey, list[tuple[str, bytes]]] = {k: [] for k in self._modules}
         self._closed = False
         self._retained: list[tuple[ModuleKey, str, float]] = []
         self.certificates: Certificates | None = None
@@ -252,10 +270,12 @@ class EdgeHub:
         for key in self._modules:
             folder = brokers_dir / f"{key[0]}.{key[1]}"
             address = self._addresses[key]
+            port = free_port(address)
             broker = Broker(
-                folder, render_config(folder, self.certificates, address), [(address, MQTTS_PORT)]
+                folder, render_config(folder, self.certificates, address, port), [(address, port)]
             )
             self._brokers[key] = broker
+            self._relays[key] = Relay((address, MQTTS_PORT), (address, port))
             # Whatever happens to this object, no broker outlives the process.
             weakref.finalize(self, broker.kill)
             broker.start()
@@ -265,7 +285,7 @@ class EdgeHub:
 
     def _connect_hub(self, key: ModuleKey) -> None:
         assert self.certificates is not None
-        client = mqtt.Client(
+        client = _Client(
             client_id=f"edgehub-emulator-{uuid.uuid4().hex[:12]}",
             clean_session=False,
             protocol=mqtt.MQTTv311,
@@ -282,7 +302,8 @@ class EdgeHub:
         client.on_disconnect = self._on_disconnect
         self._clients[key] = client
         self._connections[key] = 0
-        client.connect(self._addresses[key], MQTTS_PORT, keepalive=30)
+        # Straight to the broker, not through the relay: the hub is not the SDK.
+        client.connect(*self._brokers[key].endpoints[0], keepalive=30)
         client.loop_start()
         self._wait_connections(key, 1, timeout=15)
 
@@ -294,6 +315,8 @@ class EdgeHub:
                 client.disconnect()
             client.loop_stop()
         self._clients.clear()
+        for relay in self._relays.values():
+            relay.close()
         for broker in self._brokers.values():
             broker.stop()
         if self._lease is not None:
@@ -523,6 +546,12 @@ class EdgeHub:
         client = self._client(key)
         self._drain_acks()
         with self._lock:
+            if not self._inputs_subscribed[key]:
+                # Before a module's first subscription the broker would drop its inputs; edgeHub
+                # stores them until the module comes, so hold them until then.
+                self._held[key].append((topic, body))
+                self._counters.inputs_held += 1
+                return
             info = client.publish(topic, body, qos=1)
             sent = _SentInput(key, topic, body)
             self._sent[(key, info.mid)] = sent
@@ -670,6 +699,7 @@ class EdgeHub:
                 (f"{_BROKER_LOG}N", 0),
                 (f"{_BROKER_LOG}W", 0),
                 (f"{_BROKER_LOG}E", 0),
+                (f"{_BROKER_LOG}M/subscribe", 0),
             ]
         )
 
@@ -716,23 +746,41 @@ class EdgeHub:
 
     def _broker_log(self, key: ModuleKey, topic: str, line: str) -> None:
         module_client_id = f"{key[0]}/{key[1]}"
+        if topic.endswith("/subscribe"):
+            words = line.split()
+            if module_client_id in words:
+                # The SDK never subscribes again on reconnect, so a session the broker loses
+                # is lost for good: edgeHub keeps subscriptions durably, so save them at once.
+                self._brokers[key].save()
+                if f"devices/{key[0]}/modules/{key[1]}/inputs/#" in words:
+                    self._release_held(key)
+            return
         if topic.endswith(("/W", "/E")):
             log.warning("broker of %s/%s: %s", *key, line)
             with self._lock:
                 self._counters.broker_warnings += 1
         if (found := _CONNECTED.search(line)) and found["id"] == module_client_id:
-            self._set_online(key, True, connect=True)
+            self._set_online(key, True)
         elif (found := _DISCONNECTED.search(line)) and module_client_id in (
             found["id"],
             found["bad"],
         ):
             self._set_online(key, False)
 
-    def _set_online(self, key: ModuleKey, online: bool, connect: bool = False) -> None:
+    def _release_held(self, key: ModuleKey) -> None:
+        with self._lock:  # held: nothing new may overtake what waited
+            self._inputs_subscribed[key] = True
+            held, self._held[key] = self._held[key], []
+            for topic, body in held:
+                self._publish_input(key, topic, body)
+        if held:
+            log.info("%s/%s subscribed: sent the %d input(s) held for it", *key, len(held))
+
+    def _set_online(self, key: ModuleKey, online: bool) -> None:
         with self._lock:
-            self._online[key] = online
-            if connect:
+            if online and not self._online[key]:
                 self._counters.module_connects += 1
+            self._online[key] = online
             self._lock.notify_all()
 
     def _unknown(self, topic: str) -> None:

@@ -44,3 +44,13 @@ def echo(edgehub: EdgeHub) -> Iterator[SdkModule]:
 @pytest.fixture
 def sink(edgehub: EdgeHub) -> Iterator[SdkModule]:
     yield from _module(edgehub, "sink")
+
+
+@pytest.fixture
+def flood(edgehub: EdgeHub) -> Iterator[SdkModule]:
+    yield from _module(edgehub, "flood")
+
+
+@pytest.fixture
+def crash(edgehub: EdgeHub) -> Iterator[SdkModule]:
+    yield from _module(edgehub, "crash")
