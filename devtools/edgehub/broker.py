@@ -45,6 +45,7 @@ def render_config(folder: Path, certificates: Certificates, address: str, port: 
         "persistence true",
         f"persistence_location {folder}/",
         f"persistence_file {DB_FILE}",
+        f"pid_file {folder}/mosquitto.pid",
         "autosave_interval 1",
         # mosquitto silently drops QoS 1 messages beyond 1000 queued per client by default;
         # edgeHub stores and forwards instead, so: no limit.

@@ -60,6 +60,13 @@ class Route:
         return self.output in ("*", output_name)
 
 
+def _checked(route: str, kind: str, value: str) -> str:
+    try:
+        return check_id(kind, value)
+    except ValueError as error:
+        raise RouteError(f"route {route!r}: {error}") from error
+
+
 def parse_route(name: str, text: str) -> Route:
     """Parse one route string, or raise RouteError saying what is wrong."""
     head = _ROUTE.match(text)
@@ -79,9 +86,9 @@ def parse_route(name: str, text: str) -> Route:
         )
     module, output = found["module"], found["output"]
     if module is not None:
-        check_id("module in route", module)
+        _checked(name, "module in route", module)
     if output is not None and output != "*":
-        check_id("output in route", output)
+        _checked(name, "output in route", output)
     sink = into["sink"].strip()
     if sink == UPSTREAM:
         return Route(name, text, module, output, None, None)
@@ -91,8 +98,8 @@ def parse_route(name: str, text: str) -> Route:
             f"route {name!r}: unsupported sink {sink!r} "
             '(use $upstream or BrokeredEndpoint("/modules/B/inputs/y"))'
         )
-    sink_module = check_id("module in route sink", brokered["module"])
-    sink_input = check_id("input in route sink", brokered["input"])
+    sink_module = _checked(name, "module in route sink", brokered["module"])
+    sink_input = _checked(name, "input in route sink", brokered["input"])
     return Route(name, text, module, output, sink_module, sink_input)
 
 
