@@ -53,7 +53,6 @@ MAX_MESSAGE_BYTES = 256 * 1024  # edgeHub refuses larger messages
 # save (less this margin for the save itself) may be gone after a SIGKILL and are sent again.
 _SAVE_MARGIN = 1.0
 _KEEP_SENT_FOR = 15.0
-_RETAIN_TWIN_RESPONSES_FOR = 120.0
 # mosquitto's own log lines (log_dest topic) tell when a client comes and goes.
 _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(")
 _DISCONNECTED = re.compile(
@@ -234,7 +233,6 @@ class EdgeHub:
         self._inputs_subscribed: dict[ModuleKey, bool] = {key: False for key in self._modules}
         self._held: dict[ModuleKey, list[tuple[str, bytes]]] = {k: [] for k in self._modules}
         self._closed = False
-        self._retained: list[tuple[ModuleKey, str, float]] = []
         self.certificates: Certificates | None = None
 
     # -- life cycle -------------------------------------------------------------------------
@@ -519,11 +517,13 @@ class EdgeHub:
         correlation_id: str | None = None,
         content_type: str | None = None,
         content_encoding: str | None = None,
+        sender: str | None = None,
         device_id: str | None = None,
     ) -> str:
         """Deliver a message to a module's input (QoS 1), as if a route had sent it there.
-        A body that is not bytes or str is sent as JSON. Returns the message id (a new UUID
-        unless given)."""
+        A body that is not bytes or str is sent as JSON. ``sender``: the module it seems to
+        come from (``$.cdid``/``$.cmid``, as edgeHub adds them). Returns the message id (a
+        new UUID unless given)."""
         key = self._key(device_id, module_id)
         check_id("input", input_name)
         data, is_json = _body_bytes(body)
@@ -534,6 +534,8 @@ class EdgeHub:
             correlation_id=correlation_id,
             content_type=content_type or ("application/json" if is_json else None),
             content_encoding=content_encoding or ("utf-8" if is_json else None),
+            connection_device_id=key[0] if sender else None,
+            connection_module_id=check_id("sender", sender) if sender else None,
         )
         self._deliver(key, input_name, message)
         assert message.message_id is not None
@@ -671,10 +673,8 @@ class EdgeHub:
             raise RuntimeError("the emulator is not started")
         return client
 
-    def _publish(
-        self, key: ModuleKey, topic: str, payload: bytes, qos: int, retain: bool = False
-    ) -> None:
-        info = self._client(key).publish(topic, payload, qos=qos, retain=retain)
+    def _publish(self, key: ModuleKey, topic: str, payload: bytes, qos: int) -> None:
+        info = self._client(key).publish(topic, payload, qos=qos)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             log.warning("publish to %s: %s", topic, mqtt.error_string(info.rc))
 
@@ -791,19 +791,10 @@ class EdgeHub:
     def _twin_response(
         self, key: ModuleKey, status: int, rid: str, extra: str, body: bytes
     ) -> None:
-        # Retained: the SDK sends a twin GET as soon as it connects, before it subscribes to
-        # $iothub/twin/res/# (on its first get_twin or reported patch). A retained answer
-        # reaches it when it does subscribe, as edgeHub's direct answer would; otherwise that
-        # GET stays pending for ever and the SDK skips the twin refresh on every reconnect.
+        # Like edgeHub, an answer reaches the module only if it subscribed to
+        # $iothub/twin/res/# (see docs/edgehub-emulator.md on the SDK's first twin GET).
         topic = f"$iothub/twin/res/{status}/?$rid={rid}{extra}"
-        self._publish(key, topic, body, qos=1, retain=True)
-        now = time.monotonic()
-        with self._lock:
-            self._retained.append((key, topic, now))
-            stale = [t for t in self._retained if now - t[2] > _RETAIN_TWIN_RESPONSES_FOR]
-            self._retained = [t for t in self._retained if t not in stale]
-        for old_key, old_topic, _ in stale:
-            self._publish(old_key, old_topic, b"", qos=1, retain=True)  # empty: unretain
+        self._publish(key, topic, body, qos=1)
 
     def _twin_get(self, key: ModuleKey, topic: str) -> None:
         rid = query(topic).get("rid", "")
@@ -863,8 +854,16 @@ class EdgeHub:
                 self._to_upstream(key, message, route)
             else:
                 assert route.sink_input is not None
-                # System and custom properties travel on; the output name does not.
-                forwarded = Message(**{**asdict(message), "output_name": None})
+                # System and custom properties travel on; the output name does not; edgeHub
+                # says which connection the message came from.
+                forwarded = Message(
+                    **{
+                        **asdict(message),
+                        "output_name": None,
+                        "connection_device_id": key[0],
+                        "connection_module_id": key[1],
+                    }
+                )
                 self._deliver((key[0], route.sink_module), route.sink_input, forwarded)
                 with self._lock:
                     self._counters.routed_to_inputs += 1

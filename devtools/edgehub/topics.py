@@ -14,6 +14,10 @@ SYSTEM_PROPERTIES = {
     "$.ct": "content_type",
     "$.ce": "content_encoding",
     "$.exp": "expiry_time_utc",
+    # Set by edgeHub on routed messages: the connection the message came from. The Python
+    # SDK does not know them and shows them among the custom properties.
+    "$.cdid": "connection_device_id",
+    "$.cmid": "connection_module_id",
 }
 OUTPUT_NAME = "$.on"
 # IoT Hub ids allow more, but these are what MQTT topics and mount points can carry safely.
@@ -41,6 +45,8 @@ class Message:
     content_type: str | None = None
     content_encoding: str | None = None
     expiry_time_utc: str | None = None
+    connection_device_id: str | None = None
+    connection_module_id: str | None = None
     output_name: str | None = None
 
     def system_properties(self) -> dict[str, str]:

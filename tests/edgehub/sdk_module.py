@@ -85,17 +85,19 @@ class SdkModule:
                         os.environ.pop(key, None)
                     else:
                         os.environ[key] = value
-        # Handlers before connecting, as a module should: the SDK then refreshes the twin on
-        # every connect and hands the whole desired section to the patch handler.
         client.on_message_received = self._on_message
-        client.on_twin_desired_properties_patch_received = self._on_patch
         client.on_method_request_received = self._on_method
         return client
 
     def connect(self) -> None:
         self.run(self.client.connect())
-        # Reading the twin once subscribes to twin responses, as a real module does at start.
-        self.run(self.client.get_twin())
+        if self.client.on_twin_desired_properties_patch_received is None:
+            # Read the twin first (this subscribes to twin responses), then set the patch
+            # handler: the SDK then reads the twin after every reconnect and hands the whole
+            # desired section to the handler. Set before the first connect, the SDK's own
+            # twin GET would go out before that subscription and never be answered.
+            self.run(self.client.get_twin())
+            self.client.on_twin_desired_properties_patch_received = self._on_patch
 
     def disconnect(self) -> None:
         self.run(self.client.disconnect())

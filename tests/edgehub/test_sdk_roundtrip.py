@@ -112,7 +112,13 @@ def test_output_routed_to_another_module_input(
     assert received.data == b"hello sink"
     assert received.correlation_id == correlation_id
     assert received.content_type == "text/plain"
-    assert received.properties == {"a b": "c&d=e", "emoji": "\u00e9t\u00e9"}
+    # edgeHub adds where it came from; the Python SDK shows that among custom properties.
+    assert received.properties == {
+        "a b": "c&d=e",
+        "emoji": "\u00e9t\u00e9",
+        "$.cdid": "edge-device",
+        "$.cmid": "echo",
+    }
 
 
 def test_an_output_no_route_takes_is_counted(edgehub: EdgeHub, echo: SdkModule) -> None:
@@ -146,3 +152,16 @@ def test_unknown_modules_and_bad_names_are_refused(edgehub: EdgeHub) -> None:
         edgehub.send_input("echo", "bad/name", b"")
     with pytest.raises(ValueError, match="JSON object"):
         edgehub.set_desired("echo", ["x"])  # type: ignore[arg-type]
+
+
+def test_connection_ids_are_set_by_the_hub_not_carried_as_properties(
+    edgehub: EdgeHub, echo: SdkModule
+) -> None:
+    message_id = edgehub.send_input("echo", "echo", "from a sensor", {"k": "v"}, sender="sensor")
+    record = echo.wait_until(lambda r: any(i.message_id == message_id for i in r.inputs))
+    received = next(i for i in record.inputs if i.message_id == message_id)
+    assert received.properties == {"k": "v", "$.cdid": "edge-device", "$.cmid": "sensor"}
+    # The echo copies them back as custom properties; upstream they are not user properties.
+    (up,) = edgehub.wait_for_upstream(1, 15, lambda m: m.correlation_id == message_id)
+    assert up.properties == {"k": "v"}
+    assert (up.device_id, up.module_id) == ("edge-device", "echo")
