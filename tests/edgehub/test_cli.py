@@ -69,6 +69,8 @@ def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str,
             str(manifest),
             "--state-dir",
             str(state),
+            "--upstream-file",
+            str(state / "upstream.jsonl"),
         ],
         cwd=REPO,
         stdout=subprocess.PIPE,
@@ -117,6 +119,8 @@ def test_cli_runs_the_emulator_until_sigterm(
             time.sleep(0.05)
         assert up[0]["correlation_id"] == sent["messageId"]
         assert up[0]["properties"] == {"site": "north"} and json.loads(up[0]["body"]) == {"x": 1}
+        lines = (state / "upstream.jsonl").read_text().splitlines()
+        assert [json.loads(line) for line in lines] == up
 
         assert _call("POST", f"{control}/modules/echo/methods/echo", {"a": 1}) == (
             200,
