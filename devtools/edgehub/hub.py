@@ -149,13 +149,21 @@ class _SentInput:
     acked_at: float | None = None
 
 
+def _check_json(value: Json) -> bytes:
+    """``value`` as JSON bytes, or ValueError saying why it cannot be JSON."""
+    try:
+        return json.dumps(value, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"not JSON-serialisable: {error}") from error
+
+
 def _body_bytes(body: bytes | str | Json) -> tuple[bytes, bool]:
     """The wire body, and whether it was JSON-encoded here."""
     if isinstance(body, bytes):
         return body, False
     if isinstance(body, str):
         return body.encode("utf-8"), False
-    return json.dumps(body).encode("utf-8"), True
+    return _check_json(body), True
 
 
 class _Client(mqtt.Client):  # type: ignore[misc]
@@ -458,7 +466,7 @@ class EdgeHub:
         (a module that is offline reads the whole twin when it reconnects). Returns the new
         ``$version``."""
         key = self._key(device_id, module_id)
-        check_patch(patch)
+        _check_json(check_patch(patch))  # before the twin changes
         with self._lock:
             version = self._twins[key].desired.apply(patch)
             body = {**patch, "$version": version}
@@ -644,6 +652,7 @@ class EdgeHub:
         when it does not answer in time."""
         key = self._key(device_id, module_id)
         check_id("method name", method_name)
+        body = _check_json(payload)
         if not self.is_connected(module_id, device_id):
             return 404, {"message": f"module {key[0]}/{key[1]} is not connected"}
         rid = uuid.uuid4().hex
@@ -653,7 +662,7 @@ class EdgeHub:
             self._counters.methods_invoked += 1
         topic = f"$iothub/methods/POST/{method_name}/?$rid={rid}"
         try:
-            self._publish(key, topic, json.dumps(payload).encode(), qos=0)
+            self._publish(key, topic, body, qos=0)
             if not pending.event.wait(timeout) or self._closed:
                 with self._lock:
                     self._counters.methods_timed_out += 1

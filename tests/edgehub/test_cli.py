@@ -98,7 +98,7 @@ def test_cli_runs_the_emulator_until_sigterm(
         f"{k}={v}" for k, v in env.items()
     ]
 
-    module = SdkModule.start(env)
+    module = SdkModule.start(env, report_patches=False)
     try:
         status, listed = _call("GET", f"{control}/modules")
         assert status == 200 and listed[0]["moduleId"] == "echo"

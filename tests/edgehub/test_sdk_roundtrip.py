@@ -17,11 +17,12 @@ def _seen(hub: EdgeHub, module: str, version: int) -> None:
 
 
 def test_twin_get_returns_what_the_hub_holds(edgehub: EdgeHub, echo: SdkModule) -> None:
-    edgehub.set_desired("echo", {"threshold": 0.5, "model": {"version": "a"}})
+    version = edgehub.set_desired("echo", {"threshold": 0.5, "model": {"version": "a"}})
     twin = echo.run(echo.client.get_twin())
     assert twin["desired"] == edgehub.twin("echo")["desired"]
     assert twin["desired"]["threshold"] == 0.5
     assert twin["desired"]["model"] == {"version": "a"}
+    _seen(edgehub, "echo", version)
 
 
 def test_desired_patch_reaches_a_connected_module(edgehub: EdgeHub, echo: SdkModule) -> None:
@@ -152,6 +153,14 @@ def test_unknown_modules_and_bad_names_are_refused(edgehub: EdgeHub) -> None:
         edgehub.send_input("echo", "bad/name", b"")
     with pytest.raises(ValueError, match="JSON object"):
         edgehub.set_desired("echo", ["x"])  # type: ignore[arg-type]
+    before = edgehub.twin("echo")
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        edgehub.set_desired("echo", {"when": object()})
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        edgehub.set_desired("echo", {"x": float("nan")})
+    assert edgehub.twin("echo") == before  # a refused patch changes nothing
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        edgehub.invoke_method("echo", "echo", {1, 2}, timeout=1)
 
 
 def test_connection_ids_are_set_by_the_hub_not_carried_as_properties(
