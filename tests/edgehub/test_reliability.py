@@ -74,3 +74,21 @@ def test_a_module_connecting_late_gets_what_was_queued(edgehub: EdgeHub) -> None
     finally:
         module.shutdown()
     assert time.monotonic() - started < 30
+
+
+def test_1500_inputs_queued_for_an_offline_module_all_arrive(
+    edgehub: EdgeHub, flood: SdkModule
+) -> None:
+    flood.disconnect()
+    edgehub.wait_for_connection("flood", connected=False, timeout=10)
+    before = edgehub.counters()
+    # mosquitto's default (max_queued_messages 1000) would silently drop a third of these.
+    sent = [edgehub.send_input("flood", "collect", f"queued {n}") for n in range(1500)]
+    edgehub.wait_for_counters(
+        lambda c: c.inputs_acknowledged - before.inputs_acknowledged == 1500, timeout=60
+    )
+    flood.run(flood.client.connect())
+    flood.wait_until(lambda r: set(sent) <= _distinct_ids(r), timeout=120)
+    received = [i for i in flood.record.inputs if i.input_name == "collect"]
+    assert [i.data for i in received] == [f"queued {n}".encode() for n in range(1500)]  # in order
+    assert edgehub.counters().broker_warnings == before.broker_warnings
