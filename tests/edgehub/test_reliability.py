@@ -92,3 +92,18 @@ def test_1500_inputs_queued_for_an_offline_module_all_arrive(
     received = [i for i in flood.record.inputs if i.input_name == "collect"]
     assert [i.data for i in received] == [f"queued {n}".encode() for n in range(1500)]  # in order
     assert edgehub.counters().broker_warnings == before.broker_warnings
+
+
+def test_inputs_the_broker_had_not_saved_are_sent_again(edgehub: EdgeHub, crash: SdkModule) -> None:
+    crash.disconnect()
+    edgehub.wait_for_connection("crash", connected=False, timeout=10)
+    before = edgehub.counters()
+    sent = [edgehub.send_input("crash", "collect", f"unsaved {n}") for n in range(300)]
+    edgehub.wait_for_counters(
+        lambda c: c.inputs_acknowledged - before.inputs_acknowledged == 300, timeout=30
+    )
+    # Killed within moments of acknowledging them: its last save (every second) predates most.
+    edgehub.restart_broker("crash")
+    crash.run(crash.client.connect())
+    crash.wait_until(lambda r: set(sent) <= _distinct_ids(r), timeout=60)
+    assert edgehub.counters().inputs_redelivered > before.inputs_redelivered
