@@ -6,14 +6,8 @@ from ``EdgeHub.module_env``). See docs/edgehub-emulator.md.
 
 from __future__ import annotations
 
-from devtools.edgehub.hub import (
-    DEFAULT_DEVICE,
-    MAX_MESSAGE_BYTES,
-    Counters,
-    EdgeHub,
-    RejectedMessage,
-    UpstreamMessage,
-)
+from devtools.edgehub.hub import DEFAULT_DEVICE, MAX_MESSAGE_BYTES, EdgeHub
+from devtools.edgehub.records import Counters, RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Manifest, Route, RouteError, load_manifest, parse_routes
 
 __all__ = [

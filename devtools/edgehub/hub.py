@@ -8,29 +8,29 @@ outputs to module inputs or to an in-memory upstream sink, and invokes direct me
 from __future__ import annotations
 
 import base64
-import collections
 import contextlib
 import json
 import logging
-import re
 import secrets
 import shutil
-import ssl
 import threading
 import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
 
+from devtools.edgehub import hub_client
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.broker import Broker, render_config
 from devtools.edgehub.certs import Certificates, make_certificates
+from devtools.edgehub.inputs import ModuleInputs
+from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.relay import Relay
 from devtools.edgehub.routes import Route, parse_routes
 from devtools.edgehub.topics import (
@@ -49,88 +49,7 @@ log = logging.getLogger("devtools.edgehub")
 DEFAULT_DEVICE = "edge-device"
 IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"
 MAX_MESSAGE_BYTES = 256 * 1024  # edgeHub refuses larger messages
-# mosquitto saves its database every second; inputs the broker acknowledged after its last
-# save (less this margin for the save itself) may be gone after a SIGKILL and are sent again.
-_SAVE_MARGIN = 1.0
-_KEEP_SENT_FOR = 15.0
-# mosquitto's own log lines (log_dest topic) tell when a client comes and goes.
-_CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(")
-_DISCONNECTED = re.compile(
-    r"Client (?P<id>\S+) (?:disconnected|closed its connection|has exceeded timeout|been disc)"
-    r"|Bad socket read/write on client (?P<bad>[^\s:]+)"
-)
-_BROKER_LOG = "$SYS/broker/log/"
-
 ModuleKey = tuple[str, str]
-Json = Any
-
-
-@dataclass(frozen=True)
-class UpstreamMessage:
-    """A message that a route sent to ``$upstream`` (IoT Hub, in a real deployment)."""
-
-    device_id: str
-    module_id: str
-    output_name: str | None
-    body: bytes
-    properties: dict[str, str]
-    message_id: str | None
-    correlation_id: str | None
-    content_type: str | None
-    content_encoding: str | None
-    route: str
-    received_at: float
-
-    def text(self) -> str:
-        return self.body.decode(self.content_encoding or "utf-8")
-
-    def json(self) -> Json:
-        return json.loads(self.body)
-
-    def record(self) -> dict[str, Any]:
-        """A JSON-ready dict (body as text when it is UTF-8, else base64)."""
-        data = asdict(self)
-        try:
-            data["body"] = self.body.decode("utf-8")
-        except UnicodeDecodeError:
-            data["body"] = None
-            data["body_base64"] = base64.b64encode(self.body).decode("ascii")
-        return data
-
-
-@dataclass(frozen=True)
-class RejectedMessage:
-    """A message a module sent that edgeHub would have refused."""
-
-    device_id: str
-    module_id: str
-    reason: str
-
-
-@dataclass
-class Counters:
-    """What the emulator sent and what came back, for tests that must lose nothing."""
-
-    inputs_published: int = 0  # input messages handed to the broker (QoS 1)
-    inputs_acknowledged: int = 0  # ... of which the broker acknowledged
-    inputs_redelivered: int = 0  # sent again after a broker crash (may be duplicates)
-    inputs_held: int = 0  # kept until the module first subscribed to its inputs
-    outputs_received: int = 0  # messages modules sent (outputs and telemetry)
-    routed_to_inputs: int = 0
-    upstream: int = 0
-    unrouted: int = 0  # outputs that no route took
-    rejected: int = 0  # outputs refused (too large, malformed)
-    twin_gets: int = 0
-    reported_patches: int = 0
-    desired_patches_sent: int = 0
-    methods_invoked: int = 0
-    methods_answered: int = 0
-    methods_timed_out: int = 0
-    unknown_topics: int = 0
-    module_connects: int = 0
-    broker_warnings: int = 0  # warnings and errors in the brokers' logs
-    broker_starts: int = 0
-    hub_connections: int = 0  # connections of the hub to the brokers (one broker per module)
 
 
 @dataclass
@@ -139,14 +58,6 @@ class _Pending:
     event: threading.Event = field(default_factory=threading.Event)
     status: int = 0
     payload: Json = None
-
-
-@dataclass
-class _SentInput:
-    key: ModuleKey
-    topic: str
-    body: bytes
-    acked_at: float | None = None
 
 
 def _check_json(value: Json) -> bytes:
@@ -164,18 +75,6 @@ def _body_bytes(body: bytes | str | Json) -> tuple[bytes, bool]:
     if isinstance(body, str):
         return body.encode("utf-8"), False
     return _check_json(body), True
-
-
-class _Client(mqtt.Client):  # type: ignore[misc]
-    """paho-mqtt 1.6.1 lets ``ssl.SSLEOFError`` from a socket write kill its network thread
-    (it handles only ConnectionError): report it as the lost connection it is."""
-
-    def _sock_send(self, buf: bytes) -> int:
-        try:
-            sent: int = super()._sock_send(buf)
-        except ssl.SSLEOFError as error:
-            raise ConnectionResetError(str(error)) from error
-        return sent
 
 
 def _as_routes(routes: Mapping[str, Any] | Iterable[str | Route]) -> list[Route]:
@@ -227,9 +126,7 @@ class EdgeHub:
         self._upstream: list[UpstreamMessage] = []
         self._rejected: list[RejectedMessage] = []
         self._methods: dict[str, _Pending] = {}
-        self._sent: dict[tuple[ModuleKey, int], _SentInput] = {}
-        self._recent: collections.deque[_SentInput] = collections.deque()
-        self._acks: collections.deque[tuple[ModuleKey, int, float]] = collections.deque()
+        self._inputs: dict[ModuleKey, ModuleInputs] = {}
         self._counters = Counters()
         self._lease: AddressLease | None = None
         self._addresses: dict[ModuleKey, str] = {}
@@ -238,8 +135,6 @@ class EdgeHub:
         self._clients: dict[ModuleKey, mqtt.Client] = {}
         self._connections: dict[ModuleKey, int] = {}
         self._online: dict[ModuleKey, bool] = {key: False for key in self._modules}
-        self._inputs_subscribed: dict[ModuleKey, bool] = {key: False for key in self._modules}
-        self._held: dict[ModuleKey, list[tuple[str, bytes]]] = {k: [] for k in self._modules}
         self._closed = False
         self.certificates: Certificates | None = None
 
@@ -291,22 +186,14 @@ class EdgeHub:
 
     def _connect_hub(self, key: ModuleKey) -> None:
         assert self.certificates is not None
-        client = _Client(
-            client_id=f"edgehub-emulator-{uuid.uuid4().hex[:12]}",
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
-            userdata=key,
-        )
-        client.tls_set_context(ssl.create_default_context(cafile=str(self.certificates.ca)))
-        client.max_inflight_messages_set(100)
-        client.max_queued_messages_set(0)  # paho's own queue: unlimited, like the broker's
-        client.reconnect_delay_set(min_delay=0.1, max_delay=1)
+        client = hub_client.new_client(self.certificates.ca, userdata=key)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
         self._clients[key] = client
+        self._inputs[key] = ModuleInputs(client)
         self._connections[key] = 0
         # Straight to the broker, not through the relay: the hub is not the SDK.
         client.connect(*self._brokers[key].endpoints[0], keepalive=30)
@@ -378,7 +265,8 @@ class EdgeHub:
             with self._lock:
                 self._counters.broker_starts += 1
             self._wait_connections(key, connections + 1, timeout)
-            self._redeliver(key, saved_at)
+            if again := self._inputs[key].redeliver(saved_at):
+                log.info("sent %d input(s) to %s/%s again after the restart", again, *key)
 
     def restart_broker(
         self, module_id: str | None = None, device_id: str | None = None, timeout: float = 15.0
@@ -386,24 +274,6 @@ class EdgeHub:
         """SIGKILL and start again: a crash and a recovery."""
         self.kill_broker(module_id, device_id)
         self.start_broker(module_id, device_id, timeout)
-
-    def _redeliver(self, key: ModuleKey, saved_at: float | None) -> None:
-        self._drain_acks()
-        cutoff = (saved_at or 0.0) - _SAVE_MARGIN
-        with self._lock:
-            again = [
-                sent
-                for sent in self._recent
-                if sent.key == key
-                and sent.acked_at is not None
-                and (saved_at is None or sent.acked_at >= cutoff)
-            ]
-        for sent in again:
-            self._publish_input(key, sent.topic, sent.body)
-        with self._lock:
-            self._counters.inputs_redelivered += len(again)
-        if again:
-            log.info("sent %d input message(s) again after the broker restart", len(again))
 
     # -- modules' identity -------------------------------------------------------------------
 
@@ -550,43 +420,10 @@ class EdgeHub:
         return message.message_id
 
     def _deliver(self, key: ModuleKey, input_name: str, message: Message) -> None:
-        self._publish_input(key, input_topic(key[0], key[1], input_name, message), message.body)
-
-    def _publish_input(self, key: ModuleKey, topic: str, body: bytes) -> None:
-        client = self._client(key)
-        self._drain_acks()
-        with self._lock:
-            if not self._inputs_subscribed[key]:
-                # Before a module's first subscription the broker would drop its inputs; edgeHub
-                # stores them until the module comes, so hold them until then.
-                self._held[key].append((topic, body))
-                self._counters.inputs_held += 1
-                return
-            info = client.publish(topic, body, qos=1)
-            sent = _SentInput(key, topic, body)
-            self._sent[(key, info.mid)] = sent
-            self._recent.append(sent)
-            self._counters.inputs_published += 1
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            # NO_CONN is fine: paho keeps QoS 1 messages and sends them when it reconnects.
-            log.error("publishing an input failed: %s", mqtt.error_string(info.rc))
+        self._inputs[key].send(input_topic(key[0], key[1], input_name, message), message.body)
 
     def _on_publish(self, client: mqtt.Client, userdata: ModuleKey, mid: int) -> None:
-        # Called with paho's message lock held: no lock of ours here (see _drain_acks).
-        self._acks.append((userdata, mid, time.time()))
-
-    def _drain_acks(self) -> None:
-        with self._lock:
-            while self._acks:
-                key, mid, when = self._acks.popleft()
-                sent = self._sent.pop((key, mid), None)
-                if sent is not None:
-                    sent.acked_at = when
-                    self._counters.inputs_acknowledged += 1
-            horizon = time.time() - _KEEP_SENT_FOR
-            while self._recent and (self._recent[0].acked_at or time.time()) < horizon:
-                self._recent.popleft()
-            self._lock.notify_all()
+        self._inputs[userdata].acknowledged(mid)
 
     @property
     def upstream(self) -> list[UpstreamMessage]:
@@ -620,9 +457,12 @@ class EdgeHub:
 
     def counters(self) -> Counters:
         """A snapshot of the counters."""
-        self._drain_acks()
+        inputs = [module.counts() for module in self._inputs.values()]
         with self._lock:
-            return Counters(**asdict(self._counters))
+            counters = Counters(**asdict(self._counters))
+        for name in (f.name for f in fields(inputs[0])) if inputs else ():
+            setattr(counters, f"inputs_{name}", sum(getattr(c, name) for c in inputs))
+        return counters
 
     def wait_for_counters(
         self, predicate: Callable[[Counters], bool], timeout: float = 30.0
@@ -633,7 +473,7 @@ class EdgeHub:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"counters did not match in {timeout} s: {counters}")
             with self._lock:
-                # Broker acknowledgements do not notify (see _on_publish): poll briefly.
+                # Broker acknowledgements do not notify (see inputs.py): poll briefly.
                 self._lock.wait(0.05)
         return counters
 
@@ -696,21 +536,7 @@ class EdgeHub:
         if rc != 0:
             log.error("hub connection refused: %s", mqtt.connack_string(rc))
             return
-        # Only what the module publishes to the hub: a wider subscription would bring back
-        # every message the hub itself sends (MQTT 3.1.1 has no "no local").
-        device_id, module_id = userdata
-        client.subscribe(
-            [
-                (f"devices/{device_id}/modules/{module_id}/messages/events/#", 1),
-                ("$iothub/twin/GET/#", 1),
-                ("$iothub/twin/PATCH/properties/reported/#", 1),
-                ("$iothub/methods/res/#", 1),
-                (f"{_BROKER_LOG}N", 0),
-                (f"{_BROKER_LOG}W", 0),
-                (f"{_BROKER_LOG}E", 0),
-                (f"{_BROKER_LOG}M/subscribe", 0),
-            ]
-        )
+        client.subscribe(hub_client.subscriptions(*userdata))
 
     def _on_disconnect(self, client: mqtt.Client, userdata: ModuleKey, rc: int) -> None:
         # The broker is gone (or we are closing): so is the module's connection to it.
@@ -734,7 +560,7 @@ class EdgeHub:
                 self._counters.unknown_topics += 1
 
     def _handle(self, key: ModuleKey, topic: str, payload: bytes) -> None:
-        if topic.startswith(_BROKER_LOG):
+        if topic.startswith(hub_client.BROKER_LOG):
             self._broker_log(key, topic, payload.decode("utf-8", errors="replace"))
             return
         # Whatever the module sends shows it is connected (the hub may have missed the log
@@ -754,36 +580,23 @@ class EdgeHub:
                 self._route(key, decode_properties(properties, payload), len(properties))
 
     def _broker_log(self, key: ModuleKey, topic: str, line: str) -> None:
-        module_client_id = f"{key[0]}/{key[1]}"
+        client_id = f"{key[0]}/{key[1]}"  # the SDK's MQTT client id for a module
         if topic.endswith("/subscribe"):
-            words = line.split()
-            if module_client_id in words:
+            if topics := hub_client.subscribed_topics(line, client_id):
                 # The SDK never subscribes again on reconnect, so a session the broker loses
                 # is lost for good: edgeHub keeps subscriptions durably, so save them at once.
                 self._brokers[key].save()
-                if f"devices/{key[0]}/modules/{key[1]}/inputs/#" in words:
-                    self._release_held(key)
+                inputs = f"devices/{key[0]}/modules/{key[1]}/inputs/#"
+                if inputs in topics and (held := self._inputs[key].subscribed()):
+                    log.info("%s/%s subscribed: sent the %d input(s) held", *key, held)
             return
         if topic.endswith(("/W", "/E")):
             log.warning("broker of %s/%s: %s", *key, line)
             with self._lock:
                 self._counters.broker_warnings += 1
-        if (found := _CONNECTED.search(line)) and found["id"] == module_client_id:
-            self._set_online(key, True)
-        elif (found := _DISCONNECTED.search(line)) and module_client_id in (
-            found["id"],
-            found["bad"],
-        ):
-            self._set_online(key, False)
-
-    def _release_held(self, key: ModuleKey) -> None:
-        with self._lock:  # held: nothing new may overtake what waited
-            self._inputs_subscribed[key] = True
-            held, self._held[key] = self._held[key], []
-            for topic, body in held:
-                self._publish_input(key, topic, body)
-        if held:
-            log.info("%s/%s subscribed: sent the %d input(s) held for it", *key, len(held))
+        change = hub_client.connection_change(line, client_id)
+        if change is not None:
+            self._set_online(key, change)
 
     def _set_online(self, key: ModuleKey, online: bool) -> None:
         with self._lock:
