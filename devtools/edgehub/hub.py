@@ -135,6 +135,7 @@ class EdgeHub:
         self._clients: dict[ModuleKey, mqtt.Client] = {}
         self._connections: dict[ModuleKey, int] = {}
         self._online: dict[ModuleKey, bool] = {key: False for key in self._modules}
+        self._departures: dict[ModuleKey, list[str]] = {key: [] for key in self._modules}
         self._closed = False
         self.certificates: Certificates | None = None
 
@@ -312,6 +313,14 @@ class EdgeHub:
         key = self._key(device_id, module_id)
         with self._lock:
             return self._online[key]
+
+    def disconnects(self, module_id: str, device_id: str | None = None) -> list[str]:
+        """How the module left each time, as its broker saw it: "clean" (it sent DISCONNECT,
+        as a module shutting down should), "closed" (the connection just ended), "timeout"
+        (keep-alive expired) or "error". Not counted: drops caused by a broker restart."""
+        key = self._key(device_id, module_id)
+        with self._lock:
+            return list(self._departures[key])
 
     def wait_for_connection(
         self,
@@ -595,8 +604,12 @@ class EdgeHub:
             with self._lock:
                 self._counters.broker_warnings += 1
         change = hub_client.connection_change(line, client_id)
-        if change is not None:
-            self._set_online(key, change)
+        if change == "connected":
+            self._set_online(key, True)
+        elif change is not None:
+            with self._lock:
+                self._departures[key].append(change)
+            self._set_online(key, False)
 
     def _set_online(self, key: ModuleKey, online: bool) -> None:
         with self._lock:

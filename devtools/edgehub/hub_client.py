@@ -19,9 +19,16 @@ BROKER_LOG = "$SYS/broker/log/"
 # mosquitto 2.0.11's wording (log_dest topic): a client comes, goes, subscribes.
 _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(")
 _DISCONNECTED = re.compile(
-    r"Client (?P<id>\S+) (?:disconnected|closed its connection|has exceeded timeout|been disc)"
+    r"Client (?P<id>\S+) (?P<how>disconnected|closed its connection|has exceeded timeout|been disc)"
     r"|Bad socket read/write on client (?P<bad>[^\s:]+)"
 )
+# How a client left: "clean" only when it sent DISCONNECT, as a module shutting down should.
+_HOW = {
+    "disconnected": "clean",
+    "closed its connection": "closed",
+    "has exceeded timeout": "timeout",
+    "been disc": "closed",
+}
 
 
 class _Client(mqtt.Client):  # type: ignore[misc]
@@ -64,12 +71,13 @@ def subscriptions(device_id: str, module_id: str) -> list[tuple[str, int]]:
     ]
 
 
-def connection_change(line: str, client_id: str) -> bool | None:
-    """True if the log line says ``client_id`` connected, False if it left, else None."""
+def connection_change(line: str, client_id: str) -> str | None:
+    """What the log line says of ``client_id``: "connected", or how it left ("clean" after a
+    DISCONNECT packet, "closed" without one, "timeout", "error"), or None."""
     if (found := _CONNECTED.search(line)) and found["id"] == client_id:
-        return True
+        return "connected"
     if (found := _DISCONNECTED.search(line)) and client_id in (found["id"], found["bad"]):
-        return False
+        return _HOW[found["how"]] if found["how"] else "error"
     return None
 
 

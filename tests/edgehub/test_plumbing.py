@@ -46,17 +46,20 @@ def test_the_server_certificate_names_every_address(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "change"),
     [
-        ("1795: New client connected from 127.0.0.1:5 as dev/mod (p2, c0, k60, u'x').", True),
-        ("1795: Client dev/mod disconnected.", False),
-        ("1795: Client dev/mod closed its connection.", False),
-        ("1795: Client dev/mod has exceeded timeout, disconnecting.", False),
-        ("1795: Bad socket read/write on client dev/mod: Connection reset", False),
+        (
+            "1795: New client connected from 127.0.0.1:5 as dev/mod (p2, c0, k60, u'x').",
+            "connected",
+        ),
+        ("1795: Client dev/mod disconnected.", "clean"),
+        ("1795: Client dev/mod closed its connection.", "closed"),
+        ("1795: Client dev/mod has exceeded timeout, disconnecting.", "timeout"),
+        ("1795: Bad socket read/write on client dev/mod: Connection reset", "error"),
         ("1795: Client dev/other disconnected.", None),
         ("1795: New client connected from 127.0.0.1:5 as dev/mod2 (p2).", None),
         ("1795: Saving in-memory database to /x/mosquitto.db.", None),
     ],
 )
-def test_connection_changes_from_mosquitto_log_lines(line: str, change: bool | None) -> None:
+def test_connection_changes_from_mosquitto_log_lines(line: str, change: str | None) -> None:
     assert connection_change(line, "dev/mod") == change
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -174,3 +177,45 @@ def test_connection_ids_are_set_by_the_hub_not_carried_as_properties(
     (up,) = edgehub.wait_for_upstream(1, 15, lambda m: m.correlation_id == message_id)
     assert up.properties == {"k": "v"}
     assert (up.device_id, up.module_id) == ("edge-device", "echo")
+
+
+_CONNECT_AND_WAIT = """
+import asyncio
+from azure.iot.device.aio import IoTHubModuleClient
+
+async def main():
+    client = IoTHubModuleClient.create_from_edge_environment()
+    await client.connect()
+    print("connected", flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def test_the_hub_tells_a_clean_disconnect_from_a_dropped_connection(edgehub: EdgeHub) -> None:
+    module = SdkModule.start(edgehub.module_env("sink"))
+    try:
+        edgehub.wait_for_connection("sink")
+        before = len(edgehub.disconnects("sink"))
+        module.disconnect()  # the SDK sends DISCONNECT, as a module shutting down should
+        edgehub.wait_for_connection("sink", connected=False, timeout=10)
+        assert edgehub.disconnects("sink")[before:] == ["clean"]
+    finally:
+        module.shutdown()
+
+    # A module process killed with SIGKILL sends no DISCONNECT: its connection just ends.
+    crashing = subprocess.Popen(
+        [sys.executable, "-c", _CONNECT_AND_WAIT],
+        env={**os.environ, **edgehub.module_env("sink")},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert crashing.stdout is not None and crashing.stdout.readline() == b"connected\n"
+        edgehub.wait_for_connection("sink", timeout=10)
+        crashing.kill()
+        edgehub.wait_for_connection("sink", connected=False, timeout=10)
+        assert edgehub.disconnects("sink")[before + 1 :] == ["closed"]
+    finally:
+        crashing.kill()
+        crashing.wait()
