@@ -150,7 +150,7 @@ class EdgeHub:
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
     ) -> EdgeHub:
-        """Start the broker and the hub, and return once both are ready."""
+        """Start the brokers and the hub, and return once all are ready."""
         hub = cls(state_dir, routes, modules, device_id, upstream_file)
         hub.open()
         return hub

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from devtools.edgehub import EdgeHub
 from tests.edgehub.sdk_module import Record, SdkModule
@@ -107,3 +108,21 @@ def test_inputs_the_broker_had_not_saved_are_sent_again(edgehub: EdgeHub, crash:
     crash.run(crash.client.connect())
     crash.wait_until(lambda r: set(sent) <= _distinct_ids(r), timeout=60)
     assert edgehub.counters().inputs_redelivered > before.inputs_redelivered
+
+
+def test_restarting_every_broker_of_a_second_emulator(tmp_path: Path) -> None:
+    # A second emulator beside the session's one: its own addresses, brokers and twins.
+    with EdgeHub(tmp_path, modules=["left", "right"]) as hub:
+        modules = [SdkModule.start(hub.module_env(name)) for name in ("left", "right")]
+        try:
+            for name in ("left", "right"):
+                hub.wait_for_connection(name, timeout=10)
+            hub.restart_broker()  # all of them
+            for name, module in zip(("left", "right"), modules, strict=True):
+                hub.wait_for_connection(name, timeout=30)
+                module.wait_until(lambda r, m=module: m.connected, timeout=30)
+                assert hub.invoke_method(name, "echo", name, timeout=15) == (200, {"echo": name})
+            assert hub.counters().broker_starts == 4
+        finally:
+            for module in modules:
+                module.shutdown()
