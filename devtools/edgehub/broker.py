@@ -36,6 +36,9 @@ def find_mosquitto() -> str:
 
 def render_config(folder: Path, certificates: Certificates, address: str, port: int) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
+    for path in (folder, certificates.ca, certificates.server_cert, certificates.server_key):
+        if any(character.isspace() for character in str(path)):
+            raise ValueError(f"mosquitto.conf cannot hold a path with spaces: {path}")
     lines = [
         "# Written by devtools.edgehub at start; edits are overwritten.",
         # Stay the current user (as root mosquitto would switch to the 'mosquitto' user).

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from devtools.edgehub import EdgeHub
 from devtools.edgehub.addresses import AddressLease
 from devtools.edgehub.certs import make_certificates
 from devtools.edgehub.hub_client import connection_change, subscribed_topics
@@ -67,3 +68,10 @@ def test_subscriptions_from_mosquitto_log_lines() -> None:
     line = "1795: dev/mod 1 devices/dev/modules/mod/inputs/#"
     assert subscribed_topics(line, "dev/mod") == ["devices/dev/modules/mod/inputs/#"]
     assert subscribed_topics(line, "dev/other") == []
+
+
+def test_a_state_dir_mosquitto_cannot_use_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ValueError, match="path with spaces"):
+        EdgeHub.start(tmp_path / "with space", modules=["m"])
