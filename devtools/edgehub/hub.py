@@ -103,7 +103,7 @@ class EdgeHub:
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        self.state_dir = Path(state_dir).resolve()  # the env it hands out must work anywhere
         self.device_id = check_id("device", device_id)
         self.routes = _as_routes(routes)
         keys: list[ModuleKey] = []
