@@ -3,6 +3,7 @@ with SIGTERM - with a real SDK module connected through the environment it print
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -82,9 +83,25 @@ def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str,
         assert line, (tmp_path / "stderr.log").read_text()
         yield process, json.loads(line), state
     finally:
-        if process.poll() is None:
+        _stop(process, state)
+
+
+def _stop(process: subprocess.Popen[bytes], state: Path) -> None:
+    """Even when a test fails: SIGTERM (the CLI stops its brokers), else SIGKILL it and them."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    for pid_file in state.glob("brokers/*/mosquitto.pid"):
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(pid_file.read_text())
+            # Only a broker of this run: a pid may have been reused since.
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if str(pid_file.parent / "mosquitto.conf").encode() in command:
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_cli_runs_the_emulator_until_sigterm(
