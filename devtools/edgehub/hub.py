@@ -724,10 +724,11 @@ class EdgeHub:
             route=route.name,
             received_at=time.time(),
         )
-        if self.upstream_file is not None:
-            with self.upstream_file.open("a", encoding="utf-8") as sink:
-                sink.write(json.dumps(upstream.record()) + "\n")
-        with self._lock:
+        line = json.dumps(upstream.record()) + "\n"
+        with self._lock:  # one writer at a time: each module's broker has its own hub thread
+            if self.upstream_file is not None:
+                with self.upstream_file.open("a", encoding="utf-8") as sink:
+                    sink.write(line)
             self._upstream.append(upstream)
             self._counters.upstream += 1
             self._lock.notify_all()
