@@ -1,7 +1,8 @@
 """The command line: ``python -m trainer train|publish|run|convert``.
 
 Results are JSON on stdout; every failure is one line on stderr (``trainer: error: ...``) and a
-non-zero exit: 2 for bad usage, 1 for everything else. The connection string never appears.
+non-zero exit: 2 for bad usage, 3 for a model below ``--min-accuracy``, 1 for everything else.
+The connection string never appears.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
     )
     _add_model_arguments(train)
+    train.add_argument(
+        "--min-accuracy",
+        metavar="FRACTION",
+        type=float,
+        help="refuse (exit 3, nothing written) a model whose held-out accuracy is below this",
+    )
     train.set_defaults(handler=_train)
 
     pub = commands.add_parser(
@@ -99,6 +106,13 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser(
         "run", help="train then publish, configured by TRAINER_* environment variables"
+    )
+    run.add_argument(
+        "--min-accuracy",
+        metavar="FRACTION",
+        type=float,
+        help="as TRAINER_MIN_ACCURACY, which it overrides: refuse (exit 3, nothing published) "
+        "a model whose held-out accuracy is below this",
     )
     run.set_defaults(handler=_run)
 
@@ -258,6 +272,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         args.output,
         parity_points=args.parity_points,
         parity_tolerance=args.parity_tolerance,
+        min_accuracy=args.min_accuracy,
     )
 
 
@@ -277,7 +292,10 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    return commands.run(load(RunSettings))
+    settings = load(RunSettings)
+    if args.min_accuracy is not None:
+        settings = settings.model_copy(update={"min_accuracy": args.min_accuracy})
+    return commands.run(settings)
 
 
 def _convert(args: argparse.Namespace) -> dict[str, Any]:
