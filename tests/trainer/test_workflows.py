@@ -1,0 +1,245 @@
+"""The GitHub Actions workflows: valid YAML, actionlint-clean, and every project command they run
+is run here too, with the same flags, so that a renamed flag breaks this suite, not a night in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from devtools.azurite import REPO_ROOT, Azurite
+from tests.trainer.workflows import (
+    Step,
+    find_step,
+    load,
+    resolve,
+    run_step,
+    steps,
+    workflow_files,
+)
+from trainer.cli import _parser
+from trainer.model_file import read_model_file
+
+BIN = Path(sys.executable).parent
+# What a fork sets (docs/pipeline.md); '' is "not set", so the workflow's default applies.
+KNOWN = {
+    "vars.MODEL_NAME": "",
+    "vars.MODEL_CONTAINER": "",
+    "inputs.min_accuracy": "",
+    "vars.MIN_ACCURACY": "",
+    "vars.SAS_DAYS": "",
+    "vars.IOT_HUB_NAME": "test-hub",
+    "vars.CANARY_CONDITION": "",
+    "vars.FLEET_CONDITION": "",
+    "vars.CONTAINER_REGISTRY_SERVER": "registry.test.example",
+    "vars.CONTAINER_REGISTRY_USERNAME": "pusher",
+    "vars.EDGE_RUNTIME_VERSION": "",
+}
+# The steps with project commands, and the test here that runs each of them.
+RUN_HERE = {
+    ("retrain.yml", "test", "Lint, type-check and run the test suite"),
+    ("retrain.yml", "retrain", "Train (refused below the accuracy threshold)"),
+    ("retrain.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
+    ("release.yml", "images", "Image name and tag from module.json"),
+    ("release.yml", "manifest", "Generate the manifests for amd64 and arm64v8"),
+}
+
+
+def test_the_workflows_exist_and_are_valid_yaml() -> None:
+    names = {p.name for p in workflow_files()}
+    assert {"retrain.yml", "release.yml"} <= names
+    retrain, release = load("retrain.yml"), load("release.yml")
+    # PyYAML reads the key 'on' as True (YAML 1.1); GitHub reads it as 'on'.
+    assert set(retrain[True]) == {"schedule", "workflow_dispatch"}
+    assert retrain[True]["schedule"][0]["cron"]
+    assert release[True]["push"]["tags"] == ["v*"]
+    assert retrain["jobs"]["fleet"]["environment"] == "fleet"  # the manual approval
+    assert retrain["jobs"]["fleet"]["needs"] == "retrain"
+    assert retrain["jobs"]["retrain"]["needs"] == "test"
+    assert retrain["jobs"]["retrain"]["permissions"]["id-token"] == "write"  # OIDC login
+    logins = [
+        s
+        for job in retrain["jobs"].values()
+        for s in job["steps"]
+        if "azure/login" in s.get("uses", "")
+    ]
+    assert len(logins) == 2 and all("creds" not in s["with"] for s in logins)  # federated
+
+
+def test_actionlint_passes_with_shellcheck() -> None:
+    actionlint, shellcheck = (
+        shutil.which("actionlint", path=BIN),
+        shutil.which("shellcheck", path=BIN),
+    )
+    assert actionlint and shellcheck, "pip install -r requirements-dev.txt"
+    files = [str(p) for p in workflow_files()]
+    result = subprocess.run(
+        [actionlint, "-shellcheck", shellcheck, "-no-color", *files],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_would_catch_a_broken_workflow(tmp_path: Path) -> None:
+    """The check above is only worth something if actionlint and shellcheck really run."""
+    actionlint, shellcheck = (
+        shutil.which("actionlint", path=BIN),
+        shutil.which("shellcheck", path=BIN),
+    )
+    assert actionlint and shellcheck
+    broken = tmp_path / ".github" / "workflows" / "broken.yml"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ secrets.X }} $UNQUOTED\n"
+        "        if: ${{ steps.nope.outputs.x }}\n"
+        "      - uses: actions/checkout@v4\n        with:\n          no-such-input: 1\n"
+    )
+    result = subprocess.run(
+        [actionlint, "-shellcheck", shellcheck, "-no-color", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "SC2086" in result.stdout  # shellcheck ran
+    assert "no-such-input" in result.stdout
+
+
+def test_every_step_with_a_project_command_is_run_here() -> None:
+    with_commands = {s.key for s in steps() if s.project_commands()}
+    assert with_commands == RUN_HERE
+
+
+def test_every_trainer_command_parses_with_the_real_parser() -> None:
+    commands = [
+        (s, c)
+        for s in steps()
+        for c in s.project_commands()
+        if c[:3] == ["python", "-m", "trainer"]
+    ]
+    assert {c[3] for _, c in commands} >= {"train", "publish"}
+    for step, command in commands:
+        argv = [resolve_word(word, step) for word in command[3:]]
+        args = _parser().parse_args(argv)  # raises on an unknown flag or a bad value
+        assert args.command == command[3]
+
+
+def resolve_word(word: str, step: Step) -> str:
+    """A shell word with the step's $VARIABLES filled in from its resolved environment."""
+    for name, value in sorted(step.env.items(), key=lambda kv: -len(kv[0])):
+        word = word.replace(f"${name}", resolve(value, {**KNOWN, **SECRETS_AND_OUTPUTS}))
+    assert "$" not in word, f"{step.key}: {word!r} uses a variable the workflow does not set"
+    return word
+
+
+SECRETS_AND_OUTPUTS = {
+    "secrets.AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+    "steps.publish.outputs.deployment_id": "iris-svm-1",
+    "steps.publish.outputs.version": "1",
+    "needs.retrain.outputs.deployment_id": "iris-svm-1",
+    "needs.retrain.outputs.version": "1",
+    "matrix.module": "predictor",
+    "matrix.platform": "amd64",
+}
+
+
+def test_make_test_is_the_suite_ci_runs() -> None:
+    assert find_step("retrain.yml", "test", "Lint").project_commands() == [["make", "test"]]
+    assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
+    assert "\ntest:" in (REPO_ROOT / "Makefile").read_text()
+
+
+def test_retrain_trains_publishes_and_writes_the_canary_deployment(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The retrain job's train and publish steps, run as written, against Azurite."""
+    known = {**KNOWN, "secrets.AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
+    train = find_step("retrain.yml", "retrain", "Train")
+    process, _, summary = run_step(train, known, tmp_path)
+    assert process.returncode == 0, process.stderr
+    trained = json.loads(process.stdout)
+    assert trained["min_accuracy"] == 0.9 and trained["holdout_accuracy"] >= 0.9
+    assert summary == ""
+
+    publish = find_step("retrain.yml", "retrain", "Publish")
+    process, outputs, _ = run_step(publish, known, tmp_path)
+    assert process.returncode == 0, process.stderr
+    version = read_model_file(tmp_path / "model.onnx").contract.model_version
+    assert outputs == {"version": version, "deployment_id": f"iris-svm-{version.replace('.', '-')}"}
+    assert "sig=" not in process.stdout  # the devices' read-only URL stays out of the log
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    assert service.get_blob_client("models", f"iris-svm/{version}.onnx").exists()
+
+    # The canary step hands az the file that publish wrote, for the canary condition.
+    layered = json.loads((tmp_path / "layered.json").read_text())
+    assert layered["targetCondition"] == "tags.ring='canary'"
+    assert layered["priority"] == 20
+    canary = find_step("retrain.yml", "retrain", "Deploy to the canary ring")
+    (create,) = [
+        c for c in canary.commands() if c[:5] == ["az", "iot", "edge", "deployment", "create"]
+    ]
+    assert create[create.index("--content") + 1] == "layered.json"
+    assert "--layered" in create
+
+
+def test_retrain_below_the_threshold_publishes_nothing_and_says_so(
+    azurite: Azurite, tmp_path: Path
+) -> None:
+    """The nightly model scores 0.9667 on held-out rows: a threshold of 0.99 refuses it."""
+    known = {
+        **KNOWN,
+        "inputs.min_accuracy": "0.99",
+        "secrets.AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
+    }
+    train = find_step("retrain.yml", "retrain", "Train")
+    process, _, summary = run_step(train, known, tmp_path)
+    assert process.returncode == 3
+    assert "held-out accuracy 0.9667 is below the threshold 0.99" in process.stderr
+    assert "::error title=No model published::" in process.stdout
+    assert summary.strip() == "### No model published: held-out accuracy below 0.99"
+    assert not (tmp_path / "model.onnx").exists()  # so the publish step has nothing to publish
+
+
+@pytest.mark.parametrize("platform", ["amd64", "arm64v8"])
+@pytest.mark.parametrize("module", ["predictor", "sensor"])
+def test_release_pushes_the_images_the_manifest_names(
+    tmp_path: Path, module: str, platform: str
+) -> None:
+    release = load("release.yml")
+    matrix = release["jobs"]["images"]["strategy"]["matrix"]
+    assert module in matrix["module"] and platform in matrix["platform"]
+    known = {**KNOWN, "matrix.module": module, "matrix.platform": platform}
+    workdir = tmp_path / "repo"
+    shutil.copytree(REPO_ROOT, workdir, ignore=_only_release_inputs)
+
+    manifest_step = find_step("release.yml", "manifest", "Generate")
+    process, _, _ = run_step(manifest_step, known, workdir)
+    assert process.returncode == 0, process.stderr
+    manifest = json.loads((workdir / "config" / f"deployment.{platform}.json").read_text())
+    agent = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
+    registry = agent["runtime"]["settings"]["registryCredentials"]
+    assert "${CONTAINER_REGISTRY_PASSWORD}" in json.dumps(registry)  # no secret in the artifact
+
+    image_step = find_step("release.yml", "images", "Image name")
+    process, outputs, _ = run_step(image_step, known, workdir)
+    assert process.returncode == 0, process.stderr
+    assert outputs["ref"] == agent["modules"][module]["settings"]["image"]
+    assert outputs["ref"].startswith(f"registry.test.example/{module}:")
+    assert outputs["ref"].endswith(f"-{platform}")
+    assert (workdir / outputs["dockerfile"]).is_file()
+
+
+def _only_release_inputs(folder: str, names: list[str]) -> set[str]:
+    """Copy what the release steps read (templates, module.json, Dockerfiles, devtools)."""
+    skip = {".git", ".venv", "node_modules", "tests", "__pycache__", ".mypy_cache", ".ruff_cache"}
+    return {n for n in names if n in skip}

@@ -1,0 +1,158 @@
+"""Read the GitHub Actions workflows as the runner would: jobs, steps, their environment and the
+project commands in their ``run`` scripts, so that tests can run those very commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from devtools.azurite import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+# The commands of this repository that a workflow may run; each must be run by the tests too.
+PROJECT_COMMANDS = (
+    ("python", "-m", "trainer"),
+    ("python", "-m", "devtools.manifest"),
+    ("python", "-c"),
+    ("make",),
+)
+_SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "2>", "2>&1", "&"}
+_EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+_LITERAL = re.compile(r"^'((?:[^']|'')*)'$")
+
+
+@dataclass(frozen=True)
+class Step:
+    workflow: str
+    job: str
+    name: str
+    run: str
+    env: dict[str, str]  # workflow, job and step env, later ones winning; values unresolved
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.workflow, self.job, self.name)
+
+    def commands(self) -> Iterator[list[str]]:
+        """Each command line of the script as words, up to its first shell operator."""
+        for line in self.run.replace("\\\n", " ").splitlines():
+            try:
+                words = shlex.split(line, comments=True)
+            except ValueError:
+                continue  # a line inside a quoted block: not a command of ours
+            command: list[str] = []
+            for word in words:
+                if word in _SHELL_OPERATORS:
+                    break
+                command.append(word)
+            if command:
+                yield command
+
+    def project_commands(self) -> list[list[str]]:
+        return [
+            c for c in self.commands() if any(tuple(c[: len(p)]) == p for p in PROJECT_COMMANDS)
+        ]
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    return document
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def steps() -> list[Step]:
+    """Every step with a ``run`` script, in every workflow."""
+    found = []
+    for path in workflow_files():
+        document = load(path.name)
+        top = document.get("env") or {}
+        for job_id, job in document["jobs"].items():
+            job_env = {**top, **(job.get("env") or {})}
+            for index, step in enumerate(job.get("steps") or []):
+                if "run" in step:
+                    name = step.get("name") or f"step {index}"
+                    env = {k: str(v) for k, v in {**job_env, **(step.get("env") or {})}.items()}
+                    found.append(Step(path.name, job_id, name, step["run"], env))
+    return found
+
+
+def find_step(workflow: str, job: str, name_start: str) -> Step:
+    matches = [
+        s
+        for s in steps()
+        if (s.workflow, s.job) == (workflow, job) and s.name.startswith(name_start)
+    ]
+    assert len(matches) == 1, f"{workflow} {job}: no one step named {name_start!r}"
+    return matches[0]
+
+
+def resolve(value: str, known: Mapping[str, str]) -> str:
+    """A value with its ``${{ a || b || 'literal' }}`` expressions evaluated from ``known``.
+
+    Every context value an expression reads must be in ``known`` ('' means unset), so that a new
+    secret or variable in a workflow makes this test say so instead of running with a blank.
+    """
+
+    def evaluate(match: re.Match[str]) -> str:
+        for alternative in (a.strip() for a in match.group(1).split("||")):
+            literal = _LITERAL.match(alternative)
+            if literal:
+                return literal.group(1).replace("''", "'")
+            if alternative not in known:
+                raise KeyError(f"the test gives no value for {alternative!r} (in {value!r})")
+            if known[alternative]:
+                return known[alternative]
+        return ""
+
+    return _EXPRESSION.sub(evaluate, value)
+
+
+def run_step(
+    step: Step,
+    known: Mapping[str, str],
+    cwd: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str], str]:
+    """Run the step's script as the runner does (bash -e -o pipefail) with its environment.
+
+    ``python`` is this interpreter and the project's folders are importable, as after the
+    workflow's checkout and install steps. Returns the process, GITHUB_OUTPUT and the summary.
+    """
+    output, summary = cwd / "github_output.txt", cwd / "step_summary.md"
+    output.write_text("")
+    summary.write_text("")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRAINER_", "GITHUB_", "AZURE_", "CONTAINER_REGISTRY_"))
+    }
+    env.update({name: resolve(value, known) for name, value in step.env.items()})
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONPATH=os.pathsep.join(str(REPO_ROOT / p) for p in ("modules/trainer", ".")),
+        GITHUB_OUTPUT=str(output),
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    env.update(extra_env or {})
+    process = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.run],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+    return process, outputs, summary.read_text()
