@@ -16,6 +16,8 @@ import onnxruntime as ort
 import pytest
 from sklearn.datasets import load_iris, load_wine
 from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelPropagation
 from sklearn.svm import LinearSVC
 from sklearn.tree import DecisionTreeClassifier
@@ -34,6 +36,7 @@ from trainer import (
     publish_model,
 )
 from trainer.contract import read
+from trainer.errors import TrainerError
 from trainer.storage import StorageError
 
 IRIS = load_iris()
@@ -275,7 +278,7 @@ def test_publish_uploads_and_gives_the_twin_patch(
 
 
 def test_publish_refuses_bytes_without_a_contract(azurite: Azurite) -> None:
-    with pytest.raises(trainer.byom.TrainerError, match="not an ONNX model"):
+    with pytest.raises(TrainerError, match="not an ONNX model"):
         publish_model(b"not onnx", connection_string=azurite.connection_string)
 
 
@@ -291,7 +294,8 @@ def test_wine_with_string_names_as_labels() -> None:
     """The same data set with the other kind of labels: string class names."""
     data = load_wine()
     labels = np.asarray(data.target_names)[data.target]
-    estimator = LogisticRegression(max_iter=5000).fit(data.data, labels)
+    estimator = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    estimator.fit(data.data, labels)
     names = [str(n) for n in data.feature_names]
     onnx_bytes = export_model(
         estimator, name="wine-names", feature_names=names, sample_rows=data.data

@@ -6,15 +6,13 @@ A classifier fitted elsewhere (a notebook) goes the same way with ``export_model
 
 from __future__ import annotations
 
-from trainer.byom import (
+from trainer.byom import PublishedModel, export_model, publish_model
+from trainer.estimator import (
     ConversionError,
     ExportError,
     FeatureMismatchError,
     LabelMismatchError,
     NotAClassifierError,
-    PublishedModel,
-    export_model,
-    publish_model,
 )
 from trainer.parity import ParityError
 

@@ -5,24 +5,19 @@ Loading a pickle runs code from the file, so only load files you made yourself.
 
 from __future__ import annotations
 
-import csv
-import math
 from pathlib import Path
 from typing import Any
 
 import joblib
-import numpy as np
-from numpy.typing import NDArray
 
 from trainer import parity
-from trainer.byom import ExportError, build_export
+from trainer.byom import build_export
 from trainer.errors import TrainerError
+from trainer.estimator import ExportError
 from trainer.files import write_atomic
 from trainer.naming import check_name
 from trainer.outputs import check_writable
-
-# A sample file far larger than this is a wrong path, not parity samples.
-MAX_SAMPLE_ROWS = 100_000
+from trainer.samples import read_samples
 
 
 def convert(
@@ -92,49 +87,3 @@ def load_estimator(path: Path) -> Any:
         raise ExportError(
             f"cannot load {path} as a joblib or pickle file: {type(exc).__name__}: {exc}"
         ) from None
-
-
-def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
-    """A CSV of numbers, one sample per line, with or without a header line of feature names."""
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            lines = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
-    except UnicodeDecodeError:
-        raise ExportError(f"{path} is not a UTF-8 text CSV file") from None
-    except csv.Error as exc:
-        raise ExportError(f"{path} is not a CSV file: {exc}") from None
-    except OSError as exc:
-        raise TrainerError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if not lines:
-        raise ExportError(f"{path} holds no sample rows")
-    header: list[str] | None = None
-    if not _numeric(lines[0]):
-        header = [cell.strip() for cell in lines[0]]
-        lines = lines[1:]
-    if not lines:
-        raise ExportError(f"{path} holds a header but no sample rows")
-    if len(lines) > MAX_SAMPLE_ROWS:
-        raise ExportError(f"{path} holds {len(lines)} rows; at most {MAX_SAMPLE_ROWS} are used")
-    width = len(header) if header is not None else len(lines[0])
-    values: list[list[float]] = []
-    first = 2 if header is not None else 1
-    for number, row in enumerate(lines, start=first):
-        if len(row) != width:
-            raise ExportError(f"{path}: row {number} has {len(row)} values, not {width}")
-        try:
-            parsed = [float(cell) for cell in row]
-        except ValueError:
-            raise ExportError(f"{path}: row {number} holds a value that is not a number") from None
-        if not all(math.isfinite(v) for v in parsed):
-            raise ExportError(f"{path}: row {number} holds NaN or infinity")
-        values.append(parsed)
-    return header, np.asarray(values, dtype=np.float64)
-
-
-def _numeric(row: list[str]) -> bool:
-    try:
-        for cell in row:
-            float(cell)
-    except ValueError:
-        return False
-    return True
