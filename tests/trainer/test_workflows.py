@@ -1,10 +1,12 @@
-"""The GitHub Actions workflows: valid YAML, actionlint-clean, and every project command they run
-is run here too, with the same flags, so that a renamed flag breaks this suite, not a night in CI.
+"""The GitHub Actions workflows and the Azure Pipelines definition: valid YAML, actionlint-clean
+(the workflows), and every project command they run is run here too, with the same flags, so that
+a renamed flag breaks this suite, not a night in CI.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +50,12 @@ RUN_HERE = {
     ("retrain.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
     ("release.yml", "images", "Image name and tag from module.json"),
     ("release.yml", "manifest", "Generate the manifests for amd64 and arm64v8"),
+    ("azure-pipelines.yml", "test", "Lint, type-check and run the test suite"),
+    ("azure-pipelines.yml", "retrain", "Train (refused below the accuracy threshold)"),
+    ("azure-pipelines.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
 }
+DEFINITIONS = ["retrain.yml", "azure-pipelines.yml"]
+_AZURE_OUTPUT = re.compile(r"^##vso\[task\.setvariable variable=(\w+);isOutput=true\](.*)$", re.M)
 
 
 def test_the_workflows_exist_and_are_valid_yaml() -> None:
@@ -70,6 +77,16 @@ def test_the_workflows_exist_and_are_valid_yaml() -> None:
         if "azure/login" in s.get("uses", "")
     ]
     assert len(logins) == 2 and all("creds" not in s["with"] for s in logins)  # federated
+
+
+def test_the_azure_pipeline_is_the_same_flow() -> None:
+    pipeline = load("azure-pipelines.yml")
+    assert pipeline["trigger"] == "none" and pipeline["schedules"][0]["always"] is True
+    stages = {stage["stage"]: stage for stage in pipeline["stages"]}
+    assert list(stages) == ["test", "retrain", "fleet"]
+    assert stages["retrain"]["dependsOn"] == "test" and stages["fleet"]["dependsOn"] == "retrain"
+    (fleet,) = stages["fleet"]["jobs"]
+    assert fleet["environment"] == "fleet"  # approvals on the environment: the manual step
 
 
 def test_actionlint_passes_with_shellcheck() -> None:
@@ -150,30 +167,48 @@ SECRETS_AND_OUTPUTS = {
     "needs.retrain.outputs.version": "1",
     "matrix.module": "predictor",
     "matrix.platform": "amd64",
+    "AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
 }
 
 
-def test_make_test_is_the_suite_ci_runs() -> None:
-    assert find_step("retrain.yml", "test", "Lint").project_commands() == [["make", "test"]]
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_make_test_is_the_suite_ci_runs(definition: str) -> None:
+    assert find_step(definition, "test", "Lint").project_commands() == [["make", "test"]]
     assert "make test" in (REPO_ROOT / ".ci" / "run").read_text()
     assert "\ntest:" in (REPO_ROOT / "Makefile").read_text()
 
 
+def with_storage(azurite: Azurite, **more: str) -> dict[str, str]:
+    secret = azurite.connection_string
+    return {
+        **KNOWN,
+        "secrets.AZURE_STORAGE_CONNECTION_STRING": secret,
+        "AZURE_STORAGE_CONNECTION_STRING": secret,
+        **more,
+    }
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS)
 def test_retrain_trains_publishes_and_writes_the_canary_deployment(
-    azurite: Azurite, tmp_path: Path
+    azurite: Azurite, tmp_path: Path, definition: str
 ) -> None:
     """The retrain job's train and publish steps, run as written, against Azurite."""
-    known = {**KNOWN, "secrets.AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
-    train = find_step("retrain.yml", "retrain", "Train")
+    known = with_storage(azurite)
+    train = find_step(definition, "retrain", "Train")
     process, _, summary = run_step(train, known, tmp_path)
     assert process.returncode == 0, process.stderr
     trained = json.loads(process.stdout)
     assert trained["min_accuracy"] == 0.9 and trained["holdout_accuracy"] >= 0.9
     assert summary == ""
 
-    publish = find_step("retrain.yml", "retrain", "Publish")
+    publish = find_step(definition, "retrain", "Publish")
     process, outputs, _ = run_step(publish, known, tmp_path)
     assert process.returncode == 0, process.stderr
+    if definition == "azure-pipelines.yml":
+        outputs = {
+            {"deploymentId": "deployment_id"}.get(k, k): v
+            for k, v in _AZURE_OUTPUT.findall(process.stdout)
+        }
     version = read_model_file(tmp_path / "model.onnx").contract.model_version
     assert outputs == {"version": version, "deployment_id": f"iris-svm-{version.replace('.', '-')}"}
     assert "sig=" not in process.stdout  # the devices' read-only URL stays out of the log
@@ -184,7 +219,7 @@ def test_retrain_trains_publishes_and_writes_the_canary_deployment(
     layered = json.loads((tmp_path / "layered.json").read_text())
     assert layered["targetCondition"] == "tags.ring='canary'"
     assert layered["priority"] == 20
-    canary = find_step("retrain.yml", "retrain", "Deploy to the canary ring")
+    canary = find_step(definition, "retrain", "Deploy to the canary ring")
     (create,) = [
         c for c in canary.commands() if c[:5] == ["az", "iot", "edge", "deployment", "create"]
     ]
@@ -192,21 +227,23 @@ def test_retrain_trains_publishes_and_writes_the_canary_deployment(
     assert "--layered" in create
 
 
+@pytest.mark.parametrize("definition", DEFINITIONS)
 def test_retrain_below_the_threshold_publishes_nothing_and_says_so(
-    azurite: Azurite, tmp_path: Path
+    azurite: Azurite, tmp_path: Path, definition: str
 ) -> None:
     """The nightly model scores 0.9667 on held-out rows: a threshold of 0.99 refuses it."""
-    known = {
-        **KNOWN,
-        "inputs.min_accuracy": "0.99",
-        "secrets.AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string,
-    }
-    train = find_step("retrain.yml", "retrain", "Train")
-    process, _, summary = run_step(train, known, tmp_path)
+    known = with_storage(azurite, **{"inputs.min_accuracy": "0.99"})
+    train = find_step(definition, "retrain", "Train")
+    # On GitHub the run-time input sets it; in Azure Pipelines, a variable set at queue time.
+    extra = {"MIN_ACCURACY": "0.99"} if definition == "azure-pipelines.yml" else {}
+    process, _, summary = run_step(train, known, tmp_path, extra_env=extra)
     assert process.returncode == 3
     assert "held-out accuracy 0.9667 is below the threshold 0.99" in process.stderr
-    assert "::error title=No model published::" in process.stdout
-    assert summary.strip() == "### No model published: held-out accuracy below 0.99"
+    if definition == "retrain.yml":
+        assert "::error title=No model published::" in process.stdout
+        assert summary.strip() == "### No model published: held-out accuracy below 0.99"
+    else:
+        assert "##vso[task.logissue type=error]No model published" in process.stdout
     assert not (tmp_path / "model.onnx").exists()  # so the publish step has nothing to publish
 
 

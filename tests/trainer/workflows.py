@@ -1,5 +1,6 @@
-"""Read the GitHub Actions workflows as the runner would: jobs, steps, their environment and the
-project commands in their ``run`` scripts, so that tests can run those very commands."""
+"""Read the CI definitions as their runners would: the GitHub Actions workflows and the Azure
+Pipelines definition; their jobs, steps, environment and the project commands in their scripts,
+so that tests can run those very commands."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import yaml
 from devtools.azurite import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+AZURE_PIPELINES = REPO_ROOT / "azure-pipelines.yml"
 # The commands of this repository that a workflow may run; each must be run by the tests too.
 PROJECT_COMMANDS = (
     ("python", "-m", "trainer"),
@@ -27,6 +29,8 @@ PROJECT_COMMANDS = (
 )
 _SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "2>", "2>&1", "&"}
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+# Azure Pipelines macro syntax, $(name), which the agent replaces before the script runs.
+_MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
 _LITERAL = re.compile(r"^'((?:[^']|'')*)'$")
 
 
@@ -64,7 +68,8 @@ class Step:
 
 
 def load(name: str) -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    path = AZURE_PIPELINES if name == AZURE_PIPELINES.name else WORKFLOWS / name
+    document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
     return document
 
 
@@ -73,7 +78,33 @@ def workflow_files() -> list[Path]:
 
 
 def steps() -> list[Step]:
-    """Every step with a ``run`` script, in every workflow."""
+    """Every step with a script, in every workflow and in the Azure Pipelines definition."""
+    return github_steps() + azure_steps()
+
+
+def azure_steps() -> list[Step]:
+    document = load(AZURE_PIPELINES.name)
+    # Plain variables reach scripts as environment variables of the same (upper-case) name.
+    top = {v["name"]: str(v["value"]) for v in document.get("variables", []) if "name" in v}
+    found = []
+    for stage in document["stages"]:
+        for job in stage["jobs"]:
+            job_id = job.get("job") or job.get("deployment")
+            job_steps = job.get("steps")
+            if job_steps is None:  # a deployment job
+                job_steps = job["strategy"]["runOnce"]["deploy"]["steps"]
+            for index, step in enumerate(job_steps):
+                script = step.get("bash") or step.get("script")
+                script = script or (step.get("inputs") or {}).get("inlineScript")
+                if script is None:
+                    continue
+                name = step.get("displayName") or f"step {index}"
+                env = {**top, **{k: str(v) for k, v in (step.get("env") or {}).items()}}
+                found.append(Step(AZURE_PIPELINES.name, job_id, name, script, env))
+    return found
+
+
+def github_steps() -> list[Step]:
     found = []
     for path in workflow_files():
         document = load(path.name)
@@ -116,7 +147,12 @@ def resolve(value: str, known: Mapping[str, str]) -> str:
                 return known[alternative]
         return ""
 
-    return _EXPRESSION.sub(evaluate, value)
+    def macro(match: re.Match[str]) -> str:
+        if match.group(1) not in known:
+            raise KeyError(f"the test gives no value for $({match.group(1)}) (in {value!r})")
+        return known[match.group(1)]
+
+    return _MACRO.sub(macro, _EXPRESSION.sub(evaluate, value))
 
 
 def run_step(
