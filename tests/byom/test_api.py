@@ -125,6 +125,13 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="regressor",
         ),
         pytest.param(
+            lambda: {"coef": [1, 2]},
+            {"feature_names": NAMES},
+            NotAClassifierError,
+            "dict is not a classifier",
+            id="not-an-estimator",
+        ),
+        pytest.param(
             lambda: LogisticRegression(),
             {"feature_names": NAMES},
             ExportError,

@@ -205,7 +205,20 @@ def test_bad_inputs_are_one_line_each(
     empty = tmp_path / "empty.csv"
     empty.write_text("\n")
     samples = ["--samples", str(files["samples"])]
+    a_dict, empty_model = tmp_path / "dict.joblib", tmp_path / "empty.joblib"
+    joblib.dump({"not": "a model"}, a_dict)
+    empty_model.write_bytes(b"")
+    # A pickle of a class from a module that is not installed here.
+    foreign = tmp_path / "foreign.joblib"
+    foreign.write_bytes(b"\x80\x04\x8c\x0cno_such_code\x94\x8c\x03Foo\x94\x93\x94)\x81\x94.")
     cases: list[tuple[list[str], list[str]]] = [
+        (["convert", str(a_dict), "-o", str(output), *samples], ["dict is not a classifier"]),
+        (["convert", str(empty_model), "-o", str(output), *samples], ["empty or cut short"]),
+        (
+            ["convert", str(foreign), "-o", str(output), *samples],
+            ["needs code that is not installed here", "no_such_code"],
+        ),
+        (["convert", str(tmp_path), "-o", str(output), *samples], ["is a directory"]),
         (base, ["the parity gate needs sample rows: pass --samples"]),
         ([*base, "--samples", str(ragged)], ["row 2 has 3 values, not 4"]),
         ([*base, "--samples", str(words)], ["row 2 holds a value that is not a number"]),

@@ -75,6 +75,8 @@ def name_from_path(path: Path) -> str:
 
 def load_estimator(path: Path) -> Any:
     """Unpickle ``path`` with joblib. This runs code from the file: load only your own files."""
+    if path.is_dir():
+        raise TrainerError(f"{path} is a directory, not a model file")
     if not path.is_file():
         raise TrainerError(f"cannot read {path}: no such file")
     try:
@@ -83,6 +85,8 @@ def load_estimator(path: Path) -> Any:
         raise ExportError(
             f"cannot load {path}: it needs code that is not installed here ({exc})"
         ) from None
+    except EOFError:
+        raise ExportError(f"cannot load {path}: the file is empty or cut short") from None
     except Exception as exc:  # unpickling raises anything the file's code raises
         raise ExportError(
             f"cannot load {path} as a joblib or pickle file: {type(exc).__name__}: {exc}"

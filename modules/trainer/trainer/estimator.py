@@ -42,7 +42,11 @@ class LabelMismatchError(ExportError):
 def check_classifier(estimator: Any) -> None:
     """Refuse anything but a fitted classifier with ``predict_proba`` (a device needs both)."""
     kind = type(estimator).__name__
-    if not is_classifier(estimator):
+    try:
+        classifier = is_classifier(estimator)
+    except (AttributeError, TypeError):  # scikit-learn's tags need a BaseEstimator
+        classifier = False
+    if not classifier:
         raise NotAClassifierError(
             f"{kind} is not a classifier: only a scikit-learn classifier (or a pipeline ending "
             "in one) can be served, since the device answers a label and class probabilities"
