@@ -17,7 +17,9 @@ from sklearn.semi_supervised import LabelPropagation
 
 from tests.byom.conftest import Foreign
 from tests.trainer.process import run_cli
+from trainer import samples
 from trainer.cli import main
+from trainer.estimator import ExportError
 from trainer.model_file import read_model_file
 
 IRIS = load_iris()
@@ -198,7 +200,7 @@ def test_bad_inputs_are_one_line_each(
     not_pickle = tmp_path / "notes.joblib"
     not_pickle.write_text("not a pickle")
     ragged = tmp_path / "ragged.csv"
-    ragged.write_text("1,2,3,4\n1,2,3\n")
+    ragged.write_text("1,2,3,4\n\n1,2,3\n")  # the blank line still counts
     words = tmp_path / "words.csv"
     words.write_text("1,2,3,4\n1,2,x,4\n")
     wrong_header = write_csv(tmp_path / "wrong.csv", IRIS.data[:5], ["a", "b", "c", "d"])
@@ -220,8 +222,8 @@ def test_bad_inputs_are_one_line_each(
         ),
         (["convert", str(tmp_path), "-o", str(output), *samples], ["is a directory"]),
         (base, ["the parity gate needs sample rows: pass --samples"]),
-        ([*base, "--samples", str(ragged)], ["row 2 has 3 values, not 4"]),
-        ([*base, "--samples", str(words)], ["row 2 holds a value that is not a number"]),
+        ([*base, "--samples", str(ragged)], ["line 3 has 3 values, not 4"]),
+        ([*base, "--samples", str(words)], ["line 2 holds a value that is not a number"]),
         ([*base, "--samples", str(wrong_header)], ["header", "does not match --feature-names"]),
         ([*base, "--samples", str(empty)], ["holds no sample rows"]),
         ([*base, "--samples", str(tmp_path / "missing.csv")], ["missing.csv"]),
@@ -246,3 +248,14 @@ def test_a_file_name_that_makes_no_model_name_asks_for_name(
     output = tmp_path / "out.onnx"
     argv = ["convert", str(odd), "-o", str(output), "--samples", str(files["samples"])]
     assert_refused(capsys, argv, output, "cannot make a model name", "pass --name")
+
+
+def test_a_sample_file_past_the_limit_is_refused_while_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(samples, "MAX_SAMPLE_ROWS", 3)
+    too_many = write_csv(tmp_path / "many.csv", IRIS.data[:5], NAMES.split(","))
+    with pytest.raises(ExportError, match="holds more than 3 sample rows"):
+        samples.read_samples(too_many)
+    header, rows = samples.read_samples(write_csv(tmp_path / "ok.csv", IRIS.data[:3]))
+    assert header is None and rows.shape == (3, 4)

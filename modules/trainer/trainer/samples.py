@@ -63,10 +63,19 @@ def _check_finite(values: NDArray[np.float64], what: str) -> None:
 
 
 def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
-    """A CSV of numbers, one sample per line, with or without a header line of feature names."""
+    """A CSV of numbers, one sample per line, with or without a header line of feature names.
+
+    Errors name the file's line; blank lines are skipped.
+    """
+    lines: list[tuple[int, list[str]]] = []
     try:
         with path.open(newline="", encoding="utf-8") as handle:
-            lines = [row for row in csv.reader(handle) if any(cell.strip() for cell in row)]
+            reader = csv.reader(handle)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    lines.append((reader.line_num, row))
+                if len(lines) > MAX_SAMPLE_ROWS + 1:  # the header, and one too many
+                    raise ExportError(f"{path} holds more than {MAX_SAMPLE_ROWS} sample rows")
     except UnicodeDecodeError:
         raise ExportError(f"{path} is not a UTF-8 text CSV file") from None
     except csv.Error as exc:
@@ -76,25 +85,22 @@ def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
     if not lines:
         raise ExportError(f"{path} holds no sample rows")
     header: list[str] | None = None
-    if not _numeric(lines[0]):
-        header = [cell.strip() for cell in lines[0]]
+    if not _numeric(lines[0][1]):
+        header = [cell.strip() for cell in lines[0][1]]
         lines = lines[1:]
     if not lines:
         raise ExportError(f"{path} holds a header but no sample rows")
-    if len(lines) > MAX_SAMPLE_ROWS:
-        raise ExportError(f"{path} holds {len(lines)} rows; at most {MAX_SAMPLE_ROWS} are used")
-    width = len(header) if header is not None else len(lines[0])
+    width = len(header) if header is not None else len(lines[0][1])
     values: list[list[float]] = []
-    first = 2 if header is not None else 1
-    for number, row in enumerate(lines, start=first):
+    for number, row in lines:
         if len(row) != width:
-            raise ExportError(f"{path}: row {number} has {len(row)} values, not {width}")
+            raise ExportError(f"{path}: line {number} has {len(row)} values, not {width}")
         try:
             parsed = [float(cell) for cell in row]
         except ValueError:
-            raise ExportError(f"{path}: row {number} holds a value that is not a number") from None
+            raise ExportError(f"{path}: line {number} holds a value that is not a number") from None
         if not all(math.isfinite(v) for v in parsed):
-            raise ExportError(f"{path}: row {number} holds NaN or infinity")
+            raise ExportError(f"{path}: line {number} holds NaN or infinity")
         values.append(parsed)
     return header, np.asarray(values, dtype=np.float64)
 
