@@ -218,6 +218,20 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
         ),
         pytest.param(
             lambda: fitted(LogisticRegression(max_iter=500)),
+            {"feature_names": NAMES, "training_metrics": {"accuracy": np.float32(0.9)}},
+            ExportError,
+            "training_metrics must hold plain JSON values",
+            id="metrics",
+        ),
+        pytest.param(
+            lambda: fitted(LogisticRegression(max_iter=500)),
+            {"feature_names": NAMES, "parity_points": -1},
+            ValueError,
+            "random parity points must be 0 to 100000, not -1",
+            id="parity-points",
+        ),
+        pytest.param(
+            lambda: fitted(LogisticRegression(max_iter=500)),
             {"feature_names": NAMES, "sample_rows": None, "feature_ranges": [(1, 0)] * 4},
             ExportError,
             "low <= high",

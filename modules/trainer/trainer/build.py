@@ -79,11 +79,7 @@ def build_model(
     check_version(version)
     params.validate()
     check_min_accuracy(min_accuracy)
-    if not 0 <= parity_points <= parity.MAX_RANDOM_POINTS:
-        raise ValueError(
-            f"the number of random parity points must be 0 to {parity.MAX_RANDOM_POINTS}, "
-            f"not {parity_points}"
-        )
+    parity.check_options(parity_points, parity_tolerance)
     dataset = load_dataset()
     with warnings.catch_warnings():
         # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.

@@ -9,6 +9,7 @@ live in estimator.py (what the estimator says of itself) and samples.py (the gat
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -116,18 +117,23 @@ def build_export(
     """``export_model`` with the contract and the parity report (the CLI prints both)."""
     check_name(name)
     version = check_version(version or default_version())
-    check_parity_options(parity_points, parity_tolerance)
+    parity.check_options(parity_points, parity_tolerance)
     check_classifier(estimator)
     features = resolve_feature_names(estimator, feature_names)
     labels = resolve_class_labels(estimator, class_labels)
     rows = parity_rows(len(features), sample_rows, feature_ranges)
+    metrics = dict(training_metrics or {})
+    try:
+        json.dumps(metrics)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"training_metrics must hold plain JSON values: {exc}") from None
     contract = Contract(
         model_name=name,
         model_version=version,
         feature_names=features,
         class_labels=labels,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        training_metrics=dict(training_metrics or {}),
+        training_metrics=metrics,
         library_versions=library_versions(),
     )
     with warnings.catch_warnings():
@@ -138,16 +144,6 @@ def build_export(
         points = parity.probe_points(rows, parity_points, seed=seed)
         report = parity.gate(estimator, data, contract, points, parity_tolerance)
     return ExportedModel(data=data, contract=contract, parity=report)
-
-
-def check_parity_options(points: int, tolerance: float) -> None:
-    if not 0 <= points <= parity.MAX_RANDOM_POINTS:
-        raise ValueError(
-            f"the number of random parity points must be 0 to {parity.MAX_RANDOM_POINTS}, "
-            f"not {points}"
-        )
-    if not 0 <= tolerance <= parity.TOLERANCE:
-        raise ValueError(f"the parity tolerance must be between 0 and {parity.TOLERANCE:g}")
 
 
 def convert(estimator: Any, contract: Contract) -> bytes:
