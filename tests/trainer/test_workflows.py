@@ -6,6 +6,7 @@ a renamed flag breaks this suite, not a night in CI.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -280,3 +281,118 @@ def _only_release_inputs(folder: str, names: list[str]) -> set[str]:
     """Copy what the release steps read (templates, module.json, Dockerfiles, devtools)."""
     skip = {".git", ".venv", "node_modules", "tests", "__pycache__", ".mypy_cache", ".ruff_cache"}
     return {n for n in names if n in skip}
+
+
+# --- the az steps, with a stand-in for the Azure CLI -----------------------------------------
+# There is no IoT hub here, so these run the steps' own shell logic (ids, files, conditions,
+# labels JSON, which deployments are pruned) against a fake 'az' that records its arguments.
+
+FAKE_AZ = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["AZ_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:4] == ["iot", "edge", "deployment", "list"]:
+    print("\\n".join(os.environ.get("AZ_DEPLOYMENTS", "").split()))
+elif args[:4] == ["iot", "edge", "deployment", "show"]:
+    print(os.environ["AZ_CONTENT"])
+"""
+CANARY_CONTENT = {"modulesContent": {"predictor": {"properties.desired.model": {"version": "7"}}}}
+
+
+def fake_az(tmp_path: Path, definition: str, **env: str) -> tuple[dict[str, str], Path]:
+    folder = tmp_path / "fake-bin"
+    folder.mkdir(exist_ok=True)
+    (folder / "az").write_text(FAKE_AZ.format(python=sys.executable))
+    (folder / "az").chmod(0o755)
+    log = tmp_path / "az.jsonl"
+    path = os.pathsep.join([str(folder), str(BIN), os.environ.get("PATH", "")])
+    if definition == "azure-pipelines.yml":
+        env = {"IOT_HUB_NAME": "test-hub", **env}  # from the variable group iotedge-retrain
+    return {"PATH": path, "AZ_LOG": str(log), **env}, log
+
+
+def az_calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def flag(call: list[str], name: str) -> str:
+    return call[call.index(name) + 1]
+
+
+def check_create(call: list[str], deployment_id: str, content: str, ring: str) -> None:
+    assert call[:5] == ["iot", "edge", "deployment", "create", "--layered"]
+    assert flag(call, "--hub-name") == "test-hub" and flag(call, "--auth-type") == "login"
+    assert flag(call, "--deployment-id") == deployment_id
+    assert flag(call, "--content") == content
+    assert flag(call, "--target-condition") == f"tags.ring='{ring}'"
+    assert flag(call, "--priority") == {"canary": "20", "fleet": "10"}[ring]
+    assert json.loads(flag(call, "--labels")) == {
+        "model": "iris-svm",
+        "modelVersion": "7",
+        "ring": ring,
+    }
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_the_canary_step_creates_the_layered_deployment_publish_wrote(
+    tmp_path: Path, definition: str
+) -> None:
+    (tmp_path / "layered.json").write_text("{}")
+    known = {
+        **KNOWN,
+        "steps.publish.outputs.deployment_id": "iris-svm-7",
+        "steps.publish.outputs.version": "7",
+        "publish.deploymentId": "iris-svm-7",
+        "publish.version": "7",
+    }
+    env, log = fake_az(tmp_path, definition)
+    step = find_step(definition, "retrain", "Deploy to the canary ring")
+    process, _, _ = run_step(step, known, tmp_path, extra_env=env)
+    assert process.returncode == 0, process.stderr
+    extension, create = az_calls(log)
+    assert extension[:3] == ["extension", "add", "--name"] and "azure-iot" in extension
+    check_create(create, "iris-svm-7-canary", "layered.json", "canary")
+
+
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_the_fleet_step_deploys_exactly_what_the_canary_runs(
+    tmp_path: Path, definition: str
+) -> None:
+    known = {
+        **KNOWN,
+        "needs.retrain.outputs.deployment_id": "iris-svm-7",
+        "needs.retrain.outputs.version": "7",
+        "deploymentId": "iris-svm-7",
+        "version": "7",
+    }
+    env, log = fake_az(tmp_path, definition, AZ_CONTENT=json.dumps(CANARY_CONTENT))
+    step = find_step(definition, "fleet", "Deploy what the canary ring runs to the fleet")
+    process, _, _ = run_step(step, known, tmp_path, extra_env=env)
+    assert process.returncode == 0, process.stderr
+    _, show, create = az_calls(log)
+    assert show[:4] == ["iot", "edge", "deployment", "show"]
+    assert flag(show, "--deployment-id") == "iris-svm-7-canary"
+    assert flag(show, "--query") == "content"
+    assert json.loads((tmp_path / "fleet.json").read_text()) == CANARY_CONTENT
+    check_create(create, "iris-svm-7-fleet", "fleet.json", "fleet")
+
+
+@pytest.mark.parametrize(("existing", "deleted"), [(8, 2), (6, 0), (1, 0)])
+def test_pruning_keeps_the_newest_deployments_of_the_model(
+    tmp_path: Path, existing: int, deleted: int
+) -> None:
+    ids = [f"iris-svm-2026112{i}-fleet" for i in range(existing)]  # oldest first, as sorted
+    env, log = fake_az(tmp_path, "retrain.yml", AZ_DEPLOYMENTS=" ".join(ids))
+    step = find_step("retrain.yml", "fleet", "Delete all but the newest")
+    known = {
+        **KNOWN,
+        "needs.retrain.outputs.deployment_id": "iris-svm-7",
+        "needs.retrain.outputs.version": "7",
+    }
+    process, _, _ = run_step(step, known, tmp_path, extra_env=env)
+    assert process.returncode == 0, process.stderr
+    listing, *deletes = az_calls(log)
+    assert "sort_by([?labels.model=='iris-svm'], &createdTimeUtc)[].id" in listing
+    assert [flag(d, "--deployment-id") for d in deletes] == ids[:deleted]
+    assert all(d[:4] == ["iot", "edge", "deployment", "delete"] for d in deletes)

@@ -164,7 +164,8 @@ def run_step(
     """Run the step's script as the runner does (bash -e -o pipefail) with its environment.
 
     ``python`` is this interpreter and the project's folders are importable, as after the
-    workflow's checkout and install steps. Returns the process, GITHUB_OUTPUT and the summary.
+    workflow's checkout and install steps; ``extra_env`` may put fakes first on PATH.
+    Returns the process, GITHUB_OUTPUT and the summary.
     """
     output, summary = cwd / "github_output.txt", cwd / "step_summary.md"
     output.write_text("")
@@ -182,8 +183,11 @@ def run_step(
         GITHUB_STEP_SUMMARY=str(summary),
     )
     env.update(extra_env or {})
+    script = step.run
+    if step.workflow == AZURE_PIPELINES.name:  # the agent replaces $(name) macros first
+        script = _MACRO.sub(lambda m: known.get(m.group(1), m.group(0)), script)
     process = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.run],
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
         cwd=cwd,
         env=env,
         capture_output=True,
