@@ -20,15 +20,13 @@ CODE = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
 def notebook_code() -> tuple[Path, str]:
-    for path in (REPO_ROOT / "README.md", REPO_ROOT / "docs" / "README-sections" / "byom.md"):
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
-        heading = SECTION.search(text)
-        if heading is None:
-            continue
-        block = CODE.search(text, heading.end())
-        assert block is not None, f"{path}: no python code block after {heading.group(0)!r}"
-        return path, block.group(1)
-    raise AssertionError("no 'from your notebook' section in README.md or its section file")
+    path = REPO_ROOT / "README.md"
+    text = path.read_text(encoding="utf-8")
+    heading = SECTION.search(text)
+    assert heading is not None, "README.md has no 'from your notebook' section"
+    block = CODE.search(text, heading.end())
+    assert block is not None, f"{path}: no python code block after {heading.group(0)!r}"
+    return path, block.group(1)
 
 
 def test_the_readme_notebook_code_runs(
