@@ -42,13 +42,21 @@ def locked(name: str, cache_dir: Path = CACHE_DIR) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def entry(name: str, key: str, build: Callable[[Path], None], cache_dir: Path = CACHE_DIR) -> Path:
-    """The cached ``<name>-<key>``; when missing, ``build(path)`` makes it at a temporary path."""
-    final = cache_dir / f"{name}-{key}"
+def entry(
+    name: str,
+    key: str,
+    build: Callable[[Path], None],
+    *,
+    suffix: str = "",
+    cache_dir: Path = CACHE_DIR,
+) -> Path:
+    """The cached ``<name>-<key><suffix>``; when missing, ``build(path)`` makes it at a
+    temporary path first."""
+    final = cache_dir / f"{name}-{key}{suffix}"
     with locked(name, cache_dir):
         if final.exists():
             return final
-        partial = cache_dir / f".partial-{name}-{key}"
+        partial = cache_dir / f".partial-{final.name}"
         _remove(partial)
         try:
             build(partial)
@@ -57,8 +65,9 @@ def entry(name: str, key: str, build: Callable[[Path], None], cache_dir: Path = 
             partial.rename(final)
         finally:
             _remove(partial)
-        for old in cache_dir.glob(f"{name}-*"):
-            if old != final and old.name.removeprefix(f"{name}-").isalnum():
+        for old in cache_dir.glob(f"{name}-*{suffix}"):
+            old_key = old.name.removeprefix(f"{name}-").removesuffix(suffix)
+            if old != final and old_key.isalnum():
                 _remove(old)
     return final
 
