@@ -73,9 +73,14 @@ def request(
 
 
 def wait_until_healthy(
-    process: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 180.0
+    process: subprocess.Popen[bytes],
+    url: str,
+    log: Path,
+    timeout: float = 180.0,
+    pid: int | None = None,
 ) -> Answer:
-    """Poll ``url`` in ``process``'s namespace until it answers 200; fail fast if it exits."""
+    """Poll ``url`` in the network namespace of ``pid`` (by default ``process``'s) until it
+    answers 200; fail fast if ``process`` exits."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
@@ -85,7 +90,7 @@ def wait_until_healthy(
                 + hosttools.tail(log.read_bytes() if log.exists() else b"")
             )
         try:
-            answer = request(process.pid, "GET", url, timeout=5.0)
+            answer = request(pid or process.pid, "GET", url, timeout=5.0)
         except UnreachableError as exc:
             last = str(exc)
         else:
