@@ -1,0 +1,37 @@
+"""``python -m predictor``: serve the local HTTP API until SIGTERM, then exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from predictor import logs
+from predictor.serve import serve
+from predictor.settings import Settings
+
+log = logging.getLogger("predictor")
+
+
+def main() -> int:
+    logs.configure()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"PREDICTOR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        log.error("invalid settings: %s", problems)
+        return 2
+    logs.configure(settings.log_level)
+    log.info("predictor starting")
+    status = asyncio.run(serve(settings))
+    log.info("predictor stopped")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""One middleware for every route: JSON errors (never a 500 for bad input) and request metrics.
+
+The v2 routes answer errors in the Open Inference Protocol's form ``{"error": "message"}``;
+the module's own routes in ``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from predictor.api.state import METRICS
+from predictor.schema import RequestError
+
+log = logging.getLogger(__name__)
+
+V2_PREFIX = "/v2"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Label values must stay few: any other method a client invents is counted as "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
+
+# aiohttp's own HTTP errors, as stable codes.
+_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def is_v2(request: web.Request) -> bool:
+    return request.path == V2_PREFIX or request.path.startswith(V2_PREFIX + "/")
+
+
+def error_response(request: web.Request, error: RequestError) -> web.Response:
+    body: object = {"error": error.message} if is_v2(request) else error.to_dict()
+    return web.json_response(body, status=error.status)
+
+
+def _from_http_exception(request: web.Request, exc: web.HTTPException) -> RequestError:
+    if exc.status == 413:
+        message = f"the request body is larger than {request.client_max_size} bytes"
+    elif exc.status == 404:
+        message = f"no route {request.path}"
+    elif exc.status == 405:
+        message = f"{request.method} is not allowed on {request.path}"
+    else:
+        message = exc.reason
+    return RequestError(_CODES.get(exc.status, f"http_{exc.status}"), message, exc.status)
+
+
+def _endpoint(request: web.Request) -> str:
+    """The route template (bounded label values), never the raw path."""
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    error: RequestError | None = None
+    try:
+        response = await handler(request)
+    except RequestError as exc:
+        error = exc
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error = _from_http_exception(request, exc)
+    except Exception:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        error = RequestError("internal_error", "the server failed to answer; see its log", 500)
+    if error is not None:
+        log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
+        response = error_response(request, error)
+    metrics = request.app[METRICS]
+    endpoint = _endpoint(request)
+    method = request.method if request.method in _METHODS else "other"
+    metrics.requests.labels(endpoint, method, str(response.status)).inc()
+    if error is not None:
+        metrics.errors.labels(endpoint, error.code).inc()
+    metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+    return response

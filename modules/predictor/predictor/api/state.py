@@ -1,0 +1,15 @@
+"""Typed application state shared by the routes (``web.AppKey``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from predictor.api.inflight import InFlight
+from predictor.metrics import Metrics
+from predictor.settings import Settings
+from predictor.store import ModelManager
+
+SETTINGS = web.AppKey("settings", Settings)
+MANAGER = web.AppKey("manager", ModelManager)
+METRICS = web.AppKey("metrics", Metrics)
+IN_FLIGHT = web.AppKey("in_flight", InFlight)

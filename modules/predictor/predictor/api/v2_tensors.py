@@ -1,0 +1,210 @@
+"""Open Inference Protocol (v2) tensors: parse an infer request, build the response.
+
+JSON tensor data may be flat or nested (row-major), as the protocol allows. Triton clients
+send tensors in the binary tensor data extension by default (JSON header, then raw bytes, its
+length in ``Inference-Header-Content-Length``), so FP32 input in that form is accepted too;
+outputs are always answered as JSON, which those clients read as well.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor import schema
+from predictor.runtime import OnnxModel, Prediction
+from predictor.schema import RequestError
+
+FP32 = "FP32"
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    id: str | None
+    rows: NDArray[np.float32]
+    outputs: list[str]
+
+
+def model_metadata(model: OnnxModel) -> dict[str, Any]:
+    contract = model.contract
+    return {
+        "name": model.name,
+        "versions": [model.version],
+        "platform": "onnx",
+        "inputs": [
+            {"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}
+        ],
+        "outputs": [
+            {"name": contract.label_output, "datatype": label_datatype(model), "shape": [-1]},
+            {
+                "name": contract.probabilities_output,
+                "datatype": FP32,
+                "shape": [-1, len(contract.class_labels)],
+            },
+        ],
+    }
+
+
+def label_datatype(model: OnnxModel) -> str:
+    return "INT64" if model.contract.integer_labels else "BYTES"
+
+
+def parse_infer(
+    body: bytes, header_length: str | None, model: OnnxModel, max_rows: int
+) -> InferRequest:
+    """Validate an infer request against ``model``; RequestError says what is wrong."""
+    json_part, binary = _split(body, header_length)
+    request = schema.decode_json(json_part)
+    if not isinstance(request, dict):
+        raise RequestError("invalid_body", "the inference request must be a JSON object")
+    request_id = request.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise RequestError("invalid_body", "'id' must be a string")
+    if not isinstance(request.get("parameters", {}), dict):
+        raise RequestError("invalid_body", "'parameters' must be an object")
+    rows = _input_rows(request.get("inputs"), binary, model, max_rows)
+    return InferRequest(request_id, rows, _requested_outputs(request.get("outputs"), model))
+
+
+def infer_response(
+    model: OnnxModel, request: InferRequest, prediction: Prediction
+) -> dict[str, Any]:
+    contract = model.contract
+    tensors = {
+        contract.label_output: {
+            "name": contract.label_output,
+            "datatype": label_datatype(model),
+            "shape": [len(prediction.labels)],
+            "data": prediction.labels,
+        },
+        contract.probabilities_output: {
+            "name": contract.probabilities_output,
+            "datatype": FP32,
+            "shape": list(prediction.probabilities.shape),
+            "data": [float(p) for p in prediction.probabilities.ravel()],
+        },
+    }
+    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    if request.id is not None:
+        response["id"] = request.id
+    response["outputs"] = [tensors[name] for name in request.outputs]
+    return response
+
+
+def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
+    if header_length is None:
+        return body, b""
+    try:
+        length = int(header_length)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= len(body):
+        raise RequestError(
+            "invalid_body",
+            f"Inference-Header-Content-Length {header_length!r} does not fit the "
+            f"{len(body)}-byte body",
+        )
+    return body[:length], body[length:]
+
+
+def _input_rows(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> NDArray[np.float32]:
+    name = model.contract.input_name
+    if not isinstance(inputs, list) or not inputs:
+        raise RequestError("invalid_body", "'inputs' must be a non-empty array of tensors")
+    names = [t.get("name") if isinstance(t, dict) else None for t in inputs]
+    if names != [name]:
+        raise RequestError(
+            "wrong_input",
+            f"the model takes exactly one input {name!r}, not {len(names)} named {names[:5]}",
+        )
+    tensor = inputs[0]
+    datatype = tensor.get("datatype")
+    if datatype != FP32:
+        raise RequestError(
+            "wrong_datatype", f"input {name!r} has datatype {datatype!r}; the model takes FP32"
+        )
+    shape = tensor.get("shape")
+    width = model.n_features
+    if not (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+    ):
+        raise RequestError(
+            "wrong_shape", f"input {name!r} has shape {shape!r}; the model takes [N, {width}]"
+        )
+    count, columns = shape
+    if columns != width:
+        raise RequestError(
+            "wrong_shape", f"input {name!r} has shape {shape}; the model takes [N, {width}]"
+        )
+    if count < 1:
+        raise RequestError("empty_batch", f"input {name!r} has shape {shape}: no rows")
+    if count > max_rows:
+        raise RequestError(
+            "too_many_rows", f"input {name!r} holds {count} rows; at most {max_rows} are accepted"
+        )
+    parameters = tensor.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise RequestError("invalid_body", f"input {name!r}: 'parameters' must be an object")
+    if "binary_data_size" in parameters:
+        values = _binary_values(parameters["binary_data_size"], binary, count * width, name)
+    else:
+        values = _json_values(tensor.get("data"), count, width, name)
+    return values.reshape(count, width)
+
+
+def _json_values(data: Any, count: int, width: int, name: str) -> NDArray[np.float32]:
+    if not isinstance(data, list):
+        raise RequestError("invalid_body", f"input {name!r} needs 'data', an array of numbers")
+    if data and all(isinstance(row, list) for row in data):
+        if any(len(row) != width for row in data):
+            raise RequestError(
+                "wrong_shape", f"input {name!r}: every row of nested data must hold {width} values"
+            )
+        flat = [value for row in data for value in row]
+    else:
+        flat = data
+    if len(flat) != count * width:
+        raise RequestError(
+            "wrong_shape",
+            f"input {name!r} has {len(flat)} values; "
+            f"shape [{count}, {width}] needs {count * width}",
+        )
+    numbers = [schema.check_number(v, f"input {name!r} element {i}") for i, v in enumerate(flat)]
+    return np.asarray(numbers, dtype=np.float32)
+
+
+def _binary_values(size: Any, binary: bytes, expected: int, name: str) -> NDArray[np.float32]:
+    if not isinstance(size, int) or isinstance(size, bool) or size != len(binary):
+        raise RequestError(
+            "invalid_body",
+            f"input {name!r}: binary_data_size {size!r} does not match the {len(binary)} "
+            "bytes after the JSON header",
+        )
+    if size != expected * 4:
+        raise RequestError(
+            "wrong_shape", f"input {name!r} has {size} bytes; its shape needs {expected * 4}"
+        )
+    values = np.frombuffer(binary, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(values)):
+        raise RequestError("non_finite", f"input {name!r} holds NaN or infinity")
+    return values
+
+
+def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:
+    known = [model.contract.label_output, model.contract.probabilities_output]
+    if outputs is None:
+        return known
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise RequestError("invalid_body", "'outputs' must be an array of {\"name\": ...} objects")
+    names = [o["name"] for o in outputs]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RequestError("unknown_output", f"unknown output {unknown}; the model gives {known}")
+    return list(dict.fromkeys(names))

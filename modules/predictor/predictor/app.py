@@ -1,0 +1,44 @@
+"""The aiohttp application: routes, middleware, state, and the background work beside them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from predictor.api import inflight, local, v2
+from predictor.api.errors import errors_and_metrics
+from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, SETTINGS
+from predictor.metrics import Metrics
+from predictor.settings import Settings
+from predictor.store import ModelManager
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The predictor's web app. More background work (the IoT Hub client) joins as one more
+    ``app.cleanup_ctx`` entry."""
+    metrics = Metrics()
+    in_flight = inflight.InFlight()
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[inflight.middleware(in_flight), errors_and_metrics],
+    )
+    app[SETTINGS] = settings
+    app[METRICS] = metrics
+    app[IN_FLIGHT] = in_flight
+    app[MANAGER] = ModelManager(
+        settings.model_cache_dir,
+        settings.default_model,
+        threads=settings.inference_threads,
+        metrics=metrics,
+    )
+    local.add_routes(app)
+    v2.add_routes(app)
+    app.cleanup_ctx.append(load_model_at_start)
+    return app
+
+
+async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
+    """Serve the cached model, else the bundled one, else none, before accepting requests."""
+    await app[MANAGER].load_at_start()
+    yield

@@ -1,0 +1,84 @@
+"""Prometheus metrics named ``predictor_*``, one registry per app; IoT Edge scrapes /metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from predictor.runtime import OnnxModel
+
+# Request latency on a device: from tens of microseconds to a slow second.
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Every metric the module exports."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "predictor_http_requests",
+            "HTTP requests answered, by endpoint and status code.",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "predictor_http_request_errors",
+            "HTTP requests answered with an error, by endpoint and error code.",
+            ["endpoint", "code"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "predictor_http_request_duration_seconds",
+            "Time to answer an HTTP request, by endpoint.",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.inference = Histogram(
+            "predictor_inference_duration_seconds",
+            "Time ONNX Runtime takes for one batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Counter(
+            "predictor_rows_predicted",
+            "Rows predicted, all paths together.",
+            registry=self.registry,
+        )
+        self.swaps = Counter(
+            "predictor_model_swaps",
+            "Model changes: applied (swapped in) or refused (the old model stayed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.model_info = Gauge(
+            "predictor_model_info",
+            "The loaded model (value 1), labelled with its name, version, sha256 and source.",
+            ["model_name", "model_version", "sha256", "source"],
+            registry=self.registry,
+        )
+        self.model_loaded = Gauge(
+            "predictor_model_loaded",
+            "1 when a model is loaded (ready), else 0.",
+            registry=self.registry,
+        )
+
+    def model_changed(self, previous: OnnxModel | None, model: OnnxModel | None) -> None:
+        if previous is not None:
+            self.model_info.remove(*_labels(previous))
+        if model is not None:
+            self.model_info.labels(*_labels(model)).set(1)
+        self.model_loaded.set(0 if model is None else 1)
+
+    def swap_done(self, result: str) -> None:
+        self.swaps.labels(result=result).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _labels(model: OnnxModel) -> tuple[str, str, str, str]:
+    return (model.name, model.version, model.sha256, model.source)

@@ -1,0 +1,172 @@
+"""The model runtime seam: one ONNX Runtime session per model, created once from bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from predictor import contract as contract_mod
+from predictor.contract import Contract, Label, ModelError
+
+# A model must answer a smoke batch this close to a probability distribution per row.
+_PROBABILITY_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One batch's answer: a label, its column in ``class_labels`` and the probabilities per row."""
+
+    labels: list[Label]
+    class_indices: NDArray[np.int64]
+    probabilities: NDArray[np.float32]
+
+
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """Options for small batches on a small device.
+
+    One intra-op thread and sequential execution: a 4-feature SVM takes microseconds, so
+    thread hand-offs would cost more than they save, and other modules share the CPU.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle worker threads must not spin on a shared Raspberry Pi CPU.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return options
+
+
+class OnnxModel:
+    """A loaded, checked model. Immutable and safe to use from many requests at once."""
+
+    def __init__(
+        self,
+        session: ort.InferenceSession,
+        contract: Contract,
+        *,
+        sha256: str,
+        size: int,
+        source: str,
+        load_seconds: float,
+    ) -> None:
+        self._session = session
+        self.contract = contract
+        self.sha256 = sha256
+        self.size = size
+        self.source = source
+        self.load_seconds = load_seconds
+        self.loaded_at = datetime.now(UTC)
+        # Where the bytes were before (e.g. for a cached model: when and from where applied).
+        self.origin: dict[str, str] = {}
+        self._outputs = [contract.label_output, contract.probabilities_output]
+        self._index = {label: i for i, label in enumerate(contract.class_labels)}
+
+    @classmethod
+    def from_bytes(cls, data: bytes, source: str, *, threads: int = 1) -> OnnxModel:
+        """Load ``data``, check its contract against the graph and smoke-test it.
+
+        Raises ModelError (with the reason) for anything that cannot be served.
+        """
+        started = time.perf_counter()
+        if not data:
+            raise ModelError("the model file is empty")
+        try:
+            session = ort.InferenceSession(
+                data, sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # ORT raises its own exception types for a bad file
+            raise ModelError(f"not a loadable ONNX model: {_first_line(exc)}") from exc
+        metadata = dict(session.get_modelmeta().custom_metadata_map)
+        contract = contract_mod.from_metadata(metadata)
+        contract_mod.check_graph(contract, session.get_inputs(), session.get_outputs())
+        model = cls(
+            session,
+            contract,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            source=source,
+            load_seconds=0.0,
+        )
+        model.smoke_test()
+        model.load_seconds = time.perf_counter() - started
+        return model
+
+    @property
+    def name(self) -> str:
+        return self.contract.model_name
+
+    @property
+    def version(self) -> str:
+        return self.contract.model_version
+
+    @property
+    def n_features(self) -> int:
+        return len(self.contract.feature_names)
+
+    def predict(self, rows: NDArray[np.float32]) -> Prediction:
+        """Predict a batch of shape ``[N, n_features]`` (float32, already validated)."""
+        labels_raw, probabilities = self._session.run(
+            self._outputs, {self.contract.input_name: rows}
+        )
+        labels: list[Label] = [
+            int(x) if self.contract.integer_labels else str(x) for x in labels_raw
+        ]
+        try:
+            indices = np.fromiter((self._index[x] for x in labels), dtype=np.int64, count=len(rows))
+        except KeyError as exc:
+            raise ModelError(f"the model answered a label outside class_labels: {exc}") from exc
+        return Prediction(
+            labels=labels,
+            class_indices=indices,
+            probabilities=np.asarray(probabilities, dtype=np.float32),
+        )
+
+    def smoke_test(self) -> None:
+        """Predict a small batch and check the answer's shape and values; ModelError if wrong."""
+        rows = np.zeros((2, self.n_features), dtype=np.float32)
+        rows[1, :] = 1.0
+        try:
+            result = self.predict(rows)
+        except ModelError:
+            raise
+        except Exception as exc:  # whatever ORT raises while running a broken graph
+            raise ModelError(f"the smoke prediction failed: {_first_line(exc)}") from exc
+        expected = (2, len(self.contract.class_labels))
+        if result.probabilities.shape != expected or len(result.labels) != 2:
+            raise ModelError(
+                f"the smoke prediction gave probabilities of shape "
+                f"{result.probabilities.shape}, not {expected}"
+            )
+        sums = result.probabilities.sum(axis=1)
+        if not np.all(np.isfinite(result.probabilities)) or not np.allclose(
+            sums, 1.0, atol=_PROBABILITY_TOLERANCE
+        ):
+            raise ModelError("the smoke prediction's probabilities do not sum to 1")
+
+    def info(self) -> dict[str, Any]:
+        """What is running, for /info and (later) the module twin's reported properties."""
+        return {
+            "model_name": self.name,
+            "model_version": self.version,
+            "sha256": self.sha256,
+            "size_bytes": self.size,
+            "source": self.source,
+            "loaded_at": self.loaded_at.isoformat().replace("+00:00", "Z"),
+            "load_seconds": round(self.load_seconds, 4),
+            **({"origin": dict(self.origin)} if self.origin else {}),
+            "contract": self.contract.to_dict(),
+        }
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,60 @@
+"""Run the app on its port until SIGTERM or SIGINT, then stop gracefully.
+
+On the signal: the listener closes (no new connections), running requests get
+``shutdown_timeout`` seconds to finish, then connections close and the cleanup contexts run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from predictor.api.state import IN_FLIGHT
+from predictor.app import create_app
+from predictor.settings import Settings
+
+log = logging.getLogger("predictor")
+
+
+async def serve(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable)."""
+    # Handlers first: a signal during the model load must also stop cleanly.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    app = create_app(settings)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    await runner.setup()  # runs the cleanup contexts' start-up: the model is loaded here
+    try:
+        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        try:
+            await site.start()
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", settings.http_host, settings.http_port, exc)
+            return 1
+        log.info("listening on %s:%d", settings.http_host, settings.http_port)
+        await stop.wait()
+        await site.stop()
+        in_flight = app[IN_FLIGHT]
+        log.info("stopping: listener closed, %d running request(s) to finish", in_flight.count)
+        try:
+            async with asyncio.timeout(settings.shutdown_timeout):
+                await in_flight.wait_idle()
+        except TimeoutError:
+            log.warning(
+                "%d requests still running after %.1f s; closing anyway",
+                in_flight.count,
+                settings.shutdown_timeout,
+            )
+        return 0
+    finally:
+        await runner.cleanup()

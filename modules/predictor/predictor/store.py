@@ -1,0 +1,188 @@
+"""The current model and how it changes: start-up selection and hot swap.
+
+Requests read ``ModelManager.current`` once and keep that reference, so a swap (one attribute
+assignment) never changes the model under a running request; the old model is freed when the
+last request using it finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from predictor import cache
+from predictor.cache import CacheEntry, CacheError
+from predictor.contract import ModelError
+from predictor.metrics import Metrics
+from predictor.runtime import OnnxModel
+
+log = logging.getLogger(__name__)
+
+SOURCE_CACHE = "cache"
+SOURCE_BUNDLED = "bundled"
+
+
+class ModelManager:
+    """Holds the running model; loads, checks, caches and swaps in new ones."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        default_model: Path,
+        *,
+        threads: int = 1,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.default_model = default_model
+        self.threads = threads
+        self.metrics = metrics
+        self._current: OnnxModel | None = None
+        self._lock = asyncio.Lock()
+        # The last model refused by apply(), for the module twin's reported properties.
+        self.last_refused: dict[str, str] | None = None
+
+    @property
+    def current(self) -> OnnxModel | None:
+        """The model serving now (None until one is loaded)."""
+        return self._current
+
+    def swap(self, model: OnnxModel | None) -> OnnxModel | None:
+        """Make ``model`` current and return the previous one. Atomic: one assignment."""
+        previous, self._current = self._current, model
+        if self.metrics is not None:
+            self.metrics.model_changed(previous, model)
+        return previous
+
+    async def apply(self, data: bytes, source: str) -> OnnxModel:
+        """Load, check and smoke-test ``data`` off the event loop, cache it, then swap it in.
+
+        Raises ModelError (the running model stays) when the model cannot be served. Applying
+        the model that is already running does nothing and returns it.
+        """
+        async with self._lock:  # one apply at a time: the cache has one "current"
+            running = self._current
+            try:
+                model = await asyncio.to_thread(
+                    OnnxModel.from_bytes, data, source, threads=self.threads
+                )
+            except ModelError as exc:
+                if self.metrics is not None:
+                    self.metrics.swap_done("refused")
+                self.last_refused = {
+                    "source": source,
+                    "reason": str(exc),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "at": _now(),
+                }
+                log.warning("model from %s refused: %s", source, exc)
+                raise
+            if running is not None and running.sha256 == model.sha256:
+                log.info(
+                    "model %s %s from %s is already running", model.name, model.version, source
+                )
+                return running
+            entry = CacheEntry(
+                file=f"{model.sha256}.onnx",
+                sha256=model.sha256,
+                size=model.size,
+                model_name=model.name,
+                model_version=model.version,
+                source=source,
+                applied_at=_now(),
+            )
+            try:
+                await asyncio.to_thread(cache.write, self.cache_dir, data, entry)
+            except OSError as exc:
+                # Serving the new model still beats refusing it; only a restart would lose it.
+                log.warning(
+                    "model %s could not be cached in %s: %s", model.version, self.cache_dir, exc
+                )
+            self.swap(model)
+            if self.metrics is not None:
+                self.metrics.swap_done("applied")
+            log.info(
+                "model %s %s from %s now serving (sha256 %s, was %s)",
+                model.name,
+                model.version,
+                source,
+                model.sha256[:12],
+                running.version if running else "none",
+            )
+            return model
+
+    def status(self) -> dict[str, Any]:
+        """What runs and what was last refused: the shape the module twin will report."""
+        return {
+            "model": None if self._current is None else self._current.info(),
+            "last_refused": self.last_refused,
+        }
+
+    async def load_at_start(self) -> OnnxModel | None:
+        """Serve the cached model, else the bundled one, else none (the module is not ready)."""
+        model = await asyncio.to_thread(self._select_at_start)
+        self.swap(model)
+        return model
+
+    def _select_at_start(self) -> OnnxModel | None:
+        model = self._from_cache()
+        if model is None:
+            model = self._from_bundled()
+        if model is None:
+            log.warning("no model to serve: the module runs but is not ready until one is applied")
+        else:
+            log.info(
+                "model %s %s from %s now serving (sha256 %s)",
+                model.name,
+                model.version,
+                model.source,
+                model.sha256[:12],
+            )
+        return model
+
+    def _from_cache(self) -> OnnxModel | None:
+        try:
+            found = cache.read(self.cache_dir)
+        except CacheError as exc:
+            log.warning("cached model refused, using the bundled model instead: %s", exc)
+            return None
+        if found is None:
+            log.info("no cached model in %s", self.cache_dir)
+            return None
+        data, entry = found
+        try:
+            model = OnnxModel.from_bytes(data, SOURCE_CACHE, threads=self.threads)
+        except ModelError as exc:
+            log.error(
+                "cached model %s (applied from %s) refused, using the bundled model instead: %s",
+                entry.model_version,
+                entry.source,
+                exc,
+            )
+            return None
+        model.origin = {"applied_from": entry.source, "applied_at": entry.applied_at}
+        return model
+
+    def _from_bundled(self) -> OnnxModel | None:
+        path = self.default_model
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            log.warning("no bundled model at %s", path)
+            return None
+        except OSError as exc:
+            log.error("bundled model %s is unreadable: %s", path, exc)
+            return None
+        try:
+            return OnnxModel.from_bytes(data, SOURCE_BUNDLED, threads=self.threads)
+        except ModelError as exc:
+            log.error("bundled model %s refused: %s", path, exc)
+            return None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")

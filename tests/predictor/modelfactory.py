@@ -1,0 +1,61 @@
+"""Build real contract-bearing iris models with the trainer's own code (tests only)."""
+
+from __future__ import annotations
+
+import onnx
+
+from trainer.contract import Contract
+from trainer.export import library_versions, to_onnx_model
+from trainer.training import Hyperparameters, load_dataset, train
+
+
+def iris_model(version: str, params: Hyperparameters, name: str = "iris-svm") -> bytes:
+    """Train an iris SVM with ``params`` and return its ONNX bytes, versioned ``version``."""
+    dataset = load_dataset()
+    result = train(dataset, params)
+    contract = Contract(
+        model_name=name,
+        model_version=version,
+        feature_names=dataset.feature_names,
+        class_labels=dataset.class_labels,
+        created_at="2026-11-25T18:00:00Z",
+        training_metrics={"holdout_accuracy": result.holdout_accuracy},
+        library_versions=library_versions(),
+    )
+    return to_onnx_model(result.model, contract).SerializeToString()
+
+
+def edit(data: bytes, **metadata: str | None) -> bytes:
+    """A copy of a model with metadata keys replaced (a value of None removes the key)."""
+    model = onnx.load_from_string(data)
+    kept = {p.key: p.value for p in model.metadata_props}
+    for key, value in metadata.items():
+        if value is None:
+            kept.pop(key, None)
+        else:
+            kept[key] = value
+    del model.metadata_props[:]
+    for key, value in kept.items():
+        model.metadata_props.add(key=key, value=value)
+    return model.SerializeToString()
+
+
+def rename_output(data: bytes, old: str, new: str) -> bytes:
+    """A copy of a model whose graph output ``old`` is called ``new`` (metadata unchanged)."""
+    model = onnx.load_from_string(data)
+    for node in model.graph.node:
+        for names in (node.input, node.output):
+            for i, name in enumerate(names):
+                if name == old:
+                    names[i] = new
+    for output in model.graph.output:
+        if output.name == old:
+            output.name = new
+    return model.SerializeToString()
+
+
+def fix_batch_size(data: bytes, size: int) -> bytes:
+    """A copy of a model whose input takes exactly ``size`` rows instead of any number."""
+    model = onnx.load_from_string(data)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = size
+    return model.SerializeToString()

@@ -1,0 +1,102 @@
+"""IoT Edge log lines and the PREDICTOR_* settings."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from predictor import logs
+from predictor.settings import Settings
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    out = io.StringIO()
+    logs.configure("DEBUG", stream=out)
+    yield out
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+
+
+@pytest.mark.parametrize(
+    ("level", "prefix"),
+    [
+        (logging.DEBUG, "<7>"),
+        (logging.INFO, "<6>"),
+        (logging.WARNING, "<4>"),
+        (logging.ERROR, "<3>"),
+    ],
+)
+def test_each_level_gets_its_syslog_prefix(stream: io.StringIO, level: int, prefix: str) -> None:
+    logging.getLogger("predictor.test").log(level, "model %s applied", "v1")
+    line = stream.getvalue()
+    assert re.fullmatch(
+        re.escape(prefix) + r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \+00:00 \[[A-Z]{3}\] - "
+        r"predictor\.test: model v1 applied\n",
+        line,
+    )
+
+
+def test_a_traceback_stays_on_one_line(stream: io.StringIO) -> None:
+    try:
+        raise ValueError("first\nsecond")
+    except ValueError:
+        logging.getLogger("predictor.test").exception("it failed")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("<3>") and "ValueError: first | second" in lines[0]
+
+
+def test_settings_come_from_predictor_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PREDICTOR_HTTP_PORT", "9090")
+    monkeypatch.setenv("PREDICTOR_MODEL_CACHE_DIR", "/data/cache")
+    monkeypatch.setenv("PREDICTOR_MAX_ROWS", "50")
+    settings = Settings()
+    assert settings.http_port == 9090
+    assert settings.model_cache_dir == Path("/data/cache")
+    assert settings.max_rows == 50
+    assert settings.http_host == "0.0.0.0"
+    assert settings.default_model == Path("/app/models/default.onnx")
+
+
+def test_every_setting_is_documented() -> None:
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"PREDICTOR_{name.upper()} has no description"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("PREDICTOR_HTTP_PORT", "0"), ("PREDICTOR_MAX_ROWS", "-1"), ("PREDICTOR_LOG_LEVEL", "LOUD")],
+)
+def test_invalid_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_the_settings_table_in_the_docs_lists_every_setting() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "predictor.md").read_text()
+    for name in Settings.model_fields:
+        assert f"| `PREDICTOR_{name.upper()}` |" in doc
+
+
+def test_the_cache_default_matches_the_image_and_the_deployment() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    default = str(Settings.model_fields["model_cache_dir"].default)
+    assert (
+        f"PREDICTOR_MODEL_CACHE_DIR={default}"
+        in (repo / "modules" / "predictor" / "Dockerfile.amd64").read_text()
+    )
+    assert f":{default}" in (repo / "deployment.template.json").read_text()

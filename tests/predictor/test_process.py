@@ -1,0 +1,235 @@
+"""``python -m predictor`` as a real process: start-up from cache, corrupt cache, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from devtools.ports import free_port, port_in_use
+from predictor.store import ModelManager
+from tests.predictor.conftest import V1, V2, Models
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+
+
+@dataclass
+class Predictor:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def get(self, path: str) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(f"http://{HOST}:{self.port}{path}", timeout=5) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def lines(self) -> list[str]:
+        return self.log.read_text().splitlines()
+
+
+def env_for(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
+    env.update(
+        PYTHONPATH=str(REPO / "modules" / "predictor"),
+        PREDICTOR_HTTP_HOST=HOST,
+        PREDICTOR_MODEL_CACHE_DIR=str(tmp_path / "cache"),
+        PREDICTOR_DEFAULT_MODEL=str(tmp_path / "bundled.onnx"),
+    )
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def predictor(tmp_path: Path, **settings: str) -> Iterator[Predictor]:
+    """A real ``python -m predictor`` on a free loopback port, stopped with SIGTERM after."""
+    port = free_port(HOST)
+    log = tmp_path / f"predictor-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "predictor"],
+            cwd=REPO,
+            env=env_for(tmp_path, PREDICTOR_HTTP_PORT=str(port), **settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    running = Predictor(process, port, log)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_in_use(HOST, port):
+            assert process.poll() is None, f"predictor exited: {log.read_text()}"
+            assert time.monotonic() < deadline, f"predictor did not start: {log.read_text()}"
+            time.sleep(0.05)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def cache_model(tmp_path: Path, data: bytes) -> None:
+    """Apply ``data`` as the IoT side will, which leaves it in the cache as the last good model."""
+    await ModelManager(tmp_path / "cache", tmp_path / "bundled.onnx").apply(data, "twin")
+
+
+async def test_a_restart_serves_the_cached_model_without_any_network(
+    tmp_path: Path, models: Models
+) -> None:
+    (tmp_path / "bundled.onnx").write_bytes(models.v1)
+    with predictor(tmp_path) as first:
+        assert first.get("/info")[1]["model_version"] == V1
+        await cache_model(tmp_path, models.v2)  # what a twin update does to the cache
+    assert first.process.returncode == 0
+
+    # No IoT Hub or storage settings at all: the device starts offline.
+    with predictor(tmp_path) as second:
+        status, info = second.get("/info")
+        assert status == 200
+        assert info["model_version"] == V2
+        assert info["source"] == "cache"
+        assert info["origin"]["applied_from"] == "twin"
+        assert second.get("/readyz")[0] == 200
+    assert any(
+        line.startswith("<6>") and f"iris-svm {V2} from cache now serving" in line
+        for line in second.lines()
+    )
+
+
+async def test_a_corrupt_cache_is_refused_with_a_log_line_and_the_bundled_model_used(
+    tmp_path: Path, models: Models
+) -> None:
+    (tmp_path / "bundled.onnx").write_bytes(models.v1)
+    await cache_model(tmp_path, models.v2)
+    cached = next((tmp_path / "cache").glob("*.onnx"))
+    cached.write_bytes(cached.read_bytes()[: len(models.v2) // 2])  # a half-written file
+
+    with predictor(tmp_path) as running:
+        status, info = running.get("/info")
+        assert status == 200
+        assert info["model_version"] == V1 and info["source"] == "bundled"
+    refused = [line for line in running.lines() if "cached model refused" in line]
+    assert len(refused) == 1
+    assert refused[0].startswith("<4> ")
+    assert "corrupt" in refused[0] and str(cached) in refused[0]
+
+
+def test_without_any_model_the_process_runs_but_is_not_ready(tmp_path: Path) -> None:
+    with predictor(tmp_path) as running:
+        assert running.get("/healthz")[0] == 200
+        status, body = running.get("/readyz")
+        assert status == 503 and body["error"]["code"] == "no_model"
+    assert any(line.startswith("<4>") and "no bundled model" in line for line in running.lines())
+
+
+def test_sigterm_stops_accepting_finishes_the_running_request_and_exits_0(
+    tmp_path: Path, models: Models
+) -> None:
+    (tmp_path / "bundled.onnx").write_bytes(models.v1)
+    body = json.dumps(ROW).encode()
+    with predictor(tmp_path) as running:
+        # A request in flight: headers and half the body sent, the rest still to come.
+        conn = socket.create_connection((HOST, running.port), timeout=10)
+        conn.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: predictor\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:10]
+        )
+        time.sleep(0.2)  # let the server start the handler before the signal
+        stopped_at = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while port_in_use(HOST, running.port):  # stops accepting new connections
+            assert time.monotonic() < deadline, "the listener stayed open after SIGTERM"
+            time.sleep(0.02)
+        conn.sendall(body[10:])
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+        conn.close()
+        assert running.process.wait(timeout=10) == 0
+        elapsed = time.monotonic() - stopped_at
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["label"] == "virginica"
+    assert elapsed < 5
+    assert any("1 running request(s) to finish" in line for line in running.lines())
+    assert running.lines()[-1].startswith("<6>") and "predictor stopped" in running.lines()[-1]
+
+
+def test_invalid_settings_exit_2_with_an_error_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "predictor"],
+        cwd=REPO,
+        env=env_for(tmp_path, PREDICTOR_HTTP_PORT="eighty", PREDICTOR_MAX_ROWS="0"),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    line = result.stdout.decode().strip()
+    assert line.startswith("<3>") and "invalid settings" in line
+    assert "PREDICTOR_HTTP_PORT" in line and "PREDICTOR_MAX_ROWS" in line
+
+
+def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path: Path) -> None:
+    # Cold start matters on a device (the Azure SDKs cost ~0.7 s to import on the HTTP path),
+    # and the image must stay small: no trainer, scikit-learn, scipy, pandas or onnx.
+    modules = " ".join(
+        f"predictor.{p.stem}" if p.parent.name == "predictor" else f"predictor.api.{p.stem}"
+        for p in sorted((REPO / "modules" / "predictor" / "predictor").rglob("*.py"))
+        if p.stem != "__init__"
+    )
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {modules.split()!r}]; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'azure', 'paho', 'trainer', 'sklearn', 'scipy', 'pandas', 'onnx', 'skl2onnx'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env_for(tmp_path),
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    assert result.stdout.decode().strip() == "[]"
+
+
+def test_a_port_in_use_exits_1_with_an_error_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "predictor"],
+            cwd=REPO,
+            env=env_for(tmp_path, PREDICTOR_HTTP_PORT=str(port)),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.decode().splitlines() if line.startswith("<3>")]
+    assert len(errors) == 1 and f"cannot listen on {HOST}:{port}" in errors[0]
+    assert result.stderr == b""
