@@ -1,5 +1,8 @@
-"""Make the predictor's bundled default model with the trainer's code: the iris SVM, converted
-to ONNX with its contract, written where the predictor's Dockerfile copies it from.
+"""The predictor's bundled default model: the file its Dockerfile copies into the image.
+
+When the repository holds ``modules/predictor/models/default.onnx`` that file is the bundled
+model. Otherwise it is made with the trainer's own code (train, convert, parity gate) and cached
+in ``.cache/``, keyed by the trainer's sources, so that the image built around it can be reused.
 
     PYTHONPATH=modules/trainer python -m devtools.default_model OUTPUT.onnx
 """
@@ -7,44 +10,41 @@ to ONNX with its contract, written where the predictor's Dockerfile copies it fr
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+import warnings
 from pathlib import Path
 
-import onnx
+from devtools import cache
+from trainer.build import build_model
+from trainer.training import Hyperparameters
 
-from trainer.contract import Contract
-from trainer.export import library_versions, to_onnx_model
-from trainer.training import Hyperparameters, load_dataset, train
-
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_MODEL = REPO_ROOT / "modules" / "predictor" / "models" / "default.onnx"
+TRAINER_DIR = REPO_ROOT / "modules" / "trainer"
 MODEL_NAME = "iris-svm"
 MODEL_VERSION = "bundled"
 
 
-def make(created_at: datetime | None = None) -> onnx.ModelProto:
-    """Train with the default hyperparameters. Training is seeded, so with a fixed
-    ``created_at`` the file is the same byte for byte every time (a cacheable build input)."""
-    dataset = load_dataset()
-    result = train(dataset, Hyperparameters())
-    contract = Contract(
-        model_name=MODEL_NAME,
-        model_version=MODEL_VERSION,
-        feature_names=dataset.feature_names,
-        class_labels=dataset.class_labels,
-        created_at=(created_at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        training_metrics={
-            "holdout_accuracy": result.holdout_accuracy,
-            "cv_accuracy": result.cv_accuracy,
-        },
-        library_versions=library_versions(),
-    )
-    return to_onnx_model(result.model, contract)
+def make() -> bytes:
+    """Train with the default hyperparameters; the trainer refuses a model that fails parity."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return build_model(Hyperparameters(), MODEL_NAME, MODEL_VERSION).data
 
 
-def write(path: Path, created_at: datetime | None = None) -> Path:
-    """Write the default model to ``path`` (its folder is made) and return the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(make(created_at).SerializeToString())
-    return path
+def cached() -> Path:
+    """The trainer-made model, remade only when the trainer's code or requirements change."""
+    sources = sorted((TRAINER_DIR / "trainer").glob("*.py"))
+    key = cache.digest(*(str(p.name) for p in sources), *sources, TRAINER_DIR / "requirements.txt")
+
+    def build(path: Path) -> None:
+        path.write_bytes(make())
+
+    return cache.entry("default-model", key, build, suffix=".onnx")
+
+
+def bundled() -> Path:
+    """The model the predictor image bundles: the repository's file, else the trainer's."""
+    return REPO_MODEL if REPO_MODEL.is_file() else cached()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print(__doc__, file=sys.stderr)
         return 2
-    print(write(Path(args[0])))
+    path = Path(args[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(make())
+    print(path)
     return 0
 
 

@@ -10,7 +10,6 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from devtools import default_model, hosttools, rootfs, wheels
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PREDICTOR_REQUIREMENTS = REPO_ROOT / "modules" / "predictor" / "requirements.txt"
 ARM64_ROOT = rootfs.RootSpec(arch="arm64", include=("python3",))
-MODEL_CREATED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 SITE = "/opt/site"  # where the arm64 wheels are installed in the root (on PYTHONPATH)
 
 
@@ -41,12 +39,9 @@ def host_tools() -> None:
 
 
 @pytest.fixture(scope="session")
-def default_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The predictor's bundled model, made with the trainer's code. A fixed creation time makes
-    it the same file every session, so the image built around it can come from the cache."""
-    return default_model.write(
-        tmp_path_factory.mktemp("model") / "default.onnx", created_at=MODEL_CREATED_AT
-    )
+def default_model_file() -> Path:
+    """The predictor's bundled model (the repository's, else made with the trainer's code)."""
+    return default_model.bundled()
 
 
 @pytest.fixture(scope="session")

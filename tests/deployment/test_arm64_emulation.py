@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from devtools import arm64, onnx_probe, rootfs, wheels
+from devtools import arm64, netns, onnx_probe, rootfs, wheels
 from tests.deployment.conftest import Arm64Root
 from trainer.training import load_dataset
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PREDICTOR_PACKAGE = REPO_ROOT / "modules" / "predictor" / "predictor"
+HAS_PREDICTOR_SERVER = (PREDICTOR_PACKAGE / "__main__.py").is_file()
+SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 
 
 # With a cold cache the root is debootstrapped first, its second stage under qemu: minutes.
@@ -75,3 +81,49 @@ def test_a_missing_root_is_a_clear_error(tmp_path: Path) -> None:
         pytest.skip("qemu-aarch64 is not registered here")
     with pytest.raises(arm64.EmulationError, match="not a root file system"):
         arm64.command(tmp_path, ["true"])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+@pytest.mark.skipif(
+    not HAS_PREDICTOR_SERVER, reason="the predictor's server (python -m predictor) is not merged"
+)
+def test_the_predictor_serves_under_emulation(
+    arm64_root: Arm64Root, default_model_file: Path, tmp_path: Path
+) -> None:
+    # Laid out as the arm64v8 image has it: the package and the bundled model under one folder.
+    app = arm64_root.path / "opt" / "app"
+    shutil.rmtree(app, ignore_errors=True)
+    shutil.copytree(
+        PREDICTOR_PACKAGE, app / "predictor", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    (app / "models").mkdir()
+    shutil.copy(default_model_file, app / "models" / "default.onnx")
+    (arm64_root.path / "var" / "lib" / "predictor").mkdir(parents=True, exist_ok=True)
+    env = {
+        "PYTHONPATH": f"{arm64_root.site}:/opt/app",
+        "PYTHONUNBUFFERED": "1",
+        "PREDICTOR_DEFAULT_MODEL": "/opt/app/models/default.onnx",
+        "PREDICTOR_MODEL_CACHE_DIR": "/var/lib/predictor",
+    }
+    log = tmp_path / "predictor.log"
+    process = arm64.start(arm64_root.path, ["python3", "-m", "predictor"], env, log)
+    try:
+        # Its own network namespace: the default port 8080, whatever the host runs.
+        netns.wait_until_healthy(process, "http://127.0.0.1:8080/healthz", log, timeout=600)
+        answer = netns.request(
+            process.pid, "POST", "http://127.0.0.1:8080/predict", json.dumps(SAMPLE).encode()
+        )
+        assert answer.status == 200, answer.body
+        host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
+        served = answer.json()
+        assert served["label"] == host["labels"][0]
+        assert list(served["probabilities"].values()) == pytest.approx(
+            host["probabilities"][0], abs=1e-5
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 0, log.read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)

@@ -115,6 +115,10 @@ def test_predictor_container_answers_healthz_and_predicts(
         answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())
         assert answer.status == 200, answer.body
         host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
-        assert host["labels"][0] in answer.body
+        served = answer.json()
+        assert served["label"] == host["labels"][0]
+        assert list(served["probabilities"].values()) == pytest.approx(
+            host["probabilities"][0], abs=1e-5
+        )
         # SIGTERM to PID 1, as `docker stop` sends it: the module shuts down cleanly.
         assert started.stop(timeout=30) == 0, log.read_text()
