@@ -10,6 +10,7 @@ reaches PyPI as on a developer's machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Sequence
@@ -20,14 +21,33 @@ from typing import Any
 from devtools import cache, hosttools, rootfs
 
 STORAGE = cache.CACHE_DIR / "containers"
-# The official image's name for the amd64 Dockerfiles; what our local stand-in is tagged as.
-PYTHON_BASE = "docker.io/library/python:3.11-slim-bookworm"
-BASE_ROOT = rootfs.RootSpec(arch="amd64", include=("python3", "python3-pip", "ca-certificates"))
+BASE_PACKAGES = ("python3", "python3-pip", "ca-certificates")
 BASE_KEY_LABEL = "org.iotedge-sklearn-onnx.base-key"
 CONTEXT_KEY_LABEL = "org.iotedge-sklearn-onnx.context-key"
 # Bump when the stand-in base is made differently, so that it is remade.
 RECIPE = "1"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Base:
+    """A stand-in for an official python image: the name the Dockerfiles use, and its root."""
+
+    name: str
+    root: rootfs.RootSpec
+
+    @property
+    def arch(self) -> str:
+        # Debian's names for these two architectures are also the OCI ones.
+        return self.root.arch
+
+
+AMD64_BASE = Base(
+    "docker.io/library/python:3.11-slim-bookworm", rootfs.RootSpec("amd64", BASE_PACKAGES)
+)
+ARM64_BASE = Base(
+    "docker.io/arm64v8/python:3.11-slim-bookworm", rootfs.RootSpec("arm64", BASE_PACKAGES)
+)
 
 
 @dataclass(frozen=True)
@@ -107,14 +127,12 @@ class Buildah:
         return ImageConfig.from_inspect(data)
 
 
-def python_base(
-    buildah: Buildah, name: str = PYTHON_BASE, spec: rootfs.RootSpec = BASE_ROOT
-) -> str:
-    """Make the stand-in for the official python image under ``name`` unless it is current."""
-    key = cache.digest(RECIPE, spec.key)
-    if image_label(buildah, name, BASE_KEY_LABEL) == key:
-        return name
-    tarball = rootfs.tarball(spec)
+def python_base(buildah: Buildah, base: Base) -> Base:
+    """Make the stand-in for an official python image unless the current one is in storage."""
+    key = cache.digest(RECIPE, base.root.key)
+    if image_label(buildah, base.name, BASE_KEY_LABEL) == key:
+        return base
+    tarball = rootfs.tarball(base.root)
     container = buildah("from", "scratch")
     try:
         mount = Path(buildah("mount", container))
@@ -131,14 +149,19 @@ def python_base(
             "python3",
             "--label",
             f"{BASE_KEY_LABEL}={key}",
+            "--os",
+            "linux",
+            "--arch",
+            base.arch,
             container,
         )
-        buildah("commit", "--rm", container, name, timeout=900)
-        buildah("rmi", "--prune")
+        buildah("commit", "--rm", container, base.name, timeout=900)
     except BaseException:
-        buildah("rm", container)
+        with contextlib.suppress(hosttools.HostToolError):
+            buildah("rm", container)
         raise
-    return name
+    buildah("rmi", "--prune")
+    return base
 
 
 def adapt_python_base(root: Path) -> None:
@@ -160,14 +183,14 @@ def adapt_python_base(root: Path) -> None:
         shutil.copyfile(host_bundle, root / "etc/ssl/certs/ca-certificates.crt")
 
 
-def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: str) -> str:
+def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: Base) -> str:
     """``buildah bud`` a Dockerfile of ``context`` as ``tag``, unless ``tag`` was already built
     from exactly these files over the current ``base`` (a label on the image records their hash).
 
     Docker format, so that HEALTHCHECK is kept. No intermediate layers are kept: with the vfs
     driver every layer is a full copy of the file system.
     """
-    base_key = image_label(buildah, base, BASE_KEY_LABEL) or ""
+    base_key = image_label(buildah, base.name, BASE_KEY_LABEL) or ""
     key = cache.digest(RECIPE, base_key, dockerfile, *context_files(context))
     if image_label(buildah, tag, CONTEXT_KEY_LABEL) == key:
         return tag
@@ -176,6 +199,9 @@ def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: str)
         "--isolation",
         "chroot",
         "--pull=never",
+        # For arm64 the RUN steps run under qemu (binfmt_misc), as with docker buildx.
+        "--platform",
+        f"linux/{base.arch}",
         "--format",
         "docker",
         "--label",

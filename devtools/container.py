@@ -23,10 +23,12 @@ from devtools import hosttools
 from devtools.buildah import Buildah, ImageConfig
 
 # Runs as root in the new namespaces, as PID 1 until it execs the entry point (which then is
-# PID 1). $1 the mounted root, $2 user:group, $3 working dir; then env -i arguments.
+# PID 1). $1 the mounted root, $2 user:group, $3 working dir, $4 a cpuinfo file to bind over
+# /proc/cpuinfo or "-"; then env -i arguments.
 _ENTER = """set -e
-root=$1; user=$2; workdir=$3; shift 3
+root=$1; user=$2; workdir=$3; cpuinfo=$4; shift 4
 mount -t proc proc "$root/proc"
+if [ "$cpuinfo" != - ]; then mount --bind "$cpuinfo" "$root/proc/cpuinfo"; fi
 mount -t sysfs -o ro sysfs "$root/sys"
 mount --rbind /dev "$root/dev"
 ip link set lo up
@@ -45,11 +47,10 @@ class Container:
     user: str
     log: Path
 
-    def healthcheck(self, timeout: float = 10.0) -> subprocess.CompletedProcess[bytes]:
-        """Run the image's HEALTHCHECK command in the container's network, as its user."""
-        if self.config.healthcheck is None:
-            raise ValueError("the image has no HEALTHCHECK command")
-        argv = [
+    def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` beside the entry point (like ``docker exec``): in the container's file
+        system and network, as its user, in its WORKDIR, with its ENV."""
+        command = [
             "nsenter",
             f"--net=/proc/{self.pid}/ns/net",
             "--",
@@ -61,9 +62,15 @@ class Container:
             "-C",
             self.config.working_dir,
             *env_vars(self.config, {}),
-            *self.config.healthcheck,
+            *argv,
         ]
-        return subprocess.run(argv, capture_output=True, timeout=timeout, check=False)
+        return subprocess.run(command, capture_output=True, timeout=timeout, check=False)
+
+    def healthcheck(self, timeout: float = 10.0) -> subprocess.CompletedProcess[bytes]:
+        """Run the image's HEALTHCHECK command as the runtime would."""
+        if self.config.healthcheck is None:
+            raise ValueError("the image has no HEALTHCHECK command")
+        return self.run(self.config.healthcheck, timeout)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM to PID 1, as ``docker stop`` does; SIGKILL after ``timeout``. The exit code."""
@@ -99,9 +106,17 @@ def user_spec(root: Path, user: str) -> str:
 
 @contextlib.contextmanager
 def running(
-    buildah: Buildah, image: str, log: Path, env: Mapping[str, str] | None = None
+    buildah: Buildah,
+    image: str,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    cpuinfo: Path | None = None,
 ) -> Iterator[Container]:
-    """Start ``image``'s entry point in a fresh working container; remove it afterwards."""
+    """Start ``image``'s entry point in a fresh working container; remove it afterwards.
+
+    For an arm64 image on an x86 host pass ``cpuinfo``, an arm64 /proc/cpuinfo (see
+    devtools.arm64): the kernel runs the image's programs under qemu.
+    """
     config = buildah.image_config(image)
     name = buildah("from", "--pull=never", image)
     try:
@@ -123,6 +138,7 @@ def running(
             str(root),
             user,
             config.working_dir,
+            str(cpuinfo) if cpuinfo else "-",
             *env_vars(config, env or {}),
             *config.argv,
         ]

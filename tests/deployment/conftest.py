@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from devtools import default_model, hosttools, rootfs, wheels
+from devtools import buildah, default_model, hosttools, rootfs, wheels
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PREDICTOR_REQUIREMENTS = REPO_ROOT / "modules" / "predictor" / "requirements.txt"
-ARM64_ROOT = rootfs.RootSpec(arch="arm64", include=("python3",))
+# The same root as the arm64 base image's stand-in, so that one debootstrap serves both.
+ARM64_ROOT = buildah.ARM64_BASE.root
 SITE = "/opt/site"  # where the arm64 wheels are installed in the root (on PYTHONPATH)
 
 
@@ -36,6 +37,12 @@ def host_tools() -> None:
     if not hosttools.is_root() and not os.environ.get("CI"):
         pytest.skip("the image checks need root (chroot, mounts, binfmt_misc); CI runs them")
     hosttools.ensure()
+
+
+@pytest.fixture(scope="session")
+def store(host_tools: None) -> buildah.Buildah:
+    """buildah with this repository's image storage (.cache/containers)."""
+    return buildah.Buildah()
 
 
 @pytest.fixture(scope="session")

@@ -25,17 +25,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="session")
-def store(host_tools: None) -> buildah.Buildah:
-    return buildah.Buildah()
+def python_base(store: buildah.Buildah) -> buildah.Base:
+    return buildah.python_base(store, buildah.AMD64_BASE)
 
 
 @pytest.fixture(scope="session")
-def python_base(store: buildah.Buildah) -> str:
-    return buildah.python_base(store)
-
-
-@pytest.fixture(scope="session")
-def sensor_image(store: buildah.Buildah, python_base: str) -> str:
+def sensor_image(store: buildah.Buildah, python_base: buildah.Base) -> str:
     tag = "localhost/sensor:test-amd64"
     buildah.build(store, REPO_ROOT / "modules" / "sensor", "Dockerfile.amd64", tag, python_base)
     return tag
@@ -44,7 +39,7 @@ def sensor_image(store: buildah.Buildah, python_base: str) -> str:
 @pytest.fixture(scope="session")
 def predictor_image(
     store: buildah.Buildah,
-    python_base: str,
+    python_base: buildah.Base,
     default_model_file: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
@@ -57,10 +52,10 @@ def predictor_image(
 
 
 def test_the_local_base_looks_like_the_official_python_image(
-    store: buildah.Buildah, python_base: str
+    store: buildah.Buildah, python_base: buildah.Base
 ) -> None:
     code = "import shutil, sys; print(sys.version_info[:2], shutil.which('python'))"
-    out = store.run_once(python_base, ["sh", "-c", f'python -c "{code}" && pip --version'])
+    out = store.run_once(python_base.name, ["sh", "-c", f'python -c "{code}" && pip --version'])
     first, second = out.splitlines()
     assert first == "(3, 11) /usr/local/bin/python"
     assert second.startswith("pip ") and "python 3.11" in second
