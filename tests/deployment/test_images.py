@@ -67,6 +67,7 @@ def test_sensor_image_builds_and_its_container_starts(
     config = store.image_config(sensor_image)
     assert config.user == "10001"
     assert config.argv == ["python", "-m", "sensor"]
+    assert config.healthcheck is None  # HEALTHCHECK NONE: nothing to probe
     log = tmp_path / "sensor.log"
     with container.running(store, sensor_image, log) as started:
         code = started.process.wait(timeout=120)
