@@ -1,6 +1,6 @@
 """Build the module images with buildah, on a host with no Docker engine and no registry.
 
-buildah keeps its images in ``.cache/containers`` (``vfs`` driver: no overlay mounts needed)
+buildah keeps its images in ``containers/`` of the build cache (``vfs`` driver: no overlay mounts)
 and runs the Dockerfiles' ``RUN`` steps with ``--isolation chroot`` (no OCI runtime needed).
 The base image the Dockerfiles name cannot be pulled, so a stand-in is made locally from a
 debootstrap root of the same Debian release with Debian's python3 (3.11 on bookworm) and tagged

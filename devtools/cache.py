@@ -1,4 +1,8 @@
-"""A build cache in ``.cache/`` at the repository root, for artefacts that are slow to make.
+"""A build cache for artefacts that are slow to make (root file systems, images, wheels).
+
+It lives in the user's cache folder (``$XDG_CACHE_HOME/iotedge-sklearn-onnx``, like pip's cache),
+not in the checkout, so that a fresh clone on the same machine - CI's - reuses it; entries are
+keyed by their inputs, so a stale one is never used. ``IOTEDGE_CACHE_DIR`` overrides the place.
 
 Each entry is a file or folder named ``<name>-<key>``, where the key hashes everything the artefact
 is made from (requirements files, package lists, a recipe version). An entry is built beside its
@@ -17,7 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CACHE_DIR = Path(os.environ.get("IOTEDGE_CACHE_DIR", REPO_ROOT / ".cache"))
+CACHE_DIR = Path(
+    os.environ.get("IOTEDGE_CACHE_DIR")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "iotedge-sklearn-onnx"
+)
 
 
 def digest(*parts: str | Path) -> str:

@@ -2,7 +2,7 @@
 
 When the repository holds ``modules/predictor/models/default.onnx`` that file is the bundled
 model. Otherwise it is made with the trainer's own code (train, convert, parity gate) and cached
-in ``.cache/``, keyed by the trainer's sources, so that the image built around it can be reused.
+in the build cache, keyed by the trainer's sources, so that the image built around it can be reused.
 
     PYTHONPATH=modules/trainer python -m devtools.default_model OUTPUT.onnx
 """

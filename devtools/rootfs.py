@@ -1,4 +1,4 @@
-"""Minimal Debian root file systems made with debootstrap, cached as tarballs in ``.cache/``.
+"""Minimal Debian root file systems made with debootstrap, cached as tarballs in the build cache.
 
 A root for another CPU (arm64 on an x86 host) is made in debootstrap's two stages: ``--foreign``
 unpacks the packages, then the second stage configures them by running the arm64 programs inside
