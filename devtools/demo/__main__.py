@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -33,12 +34,14 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def stop_earlier(procs: Processes) -> bool:
-    """Stop what an earlier demo in this state folder left running. False: some survived."""
+def stop_earlier(procs: Processes, asked: bool = False) -> bool:
+    """Stop what a demo in this state folder left running. False: some survived."""
     running = procs.leftovers()
-    if running:
+    if running and not asked:
         say(f"An earlier demo in {procs.state_dir} is still running ({len(running)} processes);")
         say("stopping it first.")
+    elif running:
+        say(f"Stopping the demo in {procs.state_dir} ({len(running)} processes)")
     survivors = procs.stop_all()
     if survivors:
         say(f"demo: cannot stop processes {survivors} of an earlier demo; stop them by hand")
@@ -108,8 +111,14 @@ def _stop_after_failure(procs: Processes) -> None:
         say("demo: stopped everything it had started")
 
 
+def _interrupted(signum: int, frame: object) -> None:
+    # SIGTERM (e.g. from a CI runner) stops everything as Ctrl-C does, instead of orphaning it.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         settings = Settings()
     except ValidationError as error:
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stop:
         procs = Processes(settings.state_dir)
         count = len(procs.leftovers())
-        if not stop_earlier(procs):
+        if not stop_earlier(procs, asked=True):
             return 1
         say(f"demo: stopped {count} processes" if count else "demo: nothing was running")
         return 0

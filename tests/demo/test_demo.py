@@ -101,7 +101,7 @@ def test_the_demo_runs_twice_shows_v1_then_v2_and_leaves_nothing_running(state: 
         second = demo(state, "--keep-running", DEMO_HTTP_PORT=str(port))
     assert second.returncode == 0, second.stdout + second.stderr
     assert f"port {port} (the predictor's HTTP API) is taken on 127.0.0.1; using" in second.stdout
-    assert versions(second.stdout) > (v1, v1)
+    assert versions(second.stdout)[0] > v1  # a new run publishes new versions
     assert "make demo-stop" in second.stdout and "scripts/demo --stop" in second.stdout
     running = marked_processes(state)
     assert running
@@ -132,3 +132,59 @@ def test_bad_settings_and_a_bad_state_folder_get_one_clear_line(tmp_path: Path) 
     assert "holds a space" in spaced.stdout + spaced.stderr
     for result in (bad, spaced):
         assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_failing_step_says_which_and_where_its_log_is_and_stops_what_it_started(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "demo"
+    # No one can start Azurite in 10 ms: step 1 fails for real.
+    failed = demo(state, "--ci", DEMO_STEP_TIMEOUT_SECONDS="0.01")
+    assert failed.returncode == 1
+    assert "[1/6] Start Azurite" in failed.stdout
+    log = state.resolve() / "logs" / "azurite.log"
+    why, where = failed.stderr.splitlines()[-2:]
+    assert re.fullmatch(
+        r"demo: step 1 \(Start Azurite \(blob storage\) and the local edgeHub emulator\) "
+        r"failed: Azurite does not listen on 127\.0\.0\.1:\d+ after 0 s",
+        why,
+    ), why
+    assert where == f"demo: see its log: {log}"
+    assert "demo: stopped everything it had started" in failed.stdout
+    assert "Traceback" not in failed.stdout + failed.stderr
+    assert log.is_file()
+    assert marked_processes(state) == []
+
+
+def test_sigterm_in_the_middle_stops_everything_it_started(tmp_path: Path) -> None:
+    state = tmp_path / "demo"
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("DEMO_")}
+    variables.update(DEMO_SKIP_SETUP="1", DEMO_HTTP_PORT="0", DEMO_AZURITE_PORT="0")
+    variables.update(DEMO_CONTROL_PORT="0")
+    process = subprocess.Popen(
+        [str(REPO / "scripts" / "demo"), "--ci", "--state-dir", str(state)],
+        cwd=REPO,
+        env=variables,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        seen = []
+        for line in process.stdout:  # the test's timeout bounds this loop
+            seen.append(line)
+            if line.startswith("[3/6]"):
+                break
+        assert marked_processes(state), "".join(seen)  # Azurite and the emulator run
+        process.terminate()
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+            demo(state, "--stop")
+    assert process.returncode == 130
+    assert "interrupted" in rest and "demo: stopped everything it had started" in rest
+    assert "Traceback" not in rest
+    assert marked_processes(state) == []
