@@ -1,5 +1,5 @@
 # One command per habit. `make test` on a fresh clone installs everything and runs the suite.
-.PHONY: setup test lint fmt
+.PHONY: setup test lint fmt demo demo-stop
 
 setup:
 	scripts/setup
@@ -15,3 +15,10 @@ lint: setup
 fmt: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# The whole system on this machine (docs/demo.md); DEMO_KEEP=1 leaves it running.
+demo:
+	scripts/demo
+
+demo-stop:
+	scripts/demo --stop

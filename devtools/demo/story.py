@@ -1,0 +1,347 @@
+"""The six steps of issue 6, each printing what it did in plain words."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devtools.demo.calls import HttpError, call, poll
+from devtools.demo.ports import choose_port
+from devtools.demo.processes import Processes
+from devtools.demo.progress import StepError, detail, step
+from devtools.demo.services import (
+    HOST,
+    REPO,
+    Emulator,
+    azurite_connection_string,
+    reported_model,
+    run_trainer,
+    start_azurite,
+    start_emulator,
+    start_module,
+    wait_connected,
+)
+from devtools.demo.settings import Settings
+from devtools.edgehub import load_manifest
+from devtools.ports import port_in_use
+
+FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+V2_HYPERPARAMETERS = ["--C", "10", "--kernel", "linear"]
+SHOWN_MESSAGES = 3
+
+
+@dataclass
+class Run:
+    """What the steps share: where things are and which versions were published."""
+
+    settings: Settings
+    procs: Processes
+    azurite_port: int = 0
+    http_port: int = 0
+    emulator: Emulator | None = None
+    versions: list[str] = field(default_factory=list)
+
+    @property
+    def hub(self) -> Emulator:
+        if self.emulator is None:
+            raise StepError("the edgeHub emulator is not running")
+        return self.emulator
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.step_timeout_seconds
+
+    def rel(self, path: Path) -> str:
+        """A path as short as possible, for the reader."""
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+
+def new_version(offset: int) -> str:
+    """A fresh version per run (Azurite's data is wiped at start, so none exists yet)."""
+    return time.strftime("%Y%m%d.%H%M%S", time.gmtime(time.time() + offset))
+
+
+def step1_start_services(run: Run) -> None:
+    with step(1, "Start Azurite (blob storage) and the local edgeHub emulator"):
+        azurite = choose_port(run.settings.azurite_port, "Azurite")
+        control = choose_port(run.settings.control_port, "the emulator's control API")
+        for note in (azurite.note, control.note):
+            if note:
+                detail(note)
+        run.azurite_port = azurite.port
+        start_azurite(run.procs, azurite.port, run.timeout)
+        detail(f"Azurite serves blobs on http://{HOST}:{azurite.port}")
+        run.emulator = start_emulator(run.procs, control.port, run.timeout)
+        detail(f"edgeHub emulator ready (real mosquitto per module), control API {run.hub.control}")
+        detail("routes, from deployment.template.json:")
+        for route in load_manifest(REPO / "deployment.template.json").routes:
+            detail(f"  {route.name}: {route.text}")
+
+
+def publish(run: Run, number: int, version: str, hyperparameters: list[str]) -> dict[str, Any]:
+    """Train, publish and return the twin patch that ``trainer publish`` printed."""
+    models = run.procs.state_dir / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    model = models / f"v{number}.onnx"
+    args = ["train", "--output", str(model), "--version", version, *hyperparameters]
+    trained = run_trainer(run.procs, args, {}, run.timeout)
+    shown = " ".join(hyperparameters) or "defaults: --C 1 --gamma scale --kernel rbf"
+    detail(
+        f"trained model version {number} ({version}), SVM {shown}: held-out accuracy "
+        f"{trained['holdout_accuracy']:.3f}, parity gate passed on "
+        f"{trained['parity']['points']} points"
+    )
+    patch_file = models / f"v{number}.twin-patch.json"
+    storage = {"AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(run.azurite_port)}
+    args = ["publish", str(model), "--container", "models", "--twin-patch", str(patch_file)]
+    published = run_trainer(run.procs, args, storage, run.timeout)
+    detail(f"published to Azurite: {published['blob_url']} (sha256 {published['sha256'][:12]}...)")
+    patch: dict[str, Any] = published["twin_patch"]
+    detail(f"twin patch printed by `trainer publish` (also in {run.rel(patch_file)}):")
+    detail(f"  {json.dumps(patch)}")
+    return patch
+
+
+def apply_patch(run: Run, patch: dict[str, Any]) -> None:
+    answer = call("PATCH", f"{run.hub.control}/modules/predictor/twin/desired", patch)
+    detail(f"applied it to the predictor's module twin: desired $version {answer['$version']}")
+
+
+def step2_publish_v1(run: Run) -> None:
+    with step(2, "Train and publish model version 1, and apply its twin patch"):
+        run.versions.append(new_version(0))
+        apply_patch(run, publish(run, 1, run.versions[0], []))
+
+
+def wait_applied(run: Run, version: str) -> dict[str, Any]:
+    def applied() -> dict[str, Any] | None:
+        model = reported_model(run.hub)
+        if model.get("status") == "failed" and model.get("version") == version:
+            raise StepError(
+                f"the predictor refused {version}: {model.get('error')}",
+                run.procs.log_path("predictor"),
+            )
+        return (
+            model if (model.get("version"), model.get("status")) == (version, "applied") else None
+        )
+
+    found = poll(applied, run.timeout)
+    if found is None:
+        raise StepError(
+            f"the predictor did not report {version} applied in {run.timeout:.0f} s",
+            run.procs.log_path("predictor"),
+        )
+    return found
+
+
+def step3_start_modules(run: Run) -> None:
+    with step(3, "Start the predictor and the simulated sensor, connected to the emulator"):
+        choice = choose_port(run.settings.http_port, "the predictor's HTTP API")
+        if choice.note:
+            detail(choice.note)
+        run.http_port = choice.port
+        predictor = start_module(
+            run.procs,
+            "predictor",
+            run.hub,
+            {
+                "PREDICTOR_HTTP_HOST": HOST,
+                "PREDICTOR_HTTP_PORT": str(run.http_port),
+                "PREDICTOR_MODEL_CACHE_DIR": str(run.procs.state_dir / "predictor-cache"),
+                "PREDICTOR_DEFAULT_MODEL": str(REPO / "modules/predictor/models/default.onnx"),
+                "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
+                "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.2",
+                "PREDICTOR_IOT_RECONNECT_SECONDS": "1",
+            },
+        )
+        wait_connected(run.procs, run.hub, "predictor", predictor, run.timeout)
+        if poll(lambda: True if port_in_use(HOST, run.http_port) else None, run.timeout) is None:
+            raise StepError(
+                "the predictor's HTTP API did not open", run.procs.log_path("predictor")
+            )
+        detail(f"predictor connected (MQTT over TLS), HTTP API on http://{HOST}:{run.http_port}")
+        model = wait_applied(run, run.versions[0])
+        detail(f"the predictor reports in its twin: model {model['version']} {model['status']}")
+        sensor = start_module(
+            run.procs,
+            "sensor",
+            run.hub,
+            {
+                "SENSOR_INTERVAL_SECONDS": str(run.settings.sensor_interval_seconds),
+                "SENSOR_OUTPUT": "telemetry",
+            },
+        )
+        wait_connected(run.procs, run.hub, "sensor", sensor, run.timeout)
+        detail(f"sensor connected, one reading every {run.settings.sensor_interval_seconds} s")
+        detail("running, each in its own process group with its own log:")
+        for started in run.procs.started():
+            detail(f"  {started.name}: pid {started.pid}, log {run.rel(started.log)}")
+
+
+def curl_predict(run: Run) -> tuple[str, Any]:
+    """The curl line, and the answer (from curl when it is installed, else from Python)."""
+    url = f"http://{HOST}:{run.http_port}/predict"
+    body = json.dumps(FLOWER)
+    argv = ["curl", "-sS", "-X", "POST", url, "-H", "Content-Type: application/json", "-d", body]
+    line = shlex.join(argv)
+    if shutil.which("curl") is None:
+        return f"{line}   (curl is not installed: the demo asked in Python)", call(
+            "POST", url, FLOWER
+        )
+    done = subprocess.run(argv, capture_output=True, timeout=30, check=False)
+    if done.returncode != 0:
+        raise StepError(
+            f"curl failed: {done.stderr.decode(errors='replace').strip()}",
+            run.procs.log_path("predictor"),
+        )
+    try:
+        return line, json.loads(done.stdout)
+    except ValueError as error:
+        raise StepError(f"the predictor answered no JSON: {done.stdout[:200]!r}") from error
+
+
+def upstream(run: Run, since: int) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = call("GET", f"{run.hub.control}/upstream?since={since}")
+    return messages
+
+
+def body(message: dict[str, Any]) -> Any:
+    try:
+        return json.loads(message.get("body") or "null")
+    except ValueError:
+        return None
+
+
+def show(message: dict[str, Any]) -> str:
+    answer = body(message) or {}
+    text = message.get("body")
+    if message["output_name"] == "predictions" and isinstance(answer, dict):
+        top = max(answer.get("probabilities", {}).values(), default=0.0)
+        text = f"{answer.get('label')} (p={top:.2f}), model {answer.get('model_version')}"
+    return f"{message['module_id']}/{message['output_name']} -> $upstream: {text}"
+
+
+def step4_predict(run: Run) -> None:
+    with step(4, "Ask the predictor over HTTP, and watch telemetry flow to the cloud sink"):
+        line, answer = curl_predict(run)
+        detail(f"$ {line}")
+        detail(json.dumps(answer))
+        if answer.get("model_version") != run.versions[0]:
+            raise StepError(f"expected model {run.versions[0]}, got {answer}")
+        detail(f"version 1 ({run.versions[0]}) answered over HTTP: {answer['label']}")
+
+        def some() -> list[dict[str, Any]] | None:
+            found = [m for m in upstream(run, 0) if m["output_name"] == "predictions"]
+            return found if len(found) >= SHOWN_MESSAGES else None
+
+        messages = poll(some, run.timeout)
+        if messages is None:
+            raise StepError("no predictions reached $upstream", run.procs.log_path("predictor"))
+        detail("sensor -> predictor (route sensorToPredictor) -> predictions -> $upstream:")
+        for message in messages[:SHOWN_MESSAGES]:
+            detail(f"  {show(message)}")
+        detail(
+            f"version 1 ({run.versions[0]}) answered sensor telemetry; "
+            f"all upstream messages are also in {run.rel(run.procs.state_dir / 'upstream.jsonl')}"
+        )
+
+
+class HttpLoad:
+    """Posts a flower to /predict again and again while the model changes; counts the answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.answered: Counter[str] = Counter()
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> HttpLoad:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.answered[str(call("POST", self.url, FLOWER)["model_version"])] += 1
+            except (HttpError, KeyError, TypeError) as error:
+                self.failures.append(str(error))
+
+
+def answered_by_v2(run: Run, since: int) -> list[dict[str, Any]] | None:
+    """Upstream messages from ``since`` on, once a few sensor answers came from version 2."""
+    found = upstream(run, since)
+    v2_count = sum(1 for m in found if (body(m) or {}).get("model_version") == run.versions[1])
+    return found if v2_count >= SHOWN_MESSAGES else None
+
+
+def all_answered(run: Run) -> tuple[int, int]:
+    """(sensor messages routed to the predictor, answers on $upstream), once every one routed
+    before now has its answer (matched by correlation id), or the time is up."""
+    routed: int = call("GET", f"{run.hub.control}/counters")["routed_to_inputs"]
+
+    def caught_up() -> int | None:
+        answered = len({m["correlation_id"] for m in upstream(run, 0)})
+        return answered if answered >= routed else None
+
+    return routed, poll(caught_up, run.timeout) or len(
+        {m["correlation_id"] for m in upstream(run, 0)}
+    )
+
+
+def step5_update(run: Run) -> None:
+    with step(5, "Retrain with other hyperparameters, publish version 2, and switch with no error"):
+        run.versions.append(new_version(1))
+        v1, v2 = run.versions
+        since = len(upstream(run, 0))
+        with HttpLoad(f"http://{HOST}:{run.http_port}/predict") as load:
+            apply_patch(run, publish(run, 2, v2, V2_HYPERPARAMETERS))
+            model = wait_applied(run, v2)
+            detail(f"the predictor reports in its twin: model {model['version']} {model['status']}")
+            window = poll(lambda: answered_by_v2(run, since), run.timeout)
+        if window is None:
+            raise StepError(
+                "no sensor telemetry was answered by version 2", run.procs.log_path("predictor")
+            )
+        answers = [m for m in window if m["output_name"] == "predictions"]
+        by_version = Counter(str((body(m) or {}).get("model_version")) for m in answers)
+        errors = [m for m in window if m["output_name"] != "predictions"]
+        detail("while version 2 was trained, published and swapped in:")
+        detail(
+            f"  sensor telemetry answered: {len(answers)} (by version 1: {by_version[v1]}, "
+            f"by version 2: {by_version[v2]}), errors: {len(errors)}"
+        )
+        detail(
+            f"  HTTP /predict answered: {sum(load.answered.values())} (by version 1: "
+            f"{load.answered[v1]}, by version 2: {load.answered[v2]}), failed: {len(load.failures)}"
+        )
+        for message in answers[-SHOWN_MESSAGES:]:
+            detail(f"  {show(message)}")
+        routed, answered = all_answered(run)
+        detail(
+            f"since the start: {routed} sensor messages routed to the predictor, "
+            f"{answered} answered"
+        )
+        if errors or load.failures or answered < routed:
+            first = errors[0].get("body") if errors else (load.failures or ["unanswered"])[0]
+            raise StepError(
+                f"{len(errors)} error messages, {len(load.failures)} failed requests and "
+                f"{max(routed - answered, 0)} unanswered messages; first: {first}",
+                run.procs.log_path("predictor"),
+            )
+        detail(f"version 2 ({v2}) answered, with 0 errors during the switch")
