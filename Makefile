@@ -15,3 +15,8 @@ lint: setup
 fmt: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# The benchmark of issue 7 (BENCHMARKS.md): `make bench BENCH_ARGS="--rounds 3 --seconds 3"`.
+.PHONY: bench
+bench: setup
+	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -18,15 +19,20 @@ from predictor.settings import Settings
 
 log = logging.getLogger("predictor")
 
+AppFactory = Callable[[Settings], web.Application]
 
-async def serve(settings: Settings) -> int:
-    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable)."""
+
+async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable).
+
+    ``app_factory`` lets the benchmarks serve the same stack with one more route.
+    """
     # Handlers first: a signal during the model load must also stop cleanly.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(settings)
+    app = app_factory(settings)
     runner = web.AppRunner(
         app,
         handle_signals=False,

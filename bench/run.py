@@ -1,0 +1,128 @@
+"""Run every candidate once per round, in a rotating order, and collect raw figures per round."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench import processes, wrk
+from bench.candidates import Candidate
+from devtools.ports import free_port
+
+log = logging.getLogger("bench")
+
+ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+ROWS_PER_BODY = 1000
+ROWS_CONNECTIONS = 4
+_SWAPS = re.compile(rb'^predictor_model_swaps_total\{result="applied"\} (\S+)$', re.MULTILINE)
+
+# Raw figures: candidate -> metric -> one value per round.
+Raw = dict[str, dict[str, list[float]]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    seconds: int  # per wrk run
+    warmup_seconds: int
+    server_cpus: str
+    client_cpus: str
+    work_dir: Path
+
+
+@dataclass(frozen=True)
+class Bodies:
+    row: Path
+    rows: Path
+
+    @classmethod
+    def write(cls, directory: Path) -> Bodies:
+        directory.mkdir(parents=True, exist_ok=True)
+        row = directory / "row.json"
+        row.write_text(json.dumps(ROW))
+        # Varied, realistic iris-range rows; the same every run.
+        values = np.random.default_rng(7).uniform(
+            [4, 2, 1, 0.1], [8, 4.5, 7, 2.5], (ROWS_PER_BODY, 4)
+        )
+        rows = directory / "rows.json"
+        rows.write_text(json.dumps({"instances": np.round(values, 2).tolist()}))
+        return cls(row, rows)
+
+
+def run_all(candidates: list[Candidate], plan: Plan, bodies: Bodies) -> Raw:
+    raw: Raw = defaultdict(lambda: defaultdict(list))
+    for round_no in range(plan.rounds):
+        shift = round_no % len(candidates)
+        for candidate in candidates[shift:] + candidates[:shift]:
+            log.info("round %d/%d: %s", round_no + 1, plan.rounds, candidate.name)
+            for metric, value in measure(candidate, plan, bodies).items():
+                raw[candidate.name][metric].append(value)
+    return {name: dict(metrics) for name, metrics in raw.items()}
+
+
+def measure(candidate: Candidate, plan: Plan, bodies: Bodies) -> dict[str, float]:
+    port = free_port()
+    cache_dir = Path(tempfile.mkdtemp(prefix=f"cache-{candidate.name}-", dir=plan.work_dir))
+    argv, env = candidate.command(port, cache_dir)
+    server = processes.start(
+        candidate.name,
+        argv,
+        env,
+        port=port,
+        cpus=plan.server_cpus,
+        probe_path=candidate.path,
+        probe_body=bodies.row.read_bytes(),
+        log=plan.work_dir / f"{candidate.name}.log",
+    )
+    try:
+        url = server.url(candidate.path)
+        figures: dict[str, float] = {"cold_start_s": server.cold_start_s}
+        _load(url, bodies.row, 16, plan.warmup_seconds, plan)  # warm-up, not recorded
+        if candidate.kind == "swap":
+            figures |= _swap_run(server, url, bodies, plan)
+        else:
+            figures |= _phase("c16", _load(url, bodies.row, 16, plan.seconds, plan))
+            figures |= _phase("c1", _load(url, bodies.row, 1, plan.seconds, plan))
+            if candidate.rows:
+                result = _load(url, bodies.rows, ROWS_CONNECTIONS, plan.seconds, plan)
+                figures |= _phase("rows", result)
+                figures["rows_per_s"] = result.per_second * ROWS_PER_BODY
+        figures["rss_mb"] = server.rss_mb()
+        return figures
+    finally:
+        server.stop()
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def _load(url: str, body: Path, connections: int, seconds: int, plan: Plan) -> wrk.WrkResult:
+    return wrk.run(url, body, connections, seconds, plan.client_cpus)
+
+
+def _phase(name: str, result: wrk.WrkResult) -> dict[str, float]:
+    return {
+        f"{name}_rps": result.per_second,
+        f"{name}_p50_ms": result.p50_ms,
+        f"{name}_p99_ms": result.p99_ms,
+        f"{name}_failed": float(result.failed),
+    }
+
+
+def _swap_run(server: processes.Server, url: str, bodies: Bodies, plan: Plan) -> dict[str, float]:
+    """16 connections for one wrk run while the server swaps models (see swap_server.py)."""
+    load = wrk.start(url, bodies.row, 16, plan.seconds, plan.client_cpus)
+    time.sleep(0.1)  # let wrk connect first
+    server.signal(signal.SIGUSR1)
+    result = wrk.finish(load, timeout=plan.seconds + 30)
+    status, metrics = server.get("/metrics")
+    match = _SWAPS.search(metrics) if status == 200 else None
+    return _phase("swap", result) | {"swaps_applied": float(match.group(1)) if match else 0.0}
