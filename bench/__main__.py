@@ -15,7 +15,9 @@ from pathlib import Path
 from bench import candidates, report, run, seed_model, sizes
 from bench.candidates import REPO, Candidate
 
-ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap"]
+# The predictor with one lever off each, to show what each lever is worth.
+LEVERS = ["predictor-asyncio", "predictor-uncoalesced"]
+ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS]
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -47,6 +49,12 @@ def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
         "seed-1w": candidates.seed(1, pickle),
         "seed-2w": candidates.seed(2, pickle),
         "predictor-swap": candidates.swap(other, seconds, count=4),
+        "predictor-asyncio": candidates.predictor(
+            "predictor-asyncio", PREDICTOR_EVENT_LOOP="asyncio"
+        ),
+        "predictor-uncoalesced": candidates.predictor(
+            "predictor-uncoalesced", PREDICTOR_COALESCE="false"
+        ),
     }
     return [made[name] for name in names]
 

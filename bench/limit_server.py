@@ -13,6 +13,7 @@ import sys
 from aiohttp import web
 
 from predictor.__main__ import main
+from predictor.api.reply import json_response
 from predictor.app import create_app
 from predictor.settings import Settings
 
@@ -29,7 +30,7 @@ ANSWER = {
 
 async def constant(request: web.Request) -> web.Response:
     await request.read()
-    return web.json_response(ANSWER)
+    return json_response(ANSWER)
 
 
 def limit_app(settings: Settings) -> web.Application:

@@ -118,6 +118,19 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
         {"goal": "hot swap under load: p99 during swaps / p99 @16 without (reported)",
          "value": _dict(_ratio(raw, SWAP, PREDICTOR, "swap_p99_ms", "c16_p99_ms"))}
     )  # fmt: skip
+    for lever, without in (
+        ("uvloop", "predictor-asyncio"),
+        ("coalescing", "predictor-uncoalesced"),
+    ):
+        for metric, what in (
+            ("c16_rps", "req/s @16"),
+            ("c1_p50_ms", "p50 @1"),
+            ("rows_per_s", "rows/s"),
+        ):
+            rows.append(
+                {"goal": f"lever {lever}: {what}, with / without (reported)",
+                 "value": _dict(_ratio(raw, PREDICTOR, without, metric))}
+            )  # fmt: skip
     rows.append(
         {"goal": "RSS after warm-up: predictor / seed-1w (reported)",
          "value": _dict(_ratio(raw, PREDICTOR, SEED, "rss_mb"))}

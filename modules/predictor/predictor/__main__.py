@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
@@ -10,7 +9,7 @@ from pydantic import ValidationError
 
 from predictor import logs
 from predictor.app import create_app
-from predictor.serve import AppFactory, serve
+from predictor.serve import AppFactory, run
 from predictor.settings import Settings
 
 log = logging.getLogger("predictor")
@@ -29,7 +28,7 @@ def main(app_factory: AppFactory = create_app) -> int:
         return 2
     logs.configure(settings.log_level)
     log.info("predictor starting")
-    status = asyncio.run(serve(settings, app_factory))
+    status = run(settings, app_factory)
     log.info("predictor stopped")
     return status
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor import jsonio
 from predictor.contract import Contract
 from predictor.runtime import Prediction
 
@@ -54,7 +55,7 @@ def decode_json(body: bytes) -> Any:
     if not body.strip():
         raise RequestError("invalid_json", "the request body is empty; send a JSON document")
     try:
-        return json.loads(body)
+        return jsonio.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RequestError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:

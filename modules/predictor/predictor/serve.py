@@ -64,3 +64,13 @@ async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int
         return 0
     finally:
         await runner.cleanup()
+
+
+def run(settings: Settings, app_factory: AppFactory = create_app) -> int:
+    """``serve`` on the event loop the settings choose."""
+    if settings.event_loop == "uvloop":
+        import uvloop  # only when chosen: the asyncio choice never loads it
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(serve(settings, app_factory))
+    return asyncio.run(serve(settings, app_factory))

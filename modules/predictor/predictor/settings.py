@@ -48,6 +48,16 @@ class Settings(BaseSettings):
             "ONNX Runtime intra-op threads per model; 1 suits small batches on a small device."
         ),
     )
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop",
+        description="Event loop: uvloop (faster HTTP) or the standard library's asyncio.",
+    )
+    coalesce: bool = Field(
+        default=True,
+        description=(
+            "Answer concurrent prediction requests with one inference call (no added wait)."
+        ),
+    )
     shutdown_timeout: float = Field(
         default=5.0,
         gt=0,
