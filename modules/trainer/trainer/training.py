@@ -17,6 +17,20 @@ from sklearn.svm import SVC
 # The contract's feature names: the iris columns without units, as a JSON key would spell them.
 IRIS_FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 KERNELS = ("rbf", "linear", "poly", "sigmoid")
+MAX_C = 1e6
+MAX_GAMMA = 1e6
+
+
+def parse_gamma(text: str) -> str | float:
+    """``scale``, ``auto`` or a number, as SVC takes it; ValueError otherwise."""
+    if text in ("scale", "auto"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f"gamma must be 'scale', 'auto' or a positive number, not {text!r}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -31,21 +45,24 @@ class Hyperparameters:
     cv_folds: int = 5
 
     def validate(self) -> None:
-        if not (self.c > 0 and np.isfinite(self.c)):
-            raise ValueError(f"C must be a positive number, not {self.c}")
+        # Past MAX_C libsvm can take minutes on four features, and the model fails the gate anyway.
+        if not 0 < self.c <= MAX_C:
+            raise ValueError(f"C must be a positive number up to {MAX_C:g}, not {self.c}")
         if isinstance(self.gamma, str):
             if self.gamma not in ("scale", "auto"):
                 raise ValueError(
                     f"gamma must be 'scale', 'auto' or a positive number: {self.gamma!r}"
                 )
-        elif not (self.gamma > 0 and np.isfinite(self.gamma)):
-            raise ValueError(f"gamma must be positive, not {self.gamma}")
+        elif not 0 < self.gamma <= MAX_GAMMA:
+            raise ValueError(f"gamma must be positive and at most {MAX_GAMMA:g}, not {self.gamma}")
         if self.kernel not in KERNELS:
             raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {self.kernel!r}")
         if not 0.05 <= self.test_size <= 0.5:
             raise ValueError(
                 f"the held-out fraction must be between 0.05 and 0.5, not {self.test_size}"
             )
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"the seed must be between 0 and {2**32 - 1}, not {self.seed}")
         if self.cv_folds < 2:
             raise ValueError(f"cross-validation needs at least 2 folds, not {self.cv_folds}")
 

@@ -1,0 +1,249 @@
+"""The command line: ``python -m trainer train|publish|run``.
+
+Results are JSON on stdout; every failure is one line on stderr (``trainer: error: ...``) and a
+non-zero exit: 2 for bad usage, 1 for everything else. The connection string never appears.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+)
+
+from trainer import commands, parity
+from trainer.commands import DeploymentRequest, PublishRequest
+from trainer.contract import ContractError
+from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
+from trainer.errors import TrainerError, UsageError
+from trainer.model_file import read_model_file
+from trainer.naming import DEFAULT_NAME
+from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
+from trainer.settings import RunSettings, StorageSettings, load
+from trainer.storage import CONNECTION_STRING_ENV, redact
+from trainer.training import KERNELS, Hyperparameters, parse_gamma
+
+PROG = "trainer"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse would print the usage block too; one line is easier to read in a CI log.
+        raise UsageError(message + f" (see {PROG} --help)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # The Azure SDK logs retries as warnings; our one error line says what went wrong.
+    logging.getLogger("azure").setLevel(logging.CRITICAL)
+    try:
+        args = _parser().parse_args(argv)
+        result: dict[str, Any] = args.handler(args)
+    except TrainerError as exc:
+        return _fail(str(exc), status=exc.exit_status)
+    except KeyboardInterrupt:
+        return _fail("interrupted", status=130)
+    except (ContractError, ValueError) as exc:
+        return _fail(str(exc))
+    except ServiceRequestError as exc:
+        return _fail(f"cannot reach the storage account: {_first_line(exc)}")
+    except ClientAuthenticationError as exc:
+        return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
+        return _fail(f"storage request failed (HTTP {exc.status_code}): {_first_line(exc)}")
+    except AzureError as exc:
+        return _fail(f"storage error: {_first_line(exc)}")
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}")
+    except Exception as exc:  # Never a traceback: say what it was in one line.
+        return _fail(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Train the iris classifier, verify it as ONNX and publish it to Blob Storage.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train, convert and verify; write the ONNX model")
+    train.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
+    )
+    _add_model_arguments(train)
+    train.set_defaults(handler=_train)
+
+    pub = commands.add_parser(
+        "publish",
+        help="upload a model to Blob Storage and print the twin patch "
+        f"(connection string from {CONNECTION_STRING_ENV})",
+    )
+    pub.add_argument("model", type=Path, help="an ONNX model made by 'trainer train'")
+    _add_publish_arguments(pub)
+    pub.set_defaults(handler=_publish)
+
+    run = commands.add_parser(
+        "run", help="train then publish, configured by TRAINER_* environment variables"
+    )
+    run.set_defaults(handler=_run)
+    return parser
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", default=DEFAULT_NAME, help="model name (default %(default)s)")
+    parser.add_argument("--version", help="model version (default: UTC time, 20261125.175209)")
+    parser.add_argument(
+        "--C", dest="c", metavar="C", type=float, default=1.0, help="SVM regularisation (default 1)"
+    )
+    parser.add_argument(
+        "--gamma",
+        type=_gamma,
+        default="scale",
+        help="RBF/poly/sigmoid kernel coefficient: scale, auto or a positive number "
+        "(default %(default)s)",
+    )
+    parser.add_argument("--kernel", default="rbf", choices=KERNELS, help="(default %(default)s)")
+    parser.add_argument(
+        "--seed", metavar="N", type=int, default=42, help="seed of split, SVM and parity points"
+    )
+    parser.add_argument(
+        "--test-size",
+        metavar="FRACTION",
+        type=float,
+        default=0.2,
+        help="held-out fraction, 0.05 to 0.5 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--cv-folds", metavar="N", type=int, default=5, help="cross-validation folds (default 5)"
+    )
+    parser.add_argument(
+        "--parity-points",
+        metavar="N",
+        type=int,
+        default=parity.RANDOM_POINTS,
+        help="random points the parity gate checks besides every iris row (default %(default)s)",
+    )
+    parser.add_argument(
+        "--parity-tolerance",
+        metavar="P",
+        type=float,
+        default=parity.TOLERANCE,
+        help="largest allowed probability difference; can only be tightened "
+        f"(default and maximum {parity.TOLERANCE:g})",
+    )
+
+
+def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--container",
+        metavar="NAME",
+        default=DEFAULT_CONTAINER,
+        help="blob container, created if missing (default %(default)s)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument(
+        "--sas-days",
+        metavar="DAYS",
+        type=int,
+        default=DEFAULT_SAS_DAYS,
+        help="lifetime of the devices' read-only URL (default %(default)s days)",
+    )
+    parser.add_argument(
+        "--twin-patch", metavar="FILE", type=Path, help="also write the twin patch to FILE"
+    )
+    parser.add_argument(
+        "--layered-deployment",
+        metavar="FILE",
+        type=Path,
+        help="also write an IoT Edge layered deployment that sets the patch (see docs/trainer.md)",
+    )
+    parser.add_argument(
+        "--target-condition",
+        metavar="CONDITION",
+        help="devices the layered deployment targets, e.g. \"tags.ring='canary'\"",
+    )
+    parser.add_argument(
+        "--priority",
+        metavar="N",
+        type=int,
+        default=DEFAULT_PRIORITY,
+        help="layered deployment priority; the highest wins (default %(default)s)",
+    )
+    parser.add_argument(
+        "--module",
+        metavar="NAME",
+        default=DEFAULT_MODULE,
+        help="the predictor module's name in the deployment (default %(default)s)",
+    )
+
+
+def _gamma(text: str) -> str | float:
+    try:
+        return parse_gamma(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    params = Hyperparameters(
+        c=args.c,
+        gamma=args.gamma,
+        kernel=args.kernel,
+        seed=args.seed,
+        test_size=args.test_size,
+        cv_folds=args.cv_folds,
+    )
+    return commands.train(
+        params,
+        args.name,
+        args.version,
+        args.output,
+        parity_points=args.parity_points,
+        parity_tolerance=args.parity_tolerance,
+    )
+
+
+def _publish(args: argparse.Namespace) -> dict[str, Any]:
+    settings = load(StorageSettings)
+    request = PublishRequest(
+        container=args.container,
+        overwrite=args.overwrite,
+        sas_days=args.sas_days,
+        twin_patch=args.twin_patch,
+        deployment=DeploymentRequest.from_options(
+            args.layered_deployment, args.target_condition, args.priority, args.module
+        ),
+        storage=settings.options(),
+    )
+    return commands.publish_model(read_model_file(args.model), settings.secret(), request)
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    return commands.run(load(RunSettings))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _fail(message: str, status: int = 1) -> int:
+    secret = os.environ.get(CONNECTION_STRING_ENV)
+    one_line = " ".join(redact(message, secret).split())
+    print(f"{PROG}: error: {one_line}", file=sys.stderr)
+    return status

@@ -1,0 +1,58 @@
+"""Read a model file for publishing: it must be a valid ONNX model that carries the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from trainer import contract as contract_mod
+from trainer.contract import Contract, ContractError
+from trainer.errors import TrainerError
+
+# Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
+# one request; also stops a wrong path from reading gigabytes into memory.
+MAX_MODEL_BYTES = 64 * 1024 * 1024
+
+
+class ModelFileError(TrainerError):
+    """The file is not an ONNX model, or lacks the contract."""
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    data: bytes
+    contract: Contract
+
+
+def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
+    """Parse ``data`` as ONNX, run the ONNX checker, and read and check its contract."""
+    try:
+        model = onnx.load_from_string(data)
+        onnx.checker.check_model(model)
+    except (DecodeError, onnx.checker.ValidationError) as exc:
+        raise ModelFileError(f"{source} is not an ONNX model ({_first_line(exc)})") from None
+    try:
+        return ModelFile(data=data, contract=contract_mod.read(model))
+    except ContractError as exc:
+        raise ModelFileError(f"{source} lacks a valid contract: {exc}") from None
+
+
+def read_model_file(path: Path) -> ModelFile:
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelFileError(f"{path} is {size} bytes, more than any model this trainer makes")
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return check_model_bytes(data, str(path))
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
