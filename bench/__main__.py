@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import candidates, report, run, seed_model, sizes
+from bench import candidates, json_lever, report, run, seed_model, sizes
 from bench.candidates import REPO, Candidate
 
 # The predictor with one lever off each, to show what each lever is worth.
@@ -79,8 +79,10 @@ def main(argv: list[str]) -> int:
         "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
         "seed": sizes.stack_size(REPO / "bench" / "requirements.txt"),
     }
+    json_us = json_lever.measure(bodies.row, bodies.rows, budget_s=min(0.5, args.seconds / 4))
     goals = report.goals(raw, stacks)
     print(report.table(raw, goals, stacks))
+    print(report.json_table(json_us))
     result = {
         "command": "python -m bench " + shlex.join(argv),
         "started_at": started,
@@ -94,6 +96,7 @@ def main(argv: list[str]) -> int:
         },
         "goals": goals,
         "installed_bytes": stacks,
+        "json_us_per_call": json_us,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -152,13 +152,13 @@ def table(raw: Raw, goal_rows: list[dict[str, Any]], sizes: dict[str, dict[str, 
     """The figures as text: median (min-max) over rounds."""
     figs = figures(raw)
     names = list(figs)
-    lines = ["candidate".ljust(16) + "".join(title.rjust(26) for _, title, _ in COLUMNS)]
+    lines = ["candidate".ljust(22) + "".join(title.rjust(24) for _, title, _ in COLUMNS)]
     for name in names:
         cells = []
         for metric, _, digits in COLUMNS:
             figure = figs[name].get(metric)
-            cells.append((figure.text(digits) if figure else "-").rjust(26))
-        lines.append(name.ljust(16) + "".join(cells))
+            cells.append((figure.text(digits) if figure else "-").rjust(24))
+        lines.append(name.ljust(22) + "".join(cells))
     if SWAP in figs:
         swap = figs[SWAP]
         lines.append(
@@ -192,4 +192,15 @@ def table(raw: Raw, goal_rows: list[dict[str, Any]], sizes: dict[str, dict[str, 
             + row.get("target", "").rjust(10)
             + f"  {met}"
         )
+    return "\n".join(lines)
+
+
+def json_table(json_us: dict[str, dict[str, float]]) -> str:
+    lines = [
+        "",
+        "JSON lever, us per call".ljust(32) + "json".rjust(10) + "orjson".rjust(10) + "x".rjust(8),
+    ]
+    for task, by_library in json_us.items():
+        plain, fast = by_library["json"], by_library["orjson"]
+        lines.append(f"{task:32s}{plain:10.1f}{fast:10.1f}{plain / fast:8.1f}")
     return "\n".join(lines)
