@@ -15,8 +15,8 @@ from pathlib import Path
 from bench import candidates, json_lever, report, run, seed_model, sizes
 from bench.candidates import REPO, Candidate
 
-# The predictor with one lever off each, to show what each lever is worth.
-LEVERS = ["predictor-asyncio", "predictor-uncoalesced"]
+# The predictor with one lever changed each (uvloop on, coalescing off): what each is worth.
+LEVERS = ["predictor-uvloop", "predictor-uncoalesced"]
 ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS]
 
 
@@ -49,9 +49,7 @@ def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
         "seed-1w": candidates.seed(1, pickle),
         "seed-2w": candidates.seed(2, pickle),
         "predictor-swap": candidates.swap(other, seconds, count=4),
-        "predictor-asyncio": candidates.predictor(
-            "predictor-asyncio", PREDICTOR_EVENT_LOOP="asyncio"
-        ),
+        "predictor-uvloop": candidates.predictor("predictor-uvloop", PREDICTOR_EVENT_LOOP="uvloop"),
         "predictor-uncoalesced": candidates.predictor(
             "predictor-uncoalesced", PREDICTOR_COALESCE="false"
         ),

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOST = "127.0.0.1"
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ServerError(RuntimeError):
@@ -31,6 +32,10 @@ class Server:
     def rss_mb(self) -> float:
         """Resident memory of the server and all its children (gunicorn's workers)."""
         return sum(_rss_kb(pid) for pid in _tree(self.process.pid)) / 1024
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time used so far by the server and its children."""
+        return sum(_cpu_ticks(pid) for pid in _tree(self.process.pid)) / _TICKS
 
     def get(self, path: str) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(HOST, self.port, timeout=10)
@@ -122,6 +127,15 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces
+    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def _tail(log: Path) -> str:

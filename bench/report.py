@@ -19,9 +19,12 @@ SWAP = "predictor-swap"
 # (metric, column title, decimals)
 COLUMNS = [
     ("c16_rps", "req/s @16", 0),
+    ("c16_req_per_cpu_s", "req/CPU-s @16", 0),
+    ("c16_rows_per_call", "rows/call @16", 1),
     ("c1_p50_ms", "p50 ms @1", 3),
     ("c1_p99_ms", "p99 ms @1", 3),
     ("rows_per_s", "rows/s 1000-row", 0),
+    ("rows_per_cpu_s", "rows/CPU-s", 0),
     ("cold_start_s", "cold start s", 3),
     ("rss_mb", "RSS MB", 1),
 ]
@@ -93,6 +96,10 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
 
     add("throughput @16: predictor / seed-1w", _ratio(raw, PREDICTOR, SEED, "c16_rps"), 8, True)
     add("throughput @16: predictor / limit", _ratio(raw, PREDICTOR, LIMIT, "c16_rps"), 0.85, True)
+    # The same two goals per CPU-second of the server: what a core of its own would give.
+    cpu = "c16_req_per_cpu_s"
+    add("req per CPU-s @16: predictor / seed-1w", _ratio(raw, PREDICTOR, SEED, cpu), 8, True)
+    add("req per CPU-s @16: predictor / limit", _ratio(raw, PREDICTOR, LIMIT, cpu), 0.85, True)
     for pct in ("p50", "p99"):
         metric = f"c1_{pct}_ms"
         add(
@@ -118,18 +125,21 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
         {"goal": "hot swap under load: p99 during swaps / p99 @16 without (reported)",
          "value": _dict(_ratio(raw, SWAP, PREDICTOR, "swap_p99_ms", "c16_p99_ms"))}
     )  # fmt: skip
-    for lever, without in (
-        ("uvloop", "predictor-asyncio"),
-        ("coalescing", "predictor-uncoalesced"),
-    ):
+    levers = (
+        ("uvloop", "predictor-uvloop", PREDICTOR),
+        ("coalescing", PREDICTOR, "predictor-uncoalesced"),
+    )
+    for lever, with_it, without in levers:
         for metric, what in (
             ("c16_rps", "req/s @16"),
+            ("c16_req_per_cpu_s", "req/CPU-s @16"),
             ("c1_p50_ms", "p50 @1"),
             ("rows_per_s", "rows/s"),
+            ("rows_per_cpu_s", "rows/CPU-s"),
         ):
             rows.append(
                 {"goal": f"lever {lever}: {what}, with / without (reported)",
-                 "value": _dict(_ratio(raw, PREDICTOR, without, metric))}
+                 "value": _dict(_ratio(raw, with_it, without, metric))}
             )  # fmt: skip
     rows.append(
         {"goal": "RSS after warm-up: predictor / seed-1w (reported)",
@@ -152,12 +162,12 @@ def table(raw: Raw, goal_rows: list[dict[str, Any]], sizes: dict[str, dict[str, 
     """The figures as text: median (min-max) over rounds."""
     figs = figures(raw)
     names = list(figs)
-    lines = ["candidate".ljust(22) + "".join(title.rjust(24) for _, title, _ in COLUMNS)]
+    lines = ["candidate".ljust(22) + "".join(title.rjust(23) for _, title, _ in COLUMNS)]
     for name in names:
         cells = []
         for metric, _, digits in COLUMNS:
             figure = figs[name].get(metric)
-            cells.append((figure.text(digits) if figure else "-").rjust(24))
+            cells.append((figure.text(digits) if figure else "-").rjust(23))
         lines.append(name.ljust(22) + "".join(cells))
     if SWAP in figs:
         swap = figs[SWAP]

@@ -67,10 +67,13 @@ async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int
 
 
 def run(settings: Settings, app_factory: AppFactory = create_app) -> int:
-    """``serve`` on the event loop the settings choose."""
+    """``serve`` on the event loop the settings choose (2 if that loop is not installed)."""
     if settings.event_loop == "uvloop":
-        import uvloop  # only when chosen: the asyncio choice never loads it
-
+        try:
+            import uvloop  # optional, only when chosen
+        except ImportError:
+            log.error("PREDICTOR_EVENT_LOOP is uvloop, but uvloop is not installed")
+            return 2
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             return runner.run(serve(settings, app_factory))
     return asyncio.run(serve(settings, app_factory))

@@ -48,9 +48,12 @@ class Settings(BaseSettings):
             "ONNX Runtime intra-op threads per model; 1 suits small batches on a small device."
         ),
     )
-    event_loop: Literal["uvloop", "asyncio"] = Field(
-        default="uvloop",
-        description="Event loop: uvloop (faster HTTP) or the standard library's asyncio.",
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description=(
+            "Event loop: the standard library's asyncio, or uvloop if installed (not in the "
+            "image: it did not help here, see BENCHMARKS.md)."
+        ),
     )
     coalesce: bool = Field(
         default=True,
