@@ -25,6 +25,7 @@ class Server:
     port: int
     log: Path
     cold_start_s: float  # from spawning the process to its first 200 answer
+    cold_start_cpu_s: float = 0.0  # CPU time the server used until then
 
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
@@ -88,6 +89,7 @@ def start(
             raise ServerError(f"{name} exited {process.returncode}: {_tail(log)}")
         if _post_ok(port, probe_path, probe_body):
             server.cold_start_s = time.perf_counter() - started
+            server.cold_start_cpu_s = server.cpu_seconds()
             return server
         time.sleep(0.002)
     server.stop()

@@ -76,6 +76,20 @@ def measure(candidate: Candidate, plan: Plan, bodies: Bodies) -> dict[str, float
     port = free_port()
     cache_dir = Path(tempfile.mkdtemp(prefix=f"cache-{candidate.name}-", dir=plan.work_dir))
     argv, env = candidate.command(port, cache_dir)
+    try:
+        return _measure(candidate, plan, bodies, port, argv, env)
+    finally:
+        shutil.rmtree(cache_dir, ignore_errors=True)
+
+
+def _measure(
+    candidate: Candidate,
+    plan: Plan,
+    bodies: Bodies,
+    port: int,
+    argv: list[str],
+    env: dict[str, str],
+) -> dict[str, float]:
     server = processes.start(
         candidate.name,
         argv,
@@ -88,7 +102,10 @@ def measure(candidate: Candidate, plan: Plan, bodies: Bodies) -> dict[str, float
     )
     try:
         url = server.url(candidate.path)
-        figures: dict[str, float] = {"cold_start_s": server.cold_start_s}
+        figures: dict[str, float] = {
+            "cold_start_s": server.cold_start_s,
+            "cold_start_cpu_s": server.cold_start_cpu_s,
+        }
         _load(server, url, bodies.row, 16, plan.warmup_seconds, plan)  # warm-up, not recorded
         if candidate.kind == "swap":
             figures |= _swap_run(server, url, bodies, plan)
@@ -109,7 +126,6 @@ def measure(candidate: Candidate, plan: Plan, bodies: Bodies) -> dict[str, float
         return figures
     finally:
         server.stop()
-        shutil.rmtree(cache_dir, ignore_errors=True)
 
 
 def _load(

@@ -55,11 +55,15 @@ def test_every_candidate_answered_every_phase_without_failures(
             assert raw[name][f"{phase}_rps"][0] > 0, (name, phase)
             assert raw[name][f"{phase}_failed"] == [0.0], (name, phase)
         assert raw[name]["rows_per_s"][0] > raw[name]["rows_rps"][0]
+        assert raw[name]["c16_req_per_cpu_s"][0] > 0
+    assert raw["predictor"]["c16_rows_per_call"][0] >= 1
+    assert raw["predictor-uncoalesced"]["c16_rows_per_call"] == [1.0]
     assert raw["limit"]["c16_rps"][0] > 0
     assert raw["limit"]["c16_failed"] == [0.0]
     assert "rows_rps" not in raw["limit"]
     for name in ALL:
         assert 0 < raw[name]["cold_start_s"][0] < 60
+        assert 0 < raw[name]["cold_start_cpu_s"][0] < 60
         assert raw[name]["rss_mb"][0] > 10
 
 
