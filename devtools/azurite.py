@@ -44,6 +44,11 @@ class Azurite:
             f"AccountKey={ACCOUNT_KEY};BlobEndpoint={self.blob_endpoint};"
         )
 
+    @property
+    def credential(self) -> dict[str, str]:
+        """The account's name and key, as the storage SDK takes them."""
+        return {"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY}
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

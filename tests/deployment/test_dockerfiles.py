@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -53,3 +54,21 @@ def test_edge_modules_have_a_dockerfile_per_platform() -> None:
             "Dockerfile.arm64v8.debug",
         }
         assert (REPO_ROOT / "modules" / module / ".dockerignore").is_file()
+
+
+def test_the_dev_container_runs_the_readme_setup_and_passes_hadolint() -> None:
+    folder = REPO_ROOT / ".devcontainer"
+    config = json.loads((folder / "devcontainer.json").read_text(encoding="utf-8"))
+    assert config["postCreateCommand"] == "scripts/setup"
+    assert (REPO_ROOT / config["postCreateCommand"]).is_file()
+    dockerfile = folder / config["build"]["dockerfile"]
+    text = dockerfile.read_text(encoding="utf-8")
+    for tool in ("nodejs", "npm", "mosquitto"):
+        assert tool in text
+    result = subprocess.run(
+        [hadolint(), "--failure-threshold", "info", str(dockerfile)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -132,3 +133,66 @@ def test_cli_writes_the_manifest(tmp_path: Path) -> None:
     assert modules["modules"]["sensor"]["settings"]["image"] == (
         "myregistry.azurecr.io/sensor:0.1.0-arm64v8"
     )
+
+
+def module_settings(module: str) -> Any:
+    """The module's own typed settings class: the one place it reads its environment from."""
+    settings = importlib.import_module(f"{module}.settings").Settings
+    return settings
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_environment_names_are_settings_the_modules_read(name: str) -> None:
+    modules = load(name)["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    for module, spec in modules.items():
+        settings = module_settings(module)
+        prefix = settings.model_config["env_prefix"]
+        for variable, entry in spec.get("env", {}).items():
+            assert variable.startswith(prefix), f"{module}: {variable} lacks {prefix}"
+            field = variable.removeprefix(prefix).lower()
+            assert field in settings.model_fields, f"{module} reads no {variable}"
+            # The value itself must be one the module accepts.
+            settings(**{field: entry["value"]})
+
+
+ROUTE = re.compile(
+    r"^FROM /messages/modules/(?P<src>[\w-]+)/outputs/(?P<out>[\w*-]+) "
+    r'INTO (?:\$upstream|BrokeredEndpoint\("/modules/(?P<dst>[\w-]+)/inputs/(?P<inp>[\w-]+)"\))$'
+)
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_routes_name_outputs_and_inputs_the_modules_really_use(name: str) -> None:
+    content = load(name)["modulesContent"]
+    modules = content["$edgeAgent"]["properties.desired"]["modules"]
+    routes = content["$edgeHub"]["properties.desired"]["routes"]
+
+    def configured(module: str) -> Any:
+        # What the module uses with the template's environment applied.
+        env = {k: v["value"] for k, v in modules[module].get("env", {}).items()}
+        settings = module_settings(module)
+        prefix = settings.model_config["env_prefix"]
+        return settings(**{k.removeprefix(prefix).lower(): v for k, v in env.items()})
+
+    outputs = {
+        "sensor": {configured("sensor").output},
+        "predictor": {
+            configured("predictor").predictions_output,
+            configured("predictor").errors_output,
+        },
+    }
+    inputs = {"sensor": set(), "predictor": {configured("predictor").telemetry_input}}
+    assert set(outputs) == set(modules)
+    for route_name, route in routes.items():
+        text = route if isinstance(route, str) else route["route"]
+        match = ROUTE.match(text)
+        assert match, f"route {route_name} is not of a form this test knows: {text}"
+        assert match["out"] in outputs[match["src"]], f"{route_name}: no such output"
+        if match["dst"]:
+            assert match["inp"] in inputs[match["dst"]], f"{route_name}: no such input"
+    used = {
+        (m["src"], m["out"])
+        for m in (ROUTE.match(r if isinstance(r, str) else r["route"]) for r in routes.values())
+        if m
+    }
+    assert used == {(m, o) for m, outs in outputs.items() for o in outs}, "an output goes nowhere"

@@ -86,10 +86,12 @@ def test_invalid_settings_are_refused(
         Settings()
 
 
-def test_the_settings_table_in_the_docs_lists_every_setting() -> None:
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "predictor.md").read_text()
-    for name in Settings.model_fields:
-        assert f"| `PREDICTOR_{name.upper()}` |" in doc
+def test_the_settings_tables_in_the_docs_list_every_setting() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    for doc in (repo / "docs" / "predictor.md", repo / "README.md"):
+        text = doc.read_text()
+        for name in Settings.model_fields:
+            assert f"| `PREDICTOR_{name.upper()}` |" in text, f"{doc.name} lacks {name}"
 
 
 def test_the_cache_default_matches_the_image_and_the_deployment() -> None:

@@ -10,6 +10,7 @@ from predictor.api import inflight, local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
 from predictor.batching import Coalescer
+from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -37,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
+    app.cleanup_ctx.append(edge_context)
     return app
 
 

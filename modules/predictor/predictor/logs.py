@@ -20,6 +20,7 @@ _SEVERITY = {
     logging.DEBUG: 7,
 }
 _SHORT = {2: "CRT", 3: "ERR", 4: "WRN", 6: "INF", 7: "DBG"}
+_NOISY = ("azure", "paho", "urllib3")
 
 
 def severity(levelno: int) -> int:
@@ -54,3 +55,7 @@ def configure(level: str = "INFO", stream: TextIO | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    # The Azure SDKs log every HTTP request and MQTT step at INFO, over many lines: only their
+    # warnings are events an operator needs (DEBUG shows everything).
+    for noisy in _NOISY:
+        logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -60,6 +60,12 @@ class Metrics:
             ["model_name", "model_version", "sha256", "source"],
             registry=self.registry,
         )
+        self.messages = Counter(
+            "predictor_messages",
+            "IoT Edge input messages answered: predicted, or error (sent to the errors output).",
+            ["result"],
+            registry=self.registry,
+        )
         self.model_loaded = Gauge(
             "predictor_model_loaded",
             "1 when a model is loaded (ready), else 0.",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -72,4 +72,74 @@ class Settings(BaseSettings):
     )
     access_log: bool = Field(
         default=False, description="Write one log line per HTTP request (noisy on a device)."
+    )
+    # IoT Edge: module inputs, outputs and model updates through the module twin.
+    telemetry_input: str = Field(
+        default="telemetry",
+        min_length=1,
+        description="Module input whose messages are predicted (routed by edgeHub).",
+    )
+    predictions_output: str = Field(
+        default="predictions", min_length=1, description="Module output for predictions."
+    )
+    errors_output: str = Field(
+        default="errors",
+        min_length=1,
+        description="Module output for messages that could not be predicted, with the reason.",
+    )
+    max_message_bytes: int = Field(
+        default=250_000,
+        ge=4096,
+        le=262_144,
+        description=(
+            "Largest output message body; edgeHub takes 256 KB, so larger answers are split "
+            "into several messages."
+        ),
+    )
+    allow_http_model_urls: bool = Field(
+        default=False,
+        description="Accept plain http:// model URLs (for local use with Azurite only).",
+    )
+    model_url_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "If set, model URLs must name one of these hosts (e.g. your storage account's "
+            "blob host); a JSON list."
+        ),
+    )
+    max_model_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest model file downloaded, in bytes."
+    )
+    download_attempts: int = Field(
+        default=4, ge=1, le=20, description="Tries per model download before reporting failed."
+    )
+    download_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=300,
+        description="First wait between download tries; it doubles after each failed try.",
+    )
+    download_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without progress before a model download is abandoned.",
+    )
+    iot_reconnect_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        description="Seconds between two tries to reach edgeHub after the connection drops.",
+    )
+    iot_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Longest wait for one edgeHub operation (connect, twin read, subscribe).",
+    )
+    storage_connection_string: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Storage account connection string, used only for model URLs that carry no SAS "
+            "token. Prefer SAS URLs: then the device holds no account key."
+        ),
     )

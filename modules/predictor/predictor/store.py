@@ -58,11 +58,14 @@ class ModelManager:
             self.metrics.model_changed(previous, model)
         return previous
 
-    async def apply(self, data: bytes, source: str) -> OnnxModel:
+    async def apply(
+        self, data: bytes, source: str, *, expected_version: str | None = None
+    ) -> OnnxModel:
         """Load, check and smoke-test ``data`` off the event loop, cache it, then swap it in.
 
-        Raises ModelError (the running model stays) when the model cannot be served. Applying
-        the model that is already running does nothing and returns it.
+        Raises ModelError (the running model stays) when the model cannot be served, or when
+        its contract's version is not ``expected_version``. Applying the model that is already
+        running does nothing and returns it.
         """
         async with self._lock:  # one apply at a time: the cache has one "current"
             running = self._current
@@ -70,6 +73,11 @@ class ModelManager:
                 model = await asyncio.to_thread(
                     OnnxModel.from_bytes, data, source, threads=self.threads
                 )
+                if expected_version is not None and model.version != expected_version:
+                    raise ModelError(
+                        f"the model file is version {model.version}, "
+                        f"not the {expected_version} that was asked for"
+                    )
             except ModelError as exc:
                 if self.metrics is not None:
                     self.metrics.swap_done("refused")

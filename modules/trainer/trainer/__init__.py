@@ -1,1 +1,29 @@
-"""Train a scikit-learn classifier, convert it to a contract-bearing ONNX model and publish it."""
+"""Train a scikit-learn classifier, convert it to a contract-bearing ONNX model and publish it.
+
+A classifier fitted elsewhere (a notebook) goes the same way with ``export_model`` and
+``publish_model`` (see docs/bring-your-own-model.md).
+"""
+
+from __future__ import annotations
+
+from trainer.byom import PublishedModel, export_model, publish_model
+from trainer.estimator import (
+    ConversionError,
+    ExportError,
+    FeatureMismatchError,
+    LabelMismatchError,
+    NotAClassifierError,
+)
+from trainer.parity import ParityError
+
+__all__ = [
+    "ConversionError",
+    "ExportError",
+    "FeatureMismatchError",
+    "LabelMismatchError",
+    "NotAClassifierError",
+    "ParityError",
+    "PublishedModel",
+    "export_model",
+    "publish_model",
+]

@@ -10,9 +10,33 @@ from typing import Any
 
 from trainer import parity
 from trainer.contract import Contract
+from trainer.errors import TrainerError
 from trainer.export import library_versions, to_onnx_model
 from trainer.naming import check_name, check_version
 from trainer.training import Hyperparameters, TrainingResult, load_dataset, train
+
+
+class AccuracyError(TrainerError):
+    """The model scored below the accuracy threshold: it is neither written nor published."""
+
+    # Its own status, so that a pipeline can tell "no better model tonight" from a failure.
+    exit_status = 3
+
+
+def check_min_accuracy(min_accuracy: float | None) -> float | None:
+    if min_accuracy is not None and not 0 <= min_accuracy <= 1:
+        raise ValueError(f"the minimum accuracy must be between 0 and 1, not {min_accuracy}")
+    return min_accuracy
+
+
+def require_accuracy(result: TrainingResult, min_accuracy: float | None) -> None:
+    """Refuse a model whose held-out accuracy is below ``min_accuracy`` (no threshold: None)."""
+    if min_accuracy is not None and result.holdout_accuracy < min_accuracy:
+        raise AccuracyError(
+            f"held-out accuracy {result.holdout_accuracy:.4f} is below the threshold "
+            f"{min_accuracy:g} (--min-accuracy, TRAINER_MIN_ACCURACY): the model is not "
+            "written or published"
+        )
 
 
 @dataclass(frozen=True)
@@ -47,21 +71,21 @@ def build_model(
     *,
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
+    min_accuracy: float | None = None,
 ) -> BuiltModel:
-    """Train on iris, convert to ONNX with its contract, and refuse it unless parity holds."""
+    """Train on iris, convert to ONNX with its contract, and refuse it unless parity holds
+    and, with ``min_accuracy``, unless its held-out accuracy reaches it."""
     check_name(name)
     check_version(version)
     params.validate()
-    if not 0 <= parity_points <= parity.MAX_RANDOM_POINTS:
-        raise ValueError(
-            f"the number of random parity points must be 0 to {parity.MAX_RANDOM_POINTS}, "
-            f"not {parity_points}"
-        )
+    check_min_accuracy(min_accuracy)
+    parity.check_options(parity_points, parity_tolerance)
     dataset = load_dataset()
     with warnings.catch_warnings():
         # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.
         warnings.simplefilter("ignore", FutureWarning)
         result = train(dataset, params)
+        require_accuracy(result, min_accuracy)
         contract = Contract(
             model_name=name,
             model_version=version,

@@ -1,7 +1,8 @@
-"""The command line: ``python -m trainer train|publish|run``.
+"""The command line: ``python -m trainer train|publish|run|convert``.
 
 Results are JSON on stdout; every failure is one line on stderr (``trainer: error: ...``) and a
-non-zero exit: 2 for bad usage, 1 for everything else. The connection string never appears.
+non-zero exit: 2 for bad usage, 3 for a model below ``--min-accuracy``, 1 for everything else.
+The connection string never appears.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
-from trainer import commands, parity
+from trainer import commands, convert, parity
 from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.contract import ContractError
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
@@ -86,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
     )
     _add_model_arguments(train)
+    train.add_argument(
+        "--min-accuracy",
+        metavar="FRACTION",
+        type=float,
+        help="refuse (exit 3, nothing written) a model whose held-out accuracy is below this",
+    )
     train.set_defaults(handler=_train)
 
     pub = commands.add_parser(
@@ -100,7 +107,46 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="train then publish, configured by TRAINER_* environment variables"
     )
+    run.add_argument(
+        "--min-accuracy",
+        metavar="FRACTION",
+        type=float,
+        help="as TRAINER_MIN_ACCURACY, which it overrides: refuse (exit 3, nothing published) "
+        "a model whose held-out accuracy is below this",
+    )
     run.set_defaults(handler=_run)
+
+    conv = commands.add_parser(
+        "convert",
+        help="convert your own fitted scikit-learn classifier (a joblib file) to a "
+        "contract-bearing ONNX model; loading a pickle runs its code: convert only your own files",
+    )
+    conv.add_argument("model", type=Path, help="a fitted classifier or pipeline saved with joblib")
+    conv.add_argument(
+        "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
+    )
+    conv.add_argument(
+        "--samples",
+        metavar="CSV",
+        type=Path,
+        help="sample rows for the parity gate (required): numbers, optionally a header line",
+    )
+    conv.add_argument(
+        "--feature-names",
+        metavar="A,B,...",
+        type=_names,
+        help="the input columns, in order (required unless the model was fitted on a DataFrame)",
+    )
+    conv.add_argument(
+        "--labels",
+        metavar="X,Y,...",
+        type=_names,
+        help="the class labels, checked against the model's classes_",
+    )
+    conv.add_argument("--name", help="model name (default: from the file name)")
+    conv.add_argument("--version", help="model version (default: UTC time, 20261125.175209)")
+    _add_parity_arguments(conv, "sample row")
+    conv.set_defaults(handler=_convert)
     return parser
 
 
@@ -131,12 +177,16 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cv-folds", metavar="N", type=int, default=5, help="cross-validation folds (default 5)"
     )
+    _add_parity_arguments(parser, "iris row")
+
+
+def _add_parity_arguments(parser: argparse.ArgumentParser, rows: str) -> None:
     parser.add_argument(
         "--parity-points",
         metavar="N",
         type=int,
         default=parity.RANDOM_POINTS,
-        help="random points the parity gate checks besides every iris row (default %(default)s)",
+        help=f"random points the parity gate checks besides every {rows} (default %(default)s)",
     )
     parser.add_argument(
         "--parity-tolerance",
@@ -199,6 +249,13 @@ def _gamma(text: str) -> str | float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _names(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, not {text!r}")
+    return names
+
+
 def _train(args: argparse.Namespace) -> dict[str, Any]:
     params = Hyperparameters(
         c=args.c,
@@ -215,6 +272,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         args.output,
         parity_points=args.parity_points,
         parity_tolerance=args.parity_tolerance,
+        min_accuracy=args.min_accuracy,
     )
 
 
@@ -234,7 +292,24 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    return commands.run(load(RunSettings))
+    settings = load(RunSettings)
+    if args.min_accuracy is not None:
+        settings = settings.model_copy(update={"min_accuracy": args.min_accuracy})
+    return commands.run(settings)
+
+
+def _convert(args: argparse.Namespace) -> dict[str, Any]:
+    return convert.convert(
+        args.model,
+        args.output,
+        name=args.name,
+        version=args.version,
+        feature_names=args.feature_names,
+        class_labels=args.labels,
+        samples=args.samples,
+        parity_points=args.parity_points,
+        parity_tolerance=args.parity_tolerance,
+    )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trainer import parity
-from trainer.build import build_model
+from trainer.build import build_model, check_min_accuracy
 from trainer.deployment import (
     DEFAULT_MODULE,
     DEFAULT_PRIORITY,
@@ -98,6 +98,7 @@ def train(
     *,
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
+    min_accuracy: float | None = None,
 ) -> dict[str, Any]:
     """Train, gate and write the model to ``output``; the summary."""
     check_writable(output)
@@ -107,9 +108,15 @@ def train(
         version or default_version(),
         parity_points=parity_points,
         parity_tolerance=parity_tolerance,
+        min_accuracy=min_accuracy,
     )
     write_atomic(output, built.data)
-    return {**built.summary(), "hyperparameters": asdict(params), "output": str(output)}
+    return {
+        **built.summary(),
+        "hyperparameters": asdict(params),
+        "min_accuracy": min_accuracy,
+        "output": str(output),
+    }
 
 
 def publish_model(
@@ -159,6 +166,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
         cv_folds=settings.cv_folds,
     )
     params.validate()
+    check_min_accuracy(settings.min_accuracy)
     request = PublishRequest(
         container=settings.container,
         overwrite=settings.overwrite,
@@ -178,8 +186,19 @@ def run(settings: RunSettings) -> dict[str, Any]:
     if settings.output is not None:
         check_writable(settings.output)
 
-    built = build_model(params, name, version, parity_points=settings.parity_points)
+    built = build_model(
+        params,
+        name,
+        version,
+        parity_points=settings.parity_points,
+        min_accuracy=settings.min_accuracy,
+    )
     if settings.output is not None:
         write_atomic(settings.output, built.data)
     published = publish_model(check_model_bytes(built.data), settings.secret(), request)
-    return {"trained": {**built.summary(), "hyperparameters": asdict(params)}, **published}
+    trained = {
+        **built.summary(),
+        "hyperparameters": asdict(params),
+        "min_accuracy": settings.min_accuracy,
+    }
+    return {"trained": trained, **published}

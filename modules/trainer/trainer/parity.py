@@ -70,6 +70,16 @@ class ParityReport:
         )
 
 
+def check_options(points: int, tolerance: float) -> None:
+    """Refuse a number of random points or a tolerance the gate does not take, before any work."""
+    if not 0 <= points <= MAX_RANDOM_POINTS:
+        raise ValueError(
+            f"the number of random parity points must be 0 to {MAX_RANDOM_POINTS}, not {points}"
+        )
+    if not 0 <= tolerance <= TOLERANCE:
+        raise ValueError(f"the parity tolerance must be between 0 and {TOLERANCE:g}")
+
+
 def probe_points(
     features: NDArray[np.float32], count: int = RANDOM_POINTS, seed: int = 0
 ) -> NDArray[np.float32]:

@@ -64,6 +64,8 @@ class RunSettings(StorageSettings):
     test_size: float = 0.2
     cv_folds: int = 5
     parity_points: int = RANDOM_POINTS
+    min_accuracy: float | None = None
+    """Held-out accuracy (0 to 1) a model needs to be published; below it the run exits 3."""
     container: str = DEFAULT_CONTAINER
     sas_days: int = DEFAULT_SAS_DAYS
     overwrite: bool = False

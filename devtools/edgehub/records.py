@@ -1,0 +1,78 @@
+"""What the emulator hands back to tests: upstream messages, refused messages, counters."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+Json = Any
+
+
+@dataclass(frozen=True)
+class UpstreamMessage:
+    """A message that a route sent to ``$upstream`` (IoT Hub, in a real deployment)."""
+
+    device_id: str
+    module_id: str
+    output_name: str | None
+    body: bytes
+    properties: dict[str, str]
+    message_id: str | None
+    correlation_id: str | None
+    content_type: str | None
+    content_encoding: str | None
+    route: str
+    received_at: float
+
+    def text(self) -> str:
+        return self.body.decode(self.content_encoding or "utf-8")
+
+    def json(self) -> Json:
+        return json.loads(self.body)
+
+    def record(self) -> dict[str, Any]:
+        """A JSON-ready dict (body as text when it is UTF-8, else base64)."""
+        data = asdict(self)
+        try:
+            data["body"] = self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            data["body"] = None
+            data["body_base64"] = base64.b64encode(self.body).decode("ascii")
+        return data
+
+
+@dataclass(frozen=True)
+class RejectedMessage:
+    """A message a module sent that edgeHub would have refused."""
+
+    device_id: str
+    module_id: str
+    reason: str
+
+
+@dataclass
+class Counters:
+    """What the emulator sent and what came back, for tests that must lose nothing."""
+
+    inputs_published: int = 0  # input messages handed to the broker (QoS 1)
+    inputs_acknowledged: int = 0  # ... of which the broker acknowledged
+    inputs_redelivered: int = 0  # sent again after a broker crash (may be duplicates)
+    inputs_held: int = 0  # kept until the module first subscribed to its inputs
+    outputs_received: int = 0  # messages modules sent (outputs and telemetry)
+    routed_to_inputs: int = 0
+    upstream: int = 0
+    unrouted: int = 0  # outputs that no route took
+    rejected: int = 0  # outputs refused (too large)
+    twin_gets: int = 0
+    reported_patches: int = 0
+    desired_patches_sent: int = 0
+    methods_invoked: int = 0
+    methods_answered: int = 0
+    methods_timed_out: int = 0
+    unknown_topics: int = 0
+    module_connects: int = 0
+    broker_warnings: int = 0  # warnings and errors in the brokers' logs
+    broker_starts: int = 0
+    hub_connections: int = 0  # connections of the hub to the brokers (one broker per module)

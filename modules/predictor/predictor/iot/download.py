@@ -1,0 +1,160 @@
+"""Download a model blob: size limit, stall timeout, sha256 check, retries with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob.aio import BlobClient
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from predictor.iot.errors import DownloadError
+from predictor.iot.target import ModelTarget
+
+log = logging.getLogger(__name__)
+
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+
+
+@dataclass(frozen=True)
+class DownloadPolicy:
+    max_bytes: int
+    attempts: int
+    backoff_seconds: float
+    timeout: float
+    connection_string: str | None = None
+
+
+class Downloader:
+    """Fetches the bytes a ModelTarget names and proves they are the ones it names."""
+
+    def __init__(self, policy: DownloadPolicy) -> None:
+        self.policy = policy
+
+    async def fetch(self, target: ModelTarget) -> bytes:
+        """The verified model bytes, after up to ``attempts`` tries; DownloadError otherwise."""
+
+        def log_retry(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "model %s: download try %d failed (%s); trying again in %.1f s",
+                target.version,
+                state.attempt_number,
+                error,
+                wait,
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, DownloadError) and exc.transient),
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=wait_exponential(multiplier=self.policy.backoff_seconds, max=60),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._fetch_once(target)
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
+
+    async def _fetch_once(self, target: ModelTarget) -> bytes:
+        try:
+            async with self._client(target) as blob:
+                return await asyncio.wait_for(self._read(blob, target), self._overall_timeout())
+        except DownloadError:
+            raise
+        except ResourceNotFoundError as exc:
+            raise DownloadError("the model blob does not exist (404)", transient=False) from exc
+        except ClientAuthenticationError as exc:
+            raise DownloadError(
+                "access to the model blob was denied (403): the SAS token may be expired or wrong",
+                transient=False,
+            ) from exc
+        except HttpResponseError as exc:
+            status = exc.status_code or 0
+            if status == 403:
+                raise DownloadError(
+                    "access to the model blob was denied (403): the SAS token may be expired "
+                    f"or wrong ({_reason(exc)})",
+                    transient=False,
+                ) from exc
+            transient = status >= 500 or status in (408, 429)
+            raise DownloadError(
+                f"storage answered {status}: {_reason(exc)}", transient=transient
+            ) from exc
+        except TimeoutError as exc:
+            raise DownloadError("the download stalled (timed out)", transient=True) from exc
+        except Exception as exc:  # connection refused/reset, TLS, DNS: the network's to fix
+            raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
+
+    def _client(self, target: ModelTarget) -> BlobClient:
+        credential = None
+        if not urlsplit(target.url).query and self.policy.connection_string:
+            credential = _account_key(self.policy.connection_string)
+        return BlobClient.from_blob_url(
+            target.url,
+            credential=credential,
+            # One retry layer only (ours, with backoff and logs); the SDK's would multiply it.
+            retry_total=0,
+            connection_timeout=min(self.policy.timeout, 20.0),
+            read_timeout=self.policy.timeout,
+        )
+
+    async def _read(self, blob: BlobClient, target: ModelTarget) -> bytes:
+        properties = await blob.get_blob_properties()
+        if properties.size > self.policy.max_bytes:
+            raise DownloadError(
+                f"the model is {properties.size} bytes, over the limit of "
+                f"{self.policy.max_bytes} (PREDICTOR_MAX_MODEL_BYTES)",
+                transient=False,
+            )
+        stream = await blob.download_blob(max_concurrency=1)
+        digest = hashlib.sha256()
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in stream.chunks():
+            size += len(chunk)
+            if size > self.policy.max_bytes:  # the blob grew since its properties were read
+                raise DownloadError("the model is over the size limit", transient=False)
+            digest.update(chunk)
+            parts.append(chunk)
+        if digest.hexdigest() != target.sha256:
+            raise DownloadError(
+                f"sha256 mismatch: the blob's is {digest.hexdigest()}, the twin names "
+                f"{target.sha256}",
+                transient=False,
+            )
+        return b"".join(parts)
+
+    def _overall_timeout(self) -> float:
+        # Generous: a slow cellular link still gets there; a stalled one is caught per read.
+        return self.policy.timeout * 10
+
+
+def _account_key(connection_string: str) -> AzureNamedKeyCredential | None:
+    fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
+    if "AccountName" in fields and "AccountKey" in fields:
+        return AzureNamedKeyCredential(fields["AccountName"], fields["AccountKey"])
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "reason", None) or exc).strip() or type(exc).__name__
+    # An SDK error may quote the request URL: its query string is the SAS token.
+    return _URL_QUERY.sub(r"\1", text.splitlines()[0])[:200]

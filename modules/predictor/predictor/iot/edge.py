@@ -1,0 +1,403 @@
+"""The IoT Hub module client: connects through edgeHub and wires twin, messages and methods.
+
+The SDK calls handlers on its own threads; every handler here only hands its argument to the
+app's event loop, where all the work happens (the model manager is not thread-safe by design).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from azure.iot.device import Message, MethodRequest, MethodResponse
+from azure.iot.device.aio import IoTHubModuleClient
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
+
+from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
+from predictor.iot.methods import DirectMethods
+from predictor.iot.target import TargetError, parse_target
+from predictor.iot.updater import ModelUpdater, now, running_state
+from predictor.metrics import Metrics
+from predictor.settings import Settings
+from predictor.store import ModelManager
+
+log = logging.getLogger(__name__)
+
+# How many input messages are answered at once: sends wait for edgeHub's acknowledgement, so a
+# few in flight keep the link busy without reordering much.
+MESSAGE_WORKERS = 4
+# Set-up tries on one client before it is replaced by a new one.
+REBUILD_AFTER = 3
+
+
+class EdgeModule:
+    """The predictor's IoT Edge side, from connect to a drained shutdown."""
+
+    def __init__(self, settings: Settings, manager: ModelManager, metrics: Metrics) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.metrics = metrics
+        self.client: IoTHubModuleClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._desired_version: int | None = None
+        self._report_lock = asyncio.Lock()
+        self._last_report: dict[str, Any] | None = None
+        self._report_pending = False
+        self._recovering = False
+        connection = settings.storage_connection_string
+        self.updater = ModelUpdater(
+            manager,
+            Downloader(
+                DownloadPolicy(
+                    max_bytes=settings.max_model_bytes,
+                    attempts=settings.download_attempts,
+                    backoff_seconds=settings.download_backoff_seconds,
+                    timeout=settings.download_timeout,
+                    connection_string=connection.get_secret_value() if connection else None,
+                )
+            ),
+            self.report_model,
+        )
+        self.answerer = MessageAnswerer(
+            manager,
+            max_rows=settings.max_rows,
+            max_message_bytes=settings.max_message_bytes,
+            predictions_output=settings.predictions_output,
+            errors_output=settings.errors_output,
+            metrics=metrics,
+        )
+        self.methods = DirectMethods(
+            manager,
+            max_rows=settings.max_rows,
+            update_state=lambda: self._last_report,
+            metrics=metrics,
+        )
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect and subscribe, retrying until edgeHub answers; then keep the link healthy."""
+        self._loop = asyncio.get_running_loop()
+        self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
+        for index in range(MESSAGE_WORKERS):
+            self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
+        await self._connect()
+        log.info("connected to edgeHub; listening on input %s", self.settings.telemetry_input)
+        self._tasks.append(asyncio.create_task(self._watchdog(), name="edge-watchdog"))
+
+    def _new_client(self) -> IoTHubModuleClient:
+        client = IoTHubModuleClient.create_from_edge_environment(
+            connection_retry_interval=self.settings.iot_reconnect_seconds
+        )
+
+        def state_changed(*_: object) -> None:
+            self._on_connection_state_change(client)
+
+        client.on_connection_state_change = state_changed
+        client.on_background_exception = self._on_background_exception
+        return client
+
+    async def _connect(self) -> None:
+        """Set up a client; one that keeps failing is replaced by a new one.
+
+        The SDK subscribes once per client and relies on the broker keeping those subscriptions;
+        a broker that lost them (a crash before it saved them) leaves the client deaf to twin
+        answers and inputs, and only a new client subscribes again.
+        """
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=self.settings.iot_reconnect_seconds),
+            stop=stop_never,
+            before_sleep=lambda state: log.warning(
+                "edgeHub does not answer yet (%s); trying again",
+                _describe(state.outcome.exception() if state.outcome else None),
+            ),
+        ):
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if self.client is not None and number > 1 and number % REBUILD_AFTER == 1:
+                    await self._drop_client()
+                if self.client is None:
+                    self.client = self._new_client()
+                await self._set_up(self.client)
+
+    async def _set_up(self, client: IoTHubModuleClient) -> None:
+        """Connect, then subscribe (in this order) - every step safe to repeat after a failure."""
+        # Each step has a deadline: an SDK operation caught by a dropped connection can wait
+        # for ever, and the retry loop must get the chance to start it again.
+        async with asyncio.timeout(self.settings.iot_timeout_seconds):
+            if not client.connected:
+                await client.connect()
+        # The SDK subscribes as each handler is set, blocking the caller: so off the loop, and
+        # only once connected. Desired patches before the whole twin is read, so that no change
+        # falls between the two; messages last, once the model to answer them is settled.
+        await self._set_handler(
+            client, "on_twin_desired_properties_patch_received", self._on_desired_patch
+        )
+        async with asyncio.timeout(self.settings.iot_timeout_seconds):
+            await self._read_twin()
+        await self._set_handler(client, "on_method_request_received", self._on_method)
+        await self._set_handler(client, "on_message_received", self._on_message)
+        # Reported last: once the twin says what runs, the module answers everything.
+        await self._report_if_needed()
+
+    async def _drop_client(self) -> None:
+        client, self.client = self.client, None
+        if client is None:
+            return
+        log.warning("replacing the edgeHub connection with a new one")
+        try:
+            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                await client.shutdown()
+        except Exception as exc:  # it is being dropped because it misbehaves
+            log.info("the old edgeHub connection did not close cleanly: %s", _describe(exc))
+
+    async def _recover(self) -> None:
+        """Replace the client and set everything up again (one recovery at a time)."""
+        if self._recovering:
+            return
+        self._recovering = True
+        try:
+            await self._drop_client()
+            await self._connect()
+            log.info("edgeHub connection restored")
+        finally:
+            self._recovering = False
+
+    async def _watchdog(self) -> None:
+        """Replace a client that stays disconnected: the SDK's reconnect thread can die (an
+        SSL error while the broker goes away) and then it never reconnects by itself."""
+        grace = 3 * self.settings.iot_reconnect_seconds + self.settings.iot_timeout_seconds
+        down_since: float | None = None
+        while True:
+            await asyncio.sleep(self.settings.iot_reconnect_seconds)
+            client = self.client
+            if self._recovering or client is None or client.connected:
+                down_since = None
+                continue
+            now_ = asyncio.get_running_loop().time()
+            down_since = down_since or now_
+            if now_ - down_since > grace:
+                log.warning("no connection to edgeHub for %.0f s", now_ - down_since)
+                down_since = None
+                await self._recover()
+
+    async def _report_if_needed(self) -> None:
+        if self._last_report is None or self._report_pending:
+            await self.report_model(self._last_report or running_state(self.manager.current))
+
+    async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
+        async with asyncio.timeout(self.settings.iot_timeout_seconds):
+            await asyncio.to_thread(setattr, client, name, handler)
+
+    async def shutdown(self, grace: float) -> None:
+        """Answer the messages already received, then disconnect."""
+        try:
+            async with asyncio.timeout(grace):
+                await self._inbox.join()
+        except TimeoutError:
+            log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.client is not None:
+            try:
+                async with asyncio.timeout(grace):
+                    await self.client.shutdown()
+            except Exception as exc:  # a broken link must not keep the process alive
+                log.warning("disconnect from edgeHub failed: %s", exc)
+        log.info("disconnected from edgeHub")
+
+    # -- module twin ---------------------------------------------------------------------------
+
+    async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
+        """Read the whole twin after a reconnect: changes made while offline apply now. A client
+        that cannot even read its twin has lost its subscriptions: replace it."""
+        if self._recovering or self._last_report is None:
+            return  # start-up or a recovery is setting this client up
+        try:
+            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                await self._read_twin()
+            await self._report_if_needed()
+        except Exception as exc:
+            if client is self.client:
+                log.warning("could not read the module twin after reconnecting: %s", _describe(exc))
+                await self._recover()
+
+    async def _read_twin(self) -> None:
+        assert self.client is not None
+        twin = await self.client.get_twin()
+        self.handle_desired(twin.get("desired", {}) if isinstance(twin, dict) else {})
+
+    def handle_desired(self, desired: Any) -> None:
+        """A desired patch or the whole desired section: act on its ``model`` property."""
+        if not isinstance(desired, dict):
+            log.warning("ignoring a desired-properties document that is not an object")
+            return
+        version = desired.get("$version")
+        if isinstance(version, int):
+            if self._desired_version is not None and version < self._desired_version:
+                log.info(
+                    "ignoring desired properties $version %d: %d was already handled",
+                    version,
+                    self._desired_version,
+                )
+                return
+            self._desired_version = version
+        if "model" not in desired or desired["model"] is None:
+            return
+        try:
+            target = parse_target(
+                desired["model"],
+                allow_http=self.settings.allow_http_model_urls,
+                allowed_hosts=self.settings.model_url_hosts,
+            )
+        except TargetError as exc:
+            log.warning("desired model refused: %s", exc)
+            value = desired["model"] if isinstance(desired["model"], dict) else {}
+            state = {
+                "version": _str_or_none(value.get("version")),
+                "sha256": _str_or_none(value.get("sha256")),
+                "status": "failed",
+                "error": str(exc),
+                "updatedAt": now(),
+                "source": "twin",
+            }
+            asyncio.get_running_loop().create_task(self.report_model(state))
+            return
+        self.updater.submit(target)
+
+    async def report_model(self, state: dict[str, Any]) -> None:
+        """Report the ``model`` property; kept and sent again after a reconnect if it fails."""
+        async with self._report_lock:
+            self._last_report = state
+            if self.client is None:
+                self._report_pending = True
+                return
+            try:
+                async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                    await self.client.patch_twin_reported_properties({"model": state})
+                self._report_pending = False
+            except Exception as exc:
+                self._report_pending = True
+                log.warning("could not report model status %s: %s", state.get("status"), exc)
+
+    # -- messages --------------------------------------------------------------------------------
+
+    async def _answer_messages(self) -> None:
+        while True:
+            message = await self._inbox.get()
+            try:
+                await self._answer(message)
+            except Exception:
+                log.exception("an input message could not be answered")
+            finally:
+                self._inbox.task_done()
+
+    async def _answer(self, message: Message) -> None:
+        incoming = Incoming(
+            body=_as_bytes(message.data),
+            message_id=message.message_id,
+            properties={str(k): str(v) for k, v in (message.custom_properties or {}).items()},
+        )
+        if message.input_name != self.settings.telemetry_input:
+            outgoing = [
+                self.answerer.error(
+                    incoming,
+                    "unknown_input",
+                    f"input {message.input_name!r} is not {self.settings.telemetry_input!r}",
+                )
+            ]
+        else:
+            outgoing = self.answerer.answer(incoming)
+        result = "predicted" if outgoing[0].output == self.settings.predictions_output else "error"
+        self.metrics.messages.labels(result=result).inc()
+        for out in outgoing:
+            await self.send(out)
+
+    async def send(self, out: Outgoing) -> None:
+        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link."""
+        assert self.client is not None
+        message = Message(
+            out.body,
+            message_id=out.message_id,
+            content_encoding="utf-8",
+            content_type="application/json",
+        )
+        message.correlation_id = out.correlation_id
+        message.custom_properties = dict(out.properties)
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=10),
+            stop=stop_never,
+            before_sleep=lambda state: log.warning(
+                "sending to output %s failed (%s); trying again",
+                out.output,
+                state.outcome.exception() if state.outcome else "?",
+            ),
+        ):
+            with attempt:
+                await self.client.send_message_to_output(message, out.output)
+
+    # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
+
+    def _call_soon(self, callback: Any, *args: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(callback, *args)
+
+    def _on_message(self, message: Message) -> None:
+        self._call_soon(self._inbox.put_nowait, message)
+
+    def _on_desired_patch(self, patch: dict[str, Any]) -> None:
+        self._call_soon(self.handle_desired, patch)
+
+    def _on_method(self, request: MethodRequest) -> None:
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._answer_method(request), self._loop)
+
+    def _on_connection_state_change(self, client: IoTHubModuleClient) -> None:
+        assert self._loop is not None
+        if client is not self.client:
+            return  # a replaced client saying goodbye
+        if client.connected:
+            log.info("connected to edgeHub: reading the module twin")
+            asyncio.run_coroutine_threadsafe(self._after_reconnect(client), self._loop)
+        else:
+            log.warning("disconnected from edgeHub; the SDK reconnects by itself")
+
+    def _on_background_exception(self, exc: Exception) -> None:
+        log.warning("IoT SDK background error: %s", exc)
+
+    async def _answer_method(self, request: MethodRequest) -> None:
+        assert self.client is not None
+        status, payload = self.methods.call(request.name, request.payload)
+        response = MethodResponse.create_from_method_request(request, status, payload)
+        try:
+            await self.client.send_method_response(response)
+        except Exception as exc:
+            log.warning("could not answer direct method %s: %s", request.name, exc)
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode()
+    return b"" if data is None else str(data).encode()
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "?"
+    return str(exc) or type(exc).__name__

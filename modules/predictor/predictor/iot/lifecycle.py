@@ -1,0 +1,70 @@
+"""The IoT Edge side as one ``app.cleanup_ctx`` entry: started after the HTTP API, stopped first.
+
+The SDKs are imported in a worker thread once the app is up, so the local HTTP API answers while
+they load; without an IoT Edge environment the module serves HTTP only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from predictor.api.state import MANAGER, METRICS, SETTINGS
+
+if TYPE_CHECKING:
+    from predictor.iot.edge import EdgeModule
+
+log = logging.getLogger(__name__)
+
+# Set by edgeAgent in a module container, or the SDK's documented local-debug fallback.
+_EDGE_VARIABLES = ("IOTEDGE_WORKLOADURI", "IOTEDGE_MODULEID")
+_DEV_VARIABLES = ("EdgeHubConnectionString", "EdgeModuleCACertificateFile")
+
+EDGE = web.AppKey("edge", asyncio.Future)
+
+
+def edge_environment_present() -> bool:
+    return all(os.environ.get(v) for v in _EDGE_VARIABLES) or all(
+        os.environ.get(v) for v in _DEV_VARIABLES
+    )
+
+
+async def edge_context(app: web.Application) -> AsyncIterator[None]:
+    if not edge_environment_present():
+        log.info(
+            "no IoT Edge environment (IOTEDGE_* or EdgeHubConnectionString and "
+            "EdgeModuleCACertificateFile): serving the local HTTP API only"
+        )
+        yield
+        return
+    module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
+    app[EDGE] = module
+    starting = asyncio.create_task(_start(app, module), name="edge-start")
+    yield
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+    if module.done() and not module.cancelled() and module.exception() is None:
+        await module.result().shutdown(app[SETTINGS].shutdown_timeout)
+
+
+async def _start(app: web.Application, module: asyncio.Future[EdgeModule]) -> None:
+    try:
+        edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
+        instance = edge.EdgeModule(app[SETTINGS], app[MANAGER], app[METRICS])
+        module.set_result(instance)
+        await instance.start()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("the IoT Edge side could not start (HTTP keeps serving): %s", exc)
+        if not module.done():
+            module.set_exception(exc)

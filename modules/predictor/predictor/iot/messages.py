@@ -1,0 +1,126 @@
+"""Telemetry messages in, predictions (or errors) out: the same JSON as ``POST /predict``.
+
+Every input message gets exactly one answer: one or more messages on the predictions output, or
+one on the errors output. A large answer is split to fit edgeHub's 256 KB message limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from predictor import schema, service
+from predictor.metrics import Metrics
+from predictor.schema import RequestError
+from predictor.store import ModelManager
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/json"
+
+
+@dataclass
+class Outgoing:
+    """A message to send: body, output name and the properties edgeHub carries along."""
+
+    body: bytes
+    output: str
+    correlation_id: str | None
+    properties: dict[str, str] = field(default_factory=dict)
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the module needs of an input message, independent of the SDK's Message class."""
+
+    body: bytes
+    message_id: str | None
+    properties: dict[str, str]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class MessageAnswerer:
+    """Turns one input message into the messages that answer it."""
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        *,
+        max_rows: int,
+        max_message_bytes: int,
+        predictions_output: str,
+        errors_output: str,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.manager = manager
+        self.max_rows = max_rows
+        self.max_message_bytes = max_message_bytes
+        self.predictions_output = predictions_output
+        self.errors_output = errors_output
+        self.metrics = metrics
+
+    def answer(self, message: Incoming) -> list[Outgoing]:
+        try:
+            value = schema.decode_json(message.body)
+            result = service.predict_value(self.manager, value, self.max_rows, self.metrics)
+        except RequestError as exc:
+            return [self.error(message, exc.code, exc.message)]
+        except Exception as exc:  # a model that breaks at run time must not stop the module
+            log.exception("message %s could not be predicted", message.message_id)
+            return [self.error(message, "internal", f"prediction failed: {exc}")]
+        bodies = list(self._split(result))
+        outgoing = []
+        for index, body in enumerate(bodies, start=1):
+            properties = dict(message.properties)
+            if len(bodies) > 1:
+                properties.update({"part": str(index), "parts": str(len(bodies))})
+            outgoing.append(Outgoing(body, self.predictions_output, message.message_id, properties))
+        return outgoing
+
+    def error(self, message: Incoming, code: str, text: str) -> Outgoing:
+        """The one answer on the errors output for a message that cannot be predicted."""
+        encoded = _error_body(code, text, message.message_id)
+        if len(encoded) > self.max_message_bytes:  # a huge message text: keep the code
+            encoded = _error_body(code, text[:1000], message.message_id)
+        return Outgoing(encoded, self.errors_output, message.message_id, dict(message.properties))
+
+    def _split(self, result: Any) -> Iterator[bytes]:
+        """One body, or several that each fit ``max_message_bytes`` (a batch answer only)."""
+        whole = _dumps(result)
+        if len(whole) <= self.max_message_bytes:
+            yield whole
+            return
+        items: list[Any]
+        version: str | None = None
+        if isinstance(result, list):
+            items = result
+        else:  # {"predictions": [...], "model_version": ...}
+            items, version = result["predictions"], result["model_version"]
+
+        def wrap(part: list[Any]) -> Any:
+            return part if version is None else {"predictions": part, "model_version": version}
+
+        envelope = len(_dumps(wrap([])))
+        part: list[Any] = []
+        size = envelope
+        for item in items:
+            item_size = len(_dumps(item)) + 1  # the comma
+            if part and size + item_size > self.max_message_bytes:
+                yield _dumps(wrap(part))
+                part, size = [], envelope
+            part.append(item)
+            size += item_size
+        if part:
+            yield _dumps(wrap(part))
+
+
+def _error_body(code: str, text: str, message_id: str | None) -> bytes:
+    return _dumps({"error": {"code": code, "message": text}, "input_message_id": message_id})

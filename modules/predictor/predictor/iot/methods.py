@@ -1,0 +1,51 @@
+"""Direct methods: ``predict`` (as ``POST /predict``) and ``getModelInfo``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from predictor import service
+from predictor.metrics import Metrics
+from predictor.schema import RequestError
+from predictor.store import ModelManager
+
+log = logging.getLogger(__name__)
+
+
+class DirectMethods:
+    """Answers a method call with ``(status, payload)``; never raises."""
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        *,
+        max_rows: int,
+        update_state: Callable[[], dict[str, Any] | None],
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.manager = manager
+        self.max_rows = max_rows
+        self.update_state = update_state
+        self.metrics = metrics
+
+    def call(self, name: str, payload: Any) -> tuple[int, Any]:
+        if name == "predict":
+            return self.predict(payload)
+        if name == "getModelInfo":
+            return 200, self.model_info()
+        return 404, {"error": {"code": "unknown_method", "message": f"no method named {name!r}"}}
+
+    def predict(self, payload: Any) -> tuple[int, Any]:
+        try:
+            return 200, service.predict_value(self.manager, payload, self.max_rows, self.metrics)
+        except RequestError as exc:
+            return exc.status, exc.to_dict()
+        except Exception as exc:  # a model failing at run time: an answer, not a crash
+            log.exception("direct method predict failed")
+            return 500, {"error": {"code": "internal", "message": f"prediction failed: {exc}"}}
+
+    def model_info(self) -> dict[str, Any]:
+        status = self.manager.status()
+        return {**status, "update": self.update_state()}

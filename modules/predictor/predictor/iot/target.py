@@ -1,0 +1,71 @@
+"""The desired model a module twin names: parsed, checked against the URL policy, redacted."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+
+
+class TargetError(ValueError):
+    """The desired ``model`` property cannot be acted on; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """A model the twin asks for: where to get it and what it must be."""
+
+    url: str
+    sha256: str
+    version: str
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its query string: a SAS token never reaches logs or the twin."""
+        return redact(self.url)
+
+
+def redact(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def parse_target(
+    value: Any, *, allow_http: bool = False, allowed_hosts: list[str] | None = None
+) -> ModelTarget:
+    """Check the desired ``model`` value: ``{"url": ..., "sha256": ..., "version": ...}``."""
+    if not isinstance(value, dict):
+        raise TargetError("desired property 'model' must be an object with url, sha256, version")
+    missing = [key for key in ("url", "sha256", "version") if not value.get(key)]
+    if missing:
+        raise TargetError(f"desired property 'model' lacks {', '.join(missing)}")
+    url, sha256, version = value["url"], value["sha256"], value["version"]
+    if not all(isinstance(item, str) for item in (url, sha256, version)):
+        raise TargetError("desired 'model' url, sha256 and version must be strings")
+    sha256 = sha256.lower()
+    if not _SHA256.match(sha256):
+        raise TargetError("desired 'model' sha256 must be 64 hexadecimal digits")
+    if not _VERSION.match(version):
+        raise TargetError(f"desired 'model' version {version[:40]!r} is not a valid version")
+    check_url(url, allow_http=allow_http, allowed_hosts=allowed_hosts or [])
+    return ModelTarget(url=url, sha256=sha256, version=version)
+
+
+def check_url(url: str, *, allow_http: bool, allowed_hosts: list[str]) -> None:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise TargetError(f"the model URL is malformed: {exc}") from exc
+    schemes = ("https", "http") if allow_http else ("https",)
+    if parts.scheme not in schemes:
+        allowed = " or ".join(schemes)
+        raise TargetError(f"the model URL must be {allowed}, not {parts.scheme or 'no scheme'}")
+    if not host:
+        raise TargetError("the model URL has no host")
+    if allowed_hosts and host.lower() not in {h.lower() for h in allowed_hosts}:
+        raise TargetError(f"the model URL's host {host} is not in PREDICTOR_MODEL_URL_HOSTS")

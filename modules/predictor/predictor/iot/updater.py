@@ -1,0 +1,166 @@
+"""Model updates from the module twin: download, verify, apply, report - the newest wins.
+
+One worker task handles one target at a time. A new target cancels a download in progress (the
+newest wins), but never an apply in progress: the swap and the cache write finish first, so the
+cache never holds a model that is not the one serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from predictor.contract import ModelError
+from predictor.iot.errors import DownloadError
+from predictor.iot.target import ModelTarget
+from predictor.runtime import OnnxModel
+from predictor.store import ModelManager
+
+log = logging.getLogger(__name__)
+
+SOURCE_TWIN = "twin"
+
+Report = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Fetcher(Protocol):
+    """Brings a target's verified bytes (``download.Downloader``); DownloadError otherwise."""
+
+    async def fetch(self, target: ModelTarget) -> bytes: ...
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def running_state(model: OnnxModel | None) -> dict[str, Any]:
+    """The reported ``model`` property for what serves now (status ``applied``)."""
+    if model is None:
+        return {
+            "version": None,
+            "sha256": None,
+            "status": "none",
+            "error": None,
+            "updatedAt": now(),
+            "source": None,
+        }
+    source = model.origin.get("applied_from", model.source) if model.origin else model.source
+    return {
+        "version": model.version,
+        "sha256": model.sha256,
+        "status": "applied",
+        "error": None,
+        "updatedAt": now(),
+        "source": source,
+    }
+
+
+class ModelUpdater:
+    """Takes desired targets from the twin and brings the running model to the newest one."""
+
+    def __init__(self, manager: ModelManager, downloader: Fetcher, report: Report) -> None:
+        self.manager = manager
+        self.downloader = downloader
+        self.report = report
+        self._wanted: ModelTarget | None = None
+        self._wake = asyncio.Event()
+        self._download: asyncio.Task[bytes] | None = None
+        # Targets that failed for a reason another try cannot fix (hash, contract, 404...).
+        self._refused: dict[ModelTarget, str] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, target: ModelTarget) -> None:
+        """Ask for ``target``; a download of an older target in progress is abandoned."""
+        if target == self._wanted and not self._idle.is_set():
+            return  # already on it
+        self._wanted = target
+        self._idle.clear()
+        if self._download is not None and not self._download.done():
+            log.info("model %s asked for: abandoning the download in progress", target.version)
+            self._download.cancel()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Until no update is in progress (for tests and a clean shutdown)."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """The worker: runs until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            target = self._wanted
+            if target is not None:
+                await self._update(target)
+            if not self._wake.is_set():
+                self._idle.set()
+
+    async def _update(self, target: ModelTarget) -> None:
+        running = self.manager.current
+        if running is not None and running.sha256 == target.sha256:
+            log.info("model %s is already running", target.version)
+            await self.report(running_state(running))
+            return
+        if target in self._refused:
+            log.info("model %s was refused before: %s", target.version, self._refused[target])
+            return
+        log.info("model %s: downloading from %s", target.version, target.safe_url)
+        await self.report(self._state(target, "downloading"))
+        self._download = asyncio.create_task(self.downloader.fetch(target))
+        try:
+            data = await self._download
+        except asyncio.CancelledError:
+            if self._wanted != target:
+                return  # a newer target took over; the worker picks it up next
+            raise
+        except DownloadError as exc:
+            if not exc.transient:
+                self._refused[target] = str(exc)
+            await self._fail(target, str(exc))
+            return
+        finally:
+            self._download = None
+        try:
+            # Shielded: a newer target must not interrupt a swap and cache write half-way.
+            model = await asyncio.shield(
+                self.manager.apply(data, SOURCE_TWIN, expected_version=target.version)
+            )
+        except ModelError as exc:
+            self._refused[target] = str(exc)
+            await self._fail(target, str(exc))
+            return
+        await self.report(running_state(model))
+
+    async def _fail(self, target: ModelTarget, reason: str) -> None:
+        running = self.manager.current
+        log.warning(
+            "model %s failed: %s; still serving %s",
+            target.version,
+            reason,
+            running.version if running else "no model",
+        )
+        state = self._state(target, "failed", error=reason)
+        state["running"] = (
+            None
+            if running is None
+            else {
+                "version": running.version,
+                "sha256": running.sha256,
+            }
+        )
+        await self.report(state)
+
+    @staticmethod
+    def _state(target: ModelTarget, status: str, error: str | None = None) -> dict[str, Any]:
+        return {
+            "version": target.version,
+            "sha256": target.sha256,
+            "status": status,
+            "error": error,
+            "updatedAt": now(),
+            "source": SOURCE_TWIN,
+        }

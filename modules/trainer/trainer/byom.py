@@ -1,0 +1,260 @@
+"""Bring your own model: a classifier fitted elsewhere (a notebook, Spark, a VM) to the devices.
+
+``export_model`` gives a fitted scikit-learn classifier or pipeline the same contract and the same
+parity gate as the trainer's own model; ``publish_model`` uploads it as ``trainer publish`` does.
+Every refusal is an ``ExportError`` (or ``ParityError``) whose message names the cause; the checks
+live in estimator.py (what the estimator says of itself) and samples.py (the gate's rows).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import onnx
+from numpy.typing import ArrayLike
+
+from trainer import parity
+from trainer.commands import DeploymentRequest, PublishRequest
+from trainer.commands import publish_model as publish_checked
+from trainer.contract import Contract, ContractError, Label
+from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
+from trainer.estimator import (
+    ConversionError,
+    ExportError,
+    FeatureMismatchError,
+    LabelMismatchError,
+    NotAClassifierError,
+    check_classifier,
+    resolve_class_labels,
+    resolve_feature_names,
+)
+from trainer.export import library_versions, to_onnx_model
+from trainer.model_file import check_model_bytes
+from trainer.naming import check_name, check_version, default_version
+from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
+from trainer.samples import parity_rows
+from trainer.storage import CONNECTION_STRING_ENV, StorageOptions
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """ONNX bytes that carry the contract and passed the parity gate."""
+
+    data: bytes
+    contract: Contract
+    parity: parity.ParityReport
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.contract.model_name,
+            "version": self.contract.model_version,
+            "feature_names": list(self.contract.feature_names),
+            "class_labels": list(self.contract.class_labels),
+            "sha256": hashlib.sha256(self.data).hexdigest(),
+            "size": len(self.data),
+            "parity": self.parity.summary(),
+        }
+
+
+def export_model(
+    estimator: Any,
+    *,
+    name: str,
+    version: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    class_labels: Sequence[Label] | None = None,
+    sample_rows: ArrayLike | None = None,
+    feature_ranges: Sequence[tuple[float, float]] | None = None,
+    parity_points: int = parity.RANDOM_POINTS,
+    parity_tolerance: float = parity.TOLERANCE,
+    seed: int = 0,
+    training_metrics: Mapping[str, Any] | None = None,
+) -> bytes:
+    """ONNX bytes of a fitted classifier, with the model contract, refused unless parity holds.
+
+    Feature names and class labels come from the estimator (``feature_names_in_``, ``classes_``)
+    where it knows them; names or labels given must match it. The parity gate runs on
+    ``sample_rows`` plus ``parity_points`` random points over and around their range, or, with no
+    rows, on random points over and around ``feature_ranges`` (one ``(low, high)`` per feature).
+    """
+    return build_export(
+        estimator,
+        name=name,
+        version=version,
+        feature_names=feature_names,
+        class_labels=class_labels,
+        sample_rows=sample_rows,
+        feature_ranges=feature_ranges,
+        parity_points=parity_points,
+        parity_tolerance=parity_tolerance,
+        seed=seed,
+        training_metrics=training_metrics,
+    ).data
+
+
+def build_export(
+    estimator: Any,
+    *,
+    name: str,
+    version: str | None = None,
+    feature_names: Sequence[str] | None = None,
+    class_labels: Sequence[Label] | None = None,
+    sample_rows: ArrayLike | None = None,
+    feature_ranges: Sequence[tuple[float, float]] | None = None,
+    parity_points: int = parity.RANDOM_POINTS,
+    parity_tolerance: float = parity.TOLERANCE,
+    seed: int = 0,
+    training_metrics: Mapping[str, Any] | None = None,
+) -> ExportedModel:
+    """``export_model`` with the contract and the parity report (the CLI prints both)."""
+    check_name(name)
+    version = check_version(version or default_version())
+    parity.check_options(parity_points, parity_tolerance)
+    check_classifier(estimator)
+    features = resolve_feature_names(estimator, feature_names)
+    labels = resolve_class_labels(estimator, class_labels)
+    rows = parity_rows(len(features), sample_rows, feature_ranges)
+    metrics = dict(training_metrics or {})
+    try:
+        json.dumps(metrics)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"training_metrics must hold plain JSON values: {exc}") from None
+    contract = Contract(
+        model_name=name,
+        model_version=version,
+        feature_names=features,
+        class_labels=labels,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        training_metrics=metrics,
+        library_versions=library_versions(),
+    )
+    with warnings.catch_warnings():
+        # A model fitted on a DataFrame warns when given plain arrays; the columns are in order.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        warnings.simplefilter("ignore", FutureWarning)
+        data = convert(estimator, contract)
+        points = parity.probe_points(rows, parity_points, seed=seed)
+        report = parity.gate(estimator, data, contract, points, parity_tolerance)
+    return ExportedModel(data=data, contract=contract, parity=report)
+
+
+def convert(estimator: Any, contract: Contract) -> bytes:
+    """ONNX bytes with the contract; ConversionError naming what skl2onnx cannot convert."""
+    try:
+        model = to_onnx_model(estimator, contract)
+    except ContractError as exc:
+        kind = type(estimator).__name__
+        raise ConversionError(f"skl2onnx converted {kind} to an unusable graph: {exc}") from None
+    except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, TypeError...
+        raise ConversionError(
+            f"skl2onnx cannot convert {type(estimator).__name__}: {_first_line(exc)}"
+        ) from None
+    _check_label_type(model, contract)
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def _check_label_type(model: onnx.ModelProto, contract: Contract) -> None:
+    """The label tensor must have the labels' type, or the device refuses the model."""
+    integer = isinstance(contract.class_labels[0], int)
+    wanted = onnx.TensorProto.INT64 if integer else onnx.TensorProto.STRING
+    for output in model.graph.output:
+        if output.name == contract.label_output:
+            if output.type.tensor_type.elem_type != wanted:
+                raise ConversionError(
+                    f"skl2onnx gave a label output of type "
+                    f"{onnx.TensorProto.DataType.Name(output.type.tensor_type.elem_type)}, "
+                    f"not {onnx.TensorProto.DataType.Name(wanted)} as the labels need"
+                )
+            return
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """Where a published model is and the twin patch that points devices at it."""
+
+    name: str
+    version: str
+    sha256: str
+    blob_url: str
+    twin_patch: dict[str, Any]
+    summary: dict[str, Any]
+
+    @property
+    def layered_deployment(self) -> dict[str, Any] | None:
+        value = self.summary.get("layered_deployment")
+        return value if isinstance(value, dict) else None
+
+
+def publish_model(
+    onnx_bytes: bytes,
+    container: str = DEFAULT_CONTAINER,
+    *,
+    connection_string: str | None = None,
+    overwrite: bool = False,
+    sas_days: int = DEFAULT_SAS_DAYS,
+    twin_patch_file: Path | None = None,
+    layered_deployment: Path | None = None,
+    target_condition: str | None = None,
+    priority: int = DEFAULT_PRIORITY,
+    module: str = DEFAULT_MODULE,
+    storage: StorageOptions | None = None,
+) -> PublishedModel:
+    """Upload a contract-bearing model as ``trainer publish`` does; where it is and its patch.
+
+    The connection string defaults to ``AZURE_STORAGE_CONNECTION_STRING``; it needs the
+    AccountKey, which signs the devices' read-only URL.
+    """
+    model = check_model_bytes(onnx_bytes)
+    request = PublishRequest(
+        container=container,
+        overwrite=overwrite,
+        sas_days=sas_days,
+        twin_patch=twin_patch_file,
+        deployment=DeploymentRequest.from_options(
+            layered_deployment,
+            target_condition,
+            priority,
+            module,
+            names=("layered_deployment", "target_condition"),
+        ),
+        storage=storage or StorageOptions(),
+    )
+    secret = connection_string or os.environ.get(CONNECTION_STRING_ENV)
+    result = publish_checked(model, secret, request)
+    return PublishedModel(
+        name=result["name"],
+        version=result["version"],
+        sha256=result["sha256"],
+        blob_url=result["blob_url"],
+        twin_patch=result["twin_patch"],
+        summary=result,
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line if len(line) <= 300 else line[:300] + "..."
+
+
+__all__ = [
+    "ConversionError",
+    "ExportError",
+    "ExportedModel",
+    "FeatureMismatchError",
+    "LabelMismatchError",
+    "NotAClassifierError",
+    "PublishedModel",
+    "build_export",
+    "export_model",
+    "publish_model",
+]

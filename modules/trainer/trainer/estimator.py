@@ -1,0 +1,147 @@
+"""What a fitted scikit-learn estimator says about itself, checked before it is exported.
+
+The contract's feature names and class labels come from the estimator (``feature_names_in_``,
+``n_features_in_``, ``classes_``) wherever it knows them; what a user gives must agree with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.base import is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from trainer.contract import Label
+from trainer.errors import TrainerError
+
+
+class ExportError(TrainerError):
+    """The estimator cannot become a contract-bearing model; the message says why."""
+
+
+class NotAClassifierError(ExportError):
+    """A regressor, a transformer, or anything without ``classes_`` and ``predict_proba``."""
+
+
+class ConversionError(ExportError):
+    """skl2onnx has no converter for (part of) the estimator."""
+
+
+class FeatureMismatchError(ExportError):
+    """The feature names given do not match the estimator's."""
+
+
+class LabelMismatchError(ExportError):
+    """The class labels given do not match the estimator's ``classes_``."""
+
+
+def check_classifier(estimator: Any) -> None:
+    """Refuse anything but a fitted classifier with ``predict_proba`` (a device needs both)."""
+    kind = type(estimator).__name__
+    try:
+        classifier = is_classifier(estimator)
+    except (AttributeError, TypeError):  # scikit-learn's tags need a BaseEstimator
+        classifier = False
+    if not classifier:
+        raise NotAClassifierError(
+            f"{kind} is not a classifier: only a scikit-learn classifier (or a pipeline ending "
+            "in one) can be served, since the device answers a label and class probabilities"
+        )
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise ExportError(f"{kind} is not fitted: call fit() before exporting it") from None
+    except TypeError as exc:  # check_is_fitted refuses objects that are not estimators
+        raise NotAClassifierError(f"{kind} is not a scikit-learn estimator: {exc}") from None
+    if not hasattr(estimator, "predict_proba"):
+        raise NotAClassifierError(
+            f"{kind} has no predict_proba: the device answers class probabilities, so the "
+            "classifier must give them (e.g. SVC(probability=True) or CalibratedClassifierCV)"
+        )
+
+
+def resolve_feature_names(estimator: Any, given: Sequence[str] | None) -> tuple[str, ...]:
+    """The input columns, in order: the estimator's ``feature_names_in_`` or the names given."""
+    known = getattr(estimator, "feature_names_in_", None)
+    known_names = None if known is None else tuple(str(n) for n in known)
+    width = getattr(estimator, "n_features_in_", None)
+    if given is None:
+        if known_names is None:
+            count = f"{width} " if width is not None else ""
+            raise FeatureMismatchError(
+                f"the estimator does not know its {count}feature names (it was fitted on an "
+                "array, not a DataFrame): give them (feature_names=..., --feature-names a,b,...)"
+            )
+        names = known_names
+    else:
+        if isinstance(given, str):
+            raise FeatureMismatchError("feature names must be a list of strings, not one string")
+        if not all(isinstance(n, str) and n.strip() for n in given):
+            raise FeatureMismatchError("every feature name must be a non-empty string")
+        names = tuple(str(n) for n in given)
+        if known_names is not None and names != known_names:
+            raise FeatureMismatchError(
+                f"the feature names given {_short(names)} do not match the estimator's "
+                f"feature_names_in_ {_short(known_names)}"
+            )
+        if width is not None and len(names) != width:
+            raise FeatureMismatchError(
+                f"{len(names)} feature names given but the estimator takes {width} features "
+                "(n_features_in_)"
+            )
+    if not names:
+        raise FeatureMismatchError("the model needs at least one feature name")
+    if len(set(names)) != len(names):
+        raise FeatureMismatchError(f"feature names repeat: {_short(names)}")
+    return names
+
+
+def resolve_class_labels(estimator: Any, given: Sequence[Label] | None) -> tuple[Label, ...]:
+    """The classes in probability-column order: ``classes_``; labels given must match it."""
+    classes = np.asarray(getattr(estimator, "classes_", None))
+    if classes.ndim != 1:
+        raise NotAClassifierError(
+            f"{type(estimator).__name__} has no one-dimensional classes_: multi-output "
+            "classifiers cannot be served"
+        )
+    labels = _contract_labels(classes)
+    if given is not None:
+        if isinstance(given, str):
+            raise LabelMismatchError("class labels must be a list, not one string")
+        # '0' given on the command line means the integer class 0.
+        if [str(x) for x in given] != [str(x) for x in labels]:
+            raise LabelMismatchError(
+                f"the class labels given {_short(tuple(given))} do not match the estimator's "
+                f"classes_ {_short(labels)} (same labels, same order)"
+            )
+    if len(labels) < 2:
+        raise LabelMismatchError(f"a classifier needs at least two classes, not {_short(labels)}")
+    return labels
+
+
+def _contract_labels(classes: NDArray[Any]) -> tuple[Label, ...]:
+    """``classes_`` as the contract keeps them: all integers or all strings, nothing else."""
+    if classes.dtype.kind in "iu":
+        return tuple(int(x) for x in classes)
+    if classes.dtype.kind in "UST" or (
+        classes.dtype.kind == "O" and all(isinstance(x, str) for x in classes)
+    ):
+        return tuple(str(x) for x in classes)
+    if classes.dtype.kind == "O" and all(
+        isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_) for x in classes
+    ):
+        return tuple(int(x) for x in classes)
+    raise LabelMismatchError(
+        f"the estimator's classes_ are {classes.dtype} values {_short(tuple(classes.tolist()))}: "
+        "the contract takes integer or string labels, so fit the classifier on those"
+    )
+
+
+def _short(values: tuple[Any, ...], limit: int = 8) -> str:
+    shown = ", ".join(repr(v) for v in values[:limit])
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return f"[{shown}{more}]"

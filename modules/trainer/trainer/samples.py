@@ -1,0 +1,114 @@
+"""The rows the parity gate starts from for a model fitted elsewhere: given, drawn, or read."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from trainer.errors import TrainerError
+from trainer.estimator import ExportError
+
+# A sample file far larger than this is a wrong path, not parity samples.
+MAX_SAMPLE_ROWS = 100_000
+
+
+def parity_rows(
+    width: int,
+    sample_rows: ArrayLike | None,
+    feature_ranges: Sequence[tuple[float, float]] | None,
+) -> NDArray[np.float32]:
+    """The rows the gate starts from: the samples, or the corners of the feature ranges."""
+    if sample_rows is not None:
+        try:
+            rows = np.asarray(sample_rows, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ExportError(f"the sample rows are not numbers: {exc}") from None
+        if rows.ndim != 2 or rows.shape[1] != width or len(rows) == 0:
+            raise ExportError(
+                f"the sample rows must be a non-empty table of {width} columns, "
+                f"not shape {rows.shape}"
+            )
+        _check_finite(rows, "the sample rows")
+        return rows.astype(np.float32)
+    if feature_ranges is not None:
+        ranges = list(feature_ranges)
+        if len(ranges) != width:
+            raise ExportError(f"{len(ranges)} feature ranges given for {width} features")
+        try:
+            bounds = np.asarray(ranges, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ExportError(f"the feature ranges are not (low, high) numbers: {exc}") from None
+        if bounds.shape != (width, 2):
+            raise ExportError("each feature range must be a (low, high) pair")
+        _check_finite(bounds, "the feature ranges")
+        if np.any(bounds[:, 0] > bounds[:, 1]):
+            raise ExportError("each feature range must have low <= high")
+        return bounds.T.astype(np.float32)
+    raise ExportError(
+        "the parity gate needs sample rows (sample_rows=..., --samples FILE.csv) "
+        "or feature ranges (feature_ranges=[(low, high), ...])"
+    )
+
+
+def _check_finite(values: NDArray[np.float64], what: str) -> None:
+    if not np.all(np.isfinite(values)):
+        raise ExportError(f"{what} hold NaN or infinite values")
+    if np.any(np.abs(values) > np.finfo(np.float32).max):
+        raise ExportError(f"{what} hold values too large for float32, the device's input type")
+
+
+def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
+    """A CSV of numbers, one sample per line, with or without a header line of feature names.
+
+    Errors name the file's line; blank lines are skipped.
+    """
+    lines: list[tuple[int, list[str]]] = []
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    lines.append((reader.line_num, row))
+                if len(lines) > MAX_SAMPLE_ROWS + 1:  # the header, and one too many
+                    raise ExportError(f"{path} holds more than {MAX_SAMPLE_ROWS} sample rows")
+    except UnicodeDecodeError:
+        raise ExportError(f"{path} is not a UTF-8 text CSV file") from None
+    except csv.Error as exc:
+        raise ExportError(f"{path} is not a CSV file: {exc}") from None
+    except OSError as exc:
+        raise TrainerError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not lines:
+        raise ExportError(f"{path} holds no sample rows")
+    header: list[str] | None = None
+    if not _numeric(lines[0][1]):
+        header = [cell.strip() for cell in lines[0][1]]
+        lines = lines[1:]
+    if not lines:
+        raise ExportError(f"{path} holds a header but no sample rows")
+    width = len(header) if header is not None else len(lines[0][1])
+    values: list[list[float]] = []
+    for number, row in lines:
+        if len(row) != width:
+            raise ExportError(f"{path}: line {number} has {len(row)} values, not {width}")
+        try:
+            parsed = [float(cell) for cell in row]
+        except ValueError:
+            raise ExportError(f"{path}: line {number} holds a value that is not a number") from None
+        if not all(math.isfinite(v) for v in parsed):
+            raise ExportError(f"{path}: line {number} holds NaN or infinity")
+        values.append(parsed)
+    return header, np.asarray(values, dtype=np.float64)
+
+
+def _numeric(row: list[str]) -> bool:
+    try:
+        for cell in row:
+            float(cell)
+    except ValueError:
+        return False
+    return True

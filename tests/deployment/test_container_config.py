@@ -1,0 +1,73 @@
+"""How an image's configuration becomes the container's user, command and health check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools import container
+from devtools.buildah import ImageConfig
+
+
+def inspected(config: dict[str, Any], healthcheck: dict[str, Any] | None) -> dict[str, Any]:
+    """The part of ``buildah inspect --type image`` that ImageConfig reads."""
+    docker: dict[str, Any] = {"config": {"Healthcheck": healthcheck} if healthcheck else {}}
+    return {"OCIv1": {"config": config}, "Docker": docker}
+
+
+def test_entrypoint_cmd_env_and_exec_healthcheck() -> None:
+    config = ImageConfig.from_inspect(
+        inspected(
+            {
+                "User": "10001",
+                "WorkingDir": "/app",
+                "Env": ["PATH=/usr/local/bin:/usr/bin", "A=b=c"],
+                "Entrypoint": ["python", "-m", "predictor"],
+                "Cmd": ["--verbose"],
+            },
+            {"Test": ["CMD", "python", "-c", "print(1)"], "Interval": 30000000000},
+        )
+    )
+    assert config.argv == ["python", "-m", "predictor", "--verbose"]
+    assert config.env == {"PATH": "/usr/local/bin:/usr/bin", "A": "b=c"}
+    assert (config.user, config.working_dir) == ("10001", "/app")
+    assert config.healthcheck == ["python", "-c", "print(1)"]
+    assert container.env_vars(config, {"A": "x"}) == ["PATH=/usr/local/bin:/usr/bin", "A=x"]
+
+
+@pytest.mark.parametrize(
+    ("test", "expected"),
+    [
+        (
+            ["CMD-SHELL", "curl -f http://127.0.0.1/ || exit 1"],
+            ["/bin/sh", "-c", "curl -f http://127.0.0.1/ || exit 1"],
+        ),
+        (["NONE"], None),
+        (None, None),
+    ],
+)
+def test_healthcheck_forms(test: list[str] | None, expected: list[str] | None) -> None:
+    healthcheck = {"Test": test} if test else None
+    assert ImageConfig.from_inspect(inspected({}, healthcheck)).healthcheck == expected
+
+
+def test_defaults_are_root_in_slash() -> None:
+    config = ImageConfig.from_inspect(inspected({}, None))
+    assert (config.user, config.working_dir, config.argv) == ("0", "/", [])
+
+
+def test_user_is_resolved_in_the_image_passwd(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nmoduleuser:x:10001:999::/app:/usr/sbin/nologin\n",
+        encoding="utf-8",
+    )
+    assert container.user_spec(tmp_path, "10001") == "10001:999"
+    assert container.user_spec(tmp_path, "moduleuser") == "10001:999"
+    assert container.user_spec(tmp_path, "10001:5") == "10001:5"
+    # A numeric id that the image does not know runs with group 0, as Docker does.
+    assert container.user_spec(tmp_path, "4242") == "4242:0"
+    with pytest.raises(ValueError, match="not in its /etc/passwd"):
+        container.user_spec(tmp_path, "nobody-here")

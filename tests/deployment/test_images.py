@@ -1,0 +1,120 @@
+"""The module images build from their real Dockerfiles and their containers start (issue 5).
+
+No Docker engine runs here: buildah builds the Dockerfiles unchanged over a locally made stand-in
+for the official python base image, and devtools.container starts them as a runtime would (own
+PID and network namespaces, the image's USER, WORKDIR and ENV). See docs/deployment.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools import buildah, container, netns, onnx_probe
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PREDICTOR_DIR = REPO_ROOT / "modules" / "predictor"
+HAS_PREDICTOR_SERVER = (PREDICTOR_DIR / "predictor" / "__main__.py").is_file()
+SAMPLE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+# A cold cache debootstraps the base and pip-installs the requirements from PyPI: minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(scope="session")
+def python_base(store: buildah.Buildah) -> buildah.Base:
+    return buildah.python_base(store, buildah.AMD64_BASE)
+
+
+@pytest.fixture(scope="session")
+def sensor_image(store: buildah.Buildah, python_base: buildah.Base) -> str:
+    tag = "localhost/sensor:test-amd64"
+    buildah.build(store, REPO_ROOT / "modules" / "sensor", "Dockerfile.amd64", tag, python_base)
+    return tag
+
+
+@pytest.fixture(scope="session")
+def predictor_image(
+    store: buildah.Buildah,
+    python_base: buildah.Base,
+    default_model_file: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    context = buildah.context_with_model(
+        PREDICTOR_DIR, default_model_file, tmp_path_factory.mktemp("predictor") / "context"
+    )
+    tag = "localhost/predictor:test-amd64"
+    buildah.build(store, context, "Dockerfile.amd64", tag, python_base)
+    yield tag
+
+
+def test_the_local_base_looks_like_the_official_python_image(
+    store: buildah.Buildah, python_base: buildah.Base
+) -> None:
+    code = "import shutil, sys; print(sys.version_info[:2], shutil.which('python'))"
+    out = store.run_once(python_base.name, ["sh", "-c", f'python -c "{code}" && pip --version'])
+    first, second = out.splitlines()
+    assert first == "(3, 11) /usr/local/bin/python"
+    assert second.startswith("pip ") and "python 3.11" in second
+
+
+def test_sensor_image_builds_and_its_container_starts(
+    store: buildah.Buildah, sensor_image: str, tmp_path: Path
+) -> None:
+    config = store.image_config(sensor_image)
+    assert config.user == "10001"
+    assert config.argv == ["python", "-m", "sensor"]
+    assert config.healthcheck is None  # HEALTHCHECK NONE: nothing to probe
+    log = tmp_path / "sensor.log"
+    with container.running(store, sensor_image, log) as started:
+        code = started.process.wait(timeout=120)
+    # Outside IoT Edge the module says so and exits 2: its code and the SDK imported fine.
+    output = log.read_text()
+    assert code == 2, output
+    assert "<3> sensor: not in an IoT Edge environment" in output
+
+
+def test_predictor_image_builds_with_the_bundled_model(
+    store: buildah.Buildah, predictor_image: str, default_model_file: Path
+) -> None:
+    config = store.image_config(predictor_image)
+    assert config.user == "10001"
+    assert config.healthcheck is not None and any("/healthz" in a for a in config.healthcheck)
+    assert config.env["PREDICTOR_DEFAULT_MODEL"] == "/app/models/default.onnx"
+    # ONNX Runtime from the image's own pip install predicts with the bundled model, as the user.
+    script = (
+        "import json, sys, onnxruntime as ort, numpy as np\n"
+        "s = ort.InferenceSession('/app/models/default.onnx')\n"
+        "label, prob = s.run(None, {'input': np.array([[5.1, 3.5, 1.4, 0.2]], np.float32)})\n"
+        "print(json.dumps([str(label[0]), ort.__version__]))\n"
+    )
+    label, version = json.loads(store.run_once(predictor_image, ["python", "-c", script]))
+    host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
+    assert [label, version] == [host["labels"][0], "1.32.0"]
+
+
+@pytest.mark.skipif(
+    not HAS_PREDICTOR_SERVER, reason="the predictor's server (python -m predictor) is not merged"
+)
+def test_predictor_container_answers_healthz_and_predicts(
+    store: buildah.Buildah, predictor_image: str, default_model_file: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "predictor.log"
+    with container.running(store, predictor_image, log) as started:
+        base = "http://127.0.0.1:8080"
+        netns.wait_until_healthy(started.process, f"{base}/healthz", log, pid=started.pid)
+        check = started.healthcheck()
+        assert check.returncode == 0, check.stderr
+        answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())
+        assert answer.status == 200, answer.body
+        host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
+        served = answer.json()
+        assert served["label"] == host["labels"][0]
+        assert list(served["probabilities"].values()) == pytest.approx(
+            host["probabilities"][0], abs=1e-5
+        )
+        # SIGTERM to PID 1, as `docker stop` sends it: the module shuts down cleanly.
+        assert started.stop(timeout=30) == 0, log.read_text()

@@ -1,0 +1,102 @@
+"""Every input message gets exactly one answer: predictions, or one error with the reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from predictor.iot.messages import Incoming, MessageAnswerer
+from predictor.store import ModelManager
+from tests.iot.conftest import V1
+
+FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+
+
+def answerer(manager: ModelManager, max_message_bytes: int = 250_000) -> MessageAnswerer:
+    return MessageAnswerer(
+        manager,
+        max_rows=1000,
+        max_message_bytes=max_message_bytes,
+        predictions_output="predictions",
+        errors_output="errors",
+    )
+
+
+def incoming(body: object, mid: str = "m-1") -> Incoming:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Incoming(body=raw, message_id=mid, properties={"site": "greenhouse-3"})
+
+
+async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
+    manager: ModelManager,
+) -> None:
+    [out] = answerer(manager).answer(incoming(FLOWER))
+    assert out.output == "predictions"
+    assert out.correlation_id == "m-1"
+    assert out.properties == {"site": "greenhouse-3"}
+    body = json.loads(out.body)
+    assert body["label"] == "virginica"
+    assert body["model_version"] == V1
+    assert set(body["probabilities"]) == {"setosa", "versicolor", "virginica"}
+
+
+async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
+    from predictor import service
+
+    [out] = answerer(manager).answer(incoming([FLOWER, FLOWER]))
+    assert json.loads(out.body) == json.loads(
+        json.dumps(service.predict_value(manager, [FLOWER, FLOWER], 1000))
+    )
+
+
+async def test_bad_messages_get_one_error_naming_the_input(manager: ModelManager) -> None:
+    cases = {
+        b"not json": "invalid_json",
+        b"": "invalid_json",
+        json.dumps({"sepal_length": 1}).encode(): "missing_feature",
+        json.dumps({**FLOWER, "petal_width": "wide"}).encode(): "not_a_number",
+        json.dumps([]).encode(): "empty_batch",
+    }
+    for body, code in cases.items():
+        [out] = answerer(manager).answer(incoming(body, mid="bad-1"))
+        assert out.output == "errors", body
+        error = json.loads(out.body)
+        assert error["error"]["code"] == code, body
+        assert error["input_message_id"] == "bad-1"
+        assert out.correlation_id == "bad-1"
+        assert out.properties == {"site": "greenhouse-3"}
+
+
+async def test_no_model_is_an_error_not_a_silence(tmp_path: Path) -> None:
+    manager = ModelManager(tmp_path / "cache", tmp_path / "none.onnx")
+    await manager.load_at_start()
+    [out] = answerer(manager).answer(incoming(FLOWER))
+    assert out.output == "errors"
+    assert json.loads(out.body)["error"]["code"] == "no_model"
+
+
+async def test_a_large_batch_is_split_under_the_message_limit_in_order(
+    manager: ModelManager,
+) -> None:
+    rows = [[5.0 + i / 1000, 3.0, 1.5 + i / 500, 0.2] for i in range(1000)]
+    limit = 20_000
+    outs = answerer(manager, max_message_bytes=limit).answer(
+        incoming({"instances": rows}, mid="big")
+    )
+    assert len(outs) > 1
+    assert all(len(o.body) <= limit for o in outs)
+    assert [o.properties["part"] for o in outs] == [str(i) for i in range(1, len(outs) + 1)]
+    assert {o.properties["parts"] for o in outs} == {str(len(outs))}
+    assert {o.correlation_id for o in outs} == {"big"}
+    predictions = [p for o in outs for p in json.loads(o.body)["predictions"]]
+    assert len(predictions) == 1000
+    whole = answerer(manager, max_message_bytes=250_000).answer(incoming({"instances": rows}))
+    assert len(whole) == 1
+    assert json.loads(whole[0].body)["predictions"] == predictions
+
+
+async def test_an_array_answer_is_split_as_arrays(manager: ModelManager) -> None:
+    outs = answerer(manager, max_message_bytes=4096).answer(incoming([FLOWER] * 100))
+    assert len(outs) > 1
+    assert sum(len(json.loads(o.body)) for o in outs) == 100
+    assert all(isinstance(json.loads(o.body), list) for o in outs)

@@ -1,0 +1,40 @@
+"""The direct methods answer like the HTTP API, with a status instead of an HTTP code."""
+
+from __future__ import annotations
+
+from predictor.iot.methods import DirectMethods
+from predictor.store import ModelManager
+from tests.iot.conftest import V1
+
+FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+def methods(manager: ModelManager) -> DirectMethods:
+    return DirectMethods(manager, max_rows=10, update_state=lambda: {"status": "applied"})
+
+
+async def test_predict_answers_200_with_the_prediction(manager: ModelManager) -> None:
+    status, payload = methods(manager).call("predict", FLOWER)
+    assert status == 200
+    assert payload["label"] == "setosa"
+    assert payload["model_version"] == V1
+
+
+async def test_predict_answers_400_with_the_error(manager: ModelManager) -> None:
+    status, payload = methods(manager).call("predict", {"instances": [[1.0, 2.0]]})
+    assert status == 400
+    assert payload["error"]["code"] == "wrong_row_length"
+    status, payload = methods(manager).call("predict", None)
+    assert status == 400
+    status, payload = methods(manager).call("predict", {"instances": [[1, 2, 3, 4]] * 11})
+    assert (status, payload["error"]["code"]) == (400, "too_many_rows")
+
+
+async def test_get_model_info_and_unknown_methods(manager: ModelManager) -> None:
+    status, payload = methods(manager).call("getModelInfo", None)
+    assert status == 200
+    assert payload["model"]["model_version"] == V1
+    assert payload["update"] == {"status": "applied"}
+    status, payload = methods(manager).call("reboot", {})
+    assert status == 404
+    assert payload["error"]["code"] == "unknown_method"

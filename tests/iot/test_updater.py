@@ -1,0 +1,241 @@
+"""Twin-driven model updates against a real Azurite: download, verify, apply, report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from azure.storage.blob import BlobClient
+
+from devtools.azurite import Azurite
+from devtools.ports import free_port
+from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.target import ModelTarget, parse_target
+from predictor.iot.updater import ModelUpdater
+from predictor.store import ModelManager
+from tests.iot.blobs import upload
+from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.predictor.modelfactory import edit
+
+
+class Reports:
+    """Collects what the updater reports (the twin's reported ``model``), in order."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, Any]] = []
+
+    async def __call__(self, state: dict[str, Any]) -> None:
+        self.states.append(state)
+
+    @property
+    def statuses(self) -> list[tuple[str | None, str]]:
+        return [(s["version"], s["status"]) for s in self.states]
+
+
+@pytest.fixture
+async def reports() -> Reports:
+    return Reports()
+
+
+def policy(**changes: Any) -> DownloadPolicy:
+    values: dict[str, Any] = {
+        "max_bytes": 1_000_000,
+        "attempts": 2,
+        "backoff_seconds": 0.0,
+        "timeout": 5.0,
+    }
+    values.update(changes)
+    return DownloadPolicy(**values)
+
+
+@pytest.fixture
+async def updater(manager: ModelManager, reports: Reports) -> AsyncIterator[ModelUpdater]:
+    updater = ModelUpdater(manager, Downloader(policy()), reports)
+    task = asyncio.create_task(updater.run())
+    yield updater
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def target(value: dict[str, str]) -> ModelTarget:
+    return parse_target(value, allow_http=True)
+
+
+async def settle(updater: ModelUpdater) -> None:
+    await asyncio.wait_for(updater.wait_idle(), 30)
+
+
+async def test_a_new_model_is_downloaded_verified_swapped_and_reported(
+    azurite: Azurite,
+    iot_models: IotModels,
+    manager: ModelManager,
+    updater: ModelUpdater,
+    reports: Reports,
+) -> None:
+    blob = upload(azurite, iot_models.v2)
+    updater.submit(target(blob.desired(V2)))
+    await settle(updater)
+    assert manager.current is not None and manager.current.version == V2
+    assert reports.statuses == [(V2, "downloading"), (V2, "applied")]
+    applied = reports.states[-1]
+    assert applied["sha256"] == blob.sha256
+    assert applied["source"] == "twin"
+    assert applied["error"] is None
+    assert "sig=" not in str(reports.states)
+
+    # The same version again changes nothing and says so.
+    updater.submit(target(blob.desired(V2)))
+    await settle(updater)
+    assert reports.statuses[-1] == (V2, "applied")
+    assert len(reports.states) == 3
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("missing blob", "does not exist (404)"),
+        ("hash mismatch", "sha256 mismatch"),
+        ("not onnx", "not a loadable ONNX model"),
+        ("no contract", "no contract"),
+        ("wrong version", "not the 20261125.100002 that was asked for"),
+        ("too large", "over the limit"),
+        ("tampered sas", "denied (403)"),
+    ],
+)
+async def test_a_failed_update_reports_why_and_keeps_serving(
+    azurite: Azurite,
+    iot_models: IotModels,
+    manager: ModelManager,
+    updater: ModelUpdater,
+    reports: Reports,
+    case: str,
+    reason: str,
+) -> None:
+    good = upload(azurite, iot_models.v2)
+    desired = good.desired(V2)
+    if case == "missing blob":
+        BlobClient.from_blob_url(good.plain_url, credential=azurite.credential).delete_blob()
+    elif case == "hash mismatch":
+        desired["sha256"] = "0" * 64
+    elif case == "not onnx":
+        desired = upload(azurite, b"this is not a model").desired(V2)
+    elif case == "no contract":
+        desired = upload(azurite, edit(iot_models.v2, feature_names=None)).desired(V2)
+    elif case == "wrong version":
+        desired = upload(azurite, iot_models.v3).desired(V2)
+    elif case == "too large":
+        updater.downloader = Downloader(policy(max_bytes=1024))
+    elif case == "tampered sas":
+        desired["url"] = desired["url"].replace("sig=", "sig=AAAA")
+    updater.submit(target(desired))
+    await settle(updater)
+    assert manager.current is not None and manager.current.version == V1
+    assert reports.statuses[-1] == (V2, "failed")
+    assert reason in reports.states[-1]["error"]
+    assert reports.states[-1]["running"]["version"] == V1
+    assert "sig=" not in str(reports.states)
+
+
+async def test_an_unreachable_storage_is_retried_then_reported(
+    iot_models: IotModels, manager: ModelManager, reports: Reports
+) -> None:
+    port = free_port()
+    updater = ModelUpdater(manager, Downloader(policy(attempts=3, timeout=2.0)), reports)
+    task = asyncio.create_task(updater.run())
+    try:
+        updater.submit(
+            target(
+                {
+                    "url": f"http://127.0.0.1:{port}/acct/models/m.onnx",
+                    "sha256": "a" * 64,
+                    "version": V2,
+                }
+            )
+        )
+        await settle(updater)
+    finally:
+        task.cancel()
+    assert reports.statuses == [(V2, "downloading"), (V2, "failed")]
+    assert "storage unreachable" in reports.states[-1]["error"]
+    assert manager.current is not None and manager.current.version == V1
+
+
+async def test_the_newest_target_wins(
+    azurite: Azurite,
+    iot_models: IotModels,
+    manager: ModelManager,
+    updater: ModelUpdater,
+    reports: Reports,
+) -> None:
+    two, three = upload(azurite, iot_models.v2), upload(azurite, iot_models.v3)
+    updater.submit(target(two.desired(V2)))
+    updater.submit(target(three.desired(V3)))
+    await settle(updater)
+    assert manager.current is not None and manager.current.version == V3
+    assert reports.statuses[-1] == (V3, "applied")
+    assert (V2, "applied") not in reports.statuses
+
+
+async def test_a_refused_target_is_not_fetched_again_but_a_fixed_one_is(
+    azurite: Azurite,
+    iot_models: IotModels,
+    manager: ModelManager,
+    updater: ModelUpdater,
+    reports: Reports,
+) -> None:
+    blob = upload(azurite, iot_models.v2)
+    bad = target(blob.desired(V2, sha256="1" * 64))
+    updater.submit(bad)
+    await settle(updater)
+    count = len(reports.states)
+    updater.submit(bad)
+    await settle(updater)
+    assert len(reports.states) == count  # no second download of a known-bad model
+    updater.submit(target(blob.desired(V2)))
+    await settle(updater)
+    assert reports.statuses[-1] == (V2, "applied")
+
+
+async def test_a_newer_target_abandons_a_stalled_download(
+    azurite: Azurite,
+    iot_models: IotModels,
+    manager: ModelManager,
+    reports: Reports,
+) -> None:
+    # A storage endpoint that accepts connections and never answers: the download stalls.
+    stalled: list[asyncio.StreamWriter] = []
+    reached = asyncio.Event()
+
+    async def never_answer(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stalled.append(writer)
+        reached.set()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    updater = ModelUpdater(manager, Downloader(policy(timeout=60.0)), reports)
+    task = asyncio.create_task(updater.run())
+    try:
+        slow = {
+            "url": f"http://127.0.0.1:{port}/acct/models/slow.onnx",
+            "sha256": "c" * 64,
+            "version": V2,
+        }
+        updater.submit(target(slow))
+        await asyncio.wait_for(reached.wait(), 10)
+        blob = upload(azurite, iot_models.v3)
+        started = asyncio.get_running_loop().time()
+        updater.submit(target(blob.desired(V3)))
+        await settle(updater)
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        task.cancel()
+        server.close()
+        for writer in stalled:
+            writer.close()
+    assert manager.current is not None and manager.current.version == V3
+    assert reports.statuses == [(V2, "downloading"), (V3, "downloading"), (V3, "applied")]
+    assert elapsed < 30, "the stalled download was waited out instead of abandoned"
