@@ -22,3 +22,8 @@ demo:
 
 demo-stop:
 	scripts/demo --stop
+
+# The benchmark of issue 7 (BENCHMARKS.md): `make bench BENCH_ARGS="--rounds 3 --seconds 3"`.
+.PHONY: bench
+bench: setup
+	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
 from pydantic import ValidationError
 
 from predictor import logs
-from predictor.serve import serve
+from predictor.app import create_app
+from predictor.serve import AppFactory, run
 from predictor.settings import Settings
 
 log = logging.getLogger("predictor")
 
 
-def main() -> int:
+def main(app_factory: AppFactory = create_app) -> int:
     logs.configure()
     try:
         settings = Settings()
@@ -28,7 +28,7 @@ def main() -> int:
         return 2
     logs.configure(settings.log_level)
     log.info("predictor starting")
-    status = asyncio.run(serve(settings))
+    status = run(settings, app_factory)
     log.info("predictor stopped")
     return status
 

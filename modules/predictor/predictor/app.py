@@ -8,7 +8,8 @@ from aiohttp import web
 
 from predictor.api import inflight, local, v2
 from predictor.api.errors import errors_and_metrics
-from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, SETTINGS
+from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
+from predictor.batching import Coalescer
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.settings import Settings
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[IN_FLIGHT] = in_flight
+    app[COALESCER] = Coalescer(metrics, enabled=settings.coalesce)
     app[MANAGER] = ModelManager(
         settings.model_cache_dir,
         settings.default_model,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -18,15 +19,20 @@ from predictor.settings import Settings
 
 log = logging.getLogger("predictor")
 
+AppFactory = Callable[[Settings], web.Application]
 
-async def serve(settings: Settings) -> int:
-    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable)."""
+
+async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int:
+    """Serve until SIGTERM/SIGINT; the process exit status (0, or 1 if the port is unusable).
+
+    ``app_factory`` lets the benchmarks serve the same stack with one more route.
+    """
     # Handlers first: a signal during the model load must also stop cleanly.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    app = create_app(settings)
+    app = app_factory(settings)
     runner = web.AppRunner(
         app,
         handle_signals=False,
@@ -58,3 +64,16 @@ async def serve(settings: Settings) -> int:
         return 0
     finally:
         await runner.cleanup()
+
+
+def run(settings: Settings, app_factory: AppFactory = create_app) -> int:
+    """``serve`` on the event loop the settings choose (2 if that loop is not installed)."""
+    if settings.event_loop == "uvloop":
+        try:
+            import uvloop  # optional, only when chosen
+        except ImportError:
+            log.error("PREDICTOR_EVENT_LOOP is uvloop, but uvloop is not installed")
+            return 2
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(serve(settings, app_factory))
+    return asyncio.run(serve(settings, app_factory))

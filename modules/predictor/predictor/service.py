@@ -4,7 +4,7 @@ direct method): pick the running model, parse, predict, answer."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,6 +14,9 @@ from predictor.metrics import Metrics
 from predictor.runtime import OnnxModel, Prediction
 from predictor.schema import RequestError
 from predictor.store import ModelManager
+
+if TYPE_CHECKING:
+    from predictor.batching import Coalescer
 
 
 def running_model(manager: ModelManager) -> OnnxModel:
@@ -43,4 +46,14 @@ def predict_value(
     model = running_model(manager)
     batch = schema.parse(value, model.contract.feature_names, max_rows)
     prediction = predict_rows(model, batch.rows, metrics)
+    return schema.answer(batch, prediction, model.contract)
+
+
+async def predict_value_coalesced(
+    manager: ModelManager, value: Any, max_rows: int, coalescer: Coalescer
+) -> Any:
+    """``predict_value``, with the inference shared with concurrent requests (same answer)."""
+    model = running_model(manager)
+    batch = schema.parse(value, model.contract.feature_names, max_rows)
+    prediction = await coalescer.predict(model, batch.rows)
     return schema.answer(batch, prediction, model.contract)

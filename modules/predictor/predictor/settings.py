@@ -48,6 +48,19 @@ class Settings(BaseSettings):
             "ONNX Runtime intra-op threads per model; 1 suits small batches on a small device."
         ),
     )
+    event_loop: Literal["asyncio", "uvloop"] = Field(
+        default="asyncio",
+        description=(
+            "Event loop: the standard library's asyncio, or uvloop if installed (not in the "
+            "image: it did not help here, see BENCHMARKS.md)."
+        ),
+    )
+    coalesce: bool = Field(
+        default=True,
+        description=(
+            "Answer concurrent prediction requests with one inference call (no added wait)."
+        ),
+    )
     shutdown_timeout: float = Field(
         default=5.0,
         gt=0,

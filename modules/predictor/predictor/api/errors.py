@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from predictor.api.reply import json_response
 from predictor.api.state import METRICS
 from predictor.schema import RequestError
 
@@ -38,7 +39,7 @@ def is_v2(request: web.Request) -> bool:
 
 def error_response(request: web.Request, error: RequestError) -> web.Response:
     body: object = {"error": error.message} if is_v2(request) else error.to_dict()
-    return web.json_response(body, status=error.status)
+    return json_response(body, status=error.status)
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> RequestError:

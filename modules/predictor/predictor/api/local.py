@@ -7,30 +7,31 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from predictor import service
 from predictor.api.body import read_json
-from predictor.api.state import MANAGER, METRICS, SETTINGS
+from predictor.api.reply import json_response
+from predictor.api.state import COALESCER, MANAGER, METRICS, SETTINGS
 
 
 async def predict(request: web.Request) -> web.Response:
     value = await read_json(request)
     settings = request.app[SETTINGS]
-    answer = service.predict_value(
-        request.app[MANAGER], value, settings.max_rows, request.app[METRICS]
+    answer = await service.predict_value_coalesced(
+        request.app[MANAGER], value, settings.max_rows, request.app[COALESCER]
     )
-    return web.json_response(answer)
+    return json_response(answer)
 
 
 async def info(request: web.Request) -> web.Response:
     model = service.running_model(request.app[MANAGER])
-    return web.json_response(model.info())
+    return json_response(model.info())
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "alive"})
+    return json_response({"status": "alive"})
 
 
 async def readyz(request: web.Request) -> web.Response:
     model = service.running_model(request.app[MANAGER])  # 503 no_model when not ready
-    return web.json_response(
+    return json_response(
         {"status": "ready", "model_name": model.name, "model_version": model.version}
     )
 

@@ -10,7 +10,8 @@ from aiohttp import web
 
 from predictor import __version__, service
 from predictor.api.body import check_content_type
-from predictor.api.state import MANAGER, METRICS, SETTINGS
+from predictor.api.reply import json_response
+from predictor.api.state import COALESCER, MANAGER, SETTINGS
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
@@ -38,7 +39,7 @@ def _model(request: web.Request) -> OnnxModel:
 
 
 async def server_metadata(request: web.Request) -> web.Response:
-    return web.json_response({"name": SERVER_NAME, "version": __version__, "extensions": []})
+    return json_response({"name": SERVER_NAME, "version": __version__, "extensions": []})
 
 
 async def live(request: web.Request) -> web.Response:
@@ -58,7 +59,7 @@ async def model_ready(request: web.Request) -> web.Response:
 
 
 async def get_model_metadata(request: web.Request) -> web.Response:
-    return web.json_response(model_metadata(_model(request)))
+    return json_response(model_metadata(_model(request)))
 
 
 async def infer(request: web.Request) -> web.Response:
@@ -69,8 +70,8 @@ async def infer(request: web.Request) -> web.Response:
     parsed = parse_infer(
         body, request.headers.get(HEADER_LENGTH), model, request.app[SETTINGS].max_rows
     )
-    prediction = service.predict_rows(model, parsed.rows, request.app[METRICS])
-    return web.json_response(infer_response(model, parsed, prediction))
+    prediction = await request.app[COALESCER].predict(model, parsed.rows)
+    return json_response(infer_response(model, parsed, prediction))
 
 
 def add_routes(app: web.Application) -> None:

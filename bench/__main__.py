@@ -1,0 +1,106 @@
+"""``python -m bench``: run the benchmark, print the table, write the JSON (BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from bench import candidates, json_lever, report, run, seed_model, sizes
+from bench.candidates import REPO, Candidate
+
+# The predictor with one lever changed each (uvloop on, coalescing off): what each is worth.
+LEVERS = ["predictor-uvloop", "predictor-uncoalesced"]
+ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS]
+
+
+def arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all candidates")
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--warmup", type=int, default=1, help="unrecorded wrk run first")
+    two = (os.cpu_count() or 1) >= 2
+    parser.add_argument("--server-cpus", default="1" if two else "0", help="taskset list")
+    parser.add_argument("--client-cpus", default="0", help="taskset list for wrk")
+    parser.add_argument("--candidates", default=",".join(ALL), help="comma-separated names")
+    parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.seconds < 1 or args.warmup < 1:
+        parser.error("--rounds, --seconds and --warmup must be at least 1")
+    unknown = set(args.candidates.split(",")) - set(ALL)
+    if unknown:
+        parser.error(f"unknown candidates {sorted(unknown)}; choose from {ALL}")
+    return args
+
+
+def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
+    pickle = seed_model.write_pickle(work / "seed-pipeline.joblib")
+    other = seed_model.write_onnx(work / "swap-model.onnx", "20261125.999999")
+    made = {
+        "predictor": candidates.predictor(),
+        "limit": candidates.limit(),
+        "seed-1w": candidates.seed(1, pickle),
+        "seed-2w": candidates.seed(2, pickle),
+        "predictor-swap": candidates.swap(other, seconds, count=4),
+        "predictor-uvloop": candidates.predictor("predictor-uvloop", PREDICTOR_EVENT_LOOP="uvloop"),
+        "predictor-uncoalesced": candidates.predictor(
+            "predictor-uncoalesced", PREDICTOR_COALESCE="false"
+        ),
+    }
+    return [made[name] for name in names]
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    args = arguments(argv)
+    plan = run.Plan(
+        rounds=args.rounds,
+        seconds=args.seconds,
+        warmup_seconds=args.warmup,
+        server_cpus=args.server_cpus,
+        client_cpus=args.client_cpus,
+        work_dir=args.work_dir,
+    )
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    machine = report.machine()
+    bodies = run.Bodies.write(args.work_dir)
+    chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
+    raw = run.run_all(chosen, plan, bodies)
+    stacks = {
+        "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
+        "seed": sizes.stack_size(REPO / "bench" / "requirements.txt"),
+    }
+    json_us = json_lever.measure(bodies.row, bodies.rows, budget_s=min(0.5, args.seconds / 4))
+    goals = report.goals(raw, stacks)
+    print(report.table(raw, goals, stacks))
+    print(report.json_table(json_us))
+    result = {
+        "command": "python -m bench " + shlex.join(argv),
+        "started_at": started,
+        "machine": machine,
+        "load_average_after": os.getloadavg(),
+        "plan": {k: str(v) for k, v in asdict(plan).items()},
+        "raw": raw,
+        "figures": {
+            name: {metric: figure.to_dict() for metric, figure in metrics.items()}
+            for name, metrics in report.figures(raw).items()
+        },
+        "goals": goals,
+        "installed_bytes": stacks,
+        "json_us_per_call": json_us,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwritten: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,89 @@
+"""The servers under test, each a command line for a given port."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PREDICTOR_DIR = REPO / "modules" / "predictor"
+BUNDLED_MODEL = PREDICTOR_DIR / "models" / "default.onnx"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    kind: str  # "predictor", "limit", "seed" or "swap"
+    module: list[str]  # what follows ``python -m``
+    path: str  # where wrk posts
+    pythonpath: tuple[Path, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    rows: bool = True  # also measured with the 1000-row body
+
+    def command(
+        self, port: int, cache_dir: Path, python: str = sys.executable
+    ) -> tuple[list[str], dict[str, str]]:
+        env = {
+            "PATH": "/usr/bin:/bin:/usr/local/bin",
+            "PYTHONPATH": ":".join(str(p) for p in self.pythonpath),
+            **self.env,
+        }
+        if self.kind == "seed":
+            argv = [python, "-m", *self.module, "--bind", f"127.0.0.1:{port}"]
+        else:
+            argv = [python, "-m", *self.module]
+            env |= {
+                "PREDICTOR_HTTP_HOST": "127.0.0.1",
+                "PREDICTOR_HTTP_PORT": str(port),
+                "PREDICTOR_DEFAULT_MODEL": str(BUNDLED_MODEL),
+                # A fresh, empty cache: every start serves the bundled model.
+                "PREDICTOR_MODEL_CACHE_DIR": str(cache_dir),
+                "PREDICTOR_LOG_LEVEL": "WARNING",
+            }
+        return argv, env
+
+
+def seed(workers: int, pickle: Path) -> Candidate:
+    return Candidate(
+        name=f"seed-{workers}w",
+        kind="seed",
+        module=[
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "bench.seed_app:app",
+        ],
+        path="/predict",
+        pythonpath=(REPO,),
+        env={"SEED_MODEL": str(pickle)},
+    )
+
+
+def predictor(name: str = "predictor", **env: str) -> Candidate:
+    # Only the predictor's own directory on the path: its cold start imports nothing else.
+    return Candidate(name, "predictor", ["predictor"], "/predict", (PREDICTOR_DIR,), env)
+
+
+def limit() -> Candidate:
+    return Candidate(
+        "limit", "limit", ["bench.limit_server"], "/limit", (PREDICTOR_DIR, REPO), rows=False
+    )
+
+
+def swap(other_model: Path, seconds: int, count: int) -> Candidate:
+    return Candidate(
+        "predictor-swap",
+        "swap",
+        ["bench.swap_server"],
+        "/predict",
+        (PREDICTOR_DIR, REPO),
+        {
+            "BENCH_SWAP_MODELS": f"{other_model},{BUNDLED_MODEL}",
+            "BENCH_SWAP_COUNT": str(count),
+            "BENCH_SWAP_INTERVAL": str(seconds / (count + 1)),
+        },
+        rows=False,
+    )

@@ -1,0 +1,123 @@
+"""Coalescing: requests of the same event-loop turn share one inference call, same answers."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp.test_utils import TestClient
+
+from predictor.batching import Coalescer
+from predictor.metrics import Metrics
+from predictor.runtime import OnnxModel, Prediction
+from tests.predictor.conftest import Models
+
+ROWS = np.asarray(
+    [[5.1, 3.5, 1.4, 0.2], [6.9, 3.1, 5.4, 2.1], [5.9, 3.0, 4.2, 1.5], [6.3, 2.9, 5.6, 1.8]],
+    dtype=np.float32,
+)
+
+
+@pytest.fixture(scope="module")
+def v1(models: Models) -> OnnxModel:
+    return OnnxModel.from_bytes(models.v1, "test")
+
+
+@pytest.fixture(scope="module")
+def v2(models: Models) -> OnnxModel:
+    return OnnxModel.from_bytes(models.v2, "test")
+
+
+def calls(metrics: Metrics) -> float:
+    value = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count")
+    return value or 0.0
+
+
+def same(a: Prediction, b: Prediction) -> None:
+    assert a.labels == b.labels
+    assert np.array_equal(a.class_indices, b.class_indices)
+    assert np.allclose(a.probabilities, b.probabilities, atol=1e-6)
+
+
+async def test_requests_of_one_turn_share_one_call_and_get_their_own_rows(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    batches = [ROWS[:1], ROWS[1:3], ROWS[3:], ROWS]
+    answers = await asyncio.gather(*(coalescer.predict(v1, rows) for rows in batches))
+    assert calls(metrics) == 1
+    assert metrics.registry.get_sample_value("predictor_rows_predicted_total") == 8
+    for rows, answer in zip(batches, answers, strict=True):
+        same(answer, v1.predict(rows))
+
+
+async def test_a_lone_request_runs_without_waiting_for_company(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    for i in range(3):
+        same(await coalescer.predict(v1, ROWS[i : i + 1]), v1.predict(ROWS[i : i + 1]))
+    assert calls(metrics) == 3
+
+
+async def test_two_models_in_one_turn_get_one_call_each(v1: OnnxModel, v2: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    models = [v1, v2, v1, v2, v2]
+    answers = await asyncio.gather(*(coalescer.predict(m, ROWS) for m in models))
+    assert calls(metrics) == 2
+    for model, answer in zip(models, answers, strict=True):
+        same(answer, model.predict(ROWS))
+    assert not np.allclose(answers[0].probabilities, answers[1].probabilities)
+
+
+async def test_max_rows_splits_a_turn_into_several_calls(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics, max_rows=8)
+    answers = await asyncio.gather(*(coalescer.predict(v1, ROWS) for _ in range(5)))
+    assert calls(metrics) == 3  # 8 + 8 + 4 rows
+    for answer in answers:
+        same(answer, v1.predict(ROWS))
+
+
+async def test_disabled_runs_one_call_per_request(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics, enabled=False)
+    await asyncio.gather(*(coalescer.predict(v1, ROWS) for _ in range(4)))
+    assert calls(metrics) == 4
+
+
+async def test_a_failing_call_fails_every_request_in_it(v1: OnnxModel) -> None:
+    coalescer = Coalescer()
+    wrong = np.zeros((2, 3), dtype=np.float32)  # ONNX Runtime refuses 3 columns
+    results = await asyncio.gather(
+        coalescer.predict(v1, wrong), coalescer.predict(v1, ROWS), return_exceptions=True
+    )
+    assert all(isinstance(r, Exception) for r in results)
+    same(await coalescer.predict(v1, ROWS), v1.predict(ROWS))  # and it keeps working
+
+
+async def test_a_cancelled_request_does_not_disturb_the_others(v1: OnnxModel) -> None:
+    coalescer = Coalescer()
+    doomed = asyncio.ensure_future(coalescer.predict(v1, ROWS[:1]))
+    kept = asyncio.ensure_future(coalescer.predict(v1, ROWS[1:2]))
+    await asyncio.sleep(0)  # both are waiting for the flush now
+    doomed.cancel()
+    same(await kept, v1.predict(ROWS[1:2]))
+    assert doomed.cancelled()
+
+
+async def test_concurrent_http_requests_get_the_answers_sequential_ones_get(
+    client: TestClient[Any, Any],
+) -> None:
+    names = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    bodies = [dict(zip(names, map(float, row), strict=True)) for row in ROWS] * 4
+
+    async def post(body: dict[str, float]) -> Any:
+        response = await client.post("/predict", json=body)
+        assert response.status == 200
+        return await response.json()
+
+    alone = [await post(body) for body in bodies]
+    together = await asyncio.gather(*(post(body) for body in bodies))
+    assert together == alone

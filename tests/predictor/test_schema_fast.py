@@ -1,0 +1,62 @@
+"""The C-speed path for plain instances gives the same float32 batch as the row-by-row path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from predictor import schema
+
+FEATURES = ("a", "b", "c", "d")
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def slow(instances: list[list[Any]]) -> np.ndarray[Any, Any]:
+    rows = [schema._row_from_list(i, row, FEATURES) for i, row in enumerate(instances)]
+    return schema._to_array(rows, len(FEATURES))
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [
+        [[5.1, 3.5, 1.4, 0.2]],
+        [[1, 2, 3, 4], [0, -0, -0.0, 1e-45]],
+        [[2**60 + 1, -(2**63) - 1, 2**70, 123456789012345678901234567890]],
+        [[F32_MAX, -F32_MAX, 1e-320, 3.4028234e38]],
+        [[0.1, 0.2, 0.3, 1 / 3]] * 50,
+    ],
+)
+def test_plain_rows_match_the_row_by_row_path(instances: list[list[Any]]) -> None:
+    batch = schema.parse({"instances": instances}, FEATURES, 1000)
+    expected = slow(instances)
+    assert batch.rows.dtype == np.float32
+    assert batch.rows.tobytes() == expected.tobytes()
+
+
+def test_random_rows_match_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.normal(0, 1e6, (1000, 4))
+    instances = [[float(v) if j % 2 else int(v) for j, v in enumerate(row)] for row in values]
+    batch = schema.parse({"instances": instances}, FEATURES, 1000)
+    assert batch.rows.tobytes() == slow(instances).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [
+        ([1, 2, 3, True], "not_a_number"),
+        ([1, 2, 3, "4"], "not_a_number"),
+        ([1, 2, 3, None], "not_a_number"),
+        ([1, 2, 3, float("nan")], "non_finite"),
+        ([1, 2, 3, 1e39], "non_finite"),
+        ([1, 2, 3, 10**400], "non_finite"),
+        ([1, 2, 3], "wrong_row_length"),
+    ],
+)
+def test_a_bad_value_after_good_rows_is_still_named(row: list[Any], code: str) -> None:
+    with pytest.raises(schema.RequestError) as caught:
+        schema.parse({"instances": [[1, 2, 3, 4]] * 5 + [row]}, FEATURES, 1000)
+    assert caught.value.code == code
+    assert "instance 5" in caught.value.message
