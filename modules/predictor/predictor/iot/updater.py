@@ -20,7 +20,7 @@ from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 from predictor.runtime import OnnxModel
 from predictor.signature import SignatureError, verify
-from predictor.store import ModelManager
+from predictor.store import CacheWriteError, ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,9 @@ class ModelUpdater:
             model = await asyncio.shield(
                 self.manager.apply(data, SOURCE_TWIN, expected_version=target.version)
             )
+        except CacheWriteError as exc:  # the disk's fault, not the model's: may be tried again
+            await self._fail(target, str(exc))
+            return
         except ModelError as exc:
             self._refused[target] = str(exc)
             await self._fail(target, str(exc))
