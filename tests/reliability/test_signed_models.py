@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from devtools.azurite import Azurite
+from devtools.edgehub import EdgeHub
 from predictor.iot.download import Downloader
 from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
@@ -23,9 +24,12 @@ from predictor.settings import Settings
 from predictor.signature import load_public_key
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, V2, IotModels
+from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
 from tests.iot.test_updater import Reports, policy
 from trainer import signing
 from trainer.cli import main
+
+__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
@@ -130,3 +134,24 @@ def test_a_bad_public_key_setting_is_refused_with_the_reason() -> None:
     with pytest.raises(ValidationError, match="not an Ed25519 public key"):
         Settings(model_public_key="not a key")
     assert Settings(model_public_key="").model_public_key is None
+
+
+def test_end_to_end_the_module_reports_why_it_refused_and_applies_the_signed_model(
+    tmp_path: Path,
+    hub: EdgeHub,
+    iot_models: IotModels,
+    published: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    keys, patch = published
+    unsigned = {k: v for k, v in patch["model"].items() if k != "signature"}
+    key = keys["PREDICTOR_MODEL_PUBLIC_KEY"]
+    with start(tmp_path, hub, iot_models.v1, PREDICTOR_MODEL_PUBLIC_KEY=key) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        hub.set_desired(MODULE, {"model": unsigned})
+        failed = wait_status(hub, V2, "failed")
+        assert "not signed" in failed["error"]
+        assert failed["running"]["version"] == V1
+        hub.set_desired(MODULE, {"model": patch["model"]})
+        wait_status(hub, V2, "applied")
+        assert post(module, FLOWER)["model_version"] == V2
