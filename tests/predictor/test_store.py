@@ -13,7 +13,7 @@ from predictor import cache
 from predictor.cache import CacheError
 from predictor.contract import ModelError
 from predictor.metrics import Metrics
-from predictor.store import ModelManager
+from predictor.store import CacheWriteError, ModelManager
 from tests.predictor.conftest import V1, V2, Models
 from tests.predictor.modelfactory import edit
 
@@ -150,11 +150,13 @@ def test_the_cache_refuses_a_sidecar_naming_a_file_elsewhere(tmp_path: Path) -> 
         cache.read(tmp_path)
 
 
-async def test_an_unwritable_cache_still_swaps_and_warns(
+async def test_an_unwritable_cache_refuses_the_model_and_warns(
     tmp_path: Path, models: Models, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # Served but uncached, a restart would silently go back to the old model (docs/reliability.md).
     (tmp_path / "cache").write_text("a file where the directory should be")
     store = manager(tmp_path)
-    model = await store.apply(models.v1, "twin")
-    assert store.current is model
+    with pytest.raises(CacheWriteError, match="could not be cached"):
+        await store.apply(models.v1, "twin")
+    assert store.current is None
     assert "could not be cached" in caplog.text

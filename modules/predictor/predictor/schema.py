@@ -61,6 +61,10 @@ def decode_json(body: bytes) -> Any:
         raise RequestError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise RequestError("invalid_json", "the request body is nested too deeply") from exc
+    except ValueError as exc:  # an integer past Python's 4300-digit conversion limit
+        raise RequestError(
+            "invalid_json", f"the request body holds an unreadable number: {exc}"
+        ) from exc
 
 
 def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -143,3 +143,20 @@ class Settings(BaseSettings):
             "token. Prefer SAS URLs: then the device holds no account key."
         ),
     )
+    model_public_key: str | None = Field(
+        default=None,
+        description=(
+            "Ed25519 public key (PEM, or base64 as `trainer keygen` prints it). If set, a model "
+            "from the twin is taken only with a valid `signature`; see docs/reliability.md."
+        ),
+    )
+
+    @field_validator("model_public_key")
+    @classmethod
+    def _a_usable_key(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            from predictor.signature import load_public_key  # only when a key is set
+
+            load_public_key(value)  # a bad key stops the module at start, with the reason
+            return value
+        return None

@@ -22,6 +22,11 @@ from predictor.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
 
+
+class CacheWriteError(ModelError):
+    """The model is fine but could not be stored in the cache; it was not swapped in."""
+
+
 SOURCE_CACHE = "cache"
 SOURCE_BUNDLED = "bundled"
 
@@ -106,10 +111,13 @@ class ModelManager:
             try:
                 await asyncio.to_thread(cache.write, self.cache_dir, data, entry)
             except OSError as exc:
-                # Serving the new model still beats refusing it; only a restart would lose it.
-                log.warning(
-                    "model %s could not be cached in %s: %s", model.version, self.cache_dir, exc
-                )
+                # Not swapped in: served but uncached, a restart would silently go back to the
+                # old model while the twin says the new one is applied. The update fails instead.
+                if self.metrics is not None:
+                    self.metrics.swap_done("refused")
+                reason = f"the model could not be cached in {self.cache_dir}: {exc}"
+                log.warning("model %s not applied: %s", model.version, reason)
+                raise CacheWriteError(reason) from exc
             self.swap(model)
             if self.metrics is not None:
                 self.metrics.swap_done("applied")

@@ -1,4 +1,4 @@
-"""The command line: ``python -m trainer train|publish|run|convert``.
+"""The command line: ``python -m trainer train|publish|run|convert|keygen``.
 
 Results are JSON on stdout; every failure is one line on stderr (``trainer: error: ...``) and a
 non-zero exit: 2 for bad usage, 3 for a model below ``--min-accuracy``, 1 for everything else.
@@ -23,7 +23,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
-from trainer import commands, convert, parity
+from trainer import commands, convert, parity, signing
 from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.contract import ContractError
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
@@ -116,6 +116,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    keygen = commands.add_parser(
+        "keygen",
+        help="write a new Ed25519 key pair for signing models (see docs/reliability.md)",
+    )
+    keygen.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help=f"folder for {signing.PRIVATE_FILE} (keep it secret) and {signing.PUBLIC_FILE}",
+    )
+    keygen.set_defaults(handler=_keygen)
+
     conv = commands.add_parser(
         "convert",
         help="convert your own fitted scikit-learn classifier (a joblib file) to a "
@@ -207,6 +220,13 @@ def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
     parser.add_argument(
+        "--signing-key",
+        metavar="FILE",
+        type=Path,
+        help="Ed25519 private key from 'trainer keygen': the twin patch carries the model's "
+        "signature (default: TRAINER_SIGNING_KEY)",
+    )
+    parser.add_argument(
         "--sas-days",
         metavar="DAYS",
         type=int,
@@ -287,8 +307,18 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
             args.layered_deployment, args.target_condition, args.priority, args.module
         ),
         storage=settings.options(),
+        signing_key=args.signing_key or settings.signing_key,
     )
     return commands.publish_model(read_model_file(args.model), settings.secret(), request)
+
+
+def _keygen(args: argparse.Namespace) -> dict[str, Any]:
+    pair = signing.generate(args.out)
+    return {
+        "private_key": str(pair.private),
+        "public_key": str(pair.public),
+        "PREDICTOR_MODEL_PUBLIC_KEY": pair.public_base64,
+    }
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer import parity
+from trainer import parity, signing
 from trainer.build import build_model, check_min_accuracy
 from trainer.deployment import (
     DEFAULT_MODULE,
@@ -79,6 +79,7 @@ class PublishRequest:
     twin_patch: Path | None = None
     deployment: DeploymentRequest | None = None
     storage: StorageOptions = field(default_factory=StorageOptions)
+    signing_key: Path | None = None
 
     def check(self, name: str, version: str) -> LayeredDeployment | None:
         """Check every option for model ``name`` ``version``; the deployment it will write."""
@@ -125,6 +126,8 @@ def publish_model(
     """Upload ``model``, then write the twin patch and deployment files; the summary."""
     name, version = model.contract.model_name, model.contract.model_version
     layered = request.check(name, version)
+    # Read before uploading: a key that cannot sign fails before anything is published.
+    key = signing.load_private_key(request.signing_key) if request.signing_key else None
     service = connect(connection_string, request.storage)
     published = publish(
         service,
@@ -135,6 +138,9 @@ def publish_model(
     )
     result = published.summary()
     patch = published.twin_patch()
+    if key is not None:
+        patch["model"]["signature"] = signing.sign(model.data, key)
+        result["twin_patch"] = patch
     if request.twin_patch is not None:
         write_json(request.twin_patch, patch)
         result["twin_patch_file"] = str(request.twin_patch)
@@ -172,6 +178,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
         overwrite=settings.overwrite,
         sas_days=settings.sas_days,
         twin_patch=settings.twin_patch,
+        signing_key=settings.signing_key,
         deployment=DeploymentRequest.from_options(
             settings.layered_deployment,
             settings.target_condition,

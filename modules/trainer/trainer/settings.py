@@ -41,6 +41,8 @@ class StorageSettings(BaseSettings):
     """Retries of a failed storage request (1 s apart): fail in seconds when unreachable."""
     storage_timeout: float = 5.0
     """Seconds to wait for a connection to the storage account."""
+    signing_key: Path | None = None
+    """Ed25519 private key (PEM, from ``trainer keygen``): the twin patch carries a signature."""
 
     def options(self) -> StorageOptions:
         return StorageOptions(retries=self.storage_retries, connect_timeout=self.storage_timeout)

@@ -87,7 +87,11 @@ class Downloader:
                 transient=False,
             ) from exc
         except HttpResponseError as exc:
-            status = exc.status_code or 0
+            if exc.status_code is None:  # no status: the answer broke off (storage went away)
+                raise DownloadError(
+                    f"the download broke off: {_reason(exc)}", transient=True
+                ) from exc
+            status = exc.status_code
             if status == 403:
                 raise DownloadError(
                     "access to the model blob was denied (403): the SAS token may be expired "

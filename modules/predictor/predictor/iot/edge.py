@@ -22,6 +22,7 @@ from predictor.iot.target import TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, now, running_state
 from predictor.metrics import Metrics
 from predictor.settings import Settings
+from predictor.signature import load_public_key
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ class EdgeModule:
                 )
             ),
             self.report_model,
+            public_key=load_public_key(settings.model_public_key)
+            if settings.model_public_key
+            else None,
         )
         self.answerer = MessageAnswerer(
             manager,

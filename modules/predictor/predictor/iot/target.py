@@ -22,6 +22,7 @@ class ModelTarget:
     url: str
     sha256: str
     version: str
+    signature: str | None = None  # base64 Ed25519 over the model bytes (see signature.py)
 
     @property
     def safe_url(self) -> str:
@@ -51,8 +52,11 @@ def parse_target(
         raise TargetError("desired 'model' sha256 must be 64 hexadecimal digits")
     if not _VERSION.match(version):
         raise TargetError(f"desired 'model' version {version[:40]!r} is not a valid version")
+    signature = value.get("signature")
+    if signature is not None and not (isinstance(signature, str) and len(signature) <= 200):
+        raise TargetError("desired 'model' signature must be a base64 string")
     check_url(url, allow_http=allow_http, allowed_hosts=allowed_hosts or [])
-    return ModelTarget(url=url, sha256=sha256, version=version)
+    return ModelTarget(url=url, sha256=sha256, version=version, signature=signature or None)
 
 
 def check_url(url: str, *, allow_http: bool, allowed_hosts: list[str]) -> None:

@@ -13,11 +13,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from predictor.contract import ModelError
 from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.signature import SignatureError, verify
+from predictor.store import CacheWriteError, ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +64,18 @@ def running_state(model: OnnxModel | None) -> dict[str, Any]:
 class ModelUpdater:
     """Takes desired targets from the twin and brings the running model to the newest one."""
 
-    def __init__(self, manager: ModelManager, downloader: Fetcher, report: Report) -> None:
+    def __init__(
+        self,
+        manager: ModelManager,
+        downloader: Fetcher,
+        report: Report,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> None:
         self.manager = manager
         self.downloader = downloader
         self.report = report
+        # With a key, only models signed by its private key are taken (docs/reliability.md).
+        self.public_key = public_key
         self._wanted: ModelTarget | None = None
         self._wake = asyncio.Event()
         self._download: asyncio.Task[bytes] | None = None
@@ -124,11 +135,21 @@ class ModelUpdater:
             return
         finally:
             self._download = None
+        if self.public_key is not None:
+            try:
+                verify(self.public_key, data, target.signature)
+            except SignatureError as exc:
+                self._refused[target] = str(exc)
+                await self._fail(target, str(exc))
+                return
         try:
             # Shielded: a newer target must not interrupt a swap and cache write half-way.
             model = await asyncio.shield(
                 self.manager.apply(data, SOURCE_TWIN, expected_version=target.version)
             )
+        except CacheWriteError as exc:  # the disk's fault, not the model's: may be tried again
+            await self._fail(target, str(exc))
+            return
         except ModelError as exc:
             self._refused[target] = str(exc)
             await self._fail(target, str(exc))

@@ -1,0 +1,54 @@
+"""Broken variants of a real model, each wrong in one way (tests only)."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+from onnx import helper
+
+from tests.predictor.modelfactory import edit
+
+
+def _through(data: bytes, output: str, node: onnx.NodeProto, domain: str | None = None) -> bytes:
+    """A copy whose graph output ``output`` is first passed through ``node`` (its input is
+    ``output + "_raw"``, its output ``output``)."""
+    model = onnx.load_from_string(data)
+    raw = f"{output}_raw"
+    for existing in model.graph.node:
+        for i, name in enumerate(existing.output):
+            if name == output:
+                existing.output[i] = raw
+    model.graph.node.append(node)
+    if domain is not None:
+        model.opset_import.append(helper.make_opsetid(domain, 1))
+    return model.SerializeToString()
+
+
+def foreign_operator(data: bytes, probabilities: str = "probabilities") -> bytes:
+    """The probabilities pass through an operator of a domain no runtime knows."""
+    node = helper.make_node(
+        "Exfiltrate", [f"{probabilities}_raw"], [probabilities], domain="com.example.evil"
+    )
+    return _through(data, probabilities, node, domain="com.example.evil")
+
+
+def wrong_output_shape(data: bytes, probabilities: str = "probabilities") -> bytes:
+    """A valid graph whose probabilities have two columns, not one per class."""
+    model = onnx.load_from_string(data)
+    starts = helper.make_tensor("starts", onnx.TensorProto.INT64, [1], [0])
+    ends = helper.make_tensor("ends", onnx.TensorProto.INT64, [1], [2])
+    axes = helper.make_tensor("axes", onnx.TensorProto.INT64, [1], [1])
+    model.graph.initializer.extend([starts, ends, axes])
+    for output in model.graph.output:
+        if output.name == probabilities:
+            output.type.tensor_type.ClearField("shape")
+    node = helper.make_node(
+        "Slice", [f"{probabilities}_raw", "starts", "ends", "axes"], [probabilities]
+    )
+    return _through(model.SerializeToString(), probabilities, node)
+
+
+def lying_contract(data: bytes) -> bytes:
+    """The contract names three features; the graph takes four."""
+    return edit(data, feature_names=json.dumps(["a", "b", "c"]))
