@@ -7,8 +7,7 @@ from pathlib import Path
 
 import joblib
 
-from trainer.contract import Contract
-from trainer.export import library_versions, to_onnx_model
+from trainer.build import build_model
 from trainer.training import IRIS_FEATURES, Hyperparameters, load_dataset, train
 
 FEATURES: tuple[str, ...] = IRIS_FEATURES
@@ -27,16 +26,6 @@ def write_onnx(path: Path, version: str, name: str = "iris-svm") -> Path:
     """An iris model with a linear kernel, so that a swap really changes the model."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        dataset = load_dataset()
-        result = train(dataset, Hyperparameters(c=10.0, kernel="linear"))
-        contract = Contract(
-            model_name=name,
-            model_version=version,
-            feature_names=dataset.feature_names,
-            class_labels=dataset.class_labels,
-            created_at="2026-11-25T18:00:00Z",
-            training_metrics={"holdout_accuracy": result.holdout_accuracy},
-            library_versions=library_versions(),
-        )
-        path.write_bytes(to_onnx_model(result.model, contract).SerializeToString())
+        model = build_model(Hyperparameters(c=10.0, kernel="linear"), name, version)
+        path.write_bytes(model.data)
     return path

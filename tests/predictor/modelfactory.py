@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import onnx
 
-from trainer.contract import Contract
-from trainer.export import library_versions, to_onnx_model
-from trainer.training import Hyperparameters, load_dataset, train
+from trainer.build import build_model
+from trainer.training import Hyperparameters
 
 
 def iris_model(version: str, params: Hyperparameters, name: str = "iris-svm") -> bytes:
-    """Train an iris SVM with ``params`` and return its ONNX bytes, versioned ``version``."""
-    dataset = load_dataset()
-    result = train(dataset, params)
-    contract = Contract(
-        model_name=name,
-        model_version=version,
-        feature_names=dataset.feature_names,
-        class_labels=dataset.class_labels,
-        created_at="2026-11-25T18:00:00Z",
-        training_metrics={"holdout_accuracy": result.holdout_accuracy},
-        library_versions=library_versions(),
-    )
-    return to_onnx_model(result.model, contract).SerializeToString()
+    """Train an iris SVM with ``params`` and return its ONNX bytes, versioned ``version``: the
+    trainer's own build step, parity gate included."""
+    return build_model(params, name, version).data
 
 
 def edit(data: bytes, **metadata: str | None) -> bytes:
