@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -18,6 +19,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_ex
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
+from predictor.iot.netthread import watch_network_threads
 from predictor.iot.target import TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, now, running_state
 from predictor.metrics import Metrics
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 MESSAGE_WORKERS = 4
 # Set-up tries on one client before it is replaced by a new one.
 REBUILD_AFTER = 3
+# Seconds a replaced client gets to disconnect: a healthy one takes milliseconds, one whose
+# network thread died never does, and the new client should not wait for it.
+DROP_GRACE_SECONDS = 2.0
 
 
 class EdgeModule:
@@ -50,6 +55,9 @@ class EdgeModule:
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
         self._recovering = False
+        # Set while a client is connected and set up; senders wait for it after a replacement.
+        self._link_ready = asyncio.Event()
+        self._unwatch: Callable[[], None] | None = None
         connection = settings.storage_connection_string
         self.updater = ModelUpdater(
             manager,
@@ -87,6 +95,7 @@ class EdgeModule:
     async def start(self) -> None:
         """Connect and subscribe, retrying until edgeHub answers; then keep the link healthy."""
         self._loop = asyncio.get_running_loop()
+        self._unwatch = watch_network_threads(self._on_network_thread_death)
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
@@ -104,6 +113,10 @@ class EdgeModule:
 
         client.on_connection_state_change = state_changed
         client.on_background_exception = self._on_background_exception
+        # Handler mode before connecting: a client that resumes this module's MQTT session is
+        # sent the inputs the broker kept for it at once, before our handler can be set; in
+        # handler mode the SDK holds them until it is, otherwise it drops them (acknowledged).
+        client.on_message_received = None  # type: ignore[assignment]  # the SDK allows None
         return client
 
     async def _connect(self) -> None:
@@ -129,6 +142,7 @@ class EdgeModule:
                 if self.client is None:
                     self.client = self._new_client()
                 await self._set_up(self.client)
+        self._link_ready.set()
 
     async def _set_up(self, client: IoTHubModuleClient) -> None:
         """Connect, then subscribe (in this order) - every step safe to repeat after a failure."""
@@ -151,12 +165,13 @@ class EdgeModule:
         await self._report_if_needed()
 
     async def _drop_client(self) -> None:
+        self._link_ready.clear()
         client, self.client = self.client, None
         if client is None:
             return
         log.warning("replacing the edgeHub connection with a new one")
         try:
-            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+            async with asyncio.timeout(min(self.settings.iot_timeout_seconds, DROP_GRACE_SECONDS)):
                 await client.shutdown()
         except Exception as exc:  # it is being dropped because it misbehaves
             log.info("the old edgeHub connection did not close cleanly: %s", _describe(exc))
@@ -172,6 +187,18 @@ class EdgeModule:
             log.info("edgeHub connection restored")
         finally:
             self._recovering = False
+
+    def _request_recovery(self, reason: str) -> None:
+        """Replace the client in the background (unless that is already under way)."""
+        if self._recovering or self.client is None:
+            return
+        log.warning("%s: replacing the edgeHub connection", reason)
+        self._tasks.append(asyncio.create_task(self._recover(), name="edge-recover"))
+
+    def _on_network_thread_death(self, exc: BaseException) -> None:
+        # On the dying thread: the client it served is dead although it says it is connected.
+        reason = f"the IoT SDK's network thread died ({type(exc).__name__}: {exc})"
+        self._call_soon(self._request_recovery, reason)
 
     async def _watchdog(self) -> None:
         """Replace a client that stays disconnected: the SDK's reconnect thread can die (an
@@ -206,6 +233,8 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
+        if self._unwatch is not None:
+            self._unwatch()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -327,8 +356,11 @@ class EdgeModule:
             await self.send(out)
 
     async def send(self, out: Outgoing) -> None:
-        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link."""
-        assert self.client is not None
+        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link.
+
+        At least once: an output sent on a link that then broke is sent again on the next one,
+        so edgeHub may get it twice (same message id and correlation id).
+        """
         message = Message(
             out.body,
             message_id=out.message_id,
@@ -344,11 +376,36 @@ class EdgeModule:
             before_sleep=lambda state: log.warning(
                 "sending to output %s failed (%s); trying again",
                 out.output,
-                state.outcome.exception() if state.outcome else "?",
+                _describe(state.outcome.exception() if state.outcome else None),
             ),
         ):
             with attempt:
-                await self.client.send_message_to_output(message, out.output)
+                await self._send_once(message, out.output)
+
+    async def _send_once(self, message: Message, output: str) -> None:
+        """One send on the current client, watched: a client that says it is connected but
+        does not get an acknowledgement in time has a dead link (see netthread.py)."""
+        await self._link_ready.wait()
+        client = self.client
+        assert client is not None
+        sending = asyncio.ensure_future(client.send_message_to_output(message, output))
+        try:
+            while not sending.done():
+                await asyncio.wait({sending}, timeout=self.settings.iot_timeout_seconds)
+                if sending.done():
+                    break
+                if client is not self.client:
+                    raise LinkReplacedError("the edgeHub connection was replaced")
+                if client.connected:  # while disconnected the SDK keeps it to send on reconnect
+                    self._request_recovery(
+                        f"no acknowledgement from edgeHub in "
+                        f"{self.settings.iot_timeout_seconds:.0f} s on a connected link"
+                    )
+                    raise LinkReplacedError("the edgeHub link did not acknowledge in time")
+        finally:
+            if not sending.done():
+                sending.cancel()
+        sending.result()
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 
@@ -387,6 +444,10 @@ class EdgeModule:
             await self.client.send_method_response(response)
         except Exception as exc:
             log.warning("could not answer direct method %s: %s", request.name, exc)
+
+
+class LinkReplacedError(ConnectionError):
+    """A send was given up with its client: it goes again on the next one."""
 
 
 def _as_bytes(data: Any) -> bytes:
