@@ -1,4 +1,5 @@
-"""The SDK's network thread killed by an ``ssl.SSLEOFError`` in a write, forced for real.
+"""The SDK's network thread killed by an ``ssl.SSLEOFError`` in a write, forced for real; and a
+link that goes silent.
 
 azure-iot-device 2.14 runs paho-mqtt 1.6.1's network thread. paho reads at most as many packets
 per loop turn as it has messages in flight, then writes what is queued; its write path catches
@@ -105,4 +106,37 @@ def test_a_link_cut_mid_record_kills_the_sdk_thread_and_the_module_recovers_ever
     print(
         f"cut after {proxy.cut_records} records; {len(sent)} inputs, "
         f"{sum(answers.values())} answers, {sum(n - 1 for n in answers.values())} duplicates"
+    )
+
+
+def test_a_link_that_goes_silent_is_replaced_when_an_answer_gets_no_acknowledgement(
+    tmp_path: Path, hub: EdgeHub, proxy: TlsCutProxy, iot_models: IotModels
+) -> None:
+    # Nothing dies here: paho would notice only at its keep-alive (60 s); the module's send
+    # deadline (PREDICTOR_IOT_TIMEOUT_SECONDS, 5 s in start()) notices first.
+    with start(tmp_path, hub, iot_models.v1, **through(hub, proxy)) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        sent = [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
+        hub.wait_for_upstream(5, 30)  # the module is answering those: sends are in flight
+        proxy.freeze()
+        sent += [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
+        wanted = set(sent)
+        try:
+            wait_until(lambda: wanted <= {m.correlation_id for m in hub.upstream}, 120, "")
+        except TimeoutError:
+            answered = {m.correlation_id for m in hub.upstream}
+            pytest.fail(
+                f"{len(wanted & answered)} of {len(sent)} answered; "
+                f"module log: {module.log.read_text()[-4000:]}"
+            )
+        log = module.log.read_text()
+    assert proxy.freezes == 1
+    assert "no acknowledgement from edgeHub in 5 s on a connected link" in log
+    assert "network thread died" not in log
+    assert proxy.connections >= 2
+    answers = collections.Counter(m.correlation_id for m in hub.upstream)
+    print(
+        f"{len(sent)} inputs, {sum(answers.values())} answers, "
+        f"{sum(n - 1 for n in answers.values())} duplicates"
     )

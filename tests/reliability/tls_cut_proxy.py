@@ -1,6 +1,8 @@
 """A TLS-terminating proxy between a module's SDK and its mosquitto that can break the link the
 way a dying edgeHub does: a burst of complete TLS records, then half a record, then the end of
 the TCP stream (no TLS close_notify), with the socket closed so the module's next write is reset.
+Or silently: the link stays open and nothing goes through any more (a frozen peer, a NAT entry
+gone), which only a missing answer can show.
 
 On its module side the proxy speaks TLS itself (``ssl.SSLObject`` over raw bytes, so that it can
 stop in the middle of a record); towards the broker it is an ordinary TLS client. It runs in a
@@ -42,8 +44,10 @@ class TlsCutProxy:
         self._client_context = ssl.create_default_context(cafile=str(upstream_ca))
         self.connections = 0
         self.cuts = 0  # connections broken by cut()
+        self.freezes = 0  # connections frozen by freeze()
         self.cut_records = 0  # complete TLS records sent in the last burst before the cut
-        self._armed: float | None = None  # seconds of broker traffic to hold before the cut
+        # Seconds of broker traffic to hold before the cut, or "freeze".
+        self._armed: float | str | None = None
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
@@ -62,7 +66,12 @@ class TlsCutProxy:
         with self._lock:
             self._armed = hold_seconds
 
-    def _take_arm(self) -> float | None:
+    def freeze(self) -> None:
+        """From now on the current connection carries nothing either way (it stays open)."""
+        with self._lock:
+            self._armed = "freeze"
+
+    def _take_arm(self) -> float | str | None:
         with self._lock:
             armed, self._armed = self._armed, None
             return armed
@@ -120,6 +129,7 @@ class _Link:
         self.outgoing = ssl.MemoryBIO()
         self.tls = proxy._server_context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.to_broker: asyncio.Task[None] | None = None
+        self.frozen = False
 
     async def run(self) -> None:
         if not await self._handshake():
@@ -173,13 +183,18 @@ class _Link:
                         break
                     if not plain:
                         return
-                    writer.write(plain)
+                    if not self.frozen:
+                        writer.write(plain)
                 await writer.drain()
 
     async def _broker_to_module(self, reader: asyncio.StreamReader) -> None:
         while True:
-            if (hold := self.proxy._take_arm()) is not None:
-                await self._cut(reader, hold)
+            armed = self.proxy._take_arm()
+            if armed == "freeze":
+                self.frozen = True
+                self.proxy.freezes += 1
+            elif isinstance(armed, float):
+                await self._cut(reader, armed)
                 return
             try:
                 async with asyncio.timeout(0.05):  # to look at the arm now and then
@@ -188,8 +203,9 @@ class _Link:
                 continue
             if not plain:
                 return
-            self.tls.write(plain)
-            await self._flush()
+            if not self.frozen:
+                self.tls.write(plain)
+                await self._flush()
 
     async def _cut(self, reader: asyncio.StreamReader, hold: float) -> None:
         held: list[bytes] = []

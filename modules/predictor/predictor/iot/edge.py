@@ -55,6 +55,7 @@ class EdgeModule:
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
         self._recovering = False
+        self._recovery: asyncio.Task[None] | None = None
         # Set while a client is connected and set up; senders wait for it after a replacement.
         self._link_ready = asyncio.Event()
         self._unwatch: Callable[[], None] | None = None
@@ -190,10 +191,12 @@ class EdgeModule:
 
     def _request_recovery(self, reason: str) -> None:
         """Replace the client in the background (unless that is already under way)."""
-        if self._recovering or self.client is None:
+        pending = self._recovery is not None and not self._recovery.done()
+        if pending or self._recovering or self.client is None:
             return
         log.warning("%s: replacing the edgeHub connection", reason)
-        self._tasks.append(asyncio.create_task(self._recover(), name="edge-recover"))
+        self._recovery = asyncio.create_task(self._recover(), name="edge-recover")
+        self._tasks.append(self._recovery)
 
     def _on_network_thread_death(self, exc: BaseException) -> None:
         # On the dying thread: the client it served is dead although it says it is connected.
