@@ -1,7 +1,9 @@
-"""The IoT Hub module client: connects through edgeHub and wires twin, messages and methods.
+"""The predictor as an IoT Edge module: the module twin, input messages and direct methods.
 
-The SDK calls handlers on its own threads; every handler here only hands its argument to the
-app's event loop, where all the work happens (the model manager is not thread-safe by design).
+The link to edgeHub (connect, watch, replace the client) is ``link.py``; this module says how a
+client is set up and handles what comes over it. The SDK calls handlers on its own threads;
+every handler here only hands its argument to the app's event loop, where all the work happens
+(the model manager is not thread-safe by design).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -17,9 +18,9 @@ from azure.iot.device.aio import IoTHubModuleClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
 from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
-from predictor.iot.netthread import watch_network_threads
 from predictor.iot.target import TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, now, running_state
 from predictor.metrics import Metrics
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 # How many input messages are answered at once: sends wait for edgeHub's acknowledgement, so a
 # few in flight keep the link busy without reordering much.
 MESSAGE_WORKERS = 4
-# Set-up tries on one client before it is replaced by a new one.
-REBUILD_AFTER = 3
-# Seconds a replaced client gets to disconnect: a healthy one takes milliseconds, one whose
-# network thread died never does, and the new client should not wait for it.
-DROP_GRACE_SECONDS = 2.0
 
 
 class EdgeModule:
@@ -46,7 +42,7 @@ class EdgeModule:
         self.settings = settings
         self.manager = manager
         self.metrics = metrics
-        self.client: IoTHubModuleClient | None = None
+        self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -54,11 +50,6 @@ class EdgeModule:
         self._report_lock = asyncio.Lock()
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
-        self._recovering = False
-        self._recovery: asyncio.Task[None] | None = None
-        # Set while a client is connected and set up; senders wait for it after a replacement.
-        self._link_ready = asyncio.Event()
-        self._unwatch: Callable[[], None] | None = None
         connection = settings.storage_connection_string
         self.updater = ModelUpdater(
             manager,
@@ -96,54 +87,16 @@ class EdgeModule:
     async def start(self) -> None:
         """Connect and subscribe, retrying until edgeHub answers; then keep the link healthy."""
         self._loop = asyncio.get_running_loop()
-        self._unwatch = watch_network_threads(self._on_network_thread_death)
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
-        await self._connect()
+        await self.link.start()
         log.info("connected to edgeHub; listening on input %s", self.settings.telemetry_input)
-        self._tasks.append(asyncio.create_task(self._watchdog(), name="edge-watchdog"))
 
-    def _new_client(self) -> IoTHubModuleClient:
-        client = IoTHubModuleClient.create_from_edge_environment(
-            connection_retry_interval=self.settings.iot_reconnect_seconds
-        )
-
-        def state_changed(*_: object) -> None:
-            self._on_connection_state_change(client)
-
-        client.on_connection_state_change = state_changed
-        client.on_background_exception = self._on_background_exception
-        # Handler mode before connecting: a client that resumes this module's MQTT session is
-        # sent the inputs the broker kept for it at once, before our handler can be set; in
-        # handler mode the SDK holds them until it is, otherwise it drops them (acknowledged).
-        client.on_message_received = None  # type: ignore[assignment]  # the SDK allows None
-        return client
-
-    async def _connect(self) -> None:
-        """Set up a client; one that keeps failing is replaced by a new one.
-
-        The SDK subscribes once per client and relies on the broker keeping those subscriptions;
-        a broker that lost them (a crash before it saved them) leaves the client deaf to twin
-        answers and inputs, and only a new client subscribes again.
-        """
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential(multiplier=0.5, max=self.settings.iot_reconnect_seconds),
-            stop=stop_never,
-            before_sleep=lambda state: log.warning(
-                "edgeHub does not answer yet (%s); trying again",
-                _describe(state.outcome.exception() if state.outcome else None),
-            ),
-        ):
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if self.client is not None and number > 1 and number % REBUILD_AFTER == 1:
-                    await self._drop_client()
-                if self.client is None:
-                    self.client = self._new_client()
-                await self._set_up(self.client)
-        self._link_ready.set()
+    @property
+    def client(self) -> IoTHubModuleClient | None:
+        """The client in use (None while it is being replaced)."""
+        return self.link.client
 
     async def _set_up(self, client: IoTHubModuleClient) -> None:
         """Connect, then subscribe (in this order) - every step safe to repeat after a failure."""
@@ -165,62 +118,6 @@ class EdgeModule:
         # Reported last: once the twin says what runs, the module answers everything.
         await self._report_if_needed()
 
-    async def _drop_client(self) -> None:
-        self._link_ready.clear()
-        client, self.client = self.client, None
-        if client is None:
-            return
-        log.warning("replacing the edgeHub connection with a new one")
-        try:
-            async with asyncio.timeout(min(self.settings.iot_timeout_seconds, DROP_GRACE_SECONDS)):
-                await client.shutdown()
-        except Exception as exc:  # it is being dropped because it misbehaves
-            log.info("the old edgeHub connection did not close cleanly: %s", _describe(exc))
-
-    async def _recover(self) -> None:
-        """Replace the client and set everything up again (one recovery at a time)."""
-        if self._recovering:
-            return
-        self._recovering = True
-        try:
-            await self._drop_client()
-            await self._connect()
-            log.info("edgeHub connection restored")
-        finally:
-            self._recovering = False
-
-    def _request_recovery(self, reason: str) -> None:
-        """Replace the client in the background (unless that is already under way)."""
-        pending = self._recovery is not None and not self._recovery.done()
-        if pending or self._recovering or self.client is None:
-            return
-        log.warning("%s: replacing the edgeHub connection", reason)
-        self._recovery = asyncio.create_task(self._recover(), name="edge-recover")
-        self._tasks.append(self._recovery)
-
-    def _on_network_thread_death(self, exc: BaseException) -> None:
-        # On the dying thread: the client it served is dead although it says it is connected.
-        reason = f"the IoT SDK's network thread died ({type(exc).__name__}: {exc})"
-        self._call_soon(self._request_recovery, reason)
-
-    async def _watchdog(self) -> None:
-        """Replace a client that stays disconnected: the SDK's reconnect thread can die (an
-        SSL error while the broker goes away) and then it never reconnects by itself."""
-        grace = 3 * self.settings.iot_reconnect_seconds + self.settings.iot_timeout_seconds
-        down_since: float | None = None
-        while True:
-            await asyncio.sleep(self.settings.iot_reconnect_seconds)
-            client = self.client
-            if self._recovering or client is None or client.connected:
-                down_since = None
-                continue
-            now_ = asyncio.get_running_loop().time()
-            down_since = down_since or now_
-            if now_ - down_since > grace:
-                log.warning("no connection to edgeHub for %.0f s", now_ - down_since)
-                down_since = None
-                await self._recover()
-
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
@@ -236,19 +133,12 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        if self._unwatch is not None:
-            self._unwatch()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.client is not None:
-            try:
-                async with asyncio.timeout(grace):
-                    await self.client.shutdown()
-            except Exception as exc:  # a broken link must not keep the process alive
-                log.warning("disconnect from edgeHub failed: %s", exc)
+        await self.link.close(grace)
         log.info("disconnected from edgeHub")
 
     # -- module twin ---------------------------------------------------------------------------
@@ -256,16 +146,16 @@ class EdgeModule:
     async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
         """Read the whole twin after a reconnect: changes made while offline apply now. A client
         that cannot even read its twin has lost its subscriptions: replace it."""
-        if self._recovering or self._last_report is None:
-            return  # start-up or a recovery is setting this client up
+        if self._last_report is None:
+            return  # start-up is setting this client up
         try:
             async with asyncio.timeout(self.settings.iot_timeout_seconds):
                 await self._read_twin()
             await self._report_if_needed()
         except Exception as exc:
             if client is self.client:
-                log.warning("could not read the module twin after reconnecting: %s", _describe(exc))
-                await self._recover()
+                log.warning("could not read the module twin after reconnecting: %s", describe(exc))
+                await self.link.recover()
 
     async def _read_twin(self) -> None:
         assert self.client is not None
@@ -379,36 +269,11 @@ class EdgeModule:
             before_sleep=lambda state: log.warning(
                 "sending to output %s failed (%s); trying again",
                 out.output,
-                _describe(state.outcome.exception() if state.outcome else None),
+                describe(state.outcome.exception() if state.outcome else None),
             ),
         ):
             with attempt:
-                await self._send_once(message, out.output)
-
-    async def _send_once(self, message: Message, output: str) -> None:
-        """One send on the current client, watched: a client that says it is connected but
-        does not get an acknowledgement in time has a dead link (see netthread.py)."""
-        await self._link_ready.wait()
-        client = self.client
-        assert client is not None
-        sending = asyncio.ensure_future(client.send_message_to_output(message, output))
-        try:
-            while not sending.done():
-                await asyncio.wait({sending}, timeout=self.settings.iot_timeout_seconds)
-                if sending.done():
-                    break
-                if client is not self.client:
-                    raise LinkReplacedError("the edgeHub connection was replaced")
-                if client.connected:  # while disconnected the SDK keeps it to send on reconnect
-                    self._request_recovery(
-                        f"no acknowledgement from edgeHub in "
-                        f"{self.settings.iot_timeout_seconds:.0f} s on a connected link"
-                    )
-                    raise LinkReplacedError("the edgeHub link did not acknowledge in time")
-        finally:
-            if not sending.done():
-                sending.cancel()
-        sending.result()
+                await self.link.send_to_output(message, out.output)
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 
@@ -426,19 +291,6 @@ class EdgeModule:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._answer_method(request), self._loop)
 
-    def _on_connection_state_change(self, client: IoTHubModuleClient) -> None:
-        assert self._loop is not None
-        if client is not self.client:
-            return  # a replaced client saying goodbye
-        if client.connected:
-            log.info("connected to edgeHub: reading the module twin")
-            asyncio.run_coroutine_threadsafe(self._after_reconnect(client), self._loop)
-        else:
-            log.warning("disconnected from edgeHub; the SDK reconnects by itself")
-
-    def _on_background_exception(self, exc: Exception) -> None:
-        log.warning("IoT SDK background error: %s", exc)
-
     async def _answer_method(self, request: MethodRequest) -> None:
         assert self.client is not None
         status, payload = self.methods.call(request.name, request.payload)
@@ -447,10 +299,6 @@ class EdgeModule:
             await self.client.send_method_response(response)
         except Exception as exc:
             log.warning("could not answer direct method %s: %s", request.name, exc)
-
-
-class LinkReplacedError(ConnectionError):
-    """A send was given up with its client: it goes again on the next one."""
 
 
 def _as_bytes(data: Any) -> bytes:
@@ -463,9 +311,3 @@ def _as_bytes(data: Any) -> bytes:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "?"
-    return str(exc) or type(exc).__name__
