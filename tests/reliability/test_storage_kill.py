@@ -4,6 +4,7 @@ process, a slow link to it (a throttling proxy, so that the kill lands in the bo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
@@ -60,11 +61,15 @@ def storage(tmp_path: Path) -> Iterator[Storage]:
 
 @dataclass
 class Requests:
-    """POST /predict every 50 ms on a thread of its own, until stopped."""
+    """POST /predict every 50 ms on a thread of its own, until stopped; and each time a look at
+    the cache folder, which may hold a model only whole (temporary files aside)."""
 
     module: object
+    cache: Path
+    model_bytes: int
     versions: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)  # cached models of the wrong size
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -77,6 +82,10 @@ class Requests:
                 self.versions.append(post(self.module, FLOWER)["model_version"])  # type: ignore[arg-type]
             except Exception as exc:  # every failure is a finding
                 self.failures.append(repr(exc))
+            for model in self.cache.glob("[!.]*.onnx") if self.cache.exists() else ():
+                with contextlib.suppress(FileNotFoundError):  # replaced meanwhile
+                    if model.stat().st_size != self.model_bytes:
+                        self.partial.append(f"{model.name}: {model.stat().st_size} bytes")
 
     def stop(self) -> None:
         self._stop.set()
@@ -133,7 +142,7 @@ def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_mod
         start(tmp_path, hub, iot_models.v1, **settings) as module,
     ):
         wait_status(hub, V1, "applied")
-        requests = Requests(module)
+        requests = Requests(module, tmp_path / "cache", len(data))
         try:
             hub.set_desired(MODULE, {"model": through(blob, proxy)})
             kill_mid_download(storage, proxy, tmp_path)
@@ -148,6 +157,7 @@ def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_mod
         log = module.log.read_text()
     assert applied["sha256"] == blob.sha256
     assert requests.failures == []
+    assert requests.partial == []
     switch = requests.versions.index(V2)  # V1 answered throughout, then V2 only
     assert switch > 0 and set(requests.versions[:switch]) == {V1}
     assert set(requests.versions[switch:]) == {V2}
@@ -163,14 +173,15 @@ def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_mod
 def test_storage_killed_mid_download_for_good_fails_the_update_with_a_reason(
     tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
 ) -> None:
-    blob = published(storage, big_model(iot_models))
+    data = big_model(iot_models)
+    blob = published(storage, data)
     settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "3", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.2"}
     with (
         ThrottledProxy(("127.0.0.1", storage.port), RATE) as proxy,
         start(tmp_path, hub, iot_models.v1, **settings) as module,
     ):
         wait_status(hub, V1, "applied")
-        requests = Requests(module)
+        requests = Requests(module, tmp_path / "cache", len(data))
         try:
             hub.set_desired(MODULE, {"model": through(blob, proxy)})
             kill_mid_download(storage, proxy, tmp_path)
@@ -182,6 +193,7 @@ def test_storage_killed_mid_download_for_good_fails_the_update_with_a_reason(
     assert failed["running"] == {"version": V1, "sha256": failed["running"]["sha256"]}
     assert log.count("trying again in") == 2  # 3 tries, backoff between
     assert requests.failures == []
+    assert requests.partial == []
     assert requests.versions and set(requests.versions) == {V1}
     assert not cache_files(tmp_path)  # no model, no temporary file
     assert "sig=" not in failed["error"]
