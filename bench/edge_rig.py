@@ -81,7 +81,7 @@ class EdgeRig:
 
         return self._start(PREDICTOR, argv, env, ready)
 
-    def start_passthrough(self) -> Server:
+    def start_passthrough(self, **settings: str) -> Server:
         token = uuid.uuid4().hex
         argv = [sys.executable, "-m", "bench.passthrough_module"]
         env = {
@@ -91,6 +91,7 @@ class EdgeRig:
             "PASSTHROUGH_OUTPUT": OUTPUT,
             "PASSTHROUGH_READY_TOKEN": token,
             **self.hub.module_env(PASSTHROUGH),
+            **settings,
         }
 
         def ready(reported: dict[str, Any]) -> bool:

@@ -14,7 +14,7 @@ import json
 import time
 
 from bench.edge_rig import INPUT, OUTPUT, SENDER
-from bench.processes import Server
+from bench.processes import Server, tree_cpu_seconds
 from devtools.edgehub import EdgeHub
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
@@ -35,10 +35,17 @@ def run(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, floa
     return _send(hub, module, server, count)
 
 
+def _rig_cpu_seconds(hub: EdgeHub, module: str) -> float:
+    """CPU time of the load side: this process (the hub's threads) and the module's broker."""
+    broker = hub.broker(module).process
+    return time.process_time() + (tree_cpu_seconds(broker.pid) if broker else 0.0)
+
+
 def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, float]:
     first = len(hub.upstream)
     target = hub.counters().upstream + count
     cpu = server.cpu_seconds()
+    rig_cpu = _rig_cpu_seconds(hub, module)
     started = time.time()  # the hub stamps arrivals with time.time()
     sent = {
         hub.send_input(
@@ -56,6 +63,7 @@ def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, fl
     with contextlib.suppress(TimeoutError):  # what is missing is counted as lost below
         hub.wait_for_counters(lambda c: c.upstream >= target, timeout_for(count))
     cpu = server.cpu_seconds() - cpu
+    rig_cpu = _rig_cpu_seconds(hub, module) - rig_cpu
     arrived = [m for m in hub.upstream[first:] if m.module_id == module]
     answered = [m.correlation_id or m.message_id for m in arrived]
     matched = set(answered) & sent
@@ -70,6 +78,10 @@ def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, fl
         "duplicates": float(len(answered) - len(set(answered))),
         "unexpected": float(len(set(answered) - sent)),
         "error_answers": float(sum(m.output_name != OUTPUT for m in arrived)),
+        # The module's share of a core while it ran: well below 1, the module waited for the
+        # broker and the hub (on the other core), not for its own CPU.
+        "module_busy": cpu / elapsed if elapsed > 0 else 0.0,
+        "rig_cpu_us_per_msg": rig_cpu / done * 1e6 if done else 0.0,
         "inject_s": injected,
         "run_s": elapsed,
     }

@@ -36,7 +36,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time used so far by the server and its children."""
-        return sum(_cpu_ticks(pid) for pid in _tree(self.process.pid)) / _TICKS
+        return tree_cpu_seconds(self.process.pid)
 
     def get(self, path: str) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(HOST, self.port, timeout=10)
@@ -107,6 +107,11 @@ def _post_ok(port: int, path: str, body: bytes) -> bool:
         return False
     finally:
         connection.close()
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by process ``pid`` and its children."""
+    return sum(_cpu_ticks(p) for p in _tree(pid)) / _TICKS
 
 
 def _tree(pid: int) -> list[int]:
