@@ -17,12 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench import candidates
-from bench.candidates import REPO
+from bench.candidates import PREDICTOR_DIR, REPO
 from bench.processes import Server, ServerError
 from devtools.azurite import Azurite, start_azurite
 from devtools.edgehub import EdgeHub
@@ -64,11 +64,15 @@ class EdgeRig:
     work_dir: Path
     module_cpus: str
 
-    def start_predictor(self, **settings: str) -> Server:
-        """``python -m predictor`` with the bundled model, an empty cache and the edge
-        environment; returned once it has reported its model (then it is subscribed)."""
+    def start_predictor(self, entry: str = "predictor", **settings: str) -> Server:
+        """``python -m predictor`` (or ``entry``, a wrapper of it in bench/) with the bundled
+        model, an empty cache and the edge environment; returned once it has reported its
+        model (then it is subscribed)."""
         cache = Path(tempfile.mkdtemp(prefix="cache-iot-", dir=self.work_dir))
-        argv, env = candidates.predictor().command(free_port(), cache)
+        candidate = candidates.predictor()
+        if entry != "predictor":
+            candidate = replace(candidate, module=[entry], pythonpath=(PREDICTOR_DIR, REPO))
+        argv, env = candidate.command(free_port(), cache)
         env |= self.hub.module_env(PREDICTOR) | {
             "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
             **settings,

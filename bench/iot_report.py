@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.edge_rig import PASSTHROUGH, PREDICTOR
-from bench.iot_run import TWIN
+from bench.iot_run import TIMED, TWIN
 from bench.run import Raw
 from bench.stats import Figure, ratios
 
@@ -87,6 +87,7 @@ def table(raw: Raw, messages: int) -> str:
     for metric, what in (("msgs_per_s", "msgs/s"), ("msgs_per_cpu_s", "msgs/CPU-s")):
         if ratio := _ratio(raw, metric):
             lines.append(f"predictor / pass-through, same round, {what}: {ratio.text(2)}")
+    lines += breakdown(raw)
     if seconds := _figure(raw, TWIN, "patch_to_applied_s"):
         cpu = _figure(raw, TWIN, "patch_cpu_s")
         lines.append(
@@ -94,3 +95,49 @@ def table(raw: Raw, messages: int) -> str:
             + (f"; module CPU per patch {cpu.text(3)} s" if cpu else "")
         )
     return "\n".join(lines)
+
+
+# The pieces of one message's answer that the timed run times (bench/timed_predictor.py).
+PIECES = [
+    ("onnx_call", "ONNX Runtime call"),
+    ("parse_and_check", "parse and checks"),
+    ("json_decode", "JSON decode"),
+    ("json_encode", "JSON encode"),
+]
+
+
+def breakdown(raw: Raw) -> list[str]:
+    """Where the predictor's extra CPU per message goes: medians over rounds, and the pieces
+    of ``answer()`` from the one timed run."""
+
+    def median(name: str, metric: str) -> float | None:
+        figure = _figure(raw, name, metric)
+        return figure.median if figure else None
+
+    lines = []
+    for metric, what in (
+        ("module_cpu_us_per_msg", "module CPU"),
+        ("loop_thread_us_per_msg", "event-loop thread"),
+        ("sdk_threads_us_per_msg", "SDK threads"),
+    ):
+        ours, theirs = median(PREDICTOR, metric), median(PASSTHROUGH, metric)
+        if ours is not None and theirs is not None:
+            lines.append(
+                f"  {what}: predictor {ours:.0f} vs pass-through {theirs:.0f} us/msg "
+                f"({ours - theirs:+.0f})"
+            )
+    answer = median(TIMED, "answer_us_per_call")
+    if answer is not None:
+        pieces = [
+            f"{title} {value:.0f}"
+            for key, title in PIECES
+            if (value := median(TIMED, f"{key}_us_per_call")) is not None
+        ]
+        loop = median(TIMED, "loop_thread_us_per_msg") or 0.0
+        lines.append(
+            f"  timed run: answer() {answer:.0f} us/msg ({', '.join(pieces)}); the rest of the "
+            f"event-loop thread {loop - answer:.0f} (SDK send with retry wrapper, metrics)"
+        )
+    if lines:
+        lines.insert(0, "where the predictor's CPU per message goes (medians; us per message):")
+    return lines

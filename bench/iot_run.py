@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import message_path, twin_update
+from bench import message_path, timed_predictor, twin_update
 from bench.edge_rig import PASSTHROUGH, PREDICTOR, EdgeRig, edge_rig
 from bench.run import Raw
 from trainer.publish import Published
@@ -17,6 +17,7 @@ from trainer.publish import Published
 log = logging.getLogger("bench")
 
 TWIN = "twin-update"
+TIMED = "predictor-timed"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ def run_all(plan: IotPlan) -> Raw:
                 for name, metrics in _one(rig, module, plan, models).items():
                     for metric, values in metrics.items():
                         raw[name][metric].extend(values)
+        if plan.messages:
+            log.info("iot: one more predictor run, with timers on its message path")
+            raw[TIMED] |= {metric: [value] for metric, value in _timed(rig, plan).items()}
     return {name: dict(metrics) for name, metrics in raw.items()}
 
 
@@ -65,4 +69,19 @@ def _one(
         server.stop()
         if module == PREDICTOR:
             twin_update.forget(rig.hub)
+    return figures
+
+
+def _timed(rig: EdgeRig, plan: IotPlan) -> dict[str, float]:
+    """A predictor with in-process timers (bench/timed_predictor.py): CPU microseconds per
+    call of each piece of a message's answer, beside the usual message-path figures."""
+    server = rig.start_predictor(entry="bench.timed_predictor")
+    try:
+        figures = message_path.run(rig.hub, PREDICTOR, server, plan.messages)
+    finally:
+        server.stop()
+        timings = timed_predictor.read(server.log.read_text(errors="replace"))
+    for name, (seconds, calls) in timings.items():
+        figures[f"{name}_us_per_call"] = seconds / calls * 1e6 if calls else 0.0
+        figures[f"{name}_calls"] = float(calls)
     return figures

@@ -14,7 +14,7 @@ import json
 import time
 
 from bench.edge_rig import INPUT, OUTPUT, SENDER
-from bench.processes import Server, tree_cpu_seconds
+from bench.processes import Server, main_thread_cpu_seconds, tree_cpu_seconds
 from devtools.edgehub import EdgeHub
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
@@ -45,6 +45,7 @@ def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, fl
     first = len(hub.upstream)
     target = hub.counters().upstream + count
     cpu = server.cpu_seconds()
+    main = main_thread_cpu_seconds(server.process.pid)
     rig_cpu = _rig_cpu_seconds(hub, module)
     started = time.time()  # the hub stamps arrivals with time.time()
     sent = {
@@ -62,6 +63,7 @@ def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, fl
     injected = time.time() - started
     with contextlib.suppress(TimeoutError):  # what is missing is counted as lost below
         hub.wait_for_counters(lambda c: c.upstream >= target, timeout_for(count))
+    main = main_thread_cpu_seconds(server.process.pid) - main  # first: never above cpu
     cpu = server.cpu_seconds() - cpu
     rig_cpu = _rig_cpu_seconds(hub, module) - rig_cpu
     arrived = [m for m in hub.upstream[first:] if m.module_id == module]
@@ -78,8 +80,11 @@ def _send(hub: EdgeHub, module: str, server: Server, count: int) -> dict[str, fl
         "duplicates": float(len(answered) - len(set(answered))),
         "unexpected": float(len(set(answered) - sent)),
         "error_answers": float(sum(m.output_name != OUTPUT for m in arrived)),
-        # The module's share of a core while it ran: well below 1, the module waited for the
-        # broker and the hub (on the other core), not for its own CPU.
+        # Where the module's CPU went: its event loop, or the SDK's own threads.
+        "loop_thread_us_per_msg": main / done * 1e6 if done else 0.0,
+        "sdk_threads_us_per_msg": (cpu - main) / done * 1e6 if done else 0.0,
+        # The module's share of a core while it ran: below 1, it waited - for the broker and
+        # the hub on the other core, or for a CPU that other processes share.
         "module_busy": cpu / elapsed if elapsed > 0 else 0.0,
         "rig_cpu_us_per_msg": rig_cpu / done * 1e6 if done else 0.0,
         "inject_s": injected,

@@ -114,6 +114,12 @@ def tree_cpu_seconds(pid: int) -> float:
     return sum(_cpu_ticks(p) for p in _tree(pid)) / _TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid``'s main thread (a Python module's event loop). The rest of
+    its CPU time is its other threads', including those that have ended."""
+    return _stat_ticks(Path(f"/proc/{pid}/task/{pid}/stat")) / _TICKS
+
+
 def _tree(pid: int) -> list[int]:
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -137,8 +143,12 @@ def _rss_kb(pid: int) -> int:
 
 
 def _cpu_ticks(pid: int) -> int:
+    return _stat_ticks(Path(f"/proc/{pid}/stat"))
+
+
+def _stat_ticks(path: Path) -> int:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = path.read_text()
     except OSError:
         return 0
     fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces

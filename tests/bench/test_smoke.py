@@ -119,6 +119,18 @@ def _check_message_path(iot: dict[str, Any], messages: int) -> None:
         assert 0 < figures["module_cpu_us_per_msg"][0] < 1e6, module
         assert 0 < figures["module_busy"][0] <= 1.5, module
         assert 0 < figures["cold_start_s"][0] < 90, module
+        # The module's CPU is its event loop's plus its SDK threads' (in 10 ms clock ticks).
+        loop = figures["loop_thread_us_per_msg"][0]
+        assert 0 <= loop <= figures["module_cpu_us_per_msg"][0], module
+        assert figures["sdk_threads_us_per_msg"][0] >= 0, module
+    timed = iot["raw"]["predictor-timed"]
+    assert timed["lost"] == [0.0]
+    # Every message answered once (plus the warm-up), each with one ONNX Runtime call at least.
+    assert timed["answer_calls"][0] >= messages
+    assert timed["onnx_call_calls"][0] >= timed["answer_calls"][0]
+    for piece in ("answer", "onnx_call", "parse_and_check", "json_decode", "json_encode"):
+        assert timed[f"{piece}_us_per_call"][0] > 0, piece
+    assert timed["onnx_call_us_per_call"][0] < timed["answer_us_per_call"][0]
 
 
 def test_the_message_path_counted_every_answer_of_both_modules(
@@ -127,6 +139,7 @@ def test_the_message_path_counted_every_answer_of_both_modules(
     result, table = smoke
     _check_message_path(result["iot"], 150)
     assert "IoT Edge message path (150 single-row messages per run" in table
+    assert "timed run: answer() " in table
     goals = {g["goal"]: g for g in result["goals"]}
     for what in ("msgs/s", "msgs per module CPU-s"):
         ratio = goals[f"message path {what}: predictor / pass-through"]
@@ -145,10 +158,10 @@ def test_every_twin_patch_was_applied_and_timed(smoke: tuple[dict[str, Any], str
 
 def test_iot_only_runs_just_the_iot_edge_part(work: Path) -> None:
     result, table = run_bench(
-        work, "iot-only", "--iot-only", "--rounds", "1", "--messages", "30", "--twin-patches", "1"
+        work, "iot-only", "--iot-only", "--rounds", "1", "--messages", "100", "--twin-patches", "1"
     )
     assert result["raw"] == {} and result["json_us_per_call"] == {}
-    _check_message_path(result["iot"], 30)
+    _check_message_path(result["iot"], 100)
     assert len(result["iot"]["raw"]["twin-update"]["patch_to_applied_s"]) == 1
     assert "req/s @16" not in table
     assert {g["goal"] for g in result["goals"]} == {
