@@ -108,7 +108,7 @@ PIECES = [
 
 def breakdown(raw: Raw) -> list[str]:
     """Where the predictor's extra CPU per message goes: medians over rounds, and the pieces
-    of ``answer()`` from the one timed run."""
+    of ``answer()`` from the timed runs (one per round)."""
 
     def median(name: str, metric: str) -> float | None:
         figure = _figure(raw, name, metric)
@@ -135,7 +135,7 @@ def breakdown(raw: Raw) -> list[str]:
         ]
         loop = median(TIMED, "loop_thread_us_per_msg") or 0.0
         lines.append(
-            f"  timed run: answer() {answer:.0f} us/msg ({', '.join(pieces)}); the rest of the "
+            f"  timed runs: answer() {answer:.0f} us/msg ({', '.join(pieces)}); the rest of the "
             f"event-loop thread {loop - answer:.0f} (SDK send with retry wrapper, metrics)"
         )
     if lines:

@@ -45,9 +45,10 @@ def run_all(plan: IotPlan) -> Raw:
                 for name, metrics in _one(rig, module, plan, models).items():
                     for metric, values in metrics.items():
                         raw[name][metric].extend(values)
-        if plan.messages:
-            log.info("iot: one more predictor run, with timers on its message path")
-            raw[TIMED] |= {metric: [value] for metric, value in _timed(rig, plan).items()}
+            if plan.messages:
+                log.info("iot round %d/%d: predictor with timers", round_no + 1, plan.rounds)
+                for metric, value in _timed(rig, timed_messages(plan.messages)).items():
+                    raw[TIMED][metric].append(value)
     return {name: dict(metrics) for name, metrics in raw.items()}
 
 
@@ -72,12 +73,17 @@ def _one(
     return figures
 
 
-def _timed(rig: EdgeRig, plan: IotPlan) -> dict[str, float]:
+def timed_messages(messages: int) -> int:
+    """Messages for the timed run: enough for steady averages, a third of the others' cost."""
+    return max(messages // 3, min(messages, 30))
+
+
+def _timed(rig: EdgeRig, messages: int) -> dict[str, float]:
     """A predictor with in-process timers (bench/timed_predictor.py): CPU microseconds per
     call of each piece of a message's answer, beside the usual message-path figures."""
     server = rig.start_predictor(entry="bench.timed_predictor")
     try:
-        figures = message_path.run(rig.hub, PREDICTOR, server, plan.messages)
+        figures = message_path.run(rig.hub, PREDICTOR, server, messages)
     finally:
         server.stop()
         timings = timed_predictor.read(server.log.read_text(errors="replace"))

@@ -19,6 +19,7 @@ import pytest
 
 from bench import sizes
 from bench.__main__ import ALL
+from bench.iot_run import timed_messages
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,8 +126,9 @@ def _check_message_path(iot: dict[str, Any], messages: int) -> None:
         assert figures["sdk_threads_us_per_msg"][0] >= 0, module
     timed = iot["raw"]["predictor-timed"]
     assert timed["lost"] == [0.0]
+    assert timed["messages"] == [timed_messages(messages)]
     # Every message answered once (plus the warm-up), each with one ONNX Runtime call at least.
-    assert timed["answer_calls"][0] >= messages
+    assert timed["answer_calls"][0] >= timed_messages(messages)
     assert timed["onnx_call_calls"][0] >= timed["answer_calls"][0]
     for piece in ("answer", "onnx_call", "parse_and_check", "json_decode", "json_encode"):
         assert timed[f"{piece}_us_per_call"][0] > 0, piece
@@ -139,7 +141,7 @@ def test_the_message_path_counted_every_answer_of_both_modules(
     result, table = smoke
     _check_message_path(result["iot"], 150)
     assert "IoT Edge message path (150 single-row messages per run" in table
-    assert "timed run: answer() " in table
+    assert "timed runs: answer() " in table
     goals = {g["goal"]: g for g in result["goals"]}
     for what in ("msgs/s", "msgs per module CPU-s"):
         ratio = goals[f"message path {what}: predictor / pass-through"]
