@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import candidates, json_lever, report, run, seed_model, sizes
+from bench import candidates, iot_report, iot_run, json_lever, report, run, seed_model, sizes
 from bench.candidates import REPO, Candidate
 
 # The predictor with one lever changed each (uvloop on, coalescing off): what each is worth.
@@ -31,9 +31,19 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--candidates", default=",".join(ALL), help="comma-separated names")
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    iot = parser.add_argument_group("IoT Edge: the message path and the twin update")
+    iot.add_argument("--iot-only", action="store_true", help="run only the IoT Edge part")
+    iot.add_argument(
+        "--messages", type=int, default=3000, help="messages per module per round (0: none)"
+    )
+    iot.add_argument("--twin-patches", type=int, default=5, help="twin patches per round (0: none)")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.seconds < 1 or args.warmup < 1:
         parser.error("--rounds, --seconds and --warmup must be at least 1")
+    if args.messages < 0 or args.twin_patches < 0:
+        parser.error("--messages and --twin-patches cannot be negative")
+    if args.iot_only and args.messages == 0 and args.twin_patches == 0:
+        parser.error("--iot-only with --messages 0 and --twin-patches 0 runs nothing")
     unknown = set(args.candidates.split(",")) - set(ALL)
     if unknown:
         parser.error(f"unknown candidates {sorted(unknown)}; choose from {ALL}")
@@ -59,6 +69,7 @@ def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.getLogger("azure").setLevel(logging.WARNING)  # the storage SDK logs each request
     args = arguments(argv)
     plan = run.Plan(
         rounds=args.rounds,
@@ -71,16 +82,31 @@ def main(argv: list[str]) -> int:
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     machine = report.machine()
     bodies = run.Bodies.write(args.work_dir)
-    chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
-    raw = run.run_all(chosen, plan, bodies)
-    stacks = {
-        "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
-        "seed": sizes.stack_size(REPO / "bench" / "requirements.txt"),
-    }
-    json_us = json_lever.measure(bodies.row, bodies.rows, budget_s=min(0.5, args.seconds / 4))
-    goals = report.goals(raw, stacks)
-    print(report.table(raw, goals, stacks))
-    print(report.json_table(json_us))
+    raw: run.Raw = {}
+    stacks: dict[str, dict[str, int]] = {}
+    json_us: dict[str, dict[str, float]] = {}
+    if not args.iot_only:
+        chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
+        raw = run.run_all(chosen, plan, bodies)
+        stacks = {
+            "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
+            "seed": sizes.stack_size(REPO / "bench" / "requirements.txt"),
+        }
+        json_us = json_lever.measure(bodies.row, bodies.rows, budget_s=min(0.5, args.seconds / 4))
+    iot_plan = iot_run.IotPlan(
+        rounds=args.rounds,
+        messages=args.messages,
+        patches=args.twin_patches,
+        hub_cpus=args.client_cpus,
+        module_cpus=args.server_cpus,
+        work_dir=args.work_dir,
+    )
+    iot_raw = iot_run.run_all(iot_plan)
+    goals = ([] if args.iot_only else report.goals(raw, stacks)) + iot_report.goals(iot_raw)
+    print(report.goals_table(goals) if args.iot_only else report.table(raw, goals, stacks))
+    print(iot_report.table(iot_raw, args.messages))
+    if json_us:
+        print(report.json_table(json_us))
     result = {
         "command": "python -m bench " + shlex.join(argv),
         "started_at": started,
@@ -95,6 +121,14 @@ def main(argv: list[str]) -> int:
         "goals": goals,
         "installed_bytes": stacks,
         "json_us_per_call": json_us,
+        "iot": {
+            "plan": {k: str(v) for k, v in asdict(iot_plan).items()},
+            "raw": iot_raw,
+            "figures": {
+                name: {metric: figure.to_dict() for metric, figure in metrics.items()}
+                for name, metrics in report.figures(iot_raw).items()
+            },
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -36,7 +36,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User and system CPU time used so far by the server and its children."""
-        return sum(_cpu_ticks(pid) for pid in _tree(self.process.pid)) / _TICKS
+        return tree_cpu_seconds(self.process.pid)
 
     def get(self, path: str) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(HOST, self.port, timeout=10)
@@ -109,6 +109,17 @@ def _post_ok(port: int, path: str, body: bytes) -> bool:
         connection.close()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by process ``pid`` and its children."""
+    return sum(_cpu_ticks(p) for p in _tree(pid)) / _TICKS
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU time of process ``pid``'s main thread (a Python module's event loop). The rest of
+    its CPU time is its other threads', including those that have ended."""
+    return _stat_ticks(Path(f"/proc/{pid}/task/{pid}/stat")) / _TICKS
+
+
 def _tree(pid: int) -> list[int]:
     pids = [pid]
     for task in Path(f"/proc/{pid}/task").glob("*/children"):
@@ -132,8 +143,12 @@ def _rss_kb(pid: int) -> int:
 
 
 def _cpu_ticks(pid: int) -> int:
+    return _stat_ticks(Path(f"/proc/{pid}/stat"))
+
+
+def _stat_ticks(path: Path) -> int:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = path.read_text()
     except OSError:
         return 0
     fields = stat[stat.rindex(")") + 2 :].split()  # the name may hold spaces

@@ -1,0 +1,65 @@
+"""The predictor with in-process timers on its message path, for the breakdown run.
+
+``python -m bench.timed_predictor`` is ``python -m predictor`` with the answer of each input
+message (``MessageAnswerer.answer``) and the pieces inside it - JSON decode, parse and checks,
+the ONNX Runtime call, JSON encode - timed in CPU time of the calling thread (the event loop's),
+so that neighbours on a shared machine do not count. On exit it prints one line,
+``BENCH_TIMINGS {"answer": [seconds, calls], ...}``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from predictor import schema
+from predictor.__main__ import main
+from predictor.iot import messages
+from predictor.runtime import OnnxModel
+
+MARK = "BENCH_TIMINGS "
+F = TypeVar("F", bound=Callable[..., Any])
+_spent: defaultdict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+
+
+def timed(name: str, function: F) -> F:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            entry = _spent[name]
+            entry[0] += time.thread_time() - started
+            entry[1] += 1
+
+    return wrapper  # type: ignore[return-value]
+
+
+def install() -> None:
+    # Module attributes, looked up at each call: patching them here reaches every caller.
+    messages.MessageAnswerer.answer = timed("answer", messages.MessageAnswerer.answer)  # type: ignore[method-assign]
+    OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]
+    schema.decode_json = timed("json_decode", schema.decode_json)
+    schema.parse = timed("parse_and_check", schema.parse)
+    messages._dumps = timed("json_encode", messages._dumps)
+    atexit.register(lambda: print(MARK + json.dumps(_spent), flush=True))
+
+
+def read(log_text: str) -> dict[str, tuple[float, int]]:
+    """The timings a timed predictor printed: name -> (CPU seconds, calls)."""
+    for line in reversed(log_text.splitlines()):
+        if line.startswith(MARK):
+            return {k: (float(v[0]), int(v[1])) for k, v in json.loads(line[len(MARK) :]).items()}
+    return {}
+
+
+if __name__ == "__main__":
+    install()
+    sys.exit(main())
