@@ -126,12 +126,12 @@ def breakdown(raw: Raw) -> list[str]:
                 f"  {what}: predictor {ours:.0f} vs pass-through {theirs:.0f} us/msg "
                 f"({ours - theirs:+.0f})"
             )
-    answer = median(TIMED, "answer_us_per_call")
+    answer = median(TIMED, "answer_us_per_msg")
     if answer is not None:
         pieces = [
             f"{title} {value:.0f}"
             for key, title in PIECES
-            if (value := median(TIMED, f"{key}_us_per_call")) is not None
+            if (value := median(TIMED, f"{key}_us_per_msg")) is not None
         ]
         loop = median(TIMED, "loop_thread_us_per_msg") or 0.0
         # The loop thread's CPU comes in 10 ms clock ticks: a short run may show less than
@@ -139,7 +139,7 @@ def breakdown(raw: Raw) -> list[str]:
         rest = f"{loop - answer:.0f}" if loop > answer else "? (too short a run to tell)"
         lines.append(
             f"  timed runs: answer() {answer:.0f} us/msg ({', '.join(pieces)}); the rest of the "
-            f"event-loop thread {rest} (SDK send with retry wrapper, metrics)"
+            f"event-loop thread {rest} (SDK sends, metrics)"
         )
     if lines:
         lines.insert(0, "where the predictor's CPU per message goes (medians; us per message):")

@@ -80,14 +80,17 @@ def timed_messages(messages: int) -> int:
 
 def _timed(rig: EdgeRig, messages: int) -> dict[str, float]:
     """A predictor with in-process timers (bench/timed_predictor.py): CPU microseconds per
-    call of each piece of a message's answer, beside the usual message-path figures."""
+    message of each piece of the answers, beside the usual message-path figures."""
     server = rig.start_predictor(entry="bench.timed_predictor")
     try:
         figures = message_path.run(rig.hub, PREDICTOR, server, messages)
     finally:
         server.stop()
         timings = timed_predictor.read(server.log.read_text(errors="replace"))
+    answered = timings.pop("messages", (0.0, 0))[1]
+    figures["answered_messages"] = float(answered)
     for name, (seconds, calls) in timings.items():
-        figures[f"{name}_us_per_call"] = seconds / calls * 1e6 if calls else 0.0
+        # Per message, not per call: waiting messages are answered together, in one call.
+        figures[f"{name}_us_per_msg"] = seconds / answered * 1e6 if answered else 0.0
         figures[f"{name}_calls"] = float(calls)
     return figures

@@ -3,7 +3,8 @@
 ``python -m bench.passthrough_module`` with the edge environment (``EdgeHubConnectionString``,
 ``EdgeModuleCACertificateFile``). The same SDK use as the predictor's ``predictor/iot/edge.py``:
 the asyncio client, the message handler hands each message to the event loop, and the same number
-of workers send to an output, each waiting for edgeHub's acknowledgement. Only the prediction is
+of workers each take the messages waiting (up to the same group size) and send them to an output
+side by side, waiting for edgeHub's acknowledgements. Only the prediction is
 missing, so the predictor's rate over this one's is what its own work costs on the message path.
 
 Once it listens, it reports ``{"passthrough": {"ready": <PASSTHROUGH_READY_TOKEN>}}``, so that a
@@ -32,18 +33,31 @@ class PassthroughSettings(BaseSettings):
     output: str = Field(default="predictions", description="output they are forwarded to")
     # predictor/iot/edge.py MESSAGE_WORKERS: the same number of sends in flight.
     workers: int = Field(default=4, ge=1, le=256, description="sends in flight at once")
+    # predictor/iot/edge.py MAX_GROUPED_MESSAGES: waiting messages one worker takes at once.
+    group: int = Field(default=16, ge=1, le=1024, description="messages a worker takes at once")
     ready_token: str = Field(default="", description="reported once listening")
 
 
-async def _forward(client: IoTHubModuleClient, inbox: asyncio.Queue[Message], output: str) -> None:
+async def _forward(
+    client: IoTHubModuleClient, inbox: asyncio.Queue[Message], output: str, group: int
+) -> None:
     while True:
-        message = await inbox.get()
+        # As the predictor's workers do: take what is waiting (up to ``group``) and send it
+        # side by side.
+        messages = [await inbox.get()]
+        while len(messages) < group and not inbox.empty():
+            messages.append(inbox.get_nowait())
         try:
-            await client.send_message_to_output(message, output)
-        except Exception:  # a lost message shows as a loss in the bench; keep forwarding
-            log.exception("could not forward a message")
+            results = await asyncio.gather(
+                *(client.send_message_to_output(m, output) for m in messages),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, Exception):  # shows as a loss in the bench; keep going
+                    log.error("could not forward a message: %s", result)
         finally:
-            inbox.task_done()
+            for _ in messages:
+                inbox.task_done()
 
 
 async def run(settings: PassthroughSettings) -> None:
@@ -62,7 +76,7 @@ async def run(settings: PassthroughSettings) -> None:
     # The handler setter subscribes and blocks: off the loop, as the predictor does.
     await asyncio.to_thread(setattr, client, "on_message_received", received)
     workers = [
-        asyncio.create_task(_forward(client, inbox, settings.output))
+        asyncio.create_task(_forward(client, inbox, settings.output, settings.group))
         for _ in range(settings.workers)
     ]
     await client.patch_twin_reported_properties({"passthrough": {"ready": settings.ready_token}})

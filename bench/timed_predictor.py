@@ -1,10 +1,11 @@
 """The predictor with in-process timers on its message path, for the breakdown run.
 
-``python -m bench.timed_predictor`` is ``python -m predictor`` with the answer of each input
-message (``MessageAnswerer.answer``) and the pieces inside it - JSON decode, parse and checks,
+``python -m bench.timed_predictor`` is ``python -m predictor`` with the answer of the input
+messages (``MessageAnswerer.answer_many``, which answers the messages waiting together) and the
+pieces inside it - JSON decode, parse and checks,
 the ONNX Runtime call, JSON encode - timed in CPU time of the calling thread (the event loop's),
 so that neighbours on a shared machine do not count. On exit it prints one line,
-``BENCH_TIMINGS {"answer": [seconds, calls], ...}``.
+``BENCH_TIMINGS {"answer": [seconds, calls], ..., "messages": [0, messages answered]}``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,13 @@ def timed(name: str, function: F) -> F:
 
 def install() -> None:
     # Module attributes, looked up at each call: patching them here reaches every caller.
-    messages.MessageAnswerer.answer = timed("answer", messages.MessageAnswerer.answer)  # type: ignore[method-assign]
+    answer_many = timed("answer", messages.MessageAnswerer.answer_many)
+
+    def counted(self: messages.MessageAnswerer, incoming: Any) -> Any:
+        _spent["messages"][1] += len(incoming)
+        return answer_many(self, incoming)
+
+    messages.MessageAnswerer.answer_many = counted  # type: ignore[method-assign,assignment]
     OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]
     schema.decode_json = timed("json_decode", schema.decode_json)
     schema.parse = timed("parse_and_check", schema.parse)

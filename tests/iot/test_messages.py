@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from predictor.iot.messages import Incoming, MessageAnswerer
+from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
 
@@ -100,3 +100,44 @@ async def test_an_array_answer_is_split_as_arrays(manager: ModelManager) -> None
     assert len(outs) > 1
     assert sum(len(json.loads(o.body)) for o in outs) == 100
     assert all(isinstance(json.loads(o.body), list) for o in outs)
+
+
+async def test_messages_answered_together_get_the_answers_they_would_get_alone(
+    manager: ModelManager,
+) -> None:
+    from predictor.metrics import Metrics
+
+    metrics = Metrics()
+    grouped = MessageAnswerer(
+        manager,
+        max_rows=1000,
+        max_message_bytes=250_000,
+        predictions_output="predictions",
+        errors_output="errors",
+        metrics=metrics,
+    )
+    setosa = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    messages = [
+        incoming(FLOWER, "m-1"),
+        incoming(b"not json", "m-2"),
+        incoming({"instances": [[5.1, 3.5, 1.4, 0.2], [6.9, 3.1, 5.4, 2.1]]}, "m-3"),
+        incoming([setosa, FLOWER, setosa], "m-4"),
+        incoming({"sepal_length": 1}, "m-5"),
+        incoming(setosa, "m-6"),
+    ]
+    together = grouped.answer_many(messages)
+    alone = [answerer(manager).answer(m) for m in messages]
+
+    def seen(answers: list[list[Outgoing]]) -> list[list[tuple[object, ...]]]:
+        return [
+            [(o.output, o.correlation_id, o.properties, json.loads(o.body)) for o in answer]
+            for answer in answers
+        ]
+
+    assert seen(together) == seen(alone)
+    assert [answer[0].output for answer in together] == [
+        "predictions", "errors", "predictions", "predictions", "errors", "predictions"
+    ]  # fmt: skip
+    # The four good messages' seven rows went through one inference call.
+    assert metrics.registry.get_sample_value("predictor_inference_duration_seconds_count") == 1
+    assert metrics.registry.get_sample_value("predictor_rows_predicted_total") == 7
