@@ -12,7 +12,8 @@ from typing import Any
 class Trend:
     """A sampled series (e.g. RSS in kB) over a run, split at the end of warm-up.
 
-    ``growth`` is end minus the value at warm-up's end; ``slope_per_minute`` is the least-squares
+    ``growth`` is end minus the value at warm-up's end, ``rise`` the most the series went above
+    that value in the window; ``slope_per_minute`` is the least-squares
     slope over the measured window; ``halves`` are the means of its first and second half (a
     series that levels off has close halves and a slope near zero; a leak has neither).
     """
@@ -22,6 +23,7 @@ class Trend:
     end: float
     peak: float
     growth: float
+    rise: float
     slope_per_minute: float
     first_half_mean: float
     second_half_mean: float
@@ -54,6 +56,7 @@ def trend(times: Sequence[float], values: Sequence[float], warmup: float) -> Tre
         end=vs[-1],
         peak=float(max(values)),
         growth=vs[-1] - vs[0],
+        rise=max(vs) - vs[0],
         slope_per_minute=slope * 60,
         first_half_mean=statistics.fmean(first),
         second_half_mean=statistics.fmean(second),
