@@ -11,9 +11,11 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import re
 import sys
 import threading
 import tracemalloc
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,13 @@ def heap_census(app: web.Application, collect: bool) -> dict[str, Any]:
     return census
 
 
+def thread_kinds() -> dict[str, int]:
+    """Python threads by name, a pool's workers folded into one entry ("asyncio_N",
+    "ThreadPoolExecutor-0_N"): a pool may start workers late, up to its max_workers."""
+    names = (re.sub(r"_\d+$", "_N", t.name) for t in threading.enumerate())
+    return dict(Counter(re.sub(r"^Thread-\d+", "Thread-N", name) for name in names))
+
+
 def top_allocations(app: web.Application, limit: int = 8) -> list[dict[str, Any]]:
     """Where traced Python memory grew most since the first probe (empty when not tracing)."""
     if not tracemalloc.is_tracing():
@@ -135,6 +144,7 @@ async def probe(request: web.Request) -> web.Response:
     body = {
         **heap_census(app, collect=request.query.get("gc") == "1"),
         "python_threads": threading.active_count(),
+        "thread_kinds": thread_kinds(),
         "traced_bytes": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
         "top_allocations": top_allocations(app),
         "malloc": malloc_stats(),

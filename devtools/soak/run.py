@@ -74,6 +74,8 @@ class SoakResult:
     updates: int = 0
     swaps_logged: int = 0
     samples: list[Sample] = field(default_factory=list)
+    # Censuses after a gc.collect(): at the end of warm-up and at the end of the run.
+    warm_census: dict[str, Any] = field(default_factory=dict)
     final_census: dict[str, Any] = field(default_factory=dict)
     trim: dict[str, int] = field(default_factory=dict)
 
@@ -93,6 +95,10 @@ class SoakResult:
             self.plan.warmup,
         )
 
+    def heap_growth_kb(self) -> float:
+        """Growth of glibc's heap in use from warm-up's end to the end, both after a gc."""
+        return _in_use(self.final_census) - _in_use(self.warm_census)
+
     def summary(self) -> str:
         rss, anon, fds, threads = (
             self.trend(n) for n in ("rss_kb", "rss_anon_kb", "fds", "threads")
@@ -105,20 +111,23 @@ class SoakResult:
             f"{self.messages_sent} messages ({len(self.messages_lost)} lost, "
             f"{self.message_errors} answered on errors), {self.updates} updates "
             f"({self.swaps_logged} swaps logged), versions served {self.versions_served}",
-            f"RSS MB start {rss.start / mb:.1f} warm {rss.warm / mb:.1f} end {rss.end / mb:.1f} "
-            f"peak {rss.peak / mb:.1f}; after warm-up growth {rss.growth / mb:+.2f} MB, slope "
+            f"RSS MiB start {rss.start / mb:.1f} warm {rss.warm / mb:.1f} end {rss.end / mb:.1f} "
+            f"peak {rss.peak / mb:.1f}; after warm-up growth {rss.growth / mb:+.2f} MiB, slope "
             f"{rss.slope_per_minute:+.1f} kB/min, halves {rss.first_half_mean / mb:.2f} / "
-            f"{rss.second_half_mean / mb:.2f} MB",
-            f"RssAnon MB warm {anon.warm / mb:.1f} end {anon.end / mb:.1f}, slope "
-            f"{anon.slope_per_minute:+.1f} kB/min; RssFile MB end "
+            f"{rss.second_half_mean / mb:.2f} MiB",
+            f"RssAnon MiB warm {anon.warm / mb:.1f} end {anon.end / mb:.1f}, slope "
+            f"{anon.slope_per_minute:+.1f} kB/min; RssFile MiB end "
             f"{self.samples[-1].usage.rss_file_kb / mb:.1f}",
             f"fds start {fds.start:.0f} end {fds.end:.0f} peak {fds.peak:.0f}; threads start "
             f"{threads.start:.0f} end {threads.end:.0f} peak {threads.peak:.0f}; gc objects "
             f"warm {objects.warm:.0f} end {objects.end:.0f} slope "
             f"{objects.slope_per_minute:+.1f}/min",
+            f"after gc: objects warm {self.warm_census.get('objects')} end "
+            f"{self.final_census.get('objects')}, malloc in use MiB warm "
+            f"{_in_use(self.warm_census) / mb:.2f} end {_in_use(self.final_census) / mb:.2f}",
             f"after gc: models alive {self.final_census.get('models_alive')}, stale "
             f"{self.final_census.get('stale_models')}, ORT sessions alive "
-            f"{self.final_census.get('sessions_alive')}; malloc_trim: RSS MB "
+            f"{self.final_census.get('sessions_alive')}; malloc_trim: RSS MiB "
             f"{self.trim.get('rss_kb_before', 0) / mb:.1f} -> "
             f"{self.trim.get('rss_kb_after', 0) / mb:.1f}",
         ]
@@ -140,6 +149,12 @@ class SoakResult:
         }
 
 
+def _in_use(census: dict[str, Any]) -> float:
+    """glibc's heap in use, in kB (0 when unknown: not glibc, or no census)."""
+    malloc = census.get("malloc") or {}
+    return float(malloc.get("in_use_bytes", 0)) / 1024
+
+
 def _compact(sample: Sample) -> dict[str, Any]:
     census = sample.census
     return {
@@ -150,6 +165,7 @@ def _compact(sample: Sample) -> dict[str, Any]:
         "models_alive": census.get("models_alive"),
         "sessions_alive": census.get("sessions_alive"),
         "malloc": census.get("malloc"),
+        "thread_kinds": census.get("thread_kinds"),
         "top_allocations": census.get("top_allocations") or None,
     }
 
@@ -261,7 +277,7 @@ def soak(
             if progress:
                 s = result.samples[-1]
                 print(
-                    f"{t:7.1f} s rss {s.usage.rss_kb / 1024:7.2f} MB anon "
+                    f"{t:7.1f} s rss {s.usage.rss_kb / 1024:7.2f} MiB anon "
                     f"{s.usage.rss_anon_kb / 1024:7.2f} fds {s.usage.fds} threads "
                     f"{s.usage.threads} objects {census['objects']} models "
                     f"{census['models_alive']} sessions {census['sessions_alive']} "
@@ -279,6 +295,8 @@ def soak(
         next_sample, next_update = started, started + plan.update_every
         while (now := time.monotonic()) < until:
             if now >= next_sample:
+                if not result.warm_census and now - started >= plan.warmup:
+                    result.warm_census = get_json(f"{module.url}{PROBE_PATH}?gc=1")
                 sample(now - started)
                 next_sample += plan.sample_every
             if now >= next_update and next_update + plan.update_every <= until:
