@@ -36,6 +36,20 @@ VERSIONS = {
 }
 
 
+def positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+    return value
+
+
 def parse_env(items: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for item in items:
@@ -48,12 +62,12 @@ def parse_env(items: list[str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.soak", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=900.0, help="load duration")
-    parser.add_argument("--warmup", type=float, default=120.0, help="not part of the trend")
-    parser.add_argument("--rps", type=float, default=20.0, help="HTTP requests per second")
-    parser.add_argument("--mps", type=float, default=10.0, help="telemetry messages per second")
-    parser.add_argument("--update-every", type=float, default=4.0, help="seconds per update")
-    parser.add_argument("--sample-every", type=float, default=5.0, help="seconds per sample")
+    parser.add_argument("--seconds", type=positive, default=900.0, help="load duration")
+    parser.add_argument("--warmup", type=non_negative, default=120.0, help="not part of the trend")
+    parser.add_argument("--rps", type=positive, default=20.0, help="HTTP requests per second")
+    parser.add_argument("--mps", type=positive, default=10.0, help="telemetry messages per second")
+    parser.add_argument("--update-every", type=positive, default=4.0, help="seconds per update")
+    parser.add_argument("--sample-every", type=positive, default=5.0, help="seconds per sample")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the module")
     parser.add_argument("--out", type=Path, help="write the figures and samples here (JSON)")
     args = parser.parse_args(argv)
