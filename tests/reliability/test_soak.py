@@ -27,7 +27,7 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "75"))
 WARMUP = 25.0
 # Bounds over the measured window (about 50 s: 1,000 requests, 500 messages, 12 model updates),
 # from the 15-minute runs in docs/reliability.md (Soak), where after the same 25 s warm-up:
-# - RSS rose at most 1.2 MiB within any 50 s (2.5 MiB with MALLOC_ARENA_MAX=2): glibc keeping
+# - RSS rose at most 1,160 kB within any 50 s (2,452 kB with MALLOC_ARENA_MAX=2): glibc keeping
 #   freed heap, which malloc_trim gives back. 3,000 kB fails a leak of ~3 kB per request or
 #   ~250 kB per model update.
 MAX_RSS_RISE_KB = 3_000
