@@ -33,6 +33,27 @@ def foreign_operator(data: bytes, probabilities: str = "probabilities") -> bytes
     return _through(data, probabilities, node, domain="com.example.evil")
 
 
+def contrib_operator(data: bytes, probabilities: str = "probabilities") -> bytes:
+    """A model ONNX Runtime loads and runs: the probabilities plus Gelu(0) = 0, Gelu being one of
+    ONNX Runtime's own ``com.microsoft`` contrib operators."""
+    model = onnx.load_from_string(data)
+    model.graph.initializer.append(helper.make_tensor("zero", onnx.TensorProto.FLOAT, [1], [0.0]))
+    model.graph.node.append(helper.make_node("Gelu", ["zero"], ["gelu"], domain="com.microsoft"))
+    node = helper.make_node("Add", [f"{probabilities}_raw", "gelu"], [probabilities])
+    return _through(model.SerializeToString(), probabilities, node, domain="com.microsoft")
+
+
+def function_importing(data: bytes, domain: str) -> bytes:
+    """A model with a local function (unused) whose body imports ``domain``."""
+    model = onnx.load_from_string(data)
+    body = [helper.make_node("Identity", ["x"], ["y"])]
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)]
+    model.functions.append(
+        helper.make_function("com.example.local", "Noop", ["x"], ["y"], body, opsets)
+    )
+    return model.SerializeToString()
+
+
 def wrong_output_shape(data: bytes, probabilities: str = "probabilities") -> bytes:
     """A valid graph whose probabilities have two columns, not one per class."""
     model = onnx.load_from_string(data)

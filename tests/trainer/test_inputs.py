@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import onnx
 import pytest
 
+from tests.reliability import badmodels
 from trainer.build import BuiltModel
 from trainer.contract import Contract, ContractError
 from trainer.model_file import ModelFileError, check_model_bytes, read_model_file
@@ -182,3 +184,18 @@ def test_contract_metadata_is_checked(
     metadata = {**built.contract.to_metadata(), **change}
     with pytest.raises(ContractError, match=message):
         Contract.from_metadata(metadata)
+
+
+@pytest.mark.parametrize(
+    ("make", "domain"),
+    [
+        (badmodels.contrib_operator, "com.microsoft"),
+        (badmodels.foreign_operator, "com.example.evil"),
+        (lambda data: badmodels.function_importing(data, "com.example.lib"), "com.example.lib"),
+    ],
+)
+def test_a_model_with_operators_the_predictor_refuses_is_not_published(
+    built: BuiltModel, make: Callable[[bytes], bytes], domain: str
+) -> None:
+    with pytest.raises(ModelFileError, match=f"outside ai.onnx, ai.onnx.ml: '{domain}'"):
+        check_model_bytes(make(built.data))

@@ -7,7 +7,7 @@ from ONNX Runtime's view of the model, so neither ``onnx`` nor the trainer is ne
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +15,14 @@ CONTRACT_VERSIONS = ("1",)
 REQUIRED_KEYS = ("contract_version", "model_name", "model_version", "feature_names", "class_labels")
 
 Label = str | int
+
+# Operator domains a served model may import: standard ONNX ("" is ai.onnx) and ONNX-ML, all
+# the trainer's models use. Not ONNX Runtime's com.microsoft contrib operators: they change
+# between ONNX Runtime versions (a model could run on one device and not on another), are less
+# checked than the standard ones, and no model of ours needs them. Any other domain has no
+# kernel here at all. docs/reliability.md ("Bad model files") has the decision.
+ALLOWED_DOMAINS = ("ai.onnx", "ai.onnx.ml")
+_DOMAIN_ALIASES = {"": "ai.onnx"}
 
 
 class ModelError(ValueError):
@@ -108,6 +116,19 @@ def from_metadata(metadata: Mapping[str, str]) -> Contract:
         training_metrics=metrics if isinstance(metrics, dict) else {},
         library_versions=versions if isinstance(versions, dict) else {},
     )
+
+
+def check_operator_domains(domains: Iterable[str]) -> None:
+    """ModelError naming the domains outside ALLOWED_DOMAINS, if the model imports any."""
+    outside = sorted({d for d in domains if _DOMAIN_ALIASES.get(d, d) not in ALLOWED_DOMAINS})
+    if outside:
+        # The names come from the file: shortened, so that a hostile one cannot flood the
+        # log or the reported properties.
+        named = ", ".join(repr(d[:64]) for d in outside[:5]) + (" ..." if len(outside) > 5 else "")
+        raise ModelError(
+            f"the model uses operators from outside the allowed domains "
+            f"({', '.join(ALLOWED_DOMAINS)}): {named}"
+        )
 
 
 def check_graph(contract: Contract, inputs: list[TensorInfo], outputs: list[TensorInfo]) -> None:

@@ -134,7 +134,10 @@ class Settings(BaseSettings):
         default=30.0,
         gt=0,
         le=600,
-        description="Longest wait for one edgeHub operation (connect, twin read, subscribe).",
+        description=(
+            "Longest wait for one edgeHub operation (connect, twin read, subscribe, a send's "
+            "acknowledgement); a send past it replaces the client."
+        ),
     )
     storage_connection_string: SecretStr | None = Field(
         default=None,

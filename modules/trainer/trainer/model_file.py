@@ -15,6 +15,9 @@ from trainer.errors import TrainerError
 # Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
 # one request; also stops a wrong path from reading gigabytes into memory.
 MAX_MODEL_BYTES = 64 * 1024 * 1024
+# The predictor runs only standard-domain operators (docs/model-contract.md); a model that needs
+# others would be refused by every device, so it is refused here, before it is published.
+ALLOWED_DOMAINS = ("ai.onnx", "ai.onnx.ml")
 
 
 class ModelFileError(TrainerError):
@@ -31,13 +34,28 @@ def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
     """Parse ``data`` as ONNX, run the ONNX checker, and read and check its contract."""
     try:
         model = onnx.load_from_string(data)
+    except DecodeError as exc:
+        raise ModelFileError(f"{source} is not an ONNX model ({_first_line(exc)})") from None
+    # Before the checker, so that a model built for other runtimes hears the reason that matters.
+    _check_domains(model, source)
+    try:
         onnx.checker.check_model(model)
-    except (DecodeError, onnx.checker.ValidationError) as exc:
+    except onnx.checker.ValidationError as exc:
         raise ModelFileError(f"{source} is not an ONNX model ({_first_line(exc)})") from None
     try:
         return ModelFile(data=data, contract=contract_mod.read(model))
     except ContractError as exc:
         raise ModelFileError(f"{source} lacks a valid contract: {exc}") from None
+
+
+def _check_domains(model: onnx.ModelProto, source: str) -> None:
+    imports = [*model.opset_import, *(o for f in model.functions for o in f.opset_import)]
+    outside = sorted({o.domain or "ai.onnx" for o in imports} - set(ALLOWED_DOMAINS))
+    if outside:
+        raise ModelFileError(
+            f"{source} uses operators from outside {', '.join(ALLOWED_DOMAINS)}: "
+            f"{', '.join(repr(d[:64]) for d in outside[:5])}; the predictor would refuse it"
+        )
 
 
 def read_model_file(path: Path) -> ModelFile:

@@ -1,7 +1,9 @@
-"""The IoT Hub module client: connects through edgeHub and wires twin, messages and methods.
+"""The predictor as an IoT Edge module: the module twin, input messages and direct methods.
 
-The SDK calls handlers on its own threads; every handler here only hands its argument to the
-app's event loop, where all the work happens (the model manager is not thread-safe by design).
+The link to edgeHub (connect, watch, replace the client) is ``link.py``; this module says how a
+client is set up and handles what comes over it. The SDK calls handlers on its own threads;
+every handler here only hands its argument to the app's event loop, where all the work happens
+(the model manager is not thread-safe by design).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from azure.iot.device.aio import IoTHubModuleClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
 from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
 from predictor.iot.target import TargetError, parse_target
@@ -30,8 +33,6 @@ log = logging.getLogger(__name__)
 # How many input messages are answered at once: sends wait for edgeHub's acknowledgement, so a
 # few in flight keep the link busy without reordering much.
 MESSAGE_WORKERS = 4
-# Set-up tries on one client before it is replaced by a new one.
-REBUILD_AFTER = 3
 
 
 class EdgeModule:
@@ -41,7 +42,7 @@ class EdgeModule:
         self.settings = settings
         self.manager = manager
         self.metrics = metrics
-        self.client: IoTHubModuleClient | None = None
+        self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -49,7 +50,6 @@ class EdgeModule:
         self._report_lock = asyncio.Lock()
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
-        self._recovering = False
         connection = settings.storage_connection_string
         self.updater = ModelUpdater(
             manager,
@@ -90,45 +90,13 @@ class EdgeModule:
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
-        await self._connect()
+        await self.link.start()
         log.info("connected to edgeHub; listening on input %s", self.settings.telemetry_input)
-        self._tasks.append(asyncio.create_task(self._watchdog(), name="edge-watchdog"))
 
-    def _new_client(self) -> IoTHubModuleClient:
-        client = IoTHubModuleClient.create_from_edge_environment(
-            connection_retry_interval=self.settings.iot_reconnect_seconds
-        )
-
-        def state_changed(*_: object) -> None:
-            self._on_connection_state_change(client)
-
-        client.on_connection_state_change = state_changed
-        client.on_background_exception = self._on_background_exception
-        return client
-
-    async def _connect(self) -> None:
-        """Set up a client; one that keeps failing is replaced by a new one.
-
-        The SDK subscribes once per client and relies on the broker keeping those subscriptions;
-        a broker that lost them (a crash before it saved them) leaves the client deaf to twin
-        answers and inputs, and only a new client subscribes again.
-        """
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
-            wait=wait_exponential(multiplier=0.5, max=self.settings.iot_reconnect_seconds),
-            stop=stop_never,
-            before_sleep=lambda state: log.warning(
-                "edgeHub does not answer yet (%s); trying again",
-                _describe(state.outcome.exception() if state.outcome else None),
-            ),
-        ):
-            with attempt:
-                number = attempt.retry_state.attempt_number
-                if self.client is not None and number > 1 and number % REBUILD_AFTER == 1:
-                    await self._drop_client()
-                if self.client is None:
-                    self.client = self._new_client()
-                await self._set_up(self.client)
+    @property
+    def client(self) -> IoTHubModuleClient | None:
+        """The client in use (None while it is being replaced)."""
+        return self.link.client
 
     async def _set_up(self, client: IoTHubModuleClient) -> None:
         """Connect, then subscribe (in this order) - every step safe to repeat after a failure."""
@@ -150,47 +118,6 @@ class EdgeModule:
         # Reported last: once the twin says what runs, the module answers everything.
         await self._report_if_needed()
 
-    async def _drop_client(self) -> None:
-        client, self.client = self.client, None
-        if client is None:
-            return
-        log.warning("replacing the edgeHub connection with a new one")
-        try:
-            async with asyncio.timeout(self.settings.iot_timeout_seconds):
-                await client.shutdown()
-        except Exception as exc:  # it is being dropped because it misbehaves
-            log.info("the old edgeHub connection did not close cleanly: %s", _describe(exc))
-
-    async def _recover(self) -> None:
-        """Replace the client and set everything up again (one recovery at a time)."""
-        if self._recovering:
-            return
-        self._recovering = True
-        try:
-            await self._drop_client()
-            await self._connect()
-            log.info("edgeHub connection restored")
-        finally:
-            self._recovering = False
-
-    async def _watchdog(self) -> None:
-        """Replace a client that stays disconnected: the SDK's reconnect thread can die (an
-        SSL error while the broker goes away) and then it never reconnects by itself."""
-        grace = 3 * self.settings.iot_reconnect_seconds + self.settings.iot_timeout_seconds
-        down_since: float | None = None
-        while True:
-            await asyncio.sleep(self.settings.iot_reconnect_seconds)
-            client = self.client
-            if self._recovering or client is None or client.connected:
-                down_since = None
-                continue
-            now_ = asyncio.get_running_loop().time()
-            down_since = down_since or now_
-            if now_ - down_since > grace:
-                log.warning("no connection to edgeHub for %.0f s", now_ - down_since)
-                down_since = None
-                await self._recover()
-
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
@@ -211,12 +138,7 @@ class EdgeModule:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self.client is not None:
-            try:
-                async with asyncio.timeout(grace):
-                    await self.client.shutdown()
-            except Exception as exc:  # a broken link must not keep the process alive
-                log.warning("disconnect from edgeHub failed: %s", exc)
+        await self.link.close(grace)
         log.info("disconnected from edgeHub")
 
     # -- module twin ---------------------------------------------------------------------------
@@ -224,16 +146,16 @@ class EdgeModule:
     async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
         """Read the whole twin after a reconnect: changes made while offline apply now. A client
         that cannot even read its twin has lost its subscriptions: replace it."""
-        if self._recovering or self._last_report is None:
-            return  # start-up or a recovery is setting this client up
+        if self._last_report is None:
+            return  # start-up is setting this client up
         try:
             async with asyncio.timeout(self.settings.iot_timeout_seconds):
                 await self._read_twin()
             await self._report_if_needed()
         except Exception as exc:
             if client is self.client:
-                log.warning("could not read the module twin after reconnecting: %s", _describe(exc))
-                await self._recover()
+                log.warning("could not read the module twin after reconnecting: %s", describe(exc))
+                await self.link.recover()
 
     async def _read_twin(self) -> None:
         assert self.client is not None
@@ -327,8 +249,11 @@ class EdgeModule:
             await self.send(out)
 
     async def send(self, out: Outgoing) -> None:
-        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link."""
-        assert self.client is not None
+        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link.
+
+        At least once: an output sent on a link that then broke is sent again on the next one,
+        so edgeHub may get it twice (same message id and correlation id).
+        """
         message = Message(
             out.body,
             message_id=out.message_id,
@@ -344,11 +269,11 @@ class EdgeModule:
             before_sleep=lambda state: log.warning(
                 "sending to output %s failed (%s); trying again",
                 out.output,
-                state.outcome.exception() if state.outcome else "?",
+                describe(state.outcome.exception() if state.outcome else None),
             ),
         ):
             with attempt:
-                await self.client.send_message_to_output(message, out.output)
+                await self.link.send_to_output(message, out.output)
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 
@@ -365,19 +290,6 @@ class EdgeModule:
     def _on_method(self, request: MethodRequest) -> None:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._answer_method(request), self._loop)
-
-    def _on_connection_state_change(self, client: IoTHubModuleClient) -> None:
-        assert self._loop is not None
-        if client is not self.client:
-            return  # a replaced client saying goodbye
-        if client.connected:
-            log.info("connected to edgeHub: reading the module twin")
-            asyncio.run_coroutine_threadsafe(self._after_reconnect(client), self._loop)
-        else:
-            log.warning("disconnected from edgeHub; the SDK reconnects by itself")
-
-    def _on_background_exception(self, exc: Exception) -> None:
-        log.warning("IoT SDK background error: %s", exc)
 
     async def _answer_method(self, request: MethodRequest) -> None:
         assert self.client is not None
@@ -399,9 +311,3 @@ def _as_bytes(data: Any) -> bytes:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "?"
-    return str(exc) or type(exc).__name__

@@ -1,0 +1,226 @@
+"""The link to edgeHub: one IoT Hub module client at a time, connected, watched and replaced.
+
+The module (``edge.py``) says how a client is set up and what to do after the SDK reconnects;
+this module keeps a working client: it retries the set-up, replaces a client that stays
+disconnected, whose network thread died (``netthread.py``) or that stops acknowledging, and
+sends outputs with a deadline. docs/reliability.md tells which faults each part is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from azure.iot.device import Message
+from azure.iot.device.aio import IoTHubModuleClient
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
+
+from predictor.iot.netthread import watch_network_threads
+from predictor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Set-up tries on one client before it is replaced by a new one.
+REBUILD_AFTER = 3
+# Seconds a replaced client gets to disconnect: a healthy one takes milliseconds, one whose
+# network thread died never does, and the new client should not wait for it.
+DROP_GRACE_SECONDS = 2.0
+
+ClientStep = Callable[[IoTHubModuleClient], Awaitable[None]]
+
+
+class LinkReplacedError(ConnectionError):
+    """A send was given up with its client: it goes again on the next one."""
+
+
+class EdgeLink:
+    """Keeps one working module client. ``set_up`` connects and subscribes a client (safe to
+    repeat); ``reconnected`` runs after the SDK reconnected a client by itself."""
+
+    def __init__(self, settings: Settings, set_up: ClientStep, reconnected: ClientStep) -> None:
+        self.settings = settings
+        self.client: IoTHubModuleClient | None = None
+        self.recovering = False
+        self._set_up = set_up
+        self._reconnected = reconnected
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._recovery: asyncio.Task[None] | None = None
+        # Set while a client is connected and set up; senders wait for it after a replacement.
+        self._ready = asyncio.Event()
+        self._unwatch: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Connect and set up, retrying until edgeHub answers; then keep the link healthy."""
+        self._loop = asyncio.get_running_loop()
+        self._unwatch = watch_network_threads(self._on_network_thread_death)
+        await self._connect()
+        self._tasks.append(asyncio.create_task(self._watchdog(), name="edge-watchdog"))
+
+    async def close(self, grace: float) -> None:
+        """Stop watching and disconnect."""
+        if self._unwatch is not None:
+            self._unwatch()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.client is not None:
+            try:
+                async with asyncio.timeout(grace):
+                    await self.client.shutdown()
+            except Exception as exc:  # a broken link must not keep the process alive
+                log.warning("disconnect from edgeHub failed: %s", exc)
+
+    def _new_client(self) -> IoTHubModuleClient:
+        client = IoTHubModuleClient.create_from_edge_environment(
+            connection_retry_interval=self.settings.iot_reconnect_seconds
+        )
+
+        def state_changed(*_: object) -> None:
+            self._on_connection_state_change(client)
+
+        client.on_connection_state_change = state_changed
+        client.on_background_exception = _on_background_exception
+        # Handler mode before connecting: a client that resumes this module's MQTT session is
+        # sent the inputs the broker kept for it at once, before our handler can be set; in
+        # handler mode the SDK holds them until it is, otherwise it drops them (acknowledged).
+        client.on_message_received = None  # type: ignore[assignment]  # the SDK allows None
+        return client
+
+    async def _connect(self) -> None:
+        """Set up a client; one that keeps failing is replaced by a new one.
+
+        The SDK subscribes once per client and relies on the broker keeping those subscriptions;
+        a broker that lost them (a crash before it saved them) leaves the client deaf to twin
+        answers and inputs, and only a new client subscribes again.
+        """
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=0.5, max=self.settings.iot_reconnect_seconds),
+            stop=stop_never,
+            before_sleep=lambda state: log.warning(
+                "edgeHub does not answer yet (%s); trying again",
+                describe(state.outcome.exception() if state.outcome else None),
+            ),
+        ):
+            with attempt:
+                number = attempt.retry_state.attempt_number
+                if self.client is not None and number > 1 and number % REBUILD_AFTER == 1:
+                    await self._drop_client()
+                if self.client is None:
+                    self.client = self._new_client()
+                await self._set_up(self.client)
+        self._ready.set()
+
+    async def _drop_client(self) -> None:
+        self._ready.clear()
+        client, self.client = self.client, None
+        if client is None:
+            return
+        log.warning("replacing the edgeHub connection with a new one")
+        try:
+            async with asyncio.timeout(min(self.settings.iot_timeout_seconds, DROP_GRACE_SECONDS)):
+                await client.shutdown()
+        except Exception as exc:  # it is being dropped because it misbehaves
+            log.info("the old edgeHub connection did not close cleanly: %s", describe(exc))
+
+    async def recover(self) -> None:
+        """Replace the client and set everything up again (one recovery at a time)."""
+        if self.recovering:
+            return
+        self.recovering = True
+        try:
+            await self._drop_client()
+            await self._connect()
+            log.info("edgeHub connection restored")
+        finally:
+            self.recovering = False
+
+    def request_recovery(self, reason: str) -> None:
+        """Replace the client in the background (unless that is already under way)."""
+        pending = self._recovery is not None and not self._recovery.done()
+        if pending or self.recovering or self.client is None:
+            return
+        log.warning("%s: replacing the edgeHub connection", reason)
+        self._recovery = asyncio.create_task(self.recover(), name="edge-recover")
+        self._tasks.append(self._recovery)
+
+    async def _watchdog(self) -> None:
+        """Replace a client that stays disconnected: the SDK's reconnect thread can die (an
+        SSL error while the broker goes away) and then it never reconnects by itself."""
+        grace = 3 * self.settings.iot_reconnect_seconds + self.settings.iot_timeout_seconds
+        down_since: float | None = None
+        while True:
+            await asyncio.sleep(self.settings.iot_reconnect_seconds)
+            client = self.client
+            if self.recovering or client is None or client.connected:
+                down_since = None
+                continue
+            now_ = asyncio.get_running_loop().time()
+            down_since = down_since or now_
+            if now_ - down_since > grace:
+                log.warning("no connection to edgeHub for %.0f s", now_ - down_since)
+                down_since = None
+                await self.recover()
+
+    async def send_to_output(self, message: Message, output: str) -> None:
+        """One send on the current client, watched: a client that says it is connected but
+        does not get an acknowledgement in time has a dead link (see netthread.py)."""
+        await self._ready.wait()
+        client = self.client
+        assert client is not None
+        sending = asyncio.ensure_future(client.send_message_to_output(message, output))
+        try:
+            while not sending.done():
+                await asyncio.wait({sending}, timeout=self.settings.iot_timeout_seconds)
+                if sending.done():
+                    break
+                if client is not self.client:
+                    raise LinkReplacedError("the edgeHub connection was replaced")
+                if client.connected:  # while disconnected the SDK keeps it to send on reconnect
+                    self.request_recovery(
+                        f"no acknowledgement from edgeHub in "
+                        f"{self.settings.iot_timeout_seconds:.0f} s on a connected link"
+                    )
+                    raise LinkReplacedError("the edgeHub link did not acknowledge in time")
+        finally:
+            if not sending.done():
+                sending.cancel()
+        sending.result()
+
+    # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
+
+    def _on_network_thread_death(self, exc: BaseException) -> None:
+        # On the dying thread: the client it served is dead although it says it is connected.
+        assert self._loop is not None
+        reason = f"the IoT SDK's network thread died ({type(exc).__name__}: {exc})"
+        self._loop.call_soon_threadsafe(self.request_recovery, reason)
+
+    def _on_connection_state_change(self, client: IoTHubModuleClient) -> None:
+        assert self._loop is not None
+        if client is not self.client:
+            return  # a replaced client saying goodbye
+        if client.connected:
+            log.info("connected to edgeHub: reading the module twin")
+            asyncio.run_coroutine_threadsafe(self._after_reconnect(client), self._loop)
+        else:
+            log.warning("disconnected from edgeHub; the SDK reconnects by itself")
+
+    async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
+        if not self.recovering:  # else a recovery is setting this client up
+            await self._reconnected(client)
+
+
+def _on_background_exception(exc: Exception) -> None:
+    log.warning("IoT SDK background error: %s", exc)
+
+
+def describe(exc: BaseException | None) -> str:
+    if exc is None:
+        return "?"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,199 @@
+"""Blob Storage SIGKILLed in the middle of a model download, end to end: a private Azurite
+process, a slow link to it (a throttling proxy, so that the kill lands in the body), the real
+``python -m predictor`` behind the edgeHub emulator, HTTP requests all along."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from devtools.azurite import Azurite, start_azurite
+from devtools.edgehub import EdgeHub
+from tests.iot.blobs import Uploaded, upload
+from tests.iot.conftest import V1, V2, IotModels
+from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
+from tests.predictor.modelfactory import edit
+from tests.reliability.throttled_proxy import ThrottledProxy
+
+__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
+
+# A real model, padded in its metadata: larger than what the kernel still sends for a killed
+# Azurite (its socket's send buffer grows to 4 MB on loopback), so the kill cuts the body.
+MODEL_BYTES = 16_000_000
+RATE = 8_000_000  # bytes a second through the proxy: a download takes about 2 s
+KILL_AFTER = 1_000_000  # bytes of the answer delivered before storage is killed
+
+
+class Storage:
+    """A private Azurite on a fixed port and folder, to kill and start again."""
+
+    def __init__(self, location: Path) -> None:
+        self.location = location
+        self.server: Azurite = start_azurite(location)
+        self.port = self.server.port
+
+    def kill(self) -> None:
+        self.server.process.kill()
+        self.server.process.wait()
+
+    def start(self) -> None:
+        self.server = start_azurite(self.location, port=self.port)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Iterator[Storage]:
+    running = Storage(tmp_path / "azurite")
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@dataclass
+class Requests:
+    """POST /predict every 50 ms on a thread of its own, until stopped; and each time a look at
+    the cache folder, which may hold a model only whole (temporary files aside)."""
+
+    module: object
+    cache: Path
+    model_bytes: int
+    versions: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    partial: list[str] = field(default_factory=list)  # cached models of the wrong size
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.versions.append(post(self.module, FLOWER)["model_version"])  # type: ignore[arg-type]
+            except Exception as exc:  # every failure is a finding
+                self.failures.append(repr(exc))
+            for model in self.cache.glob("[!.]*.onnx") if self.cache.exists() else ():
+                with contextlib.suppress(FileNotFoundError):  # replaced meanwhile
+                    if model.stat().st_size != self.model_bytes:
+                        self.partial.append(f"{model.name}: {model.stat().st_size} bytes")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+
+def published(storage: Storage, data: bytes) -> Uploaded:
+    """Upload ``data``, then restart storage cleanly: Azurite writes its blob index on a clean
+    stop, so the blob outlives the SIGKILL that follows."""
+    blob = upload(storage.server, data)
+    storage.stop()
+    storage.start()
+    return blob
+
+
+def big_model(iot_models: IotModels) -> bytes:
+    padding = MODEL_BYTES - len(iot_models.v2)
+    return edit(iot_models.v2, padding="x" * padding)
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.02)
+
+
+def cache_files(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "cache"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def through(blob: Uploaded, proxy: ThrottledProxy) -> dict[str, str]:
+    port = urlsplit(blob.url).port
+    return blob.desired(V2, url=blob.url.replace(f":{port}/", f":{proxy.port}/"))
+
+
+def kill_mid_download(storage: Storage, proxy: ThrottledProxy, tmp_path: Path) -> None:
+    wait_until(lambda: proxy.sent >= KILL_AFTER, 60, "the download did not start")
+    storage.kill()
+    assert proxy.sent < MODEL_BYTES  # in the middle of the body
+    assert not cache_files(tmp_path)
+
+
+def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_model(
+    tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
+) -> None:
+    data = big_model(iot_models)
+    blob = published(storage, data)
+    settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "8", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.5"}
+    with (
+        ThrottledProxy(("127.0.0.1", storage.port), RATE) as proxy,
+        start(tmp_path, hub, iot_models.v1, **settings) as module,
+    ):
+        wait_status(hub, V1, "applied")
+        requests = Requests(module, tmp_path / "cache", len(data))
+        try:
+            hub.set_desired(MODULE, {"model": through(blob, proxy)})
+            kill_mid_download(storage, proxy, tmp_path)
+            wait_until(lambda: "trying again in" in module.log.read_text(), 30, "no retry")
+            wait_until(lambda: proxy.refused >= 1, 30, "no try while storage was down")
+            assert not cache_files(tmp_path)  # nothing half-written while storage is down
+            storage.start()
+            applied = wait_status(hub, V2, "applied", timeout=90)
+            wait_until(lambda: V2 in requests.versions, 10, "no request answered by V2")
+        finally:
+            requests.stop()
+        log = module.log.read_text()
+    assert applied["sha256"] == blob.sha256
+    assert requests.failures == []
+    assert requests.partial == []
+    switch = requests.versions.index(V2)  # V1 answered throughout, then V2 only
+    assert switch > 0 and set(requests.versions[:switch]) == {V1}
+    assert set(requests.versions[switch:]) == {V2}
+    cached = (tmp_path / "cache" / f"{blob.sha256}.onnx").read_bytes()
+    assert cached == data  # the whole model, not a part of it
+    assert [n for n in cache_files(tmp_path) if n.endswith(".tmp")] == []
+    print(
+        f"{proxy.connections} connections ({proxy.refused} refused), "
+        f"{log.count('trying again in')} retries, {len(requests.versions)} requests answered"
+    )
+
+
+def test_storage_killed_mid_download_for_good_fails_the_update_with_a_reason(
+    tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
+) -> None:
+    data = big_model(iot_models)
+    blob = published(storage, data)
+    settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "3", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.2"}
+    with (
+        ThrottledProxy(("127.0.0.1", storage.port), RATE) as proxy,
+        start(tmp_path, hub, iot_models.v1, **settings) as module,
+    ):
+        wait_status(hub, V1, "applied")
+        requests = Requests(module, tmp_path / "cache", len(data))
+        try:
+            hub.set_desired(MODULE, {"model": through(blob, proxy)})
+            kill_mid_download(storage, proxy, tmp_path)
+            failed = wait_status(hub, V2, "failed", timeout=60)
+        finally:
+            requests.stop()
+        log = module.log.read_text()
+    assert "storage unreachable" in failed["error"] or "broke off" in failed["error"]
+    assert failed["running"] == {"version": V1, "sha256": failed["running"]["sha256"]}
+    assert log.count("trying again in") == 2  # 3 tries, backoff between
+    assert requests.failures == []
+    assert requests.partial == []
+    assert requests.versions and set(requests.versions) == {V1}
+    assert not cache_files(tmp_path)  # no model, no temporary file
+    assert "sig=" not in failed["error"]

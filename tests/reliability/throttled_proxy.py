@@ -1,0 +1,132 @@
+"""A loopback TCP proxy that hands answers to its clients at a set rate: a slow link to Blob
+Storage, so that a test can stop storage while a download is in the middle of its body.
+
+It runs in a thread of its own (the tests around it block). A connection made while the
+upstream is down is closed at once, as a storage endpoint that is gone looks to a device.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+_CHUNK = 16 * 1024
+# A small receive window towards upstream: storage cannot run far ahead of what we forward.
+_UPSTREAM_RCVBUF = 32 * 1024
+
+
+class ThrottledProxy:
+    """Forwards ``listen`` to ``upstream``; answers go back at ``rate`` bytes a second."""
+
+    def __init__(self, upstream: tuple[str, int], rate: int) -> None:
+        self.upstream = upstream
+        self.rate = rate
+        self.connections = 0
+        self.refused = 0  # connections while nothing listened upstream
+        self._sent = 0
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        try:
+            self._call(self._start())
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def sent(self) -> int:
+        """Bytes handed to clients so far, all connections together."""
+        with self._lock:
+            return self._sent
+
+    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(15)
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # The top of the connection's task: closing the proxy cancels it, which ends it quietly
+        # (asyncio would log a cancelled connection callback as an error).
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._relay(reader, writer)
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            up_reader, up_writer = await self._open_upstream()
+        except OSError:
+            self.refused += 1
+            writer.close()
+            return
+        upload = asyncio.create_task(_pipe(reader, up_writer))
+        try:
+            await self._download(up_reader, writer)
+        finally:
+            upload.cancel()
+            for stream in (writer, up_writer):
+                stream.close()
+                with contextlib.suppress(Exception):
+                    await stream.wait_closed()
+
+    async def _open_upstream(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _UPSTREAM_RCVBUF)
+        sock.setblocking(False)
+        try:
+            await self._loop.sock_connect(sock, self.upstream)
+        except OSError:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock, limit=_CHUNK)
+
+    async def _download(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := await reader.read(_CHUNK):
+                writer.write(chunk)
+                await writer.drain()
+                with self._lock:
+                    self._sent += len(chunk)
+                await asyncio.sleep(len(chunk) / self.rate)
+
+    def close(self) -> None:
+        async def stop() -> None:
+            if self._server is not None:
+                self._server.close()
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        if self._loop.is_running():
+            with contextlib.suppress(Exception):
+                self._call(stop())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        if not self._loop.is_running():
+            self._loop.close()
+
+    def __enter__(self) -> ThrottledProxy:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while chunk := await reader.read(_CHUNK):
+            writer.write(chunk)
+            await writer.drain()
