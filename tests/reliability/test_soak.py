@@ -59,7 +59,6 @@ def test_soak_no_failed_request_no_lost_message_no_leak(
     assert not result.failures, result.failures[:5]
     assert not result.messages_lost, result.messages_lost[:5]
     assert result.message_errors == 0
-    assert result.requests >= 0.9 * plan.requests_per_second * plan.seconds
     assert len(result.versions_served) >= 2, "the model never changed under load"
     assert result.swaps_logged >= result.updates // 2
     # Every swapped-out model and its session are freed (counted after a gc.collect()).
