@@ -27,3 +27,8 @@ demo-stop:
 .PHONY: bench
 bench: setup
 	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)
+
+# The long soak run of issue 8 (docs/reliability.md): `make soak SOAK_ARGS="--seconds 1800"`.
+.PHONY: soak
+soak: setup
+	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m devtools.soak $(SOAK_ARGS)
