@@ -29,6 +29,17 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server-cpus", default="1" if two else "0", help="taskset list")
     parser.add_argument("--client-cpus", default="0", help="taskset list for wrk")
     parser.add_argument("--candidates", default=",".join(ALL), help="comma-separated names")
+    parser.add_argument(
+        "--phases",
+        default=",".join(run.PHASES),
+        help="comma-separated measurements to make: c16 (16 connections), c1, rows (1000-row)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also run the predictor as of this git commit (candidate predictor@REF), "
+        "for a side-by-side comparison in the same run",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     args = parser.parse_args(argv)
@@ -37,6 +48,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.candidates.split(",")) - set(ALL)
     if unknown:
         parser.error(f"unknown candidates {sorted(unknown)}; choose from {ALL}")
+    phases = set(args.phases.split(",")) - set(run.PHASES)
+    if phases:
+        parser.error(f"unknown phases {sorted(phases)}; choose from {list(run.PHASES)}")
     return args
 
 
@@ -67,11 +81,14 @@ def main(argv: list[str]) -> int:
         server_cpus=args.server_cpus,
         client_cpus=args.client_cpus,
         work_dir=args.work_dir,
+        phases=tuple(args.phases.split(",")),
     )
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     machine = report.machine()
     bodies = run.Bodies.write(args.work_dir)
     chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
+    if args.baseline:
+        chosen.append(candidates.baseline(args.baseline, args.work_dir))
     raw = run.run_all(chosen, plan, bodies)
     stacks = {
         "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
