@@ -37,8 +37,10 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         metavar="REF",
+        action="append",
+        default=[],
         help="also run the predictor as of this git commit (candidate predictor@REF), "
-        "for a side-by-side comparison in the same run",
+        "for a side-by-side comparison in the same run; repeat for more commits",
     )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
@@ -87,8 +89,7 @@ def main(argv: list[str]) -> int:
     machine = report.machine()
     bodies = run.Bodies.write(args.work_dir)
     chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
-    if args.baseline:
-        chosen.append(candidates.baseline(args.baseline, args.work_dir))
+    chosen += [candidates.baseline(ref, args.work_dir) for ref in args.baseline]
     raw = run.run_all(chosen, plan, bodies)
     stacks = {
         "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),
