@@ -60,6 +60,17 @@ async def test_a_lone_request_runs_without_waiting_for_company(v1: OnnxModel) ->
     assert calls(metrics) == 3
 
 
+async def test_a_request_nothing_could_join_is_answered_without_suspending(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    await asyncio.sleep(0)  # let whatever else the loop had ready run first
+    step = coalescer.predict(v1, ROWS[:1])
+    with pytest.raises(StopIteration) as finished:
+        step.send(None)  # it returns at once: no flush turn, no resume turn
+    same(finished.value.value, v1.predict(ROWS[:1]))
+    assert calls(metrics) == 1
+
+
 async def test_two_models_in_one_turn_get_one_call_each(v1: OnnxModel, v2: OnnxModel) -> None:
     metrics = Metrics()
     coalescer = Coalescer(metrics)

@@ -3,8 +3,10 @@
 One ONNX Runtime call costs about the same for 1 row as for 16 (its fixed overhead dwarfs a
 small SVM's arithmetic), so requests that arrive together are answered by one call. There
 is no timer: the first request of an event-loop turn schedules the flush for the next turn,
-and every request whose handler runs before then joins it. A lone request waits one turn
-(microseconds); under load, everything that arrived together is one batch.
+and every request whose handler runs before then joins it. Under load, everything that
+arrived together is one batch. A request that nothing else could join - no batch waiting, and
+nothing left to run in this loop turn - is answered at once, without the two extra loop turns
+(flush, then resume) that cost ~10 us at one connection.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ class Coalescer:
 
     async def predict(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
         """``model.predict(rows)``, shared with the other requests of this turn."""
-        if not self.enabled:
-            return predict_rows(model, rows, self.metrics)
         loop = asyncio.get_running_loop()
+        if not self.enabled or (not self._waiting and _idle(loop)):
+            return predict_rows(model, rows, self.metrics)
         answer: asyncio.Future[Prediction] = loop.create_future()
         self._waiting.append(_Waiting(model, rows, answer))
         if not self._scheduled:
@@ -68,6 +70,14 @@ class Coalescer:
                     end += 1
                 _run(group[start:end], self.metrics)
                 start = end
+
+
+def _idle(loop: asyncio.AbstractEventLoop) -> bool:
+    """True when no other callback is ready to run in this loop turn, so no other request can
+    join a batch before its flush. The stdlib loop keeps them in ``_ready`` (private, but in
+    every CPython since 3.4); a loop without it (uvloop) always coalesces."""
+    ready = getattr(loop, "_ready", None)
+    return ready is not None and not ready
 
 
 def _run(batch: list[_Waiting], metrics: Metrics | None) -> None:
