@@ -79,11 +79,12 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
     if error is not None:
         log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
         response = error_response(request, error)
-    metrics = request.app[METRICS]
-    endpoint = _endpoint(request)
     method = request.method if request.method in _METHODS else "other"
-    metrics.requests.labels(endpoint, method, str(response.status)).inc()
-    if error is not None:
-        metrics.errors.labels(endpoint, error.code).inc()
-    metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
+    request.app[METRICS].http_answered(
+        _endpoint(request),
+        method,
+        response.status,
+        time.perf_counter() - started,
+        None if error is None else error.code,
+    )
     return response
