@@ -29,6 +29,19 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--server-cpus", default="1" if two else "0", help="taskset list")
     parser.add_argument("--client-cpus", default="0", help="taskset list for wrk")
     parser.add_argument("--candidates", default=",".join(ALL), help="comma-separated names")
+    parser.add_argument(
+        "--phases",
+        default=",".join(run.PHASES),
+        help="comma-separated measurements to make: c16 (16 connections), c1, rows (1000-row)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        action="append",
+        default=[],
+        help="also run the predictor as of this git commit (candidate predictor@REF), "
+        "for a side-by-side comparison in the same run; repeat for more commits",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     iot = parser.add_argument_group("IoT Edge: the message path and the twin update")
@@ -47,6 +60,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     unknown = set(args.candidates.split(",")) - set(ALL)
     if unknown:
         parser.error(f"unknown candidates {sorted(unknown)}; choose from {ALL}")
+    phases = set(args.phases.split(",")) - set(run.PHASES)
+    if phases:
+        parser.error(f"unknown phases {sorted(phases)}; choose from {list(run.PHASES)}")
     return args
 
 
@@ -78,6 +94,7 @@ def main(argv: list[str]) -> int:
         server_cpus=args.server_cpus,
         client_cpus=args.client_cpus,
         work_dir=args.work_dir,
+        phases=tuple(args.phases.split(",")),
     )
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     machine = report.machine()
@@ -87,6 +104,7 @@ def main(argv: list[str]) -> int:
     json_us: dict[str, dict[str, float]] = {}
     if not args.iot_only:
         chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
+        chosen += [candidates.baseline(ref, args.work_dir) for ref in args.baseline]
         raw = run.run_all(chosen, plan, bodies)
         stacks = {
             "predictor": sizes.stack_size(REPO / "modules" / "predictor" / "requirements.txt"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
 import sys
+import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,4 +89,28 @@ def swap(other_model: Path, seconds: int, count: int) -> Candidate:
             "BENCH_SWAP_INTERVAL": str(seconds / (count + 1)),
         },
         rows=False,
+    )
+
+
+def baseline(ref: str, work: Path) -> Candidate:
+    """The predictor as of git ``ref`` (its ``modules/predictor`` exported under ``work``)."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    target = work / f"baseline-{commit}"
+    if not target.exists():
+        archive = subprocess.run(
+            ["git", "archive", commit, "modules/predictor"],
+            cwd=REPO,
+            capture_output=True,
+            check=True,
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(target, filter="data")
+    return Candidate(
+        f"predictor@{commit}",
+        "predictor",
+        ["predictor"],
+        "/predict",
+        (target / "modules" / "predictor",),
     )

@@ -24,6 +24,7 @@ log = logging.getLogger("bench")
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 ROWS_PER_BODY = 1000
 ROWS_CONNECTIONS = 4
+PHASES = ("c16", "c1", "rows")
 _CALLS = re.compile(rb"^predictor_inference_duration_seconds_count (\S+)$", re.MULTILINE)
 _ROWS = re.compile(rb"^predictor_rows_predicted_total (\S+)$", re.MULTILINE)
 _SWAPS = re.compile(rb'^predictor_model_swaps_total\{result="applied"\} (\S+)$', re.MULTILINE)
@@ -40,6 +41,7 @@ class Plan:
     server_cpus: str
     client_cpus: str
     work_dir: Path
+    phases: tuple[str, ...] = PHASES
 
 
 @dataclass(frozen=True)
@@ -110,14 +112,16 @@ def _measure(
         if candidate.kind == "swap":
             figures |= _swap_run(server, url, bodies, plan)
         else:
-            before = _calls_and_rows(server, candidate)
-            figures |= _phase("c16", *_load(server, url, bodies.row, 16, plan.seconds, plan))
-            after = _calls_and_rows(server, candidate)
-            if before and after and after[0] > before[0]:
-                # How well coalescing gathers: rows per ONNX Runtime call at 16 connections.
-                figures["c16_rows_per_call"] = (after[1] - before[1]) / (after[0] - before[0])
-            figures |= _phase("c1", *_load(server, url, bodies.row, 1, plan.seconds, plan))
-            if candidate.rows:
+            if "c16" in plan.phases:
+                before = _calls_and_rows(server, candidate)
+                figures |= _phase("c16", *_load(server, url, bodies.row, 16, plan.seconds, plan))
+                after = _calls_and_rows(server, candidate)
+                if before and after and after[0] > before[0]:
+                    # How well coalescing gathers: rows per ONNX Runtime call at 16 connections.
+                    figures["c16_rows_per_call"] = (after[1] - before[1]) / (after[0] - before[0])
+            if "c1" in plan.phases:
+                figures |= _phase("c1", *_load(server, url, bodies.row, 1, plan.seconds, plan))
+            if candidate.rows and "rows" in plan.phases:
                 result, cpu = _load(server, url, bodies.rows, ROWS_CONNECTIONS, plan.seconds, plan)
                 figures |= _phase("rows", result, cpu)
                 figures["rows_per_s"] = result.per_second * ROWS_PER_BODY

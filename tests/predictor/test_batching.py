@@ -60,6 +60,39 @@ async def test_a_lone_request_runs_without_waiting_for_company(v1: OnnxModel) ->
     assert calls(metrics) == 3
 
 
+async def test_a_request_nothing_could_join_is_answered_without_suspending(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    await asyncio.sleep(0)  # let whatever else the loop had ready run first
+    step = coalescer.predict(v1, ROWS[:1])
+    with pytest.raises(StopIteration) as finished:
+        step.send(None)  # it returns at once: no flush turn, no resume turn
+    same(finished.value.value, v1.predict(ROWS[:1]))
+    assert calls(metrics) == 1
+
+
+async def test_a_request_one_turn_later_still_joins_the_call(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics)
+    first = asyncio.ensure_future(coalescer.predict(v1, ROWS[:1]))
+    await asyncio.sleep(0)  # first is waiting for its flush now
+    second = asyncio.ensure_future(coalescer.predict(v1, ROWS[1:2]))
+    answers = await asyncio.gather(first, second)
+    assert calls(metrics) == 1
+    same(answers[0], v1.predict(ROWS[:1]))
+    same(answers[1], v1.predict(ROWS[1:2]))
+
+
+async def test_without_extra_turns_a_later_request_gets_its_own_call(v1: OnnxModel) -> None:
+    metrics = Metrics()
+    coalescer = Coalescer(metrics, extra_turns=0)
+    first = asyncio.ensure_future(coalescer.predict(v1, ROWS[:1]))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(coalescer.predict(v1, ROWS[1:2]))
+    await asyncio.gather(first, second)
+    assert calls(metrics) == 2
+
+
 async def test_two_models_in_one_turn_get_one_call_each(v1: OnnxModel, v2: OnnxModel) -> None:
     metrics = Metrics()
     coalescer = Coalescer(metrics)

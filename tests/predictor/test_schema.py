@@ -53,6 +53,13 @@ def test_answers_take_the_form_of_the_request(models: Models) -> None:
     )
     assert set(single["probabilities"]) == {"setosa", "versicolor", "virginica"}
     assert sum(single["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    # The one-object answer is the array form's item, keys in the same order.
+    (item,) = schema.answer(
+        schema.parse([ROW], FEATURES, 10),
+        model.predict(schema.parse([ROW], FEATURES, 10).rows),
+        model.contract,
+    )
+    assert list(single.items()) == list(item.items())
 
 
 @pytest.mark.parametrize(

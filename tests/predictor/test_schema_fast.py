@@ -60,3 +60,50 @@ def test_a_bad_value_after_good_rows_is_still_named(row: list[Any], code: str) -
         schema.parse({"instances": [[1, 2, 3, 4]] * 5 + [row]}, FEATURES, 1000)
     assert caught.value.code == code
     assert "instance 5" in caught.value.message
+
+
+def slow_object(item: dict[str, Any]) -> np.ndarray[Any, Any]:
+    return schema._to_array([schema._row_from_object(None, item, FEATURES)], len(FEATURES))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [5.1, 3.5, 1.4, 0.2],
+        [1, 2, 3, 4],
+        [0, -0, -0.0, 1e-45],
+        [2**60 + 1, -(2**63) - 1, 2**70, 123456789012345678901234567890],
+        [F32_MAX, -F32_MAX, 1e-320, 3.4028234e38],
+    ],
+)
+def test_a_plain_object_matches_the_general_path(values: list[Any]) -> None:
+    item = dict(zip(reversed(FEATURES), reversed(values), strict=True))  # any key order
+    batch = schema.parse(item, FEATURES, 1000)
+    assert batch.form is schema.Form.OBJECT
+    assert batch.rows.dtype == np.float32
+    assert batch.rows.tobytes() == slow_object(item).tobytes()
+
+
+@pytest.mark.parametrize(
+    ("item", "code"),
+    [
+        ({"a": 1, "b": 2, "c": 3, "d": True}, "not_a_number"),
+        ({"a": 1, "b": 2, "c": 3, "d": "4"}, "not_a_number"),
+        ({"a": 1, "b": 2, "c": 3, "d": None}, "not_a_number"),
+        ({"a": 1, "b": 2, "c": 3, "d": [4]}, "not_a_number"),
+        ({"a": 1, "b": 2, "c": 3, "d": float("nan")}, "non_finite"),
+        ({"a": 1, "b": 2, "c": 3, "d": float("-inf")}, "non_finite"),
+        ({"a": 1, "b": 2, "c": 3, "d": 1e39}, "non_finite"),
+        ({"a": 1, "b": 2, "c": 3, "d": 10**400}, "non_finite"),
+        ({"a": 1, "b": 2, "c": 3}, "missing_feature"),
+        ({"a": 1, "b": 2, "c": 3, "e": 4}, "unknown_feature"),
+        ({"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}, "unknown_feature"),
+    ],
+)
+def test_a_bad_object_gets_the_general_paths_error(item: dict[str, Any], code: str) -> None:
+    with pytest.raises(schema.RequestError) as caught:
+        schema.parse(item, FEATURES, 1000)
+    with pytest.raises(schema.RequestError) as general:
+        schema._row_from_object(None, item, FEATURES)
+    assert caught.value.code == general.value.code == code
+    assert caught.value.message == general.value.message

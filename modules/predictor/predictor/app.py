@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from predictor.api import inflight, local, v2
+from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
+from predictor.api.inflight import InFlight
 from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
 from predictor.batching import Coalescer
 from predictor.iot.lifecycle import edge_context
@@ -20,10 +21,10 @@ def create_app(settings: Settings) -> web.Application:
     """The predictor's web app. More background work (the IoT Hub client) joins as one more
     ``app.cleanup_ctx`` entry."""
     metrics = Metrics()
-    in_flight = inflight.InFlight()
+    in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[inflight.middleware(in_flight), errors_and_metrics],
+        middlewares=[errors_and_metrics(metrics, in_flight)],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics

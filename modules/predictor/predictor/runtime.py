@@ -70,6 +70,7 @@ class OnnxModel:
         # Where the bytes were before (e.g. for a cached model: when and from where applied).
         self.origin: dict[str, str] = {}
         self._outputs = [contract.label_output, contract.probabilities_output]
+        self._input_name = contract.input_name
         self._index = {label: i for i, label in enumerate(contract.class_labels)}
 
     @classmethod
@@ -117,14 +118,11 @@ class OnnxModel:
 
     def predict(self, rows: NDArray[np.float32]) -> Prediction:
         """Predict a batch of shape ``[N, n_features]`` (float32, already validated)."""
-        labels_raw, probabilities = self._session.run(
-            self._outputs, {self.contract.input_name: rows}
-        )
-        labels: list[Label] = [
-            int(x) if self.contract.integer_labels else str(x) for x in labels_raw
-        ]
+        labels_raw, probabilities = self._session.run(self._outputs, {self._input_name: rows})
+        # tolist() gives Python str (string tensor) or int (int64 tensor) in one C call.
+        labels: list[Label] = labels_raw.tolist()
         try:
-            indices = np.fromiter((self._index[x] for x in labels), dtype=np.int64, count=len(rows))
+            indices = np.array([self._index[x] for x in labels], dtype=np.int64)
         except KeyError as exc:
             raise ModelError(f"the model answered a label outside class_labels: {exc}") from exc
         return Prediction(

@@ -85,9 +85,10 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
         rows = [_row_from_list(i, row, features) for i, row in enumerate(instances)]
         return Batch(_to_array(rows, len(features)), Form.INSTANCES)
     if isinstance(value, dict):
-        return Batch(
-            _to_array([_row_from_object(None, value, features)], len(features)), Form.OBJECT
-        )
+        row = _plain_object(value, features)
+        if row is None:  # the general path finds and names the problem
+            row = _row_from_object(None, value, features)
+        return Batch(_to_array([row], len(features)), Form.OBJECT)
     if isinstance(value, list):
         _check_count(len(value), max_rows)
         rows = []
@@ -110,6 +111,14 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
 def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
     """The JSON answer for ``batch``, in the form the request came in."""
     columns = [str(label) for label in contract.class_labels]
+    version = contract.model_version
+    if batch.form is Form.OBJECT:  # one row: the same answer as below, without the lists
+        return {
+            "label": prediction.labels[0],
+            "class_index": int(prediction.class_indices[0]),
+            "probabilities": dict(zip(columns, prediction.probabilities[0].tolist(), strict=True)),
+            "model_version": version,
+        }
     # tolist() makes the same Python numbers as int()/float() per element, in one C call.
     items = [
         {
@@ -124,9 +133,6 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
             strict=True,
         )
     ]
-    version = contract.model_version
-    if batch.form is Form.OBJECT:
-        return {**items[0], "model_version": version}
     if batch.form is Form.ARRAY:
         return [{**item, "model_version": version} for item in items]
     return {"predictions": items, "model_version": version}
@@ -179,6 +185,30 @@ def _row_from_object(
             "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
         )
     return [check_number(item[name], f"{prefix}feature {name!r}") for name in features]
+
+
+def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] | None:
+    """The row of an object holding exactly ``features`` as finite, float32-sized floats or
+    ints (the common request), checked in one pass; else None."""
+    if len(item) != len(features):
+        return None
+    row: list[float] = []
+    for name in features:
+        value = item.get(name)
+        number: float
+        if type(value) is float:
+            number = value
+        elif type(value) is int:
+            try:
+                number = float(value)  # the same conversion check_number makes
+            except OverflowError:
+                return None
+        else:
+            return None  # missing, bool, str, null, ...
+        if not -_FLOAT32_MAX <= number <= _FLOAT32_MAX:  # also false for NaN
+            return None
+        row.append(number)
+    return row
 
 
 def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]:

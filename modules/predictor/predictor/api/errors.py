@@ -11,9 +11,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from predictor.api.inflight import InFlight
 from predictor.api.reply import json_response
-from predictor.api.state import METRICS
+from predictor.metrics import Metrics
 from predictor.schema import RequestError
 
 log = logging.getLogger(__name__)
@@ -61,29 +63,43 @@ def _endpoint(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-@web.middleware
-async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    error: RequestError | None = None
-    try:
-        response = await handler(request)
-    except RequestError as exc:
-        error = exc
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        error = _from_http_exception(request, exc)
-    except Exception:
-        log.exception("unexpected error answering %s %s", request.method, request.path)
-        error = RequestError("internal_error", "the server failed to answer; see its log", 500)
-    if error is not None:
-        log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
-        response = error_response(request, error)
-    metrics = request.app[METRICS]
-    endpoint = _endpoint(request)
-    method = request.method if request.method in _METHODS else "other"
-    metrics.requests.labels(endpoint, method, str(response.status)).inc()
-    if error is not None:
-        metrics.errors.labels(endpoint, error.code).inc()
-    metrics.latency.labels(endpoint).observe(time.perf_counter() - started)
-    return response
+def errors_and_metrics(metrics: Metrics, in_flight: InFlight) -> Middleware:
+    """The one middleware: counts the request in flight (graceful stop waits for it), turns
+    errors into JSON answers and records the request's metrics. One layer, not two: each
+    middleware layer costs a wrapper call and a coroutine frame on every request."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        in_flight.started()
+        try:
+            started = time.perf_counter()
+            error: RequestError | None = None
+            try:
+                response = await handler(request)
+            except RequestError as exc:
+                error = exc
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                error = _from_http_exception(request, exc)
+            except Exception:
+                log.exception("unexpected error answering %s %s", request.method, request.path)
+                error = RequestError(
+                    "internal_error", "the server failed to answer; see its log", 500
+                )
+            if error is not None:
+                log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
+                response = error_response(request, error)
+            method = request.method if request.method in _METHODS else "other"
+            metrics.http_answered(
+                _endpoint(request),
+                method,
+                response.status,
+                time.perf_counter() - started,
+                None if error is None else error.code,
+            )
+            return response
+        finally:
+            in_flight.finished()
+
+    return middleware

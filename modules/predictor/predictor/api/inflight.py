@@ -8,12 +8,6 @@ finish.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-
-from aiohttp import web
-from aiohttp.typedefs import Middleware
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class InFlight:
@@ -36,15 +30,3 @@ class InFlight:
     async def wait_idle(self) -> None:
         """Return once no request is running."""
         await self._idle.wait()
-
-
-def middleware(in_flight: InFlight) -> Middleware:
-    @web.middleware
-    async def track_in_flight(request: web.Request, handler: Handler) -> web.StreamResponse:
-        in_flight.started()
-        try:
-            return await handler(request)
-        finally:
-            in_flight.finished()
-
-    return track_in_flight
