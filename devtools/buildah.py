@@ -196,11 +196,13 @@ def adapt_python_base(root: Path) -> None:
 
 def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: Base) -> str:
     """``buildah bud`` a Dockerfile of ``context`` as ``tag``, unless ``tag`` was already built
-    from exactly these files over the current ``base`` (a label on the image records their hash).
+    from exactly these files over the current ``base`` (a label on the image records their hash);
+    the base is made first when it is missing or stale.
 
     Docker format, so that HEALTHCHECK is kept. No intermediate layers are kept: with the vfs
     driver every layer is a full copy of the file system.
     """
+    python_base(buildah, base)
     with _IMAGE_LOCKS[tag]:
         base_key = image_label(buildah, base.name, BASE_KEY_LABEL) or ""
         key = cache.digest(RECIPE, base_key, dockerfile, *context_files(context))

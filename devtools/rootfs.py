@@ -1,13 +1,15 @@
 """Minimal Debian root file systems made with debootstrap, cached as tarballs in the build cache.
 
 Every root is made in debootstrap's two stages: ``--foreign`` downloads and unpacks the packages,
-then the second stage installs and configures them by running the root's own programs in a
-chroot - for another CPU (arm64 on an x86 host) through qemu-aarch64-static (see
-scripts/setup-images). Under qemu that second stage is most of the time a cold cache costs, so:
+then the second stage installs and configures them by running the root's own dpkg and
+maintainer scripts in a chroot - for another CPU (arm64 on an x86 host) through
+qemu-aarch64-static (see scripts/setup-images). Under qemu that second stage is most of the time
+a cold cache costs, so:
 
 - the downloaded .deb files are kept in one folder of the build cache shared by all roots
   (debootstrap's ``--cache-dir``): the arch-independent packages are fetched once for amd64 and
   arm64, and a root remade after a recipe change downloads nothing that has not changed;
+- the second stage's own script runs on the host (``--second-stage-target``), not in emulation;
 - dpkg runs with ``force-unsafe-io`` in the second stage (no fsync per unpacked file, as
   mmdebstrap and image builders do): a root that a crash interrupts is thrown away anyway.
 
@@ -93,11 +95,17 @@ def bootstrap(spec: RootSpec, root: Path, cache_dir: Path = cache.CACHE_DIR) -> 
     unsafe_io = root / UNSAFE_IO_CONFIG
     unsafe_io.parent.mkdir(parents=True, exist_ok=True)
     unsafe_io.write_text("force-unsafe-io\n", encoding="ascii")
+    # The second stage is a shell script that also parses the package lists (with perl): run it
+    # from the host with --second-stage-target, so that only dpkg and the packages' maintainer
+    # scripts run in the chroot - under qemu for arm64 - and not the script itself.
+    scripts = root / "debootstrap"
+    second = [str(scripts / "debootstrap"), "--second-stage", f"--second-stage-target={root}"]
     emulated = " (under qemu)" if spec.arch != host_arch() else ""
     hosttools.run(
-        [*PRIVATE_MOUNTS, "chroot", str(root), "/debootstrap/debootstrap", "--second-stage"],
+        [*PRIVATE_MOUNTS, "/bin/sh", *second],
         what=f"debootstrap's second stage for {spec.arch}{emulated}",
         timeout=1800,
+        env={**os.environ, "DEBOOTSTRAP_DIR": str(scripts)},
     )
     unsafe_io.unlink()
     # Downloaded packages and indexes are of no use in the root; leaving them out halves it.
