@@ -6,6 +6,10 @@ The base image the Dockerfiles name cannot be pulled, so a stand-in is made loca
 debootstrap root of the same Debian release with Debian's python3 (3.11 on bookworm) and tagged
 with the name the Dockerfile uses; the Dockerfile itself builds unchanged and its ``pip install``
 reaches PyPI as on a developer's machine.
+
+Builds of different images may run at once, from threads or processes (buildah's storage locks
+its own files); a lock per image name keeps two threads of one process from building the same
+image twice.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +33,7 @@ CONTEXT_KEY_LABEL = "org.iotedge-sklearn-onnx.context-key"
 # Bump when the stand-in base is made differently, so that it is remade.
 RECIPE = "1"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_IMAGE_LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
 
 @dataclass(frozen=True)
@@ -129,9 +136,14 @@ class Buildah:
 
 def python_base(buildah: Buildah, base: Base) -> Base:
     """Make the stand-in for an official python image unless the current one is in storage."""
-    key = cache.digest(RECIPE, base.root.key)
-    if image_label(buildah, base.name, BASE_KEY_LABEL) == key:
-        return base
+    with _IMAGE_LOCKS[base.name]:
+        key = cache.digest(RECIPE, base.root.key)
+        if image_label(buildah, base.name, BASE_KEY_LABEL) != key:
+            _make_python_base(buildah, base, key)
+    return base
+
+
+def _make_python_base(buildah: Buildah, base: Base, key: str) -> None:
     tarball = rootfs.tarball(base.root)
     container = buildah("from", "scratch")
     try:
@@ -160,8 +172,7 @@ def python_base(buildah: Buildah, base: Base) -> Base:
         with contextlib.suppress(hosttools.HostToolError):
             buildah("rm", container)
         raise
-    buildah("rmi", "--prune")
-    return base
+    prune(buildah)
 
 
 def adapt_python_base(root: Path) -> None:
@@ -185,15 +196,22 @@ def adapt_python_base(root: Path) -> None:
 
 def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: Base) -> str:
     """``buildah bud`` a Dockerfile of ``context`` as ``tag``, unless ``tag`` was already built
-    from exactly these files over the current ``base`` (a label on the image records their hash).
+    from exactly these files over the current ``base`` (a label on the image records their hash);
+    the base is made first when it is missing or stale.
 
     Docker format, so that HEALTHCHECK is kept. No intermediate layers are kept: with the vfs
     driver every layer is a full copy of the file system.
     """
-    base_key = image_label(buildah, base.name, BASE_KEY_LABEL) or ""
-    key = cache.digest(RECIPE, base_key, dockerfile, *context_files(context))
-    if image_label(buildah, tag, CONTEXT_KEY_LABEL) == key:
-        return tag
+    python_base(buildah, base)
+    with _IMAGE_LOCKS[tag]:
+        base_key = image_label(buildah, base.name, BASE_KEY_LABEL) or ""
+        key = cache.digest(RECIPE, base_key, dockerfile, *context_files(context))
+        if image_label(buildah, tag, CONTEXT_KEY_LABEL) != key:
+            _bud(buildah, context, dockerfile, tag, base, key)
+    return tag
+
+
+def _bud(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: Base, key: str) -> None:
     buildah(
         "bud",
         "--isolation",
@@ -213,9 +231,17 @@ def build(buildah: Buildah, context: Path, dockerfile: str, tag: str, base: Base
         str(context),
         timeout=1800,
     )
-    # The image this tag named before is now nameless: remove it, or each change costs a copy.
-    buildah("rmi", "--prune")
-    return tag
+    prune(buildah)
+
+
+def prune(buildah: Buildah) -> None:
+    """Remove nameless images: the one a tag named before its rebuild would cost a full copy.
+
+    Housekeeping only: a build running at the same time may be pruning the same image, and
+    the loser's error does not matter.
+    """
+    with contextlib.suppress(hosttools.HostToolError):
+        buildah("rmi", "--prune")
 
 
 def context_files(context: Path) -> list[str | Path]:

@@ -10,51 +10,29 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devtools import arm64, buildah, container, netns, onnx_probe
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PREDICTOR_DIR = REPO_ROOT / "modules" / "predictor"
 SAMPLE = {"sepal_length": 5.9, "sepal_width": 2.8, "petal_length": 4.3, "petal_width": 1.3}
 
 # A cold cache debootstraps the arm64 root and pip-installs the requirements under qemu.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 
-@pytest.fixture(scope="session")
-def arm64_base(store: buildah.Buildah) -> buildah.Base:
-    return buildah.python_base(store, buildah.ARM64_BASE)
-
-
-@pytest.fixture(scope="session")
-def predictor_arm64_image(
-    store: buildah.Buildah,
-    arm64_base: buildah.Base,
-    default_model_file: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    context = buildah.context_with_model(
-        PREDICTOR_DIR, default_model_file, tmp_path_factory.mktemp("predictor") / "context"
-    )
-    tag = "localhost/predictor:test-arm64v8"
-    buildah.build(store, context, "Dockerfile.arm64v8", tag, arm64_base)
-    yield tag
-
-
+@pytest.mark.parametrize("predictor_image", ["arm64v8"], indirect=True)
 def test_predictor_arm64_image_builds_and_serves_under_emulation(
-    store: buildah.Buildah, predictor_arm64_image: str, default_model_file: Path, tmp_path: Path
+    store: buildah.Buildah, predictor_image: str, default_model_file: Path, tmp_path: Path
 ) -> None:
-    data = store.inspect_image(predictor_arm64_image)
+    data = store.inspect_image(predictor_image)
     assert data is not None
     assert data["OCIv1"]["architecture"] == "arm64"
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(arm64.cpuinfo(os.cpu_count() or 1), encoding="ascii")
     log = tmp_path / "predictor.log"
-    with container.running(store, predictor_arm64_image, log, cpuinfo=cpuinfo) as started:
+    with container.running(store, predictor_image, log, cpuinfo=cpuinfo) as started:
         base = "http://127.0.0.1:8080"
         netns.wait_until_healthy(
             started.process, f"{base}/healthz", log, timeout=600, pid=started.pid

@@ -8,7 +8,6 @@ PID and network namespaces, the image's USER, WORKDIR and ENV). See docs/deploym
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,33 +21,6 @@ SAMPLE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 # A cold cache debootstraps the base and pip-installs the requirements from PyPI: minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
-
-
-@pytest.fixture(scope="session")
-def python_base(store: buildah.Buildah) -> buildah.Base:
-    return buildah.python_base(store, buildah.AMD64_BASE)
-
-
-@pytest.fixture(scope="session")
-def sensor_image(store: buildah.Buildah, python_base: buildah.Base) -> str:
-    tag = "localhost/sensor:test-amd64"
-    buildah.build(store, REPO_ROOT / "modules" / "sensor", "Dockerfile.amd64", tag, python_base)
-    return tag
-
-
-@pytest.fixture(scope="session")
-def predictor_image(
-    store: buildah.Buildah,
-    python_base: buildah.Base,
-    default_model_file: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[str]:
-    context = buildah.context_with_model(
-        PREDICTOR_DIR, default_model_file, tmp_path_factory.mktemp("predictor") / "context"
-    )
-    tag = "localhost/predictor:test-amd64"
-    buildah.build(store, context, "Dockerfile.amd64", tag, python_base)
-    yield tag
 
 
 def test_the_local_base_looks_like_the_official_python_image(
@@ -77,6 +49,7 @@ def test_sensor_image_builds_and_its_container_starts(
     assert "<3> sensor: not in an IoT Edge environment" in output
 
 
+@pytest.mark.parametrize("predictor_image", ["amd64"], indirect=True)
 def test_predictor_image_builds_with_the_bundled_model(
     store: buildah.Buildah, predictor_image: str, default_model_file: Path
 ) -> None:
@@ -99,6 +72,7 @@ def test_predictor_image_builds_with_the_bundled_model(
 @pytest.mark.skipif(
     not HAS_PREDICTOR_SERVER, reason="the predictor's server (python -m predictor) is not merged"
 )
+@pytest.mark.parametrize("predictor_image", ["amd64"], indirect=True)
 def test_predictor_container_answers_healthz_and_predicts(
     store: buildah.Buildah, predictor_image: str, default_model_file: Path, tmp_path: Path
 ) -> None:
