@@ -109,13 +109,5 @@ def _run(batch: list[_Waiting], metrics: Metrics | None) -> None:
     start = 0
     for item in live:
         end = start + len(item.rows)
-        item.answer.set_result(
-            prediction
-            if len(live) == 1
-            else Prediction(
-                labels=prediction.labels[start:end],
-                class_indices=prediction.class_indices[start:end],
-                probabilities=prediction.probabilities[start:end],
-            )
-        )
+        item.answer.set_result(prediction if len(live) == 1 else prediction.rows(start, end))
         start = end

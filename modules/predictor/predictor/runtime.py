@@ -29,6 +29,14 @@ class Prediction:
     class_indices: NDArray[np.int64]
     probabilities: NDArray[np.float32]
 
+    def rows(self, start: int, stop: int) -> Prediction:
+        """The answer for rows ``start:stop`` of the batch (a shared call's share)."""
+        return Prediction(
+            labels=self.labels[start:stop],
+            class_indices=self.class_indices[start:stop],
+            probabilities=self.probabilities[start:stop],
+        )
+
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
     """Options for small batches on a small device.

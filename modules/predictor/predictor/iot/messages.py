@@ -17,7 +17,6 @@ import numpy as np
 
 from predictor import jsonio, schema, service
 from predictor.metrics import Metrics
-from predictor.runtime import Prediction
 from predictor.schema import RequestError
 from predictor.store import ModelManager
 
@@ -105,7 +104,7 @@ class MessageAnswerer:
             else:
                 start = 0
                 for i, batch in parsed:
-                    part = _slice(prediction, start, start + len(batch.rows))
+                    part = prediction.rows(start, start + len(batch.rows))
                     start += len(batch.rows)
                     answers[i] = self._predictions(
                         messages[i], schema.answer(batch, part, model.contract)
@@ -171,11 +170,3 @@ class MessageAnswerer:
 
 def _error_body(code: str, text: str, message_id: str | None) -> bytes:
     return _dumps({"error": {"code": code, "message": text}, "input_message_id": message_id})
-
-
-def _slice(prediction: Prediction, start: int, stop: int) -> Prediction:
-    return Prediction(
-        labels=prediction.labels[start:stop],
-        class_indices=prediction.class_indices[start:stop],
-        probabilities=prediction.probabilities[start:stop],
-    )
