@@ -40,8 +40,12 @@ MAX_HEAP_GROWTH_KB = 1_000
 MAX_FD_RISE = 4
 # - threads: thread pools start workers when they are first busy, up to their max_workers
 #   (asyncio's default executor and the IoT SDK's handler pools; ThreadPoolExecutor's default
-#   cap is the most); every other thread, Python or native, stays as it was.
+#   cap is the most); every other thread, Python or native, stays as it was. Every event loop's
+#   default executor names its workers "asyncio_N": the app's loop and the SDK's three
+#   (azure.iot.device.iothub.aio.loop_management, whose handler loop runs our sync handlers in
+#   its executor) share that name, so "asyncio_N" may reach four pools' worth (7 seen in CI).
 POOL_CAP = min(32, (os.cpu_count() or 1) + 4)
+EVENT_LOOPS = 4
 
 
 @pytest.mark.slow
@@ -73,7 +77,8 @@ def test_soak_no_failed_request_no_lost_message_no_leak(
         kinds, warm_kinds = sample.census["thread_kinds"], warm.census["thread_kinds"]
         for kind in kinds.keys() | warm_kinds.keys():
             if kind.endswith("_N"):
-                assert kinds.get(kind, 0) <= POOL_CAP, (kind, kinds)
+                cap = POOL_CAP * (EVENT_LOOPS if kind == "asyncio_N" else 1)
+                assert kinds.get(kind, 0) <= cap, (kind, kinds)
             else:
                 assert kinds.get(kind) == warm_kinds.get(kind), (kind, kinds, warm_kinds)
         native = sample.usage.threads - sample.census["python_threads"]
