@@ -220,6 +220,28 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
     assert result.stdout.decode().strip() == "[]"
 
 
+def test_the_way_to_the_first_answer_does_not_import_protobuf(tmp_path: Path) -> None:
+    # The operator-domain check needs protobuf (~30 ms of import); the bundled and cached
+    # models were checked before, so starting from them must not pay for it.
+    code = (
+        "import sys; import predictor.__main__, predictor.app, predictor.store; "
+        "from predictor.runtime import OnnxModel; from predictor.store import SOURCE_BUNDLED; "
+        "data = open('modules/predictor/models/default.onnx', 'rb').read(); "
+        "OnnxModel.from_bytes(data, SOURCE_BUNDLED, check_domains=False); "
+        "print('google.protobuf' in sys.modules); "
+        "OnnxModel.from_bytes(data, 'twin'); print('google.protobuf' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env_for(tmp_path),
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.decode().split() == ["False", "True"]
+
+
 def test_a_port_in_use_exits_1_with_an_error_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind((HOST, 0))

@@ -15,7 +15,8 @@ import onnxruntime as ort
 import pytest
 
 from predictor.contract import ModelError
-from predictor.runtime import OnnxModel, operator_domains
+from predictor.opsets import operator_domains
+from predictor.runtime import OnnxModel
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
 from tests.reliability.badmodels import (

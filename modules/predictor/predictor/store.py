@@ -171,7 +171,9 @@ class ModelManager:
             return None
         data, entry = found
         try:
-            model = OnnxModel.from_bytes(data, SOURCE_CACHE, threads=self.threads)
+            model = OnnxModel.from_bytes(
+                data, SOURCE_CACHE, threads=self.threads, check_domains=False
+            )
         except ModelError as exc:
             log.error(
                 "cached model %s (applied from %s) refused, using the bundled model instead: %s",
@@ -194,7 +196,9 @@ class ModelManager:
             log.error("bundled model %s is unreadable: %s", path, exc)
             return None
         try:
-            return OnnxModel.from_bytes(data, SOURCE_BUNDLED, threads=self.threads)
+            return OnnxModel.from_bytes(
+                data, SOURCE_BUNDLED, threads=self.threads, check_domains=False
+            )
         except ModelError as exc:
             log.error("bundled model %s refused: %s", path, exc)
             return None
