@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from predictor.dataplane import DataPlane
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
@@ -14,8 +15,7 @@ FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_w
 
 def answerer(manager: ModelManager, max_message_bytes: int = 250_000) -> MessageAnswerer:
     return MessageAnswerer(
-        manager,
-        max_rows=1000,
+        DataPlane(manager, max_rows=1000),
         max_message_bytes=max_message_bytes,
         predictions_output="predictions",
         errors_output="errors",
@@ -41,11 +41,9 @@ async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
 
 
 async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
-    from predictor import service
-
     [out] = answerer(manager).answer(incoming([FLOWER, FLOWER]))
     assert json.loads(out.body) == json.loads(
-        json.dumps(service.predict_value(manager, [FLOWER, FLOWER], 1000))
+        json.dumps(DataPlane(manager, max_rows=1000).predict_now([FLOWER, FLOWER]))
     )
 
 
@@ -109,12 +107,10 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
 
     metrics = Metrics()
     grouped = MessageAnswerer(
-        manager,
-        max_rows=1000,
+        DataPlane(manager, max_rows=1000, metrics=metrics),
         max_message_bytes=250_000,
         predictions_output="predictions",
         errors_output="errors",
-        metrics=metrics,
     )
     setosa = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
     messages = [

@@ -9,8 +9,8 @@ from aiohttp import web
 from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
-from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
-from predictor.batching import Coalescer
+from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, PLANE, SETTINGS
+from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.settings import Settings
@@ -29,17 +29,20 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[IN_FLIGHT] = in_flight
-    app[COALESCER] = Coalescer(metrics, enabled=settings.coalesce)
-    app[MANAGER] = ModelManager(
+    manager = ModelManager(
         settings.model_cache_dir,
         settings.default_model,
         threads=settings.inference_threads,
-        metrics=metrics,
+    )
+    manager.subscribe(metrics.on_model_event)
+    app[MANAGER] = manager
+    app[PLANE] = DataPlane(
+        manager, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
     )
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
-    app.cleanup_ctx.append(edge_context)
+    app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
     return app
 
 

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from predictor.events import Change, ModelEvent
+
 if TYPE_CHECKING:
     from predictor.runtime import OnnxModel
 
@@ -92,15 +94,17 @@ class Metrics:
         if error is not None:
             self.errors.labels(endpoint, error).inc()
 
-    def model_changed(self, previous: OnnxModel | None, model: OnnxModel | None) -> None:
-        if previous is not None:
-            self.model_info.remove(*_labels(previous))
-        if model is not None:
-            self.model_info.labels(*_labels(model)).set(1)
-        self.model_loaded.set(0 if model is None else 1)
-
-    def swap_done(self, result: str) -> None:
-        self.swaps.labels(result=result).inc()
+    def on_model_event(self, event: ModelEvent) -> None:
+        """Follow the model store (``ModelManager.subscribe``)."""
+        if event.change in (Change.APPLIED, Change.REFUSED):
+            self.swaps.labels(result=event.change.value).inc()
+        if not event.swapped:
+            return
+        if event.previous is not None:
+            self.model_info.remove(*_labels(event.previous))
+        if event.model is not None:
+            self.model_info.labels(*_labels(event.model)).set(1)
+        self.model_loaded.set(0 if event.model is None else 1)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -17,7 +17,7 @@ from typing import Any
 from predictor import cache
 from predictor.cache import CacheEntry, CacheError
 from predictor.contract import ModelError
-from predictor.metrics import Metrics
+from predictor.events import Change, Listener, ModelEvent
 from predictor.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,11 @@ class ModelManager:
         default_model: Path,
         *,
         threads: int = 1,
-        metrics: Metrics | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.default_model = default_model
         self.threads = threads
-        self.metrics = metrics
+        self._listeners: list[Listener] = []
         self._current: OnnxModel | None = None
         self._lock = asyncio.Lock()
         # The last model refused by apply(), for the module twin's reported properties.
@@ -56,11 +55,23 @@ class ModelManager:
         """The model serving now (None until one is loaded)."""
         return self._current
 
-    def swap(self, model: OnnxModel | None) -> OnnxModel | None:
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every ModelEvent from now on."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: ModelEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not undo or block a swap
+                log.exception("a model event listener failed on %s", event.change.value)
+
+    def swap(self, model: OnnxModel | None, change: Change = Change.APPLIED) -> OnnxModel | None:
         """Make ``model`` current and return the previous one. Atomic: one assignment."""
         previous, self._current = self._current, model
-        if self.metrics is not None:
-            self.metrics.model_changed(previous, model)
+        if model is None and change is Change.APPLIED:
+            change = Change.UNLOADED
+        self._emit(ModelEvent(change, model, previous))
         return previous
 
     async def apply(
@@ -84,8 +95,7 @@ class ModelManager:
                         f"not the {expected_version} that was asked for"
                     )
             except ModelError as exc:
-                if self.metrics is not None:
-                    self.metrics.swap_done("refused")
+                self._emit(ModelEvent(Change.REFUSED, running, running, str(exc)))
                 self.last_refused = {
                     "source": source,
                     "reason": str(exc),
@@ -113,14 +123,11 @@ class ModelManager:
             except OSError as exc:
                 # Not swapped in: served but uncached, a restart would silently go back to the
                 # old model while the twin says the new one is applied. The update fails instead.
-                if self.metrics is not None:
-                    self.metrics.swap_done("refused")
                 reason = f"the model could not be cached in {self.cache_dir}: {exc}"
+                self._emit(ModelEvent(Change.REFUSED, running, running, reason))
                 log.warning("model %s not applied: %s", model.version, reason)
                 raise CacheWriteError(reason) from exc
             self.swap(model)
-            if self.metrics is not None:
-                self.metrics.swap_done("applied")
             log.info(
                 "model %s %s from %s now serving (sha256 %s, was %s)",
                 model.name,
@@ -141,7 +148,7 @@ class ModelManager:
     async def load_at_start(self) -> OnnxModel | None:
         """Serve the cached model, else the bundled one, else none (the module is not ready)."""
         model = await asyncio.to_thread(self._select_at_start)
-        self.swap(model)
+        self.swap(model, Change.LOADED)
         return model
 
     def _select_at_start(self) -> OnnxModel | None:

@@ -5,24 +5,18 @@ from __future__ import annotations
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from predictor import service
 from predictor.api.body import read_json
 from predictor.api.reply import json_response
-from predictor.api.state import COALESCER, MANAGER, METRICS, SETTINGS
+from predictor.api.state import METRICS, PLANE
 
 
 async def predict(request: web.Request) -> web.Response:
     value = await read_json(request)
-    settings = request.app[SETTINGS]
-    answer = await service.predict_value_coalesced(
-        request.app[MANAGER], value, settings.max_rows, request.app[COALESCER]
-    )
-    return json_response(answer)
+    return json_response(await request.app[PLANE].predict(value))
 
 
 async def info(request: web.Request) -> web.Response:
-    model = service.running_model(request.app[MANAGER])
-    return json_response(model.info())
+    return json_response(request.app[PLANE].model().info())
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,7 +24,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    model = service.running_model(request.app[MANAGER])  # 503 no_model when not ready
+    model = request.app[PLANE].model()  # 503 no_model when not ready
     return json_response(
         {"status": "ready", "model_name": model.name, "model_version": model.version}
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from predictor import __version__, service
+from predictor import __version__
 from predictor.api.body import check_content_type
 from predictor.api.reply import json_response
-from predictor.api.state import COALESCER, MANAGER, SETTINGS
+from predictor.api.state import MANAGER, PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
@@ -21,21 +21,8 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 
 
 def _model(request: web.Request) -> OnnxModel:
-    """The running model if the URL names it (and its version, when given)."""
-    model = service.running_model(request.app[MANAGER])
-    name = request.match_info["name"]
-    version = request.match_info.get("version")
-    if name != model.name:
-        raise RequestError(
-            "unknown_model", f"unknown model {name!r}; this server serves {model.name!r}", 404
-        )
-    if version is not None and version != model.version:
-        raise RequestError(
-            "unknown_version",
-            f"model {name!r} has no version {version!r} loaded; it serves {model.version!r}",
-            404,
-        )
-    return model
+    """The model the URL names (and its version, when given)."""
+    return request.app[PLANE].model(request.match_info["name"], request.match_info.get("version"))
 
 
 async def server_metadata(request: web.Request) -> web.Response:
@@ -66,11 +53,10 @@ async def infer(request: web.Request) -> web.Response:
     # Triton's clients post bytes, which aiohttp labels application/octet-stream.
     check_content_type(request, also=("application/octet-stream",))
     body = await request.read()
+    plane = request.app[PLANE]
     model = _model(request)  # one model for the whole request, even if a swap happens now
-    parsed = parse_infer(
-        body, request.headers.get(HEADER_LENGTH), model, request.app[SETTINGS].max_rows
-    )
-    prediction = await request.app[COALESCER].predict(model, parsed.rows)
+    parsed = parse_infer(body, request.headers.get(HEADER_LENGTH), model, plane.max_rows)
+    prediction = await plane.infer(model, parsed.rows)
     return json_response(infer_response(model, parsed, prediction))
 
 

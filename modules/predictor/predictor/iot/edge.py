@@ -17,6 +17,7 @@ from azure.iot.device import Message, MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
+from predictor.dataplane import DataPlane
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
@@ -26,7 +27,6 @@ from predictor.iot.updater import ModelUpdater, now, running_state
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.signature import load_public_key
-from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,9 @@ MAX_GROUPED_MESSAGES = 16
 class EdgeModule:
     """The predictor's IoT Edge side, from connect to a drained shutdown."""
 
-    def __init__(self, settings: Settings, manager: ModelManager, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, plane: DataPlane, metrics: Metrics) -> None:
         self.settings = settings
+        manager = plane.manager
         self.manager = manager
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
@@ -70,19 +71,12 @@ class EdgeModule:
             else None,
         )
         self.answerer = MessageAnswerer(
-            manager,
-            max_rows=settings.max_rows,
+            plane,
             max_message_bytes=settings.max_message_bytes,
             predictions_output=settings.predictions_output,
             errors_output=settings.errors_output,
-            metrics=metrics,
         )
-        self.methods = DirectMethods(
-            manager,
-            max_rows=settings.max_rows,
-            update_state=lambda: self._last_report,
-            metrics=metrics,
-        )
+        self.methods = DirectMethods(plane, update_state=lambda: self._last_report)
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""The one way into inference, the same for every transport (HTTP, v2, messages, methods).
+
+Like MLServer's ``handlers/dataplane.py``, which serves REST and gRPC alike: the transports
+decode their bytes and encode their answers; the data plane finds the model, parses the JSON
+forms, runs the model (coalesced with concurrent requests, timed) and builds the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor import schema
+from predictor.batching import Coalescer
+from predictor.inference import predict_rows, predict_together
+from predictor.metrics import Metrics
+from predictor.runtime import OnnxModel, Prediction
+from predictor.schema import Batch, RequestError
+from predictor.store import ModelManager
+
+
+class DataPlane:
+    """Model lookup, parsing, inference and answers for every transport."""
+
+    def __init__(
+        self,
+        manager: ModelManager,
+        *,
+        max_rows: int,
+        metrics: Metrics | None = None,
+        coalesce: bool = True,
+    ) -> None:
+        self.manager = manager
+        self.max_rows = max_rows
+        self.metrics = metrics
+        self.coalescer = Coalescer(metrics, enabled=coalesce)
+
+    def model(self, name: str | None = None, version: str | None = None) -> OnnxModel:
+        """The model to use for one whole request (a swap meanwhile does not change it).
+
+        ``name`` None is the default model. ``no_model`` (503) when none is loaded;
+        ``unknown_model`` / ``unknown_version`` (404) when the name or version is not served.
+        """
+        model = self.manager.current
+        if model is None:
+            raise RequestError("no_model", "no model is loaded yet; try again later", status=503)
+        if name is not None and name != model.name:
+            raise RequestError(
+                "unknown_model", f"unknown model {name!r}; this server serves {model.name!r}", 404
+            )
+        if version is not None and version != model.version:
+            raise RequestError(
+                "unknown_version",
+                f"model {name!r} has no version {version!r} loaded; it serves {model.version!r}",
+                404,
+            )
+        return model
+
+    def parse(self, model: OnnxModel, value: Any) -> Batch:
+        """A decoded JSON request in any accepted form, as a validated batch for ``model``."""
+        return schema.parse(value, model.contract.feature_names, self.max_rows)
+
+    async def infer(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+        """``model`` on ``rows``, in one call with the other requests of this loop turn."""
+        return await self.coalescer.predict(model, rows)
+
+    def infer_now(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+        """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
+        return predict_rows(model, rows, self.metrics)
+
+    def infer_together(
+        self, model: OnnxModel, batches: Sequence[NDArray[np.float32]]
+    ) -> list[Prediction]:
+        """Batches that are ready together (grouped messages) in one call, one share each."""
+        return predict_together(model, batches, self.metrics)
+
+    @staticmethod
+    def answer(model: OnnxModel, batch: Batch, prediction: Prediction) -> Any:
+        """The JSON answer, in the form the request came in."""
+        return schema.answer(batch, prediction, model.contract)
+
+    async def predict(self, value: Any, name: str | None = None) -> Any:
+        """The answer to a decoded JSON request (``POST /predict``), coalesced."""
+        model = self.model(name)
+        batch = self.parse(model, value)
+        return self.answer(model, batch, await self.infer(model, batch.rows))
+
+    def predict_now(self, value: Any, name: str | None = None) -> Any:
+        """``predict``, answered in this call (the ``predict`` direct method)."""
+        model = self.model(name)
+        batch = self.parse(model, value)
+        return self.answer(model, batch, self.infer_now(model, batch.rows))
