@@ -7,15 +7,18 @@ from pathlib import Path
 
 from predictor.dataplane import DataPlane
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
+from predictor.registry import ModelRegistry
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 
+IRIS = {"model": "iris-svm"}  # the metrics label of the test models
+
 
 def answerer(manager: ModelManager, max_message_bytes: int = 250_000) -> MessageAnswerer:
     return MessageAnswerer(
-        DataPlane(manager, max_rows=1000),
+        DataPlane(ModelRegistry(manager), max_rows=1000),
         max_message_bytes=max_message_bytes,
         predictions_output="predictions",
         errors_output="errors",
@@ -43,7 +46,7 @@ async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
 async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
     [out] = answerer(manager).answer(incoming([FLOWER, FLOWER]))
     assert json.loads(out.body) == json.loads(
-        json.dumps(DataPlane(manager, max_rows=1000).predict_now([FLOWER, FLOWER]))
+        json.dumps(DataPlane(ModelRegistry(manager), max_rows=1000).predict_now([FLOWER, FLOWER]))
     )
 
 
@@ -107,7 +110,7 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
 
     metrics = Metrics()
     grouped = MessageAnswerer(
-        DataPlane(manager, max_rows=1000, metrics=metrics),
+        DataPlane(ModelRegistry(manager), max_rows=1000, metrics=metrics),
         max_message_bytes=250_000,
         predictions_output="predictions",
         errors_output="errors",
@@ -135,5 +138,7 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
         "predictions", "errors", "predictions", "predictions", "errors", "predictions"
     ]  # fmt: skip
     # The four good messages' seven rows went through one inference call.
-    assert metrics.registry.get_sample_value("predictor_inference_duration_seconds_count") == 1
-    assert metrics.registry.get_sample_value("predictor_rows_predicted_total") == 7
+    assert (
+        metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS) == 1
+    )
+    assert metrics.registry.get_sample_value("predictor_rows_predicted_total", IRIS) == 7

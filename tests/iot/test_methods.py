@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
+from predictor.registry import ModelRegistry
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
 
@@ -11,7 +12,7 @@ FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 
 def methods(manager: ModelManager) -> DirectMethods:
-    plane = DataPlane(manager, max_rows=10)
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
     return DirectMethods(plane, update_state=lambda: {"status": "applied"})
 
 

@@ -12,12 +12,15 @@ from predictor.dataplane import DataPlane
 from predictor.events import Change, ModelEvent
 from predictor.inference import predict_together
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
 from predictor.store import ModelManager
 from tests.predictor.conftest import V1, V2, Models
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+
+IRIS = {"model": "iris-svm"}  # the metrics label of the test models
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ async def manager(tmp_path: Path, models: Models) -> ModelManager:
 
 
 async def test_the_plane_finds_the_model_by_name_and_version(manager: ModelManager) -> None:
-    plane = DataPlane(manager, max_rows=10)
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
     model = plane.model()
     assert plane.model(model.name) is model
     assert plane.model(model.name, V1) is model
@@ -43,7 +46,9 @@ async def test_the_plane_finds_the_model_by_name_and_version(manager: ModelManag
 
 
 async def test_no_model_is_503_for_every_transport(tmp_path: Path) -> None:
-    plane = DataPlane(ModelManager(tmp_path / "c", tmp_path / "none.onnx"), max_rows=10)
+    plane = DataPlane(
+        ModelRegistry(ModelManager(tmp_path / "c", tmp_path / "none.onnx")), max_rows=10
+    )
     for call in (plane.model, lambda: plane.predict_now(FLOWER)):
         with pytest.raises(RequestError) as caught:
             call()
@@ -52,12 +57,12 @@ async def test_no_model_is_503_for_every_transport(tmp_path: Path) -> None:
 
 async def test_coalesced_and_immediate_answers_are_the_same(manager: ModelManager) -> None:
     metrics = Metrics()
-    plane = DataPlane(manager, max_rows=10, metrics=metrics)
+    plane = DataPlane(ModelRegistry(manager), max_rows=10, metrics=metrics)
     bodies = [FLOWER, [FLOWER, FLOWER], {"instances": [[5.1, 3.5, 1.4, 0.2]]}]
     together = await asyncio.gather(*(plane.predict(body) for body in bodies))
     assert together == [plane.predict_now(body) for body in bodies]
     # The three concurrent requests shared one call; the three immediate ones took one each.
-    count = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count")
+    count = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS)
     assert count == 4
 
 

@@ -13,6 +13,7 @@ from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, PLANE, SETTINGS
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -34,10 +35,11 @@ def create_app(settings: Settings) -> web.Application:
         settings.default_model,
         threads=settings.inference_threads,
     )
-    manager.subscribe(metrics.on_model_event)
+    registry = ModelRegistry(manager, max_named=settings.max_models)
+    registry.subscribe(metrics.on_model_event)
     app[MANAGER] = manager
     app[PLANE] = DataPlane(
-        manager, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
+        registry, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
     )
     local.add_routes(app)
     v2.add_routes(app)
@@ -47,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
-    """Serve the cached model, else the bundled one, else none, before accepting requests."""
-    await app[MANAGER].load_at_start()
+    """Serve the cached model, else the bundled one, else none, and every cached named model,
+    before accepting requests."""
+    await app[PLANE].registry.load_at_start()
     yield

@@ -17,9 +17,9 @@ from predictor import schema
 from predictor.batching import Coalescer
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel, Prediction
 from predictor.schema import Batch, RequestError
-from predictor.store import ModelManager
 
 
 class DataPlane:
@@ -27,13 +27,13 @@ class DataPlane:
 
     def __init__(
         self,
-        manager: ModelManager,
+        registry: ModelRegistry,
         *,
         max_rows: int,
         metrics: Metrics | None = None,
         coalesce: bool = True,
     ) -> None:
-        self.manager = manager
+        self.registry = registry
         self.max_rows = max_rows
         self.metrics = metrics
         self.coalescer = Coalescer(metrics, enabled=coalesce)
@@ -44,17 +44,26 @@ class DataPlane:
         ``name`` None is the default model. ``no_model`` (503) when none is loaded;
         ``unknown_model`` / ``unknown_version`` (404) when the name or version is not served.
         """
-        model = self.manager.current
+        model = self.registry.find(name)
         if model is None:
-            raise RequestError("no_model", "no model is loaded yet; try again later", status=503)
-        if name is not None and name != model.name:
+            served = self.registry.served()
+            if not served:
+                raise RequestError(
+                    "no_model", "no model is loaded yet; try again later", status=503
+                )
+            names = ", ".join(repr(m.name) for m in served)
+            if name is None:
+                raise RequestError(
+                    "no_model", f"no default model is loaded; name one of {names}", status=503
+                )
             raise RequestError(
-                "unknown_model", f"unknown model {name!r}; this server serves {model.name!r}", 404
+                "unknown_model", f"unknown model {name[:70]!r}; this server serves {names}", 404
             )
         if version is not None and version != model.version:
             raise RequestError(
                 "unknown_version",
-                f"model {name!r} has no version {version!r} loaded; it serves {model.version!r}",
+                f"model {model.name!r} has no version {version[:70]!r} loaded; "
+                f"it serves {model.version!r}",
                 404,
             )
         return model

@@ -24,8 +24,7 @@ def predict_rows(
     started = time.perf_counter()
     prediction = model.predict(rows)
     if metrics is not None:
-        metrics.inference.observe(time.perf_counter() - started)
-        metrics.rows.inc(len(rows))
+        metrics.inferred(model.name, time.perf_counter() - started, len(rows))
     return prediction
 
 

@@ -41,13 +41,15 @@ class Metrics:
         )
         self.inference = Histogram(
             "predictor_inference_duration_seconds",
-            "Time ONNX Runtime takes for one batch.",
+            "Time ONNX Runtime takes for one batch, by model.",
+            ["model"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.rows = Counter(
             "predictor_rows_predicted",
-            "Rows predicted, all paths together.",
+            "Rows predicted, all paths together, by model.",
+            ["model"],
             registry=self.registry,
         )
         self.swaps = Counter(
@@ -76,6 +78,8 @@ class Metrics:
         # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
         # looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # The same for the per-model children; the keys are the models loaded, never input.
+        self._inference: dict[str, tuple[Histogram, Counter]] = {}
 
     def http_answered(
         self, endpoint: str, method: str, status: int, seconds: float, error: str | None
@@ -94,6 +98,16 @@ class Metrics:
         if error is not None:
             self.errors.labels(endpoint, error).inc()
 
+    def inferred(self, model: str, seconds: float, rows: int) -> None:
+        """Count one inference call of ``model`` on ``rows`` rows and its duration."""
+        children = self._inference.get(model)
+        if children is None:
+            children = (self.inference.labels(model), self.rows.labels(model))
+            self._inference[model] = children
+        histogram, counter = children
+        histogram.observe(seconds)
+        counter.inc(rows)
+
     def on_model_event(self, event: ModelEvent) -> None:
         """Follow the model store (``ModelManager.subscribe``)."""
         if event.change in (Change.APPLIED, Change.REFUSED):
@@ -102,9 +116,17 @@ class Metrics:
             return
         if event.previous is not None:
             self.model_info.remove(*_labels(event.previous))
+            if event.change is Change.UNLOADED:
+                self._forget(event.previous.name)
         if event.model is not None:
             self.model_info.labels(*_labels(event.model)).set(1)
         self.model_loaded.set(0 if event.model is None else 1)
+
+    def _forget(self, model: str) -> None:
+        """Drop an unloaded model's series, so that they do not outlive it."""
+        if self._inference.pop(model, None) is not None:
+            self.inference.remove(model)
+            self.rows.remove(model)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -37,13 +37,17 @@ class ModelManager:
     def __init__(
         self,
         cache_dir: Path,
-        default_model: Path,
+        default_model: Path | None,
         *,
         threads: int = 1,
+        name: str | None = None,
     ) -> None:
         self.cache_dir = cache_dir
-        self.default_model = default_model
+        self.default_model = default_model  # None: no bundled model (a named model's slot)
         self.threads = threads
+        # The name this slot serves under; None for the default model, which serves under
+        # its own contract's name.
+        self.name = name
         self._listeners: list[Listener] = []
         self._current: OnnxModel | None = None
         self._lock = asyncio.Lock()
@@ -75,7 +79,12 @@ class ModelManager:
         return previous
 
     async def apply(
-        self, data: bytes, source: str, *, expected_version: str | None = None
+        self,
+        data: bytes,
+        source: str,
+        *,
+        expected_version: str | None = None,
+        expected_name: str | None = None,
     ) -> OnnxModel:
         """Load, check and smoke-test ``data`` off the event loop, cache it, then swap it in.
 
@@ -93,6 +102,11 @@ class ModelManager:
                     raise ModelError(
                         f"the model file is version {model.version}, "
                         f"not the {expected_version} that was asked for"
+                    )
+                if expected_name is not None and model.name != expected_name:
+                    raise ModelError(
+                        f"the model file is named {model.name!r} in its contract, "
+                        f"not {expected_name!r} as it is asked for"
                     )
             except ModelError as exc:
                 self._emit(ModelEvent(Change.REFUSED, running, running, str(exc)))
@@ -194,6 +208,8 @@ class ModelManager:
 
     def _from_bundled(self) -> OnnxModel | None:
         path = self.default_model
+        if path is None:
+            return None
         try:
             data = path.read_bytes()
         except FileNotFoundError:

@@ -1,4 +1,4 @@
-"""The module's own routes: /predict, /info, /healthz, /readyz and /metrics."""
+"""The module's own routes: /predict, /models/{name}/predict, /info, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +15,12 @@ async def predict(request: web.Request) -> web.Response:
     return json_response(await request.app[PLANE].predict(value))
 
 
+async def predict_named(request: web.Request) -> web.Response:
+    value = await read_json(request)
+    name = request.match_info["name"]
+    return json_response(await request.app[PLANE].predict(value, name))
+
+
 async def info(request: web.Request) -> web.Response:
     return json_response(request.app[PLANE].model().info())
 
@@ -24,10 +30,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    model = request.app[PLANE].model()  # 503 no_model when not ready
-    return json_response(
-        {"status": "ready", "model_name": model.name, "model_version": model.version}
-    )
+    plane = request.app[PLANE]
+    served = plane.registry.served()
+    if not served:
+        plane.model()  # 503 no_model
+    default = plane.registry.default.current
+    answer: dict[str, object] = {"status": "ready"}
+    if default is not None:
+        answer.update(model_name=default.name, model_version=default.version)
+    answer["models"] = {model.name: model.version for model in served}
+    return json_response(answer)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -38,6 +50,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/predict", predict)
+    app.router.add_post("/models/{name}/predict", predict_named)
     app.router.add_get("/info", info)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -11,7 +11,7 @@ from aiohttp import web
 from predictor import __version__
 from predictor.api.body import check_content_type
 from predictor.api.reply import json_response
-from predictor.api.state import MANAGER, PLANE
+from predictor.api.state import PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
@@ -34,7 +34,19 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    return web.Response(status=200 if request.app[MANAGER].current is not None else 400)
+    return web.Response(status=200 if request.app[PLANE].registry.served() else 400)
+
+
+async def models_index(request: web.Request) -> web.Response:
+    """Every model served, as the protocol's model repository extension lists them."""
+    return json_response(
+        {
+            "models": [
+                {"name": model.name, "version": model.version, "state": "READY"}
+                for model in request.app[PLANE].registry.served()
+            ]
+        }
+    )
 
 
 async def model_ready(request: web.Request) -> web.Response:
@@ -64,6 +76,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v2", server_metadata)
     app.router.add_get("/v2/health/live", live)
     app.router.add_get("/v2/health/ready", ready)
+    app.router.add_get("/v2/models", models_index)
     for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         app.router.add_get(prefix, get_model_metadata)
         app.router.add_get(prefix + "/ready", model_ready)

@@ -42,7 +42,7 @@ class EdgeModule:
 
     def __init__(self, settings: Settings, plane: DataPlane, metrics: Metrics) -> None:
         self.settings = settings
-        manager = plane.manager
+        manager = plane.registry.default
         self.manager = manager
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)

@@ -41,5 +41,5 @@ class DirectMethods:
             return 500, {"error": {"code": "internal", "message": f"prediction failed: {exc}"}}
 
     def model_info(self) -> dict[str, Any]:
-        status = self.plane.manager.status()
+        status = self.plane.registry.default.status()
         return {**status, "update": self.update_state()}
