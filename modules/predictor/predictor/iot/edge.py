@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -23,8 +25,9 @@ from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
 from predictor.iot.target import TargetError, parse_target
-from predictor.iot.updater import ModelUpdater, now, running_state
+from predictor.iot.updater import ModelUpdater, failed_state, running_state
 from predictor.metrics import Metrics
+from predictor.registry import ModelNameError, check_name
 from predictor.settings import Settings
 from predictor.signature import load_public_key
 
@@ -54,22 +57,28 @@ class EdgeModule:
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
         connection = settings.storage_connection_string
-        self.updater = ModelUpdater(
-            manager,
-            Downloader(
-                DownloadPolicy(
-                    max_bytes=settings.max_model_bytes,
-                    attempts=settings.download_attempts,
-                    backoff_seconds=settings.download_backoff_seconds,
-                    timeout=settings.download_timeout,
-                    connection_string=connection.get_secret_value() if connection else None,
-                )
-            ),
-            self.report_model,
-            public_key=load_public_key(settings.model_public_key)
-            if settings.model_public_key
-            else None,
+        self.registry = plane.registry
+        self.downloader = Downloader(
+            DownloadPolicy(
+                max_bytes=settings.max_model_bytes,
+                attempts=settings.download_attempts,
+                backoff_seconds=settings.download_backoff_seconds,
+                timeout=settings.download_timeout,
+                connection_string=connection.get_secret_value() if connection else None,
+            )
         )
+        self.public_key = (
+            load_public_key(settings.model_public_key) if settings.model_public_key else None
+        )
+        self.updater = ModelUpdater(
+            manager, self.downloader, self.report_model, public_key=self.public_key
+        )
+        # The named models' updaters (the twin's ``models``), each with its worker task.
+        self.named_updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
+        # What was last reported for each named model (None: its key is to be deleted).
+        self._named_reports: dict[str, dict[str, Any] | None] = {}
+        self._named_pending: set[str] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.answerer = MessageAnswerer(
             plane,
             max_message_bytes=settings.max_message_bytes,
@@ -117,6 +126,12 @@ class EdgeModule:
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
+        for name, slot in self.registry.named.items():
+            if name not in self._named_reports:  # restored from the cache at start
+                self._named_reports[name] = running_state(slot.current)
+                self._named_pending.add(name)
+        if self._named_pending:
+            await self._report_named(set(self._named_pending))
 
     async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -129,9 +144,10 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        for task in self._tasks:
+        tasks = [*self._tasks, *(task for _, task in self.named_updaters.values())]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.link.close(grace)
@@ -156,10 +172,14 @@ class EdgeModule:
     async def _read_twin(self) -> None:
         assert self.client is not None
         twin = await self.client.get_twin()
-        self.handle_desired(twin.get("desired", {}) if isinstance(twin, dict) else {})
+        self.handle_desired(twin.get("desired", {}) if isinstance(twin, dict) else {}, whole=True)
 
-    def handle_desired(self, desired: Any) -> None:
-        """A desired patch or the whole desired section: act on its ``model`` property."""
+    def handle_desired(self, desired: Any, *, whole: bool = False) -> None:
+        """A desired patch, or the ``whole`` desired section: act on ``model`` and ``models``.
+
+        In the whole section, a named model that ``models`` no longer holds is unloaded; in a
+        patch, a key set to null is.
+        """
         if not isinstance(desired, dict):
             log.warning("ignoring a desired-properties document that is not an object")
             return
@@ -173,6 +193,8 @@ class EdgeModule:
                 )
                 return
             self._desired_version = version
+        if "models" in desired or whole:
+            self._handle_models(desired.get("models"), whole=whole)
         if "model" not in desired or desired["model"] is None:
             return
         try:
@@ -184,17 +206,95 @@ class EdgeModule:
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
-            state = {
-                "version": _str_or_none(value.get("version")),
-                "sha256": _str_or_none(value.get("sha256")),
-                "status": "failed",
-                "error": str(exc),
-                "updatedAt": now(),
-                "source": "twin",
-            }
+            state = failed_state(value.get("version"), value.get("sha256"), str(exc))
             asyncio.get_running_loop().create_task(self.report_model(state))
             return
         self.updater.submit(target)
+
+    def _handle_models(self, models: Any, *, whole: bool) -> None:
+        """Bring the named models to what the desired ``models`` object says."""
+        if models is None:
+            models = {}
+        if not isinstance(models, dict):
+            log.warning("desired property 'models' refused: it is not an object")
+            return
+        wanted = {key: value for key, value in models.items() if not key.startswith("$")}
+        gone = [name for name, value in wanted.items() if value is None]
+        if whole:
+            gone += [name for name in self.registry.named if name not in wanted]
+        for name in gone:
+            self._spawn(self._unload(name))
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            try:
+                check_name(name)
+                target = parse_target(
+                    value,
+                    allow_http=self.settings.allow_http_model_urls,
+                    allowed_hosts=self.settings.model_url_hosts,
+                )
+                updater = self._named_updater(name)
+            except (TargetError, ModelNameError) as exc:
+                log.warning("desired model %s refused: %s", name[:70], exc)
+                if isinstance(exc, ModelNameError) and name not in self.registry.named:
+                    continue  # no slot, no reported key: an odd name must not grow the twin
+                fields = value if isinstance(value, dict) else {}
+                state = failed_state(fields.get("version"), fields.get("sha256"), str(exc))
+                self._spawn(self.report_named(name, state))
+                continue
+            updater.submit(target)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` beside the handler that asked for it, keeping a reference until done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _named_updater(self, name: str) -> ModelUpdater:
+        entry = self.named_updaters.get(name)
+        if entry is not None:
+            return entry[0]
+        slot = self.registry.slot(name)  # ModelNameError: bad name, or too many models
+
+        async def report(state: dict[str, Any]) -> None:
+            await self.report_named(name, state)
+
+        updater = ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
+        task = asyncio.create_task(updater.run(), name=f"model-updater-{name}")
+        self.named_updaters[name] = (updater, task)
+        return updater
+
+    async def _unload(self, name: str) -> None:
+        entry = self.named_updaters.pop(name, None)
+        if entry is not None:
+            entry[1].cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await entry[1]
+        if await self.registry.unload(name) or name in self._named_reports:
+            await self.report_named(name, None)
+
+    async def report_named(self, name: str, state: dict[str, Any] | None) -> None:
+        """Report one named model's state under ``models`` (None deletes its key)."""
+        self._named_reports[name] = state
+        self._named_pending.add(name)
+        await self._report_named({name})
+
+    async def _report_named(self, names: set[str]) -> None:
+        async with self._report_lock:
+            if self.client is None:
+                return  # still pending: sent after the reconnect
+            patch: dict[str, Any] = {name: self._named_reports.get(name) for name in names}
+            try:
+                async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                    await self.client.patch_twin_reported_properties({"models": patch})
+            except Exception as exc:
+                log.warning("could not report the status of models %s: %s", sorted(names), exc)
+                return
+            self._named_pending -= names
+            for name in names:
+                if self._named_reports.get(name) is None:
+                    self._named_reports.pop(name, None)
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property; kept and sent again after a reconnect if it fails."""
@@ -232,13 +332,18 @@ class EdgeModule:
         answers: list[list[Outgoing]] = [[] for _ in messages]
         telemetry: list[tuple[int, Incoming]] = []
         for i, message in enumerate(messages):
+            properties = {str(k): str(v) for k, v in (message.custom_properties or {}).items()}
             incoming = Incoming(
                 body=_as_bytes(message.data),
                 message_id=message.message_id,
-                properties={str(k): str(v) for k, v in (message.custom_properties or {}).items()},
+                properties=properties,
+                # The application property ``model`` names the model; else the default one.
+                model=properties.get("model") or None,
             )
             if message.input_name == self.settings.telemetry_input:
                 telemetry.append((i, incoming))
+            elif message.input_name in self.registry.named:  # a model's own input
+                telemetry.append((i, dataclasses.replace(incoming, model=message.input_name)))
             else:
                 answers[i] = [
                     self.answerer.error(
@@ -330,7 +435,3 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, str):
         return data.encode()
     return b"" if data is None else str(data).encode()
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

@@ -40,6 +40,7 @@ class Incoming:
     body: bytes
     message_id: str | None
     properties: dict[str, str]
+    model: str | None = None  # the model it is for; None: the default model
 
 
 def _dumps(value: Any) -> bytes:
@@ -69,19 +70,37 @@ class MessageAnswerer:
         return self.answer_many([message])[0]
 
     def answer_many(self, messages: Sequence[Incoming]) -> list[list[Outgoing]]:
-        """The answers to ``messages``, in order; their rows go through one inference call.
+        """The answers to ``messages``, in order; the rows for one model share one call.
 
         One ONNX Runtime call costs about as much as parsing a message, so messages waiting
         together share it. Each answer is the same as if its message came alone.
         """
         answers: list[list[Outgoing]] = [[] for _ in messages]
+        by_model: dict[str | None, list[int]] = {}
+        for i, message in enumerate(messages):
+            by_model.setdefault(message.model, []).append(i)
+        for name, indices in by_model.items():
+            self._answer_group(name, indices, messages, answers)
+        return answers
+
+    def _answer_group(
+        self,
+        name: str | None,
+        indices: list[int],
+        messages: Sequence[Incoming],
+        answers: list[list[Outgoing]],
+    ) -> None:
+        """Answer the messages for model ``name`` (None: the default) into ``answers``."""
         plane = self.plane
         try:
-            model = plane.model()
+            model = plane.model(name)
         except RequestError as exc:
-            return [[self.error(m, exc.code, exc.message)] for m in messages]
+            for i in indices:
+                answers[i] = [self.error(messages[i], exc.code, exc.message)]
+            return
         parsed: list[tuple[int, schema.Batch]] = []
-        for i, message in enumerate(messages):
+        for i in indices:
+            message = messages[i]
             try:
                 batch = plane.parse(model, schema.decode_json(message.body))
             except RequestError as exc:
@@ -96,16 +115,16 @@ class MessageAnswerer:
             else:
                 for (i, batch), share in zip(parsed, shares, strict=True):
                     answers[i] = self._predictions(messages[i], plane.answer(model, batch, share))
-                return answers
+                return
         for i, batch in parsed:
+            message = messages[i]
             try:
                 result = plane.answer(model, batch, plane.infer_now(model, batch.rows))
             except Exception as exc:  # a model that breaks at run time must not stop the module
-                log.exception("message %s could not be predicted", messages[i].message_id)
-                answers[i] = [self.error(messages[i], "internal", f"prediction failed: {exc}")]
+                log.exception("message %s could not be predicted", message.message_id)
+                answers[i] = [self.error(message, "internal", f"prediction failed: {exc}")]
             else:
-                answers[i] = self._predictions(messages[i], result)
-        return answers
+                answers[i] = self._predictions(message, result)
 
     def _predictions(self, message: Incoming, result: Any) -> list[Outgoing]:
         bodies = list(self._split(result))

@@ -61,6 +61,18 @@ def running_state(model: OnnxModel | None) -> dict[str, Any]:
     }
 
 
+def failed_state(version: Any, sha256: Any, error: str) -> dict[str, Any]:
+    """The reported state of a desired model refused before any download."""
+    return {
+        "version": version if isinstance(version, str) else None,
+        "sha256": sha256 if isinstance(sha256, str) else None,
+        "status": "failed",
+        "error": error,
+        "updatedAt": now(),
+        "source": SOURCE_TWIN,
+    }
+
+
 class ModelUpdater:
     """Takes desired targets from the twin and brings the running model to the newest one."""
 
@@ -145,7 +157,12 @@ class ModelUpdater:
         try:
             # Shielded: a newer target must not interrupt a swap and cache write half-way.
             model = await asyncio.shield(
-                self.manager.apply(data, SOURCE_TWIN, expected_version=target.version)
+                self.manager.apply(
+                    data,
+                    SOURCE_TWIN,
+                    expected_version=target.version,
+                    expected_name=self.manager.name,
+                )
             )
         except CacheWriteError as exc:  # the disk's fault, not the model's: may be tried again
             await self._fail(target, str(exc))
