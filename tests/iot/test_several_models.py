@@ -118,6 +118,12 @@ def test_several_named_models_load_serve_route_unload_and_come_back_from_the_cac
         assert refused.output_name == "errors"
         assert refused.json()["error"]["code"] == "unknown_model"
 
+        # The getModelInfo direct method names every model.
+        status, info = hub.invoke_method(MODULE, "getModelInfo", None, timeout=30)
+        assert status == 200 and set(info["models"]) == {"leaf", "petal", "wrong"}
+        assert info["models"]["petal"]["model"]["model_version"] == PETAL
+        assert info["models"]["wrong"]["model"] is None
+
         # Metrics carry the model's name.
         with urllib.request.urlopen(f"http://{HOST}:{module.port}/metrics", timeout=10) as r:
             metrics = r.read().decode()

@@ -41,5 +41,6 @@ class DirectMethods:
             return 500, {"error": {"code": "internal", "message": f"prediction failed: {exc}"}}
 
     def model_info(self) -> dict[str, Any]:
-        status = self.plane.registry.default.status()
-        return {**status, "update": self.update_state()}
+        registry = self.plane.registry
+        named = {name: slot.status() for name, slot in sorted(registry.named.items())}
+        return {**registry.default.status(), "update": self.update_state(), "models": named}
