@@ -129,12 +129,15 @@ def test_several_named_models_load_serve_route_unload_and_come_back_from_the_cac
             metrics = r.read().decode()
         assert 'predictor_rows_predicted_total{model="leaf"}' in metrics
         assert 'predictor_rows_predicted_total{model="petal"}' in metrics
+        assert "predictor_model_loaded 3.0" in metrics  # the default and two named models
 
         # Unload: null removes the model, its reported key and its cache.
         hub.set_desired(MODULE, {"models": {"leaf": None}})
         hub.wait_for_reported(MODULE, lambda r: "leaf" not in (r.get("models") or {}), 60)
         assert call(module, "/models/leaf/predict", FLOWER)[0] == 404
         assert not (tmp_path / "cache" / "models" / "leaf").exists()
+        with urllib.request.urlopen(f"http://{HOST}:{module.port}/metrics", timeout=10) as r:
+            assert "predictor_model_loaded 2.0" in r.read().decode()
         assert call(module, "/models/petal/predict", FLOWER)[1]["model_version"] == PETAL
 
     # A restart with no edgeHub at all: every cached model serves again, each on its own.

@@ -72,7 +72,7 @@ class Metrics:
         )
         self.model_loaded = Gauge(
             "predictor_model_loaded",
-            "1 when a model is loaded (ready), else 0.",
+            "Models loaded: 1 for the default model alone, 0 when none is (not ready).",
             registry=self.registry,
         )
         # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
@@ -120,7 +120,11 @@ class Metrics:
                 self._forget(event.previous.name)
         if event.model is not None:
             self.model_info.labels(*_labels(event.model)).set(1)
-        self.model_loaded.set(0 if event.model is None else 1)
+        # Each slot counts once: a slot going from none to a model adds one, and back removes it.
+        if event.previous is None:
+            self.model_loaded.inc()
+        elif event.model is None:
+            self.model_loaded.dec()
 
     def _forget(self, model: str) -> None:
         """Drop an unloaded model's series, so that they do not outlive it."""
