@@ -20,6 +20,7 @@ from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel, Prediction
 from predictor.schema import Batch, RequestError
+from predictor.shadow import ShadowRunner
 
 
 class DataPlane:
@@ -37,6 +38,7 @@ class DataPlane:
         self.max_rows = max_rows
         self.metrics = metrics
         self.coalescer = Coalescer(metrics, enabled=coalesce)
+        self.shadows = ShadowRunner(metrics)
 
     def model(self, name: str | None = None, version: str | None = None) -> OnnxModel:
         """The model to use for one whole request (a swap meanwhile does not change it).
@@ -74,17 +76,33 @@ class DataPlane:
 
     async def infer(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
         """``model`` on ``rows``, in one call with the other requests of this loop turn."""
-        return await self.coalescer.predict(model, rows)
+        prediction = await self.coalescer.predict(model, rows)
+        if self.registry.shadows:
+            self._shadow(model, rows, prediction)
+        return prediction
 
     def infer_now(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
         """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
-        return predict_rows(model, rows, self.metrics)
+        prediction = predict_rows(model, rows, self.metrics)
+        if self.registry.shadows:
+            self._shadow(model, rows, prediction)
+        return prediction
 
     def infer_together(
         self, model: OnnxModel, batches: Sequence[NDArray[np.float32]]
     ) -> list[Prediction]:
         """Batches that are ready together (grouped messages) in one call, one share each."""
-        return predict_together(model, batches, self.metrics)
+        shares = predict_together(model, batches, self.metrics)
+        if self.registry.shadows:
+            for rows, share in zip(batches, shares, strict=True):
+                self._shadow(model, rows, share)
+        return shares
+
+    def _shadow(self, model: OnnxModel, rows: NDArray[np.float32], live: Prediction) -> None:
+        """Hand the rows and the live answer to the shadow of ``model``, if it has one."""
+        shadow = self.registry.shadow_of(model.name)
+        if shadow is not None and shadow is not model:
+            self.shadows.observe(model.name, shadow, rows, live)
 
     @staticmethod
     def answer(model: OnnxModel, batch: Batch, prediction: Prediction) -> Any:

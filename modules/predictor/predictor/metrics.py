@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -75,6 +76,44 @@ class Metrics:
             "Models loaded: 1 for the default model alone, 0 when none is (not ready).",
             registry=self.registry,
         )
+        # Shadow evaluation (shadow.py): the live model's name is the label.
+        self.shadow_rows = Counter(
+            "predictor_shadow_rows_compared",
+            "Rows answered by both a live model and its shadow.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_agreed = Counter(
+            "predictor_shadow_rows_agreed",
+            "Compared rows where the shadow gave the live model's label.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_agreement = Gauge(
+            "predictor_shadow_agreement_ratio",
+            "Share of compared rows where the shadow agrees with the live model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_dropped_rows = Counter(
+            "predictor_shadow_rows_dropped",
+            "Rows the shadow did not see because it was behind (the live answer was not delayed).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_errors = Counter(
+            "predictor_shadow_errors",
+            "Shadow calls that failed (the live answer was not affected).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_inference = Histogram(
+            "predictor_shadow_inference_duration_seconds",
+            "Time the shadow model takes for one request's rows, by live model.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
         # looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -107,6 +146,34 @@ class Metrics:
         histogram, counter = children
         histogram.observe(seconds)
         counter.inc(rows)
+
+    def shadow_compared(
+        self, model: str, rows: int, agreed: int, seconds: float, agreement: float | None
+    ) -> None:
+        self.shadow_rows.labels(model).inc(rows)
+        self.shadow_agreed.labels(model).inc(agreed)
+        self.shadow_inference.labels(model).observe(seconds)
+        if agreement is not None:
+            self.shadow_agreement.labels(model).set(agreement)
+
+    def shadow_dropped(self, model: str, rows: int) -> None:
+        self.shadow_dropped_rows.labels(model).inc(rows)
+
+    def shadow_failed(self, model: str) -> None:
+        self.shadow_errors.labels(model).inc()
+
+    def shadow_forget(self, model: str) -> None:
+        """Drop a removed shadow's series (counts start again with the next candidate)."""
+        for metric in (
+            self.shadow_rows,
+            self.shadow_agreed,
+            self.shadow_agreement,
+            self.shadow_dropped_rows,
+            self.shadow_errors,
+            self.shadow_inference,
+        ):
+            with contextlib.suppress(KeyError):
+                metric.remove(model)
 
     def on_model_event(self, event: ModelEvent) -> None:
         """Follow the model store (``ModelManager.subscribe``)."""

@@ -23,6 +23,7 @@ from predictor.store import ModelManager
 log = logging.getLogger(__name__)
 
 NAMED_DIR = "models"
+SHADOW_DIR = "shadows"
 # A name is a URL path segment, an IoT Edge input name and a directory name: keep it plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -51,6 +52,8 @@ class ModelRegistry:
         self.threads = default.threads
         self.max_named = max_named
         self._named: dict[str, ModelManager] = {}
+        # Shadow slots, keyed by the name of the live model they shadow (shadow.py).
+        self.shadows: dict[str, ModelManager] = {}
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:
@@ -87,6 +90,34 @@ class ModelRegistry:
         self._named[name] = slot
         return slot
 
+    def shadow_slot(self, name: str) -> ModelManager:
+        """The shadow slot for the live model ``name``, made empty if it is new.
+
+        Shadows do not count towards ``max_named``: one per served model at most.
+        """
+        slot = self.shadows.get(name)
+        if slot is None:
+            check_name(name)
+            slot = ModelManager(
+                self.cache_dir / SHADOW_DIR / name, None, threads=self.threads, name=name
+            )
+            self.shadows[name] = slot
+        return slot
+
+    def shadow_of(self, name: str) -> OnnxModel | None:
+        slot = self.shadows.get(name)
+        return None if slot is None else slot.current
+
+    async def drop_shadow(self, name: str) -> bool:
+        """Stop the shadow of ``name`` and drop its cache; False if there was none."""
+        slot = self.shadows.pop(name, None)
+        if slot is None:
+            return False
+        slot.swap(None, Change.UNLOADED)
+        await asyncio.to_thread(shutil.rmtree, slot.cache_dir, True)
+        log.info("shadow of %s removed", name)
+        return True
+
     def find(self, name: str | None) -> OnnxModel | None:
         """The model serving under ``name`` (None: the default model), or None.
 
@@ -120,6 +151,14 @@ class ModelRegistry:
             await slot.load_at_start()
             if slot.current is None:  # nothing usable cached: no slot
                 self._named.pop(name, None)
+        for name in await asyncio.to_thread(_cached_names, self.cache_dir / SHADOW_DIR):
+            try:
+                shadow = self.shadow_slot(name)
+            except ModelNameError:
+                continue
+            await shadow.load_at_start()
+            if shadow.current is None:
+                self.shadows.pop(name, None)
 
     async def unload(self, name: str) -> bool:
         """Stop serving the named model ``name`` and drop its cache; False if it was not there."""

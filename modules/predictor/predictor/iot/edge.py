@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Coroutine
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -24,12 +23,13 @@ from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
-from predictor.iot.target import TargetError, parse_target
-from predictor.iot.updater import ModelUpdater, failed_state, running_state
+from predictor.iot.slots import TwinSlots
+from predictor.iot.target import ModelTarget, TargetError, parse_target
+from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.metrics import Metrics
-from predictor.registry import ModelNameError, check_name
 from predictor.settings import Settings
 from predictor.signature import load_public_key
+from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,16 @@ class EdgeModule:
         self.updater = ModelUpdater(
             manager, self.downloader, self.report_model, public_key=self.public_key
         )
-        # The named models' updaters (the twin's ``models``), each with its worker task.
-        self.named_updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
-        # What was last reported for each named model (None: its key is to be deleted).
-        self._named_reports: dict[str, dict[str, Any] | None] = {}
-        self._named_pending: set[str] = set()
-        self._background: set[asyncio.Task[None]] = set()
+        # The twin's ``models`` (named models) and ``shadow`` (a candidate per served model).
+        self.models = TwinSlots(
+            "models",
+            make_slot=self.registry.slot,
+            drop_slot=self.registry.unload,
+            present=lambda: self.registry.named,
+            new_updater=self._new_updater,
+            send=self._send_reported,
+            parse=self._parse_target,
+        )
         self.answerer = MessageAnswerer(
             plane,
             max_message_bytes=settings.max_message_bytes,
@@ -126,12 +130,8 @@ class EdgeModule:
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
-        for name, slot in self.registry.named.items():
-            if name not in self._named_reports:  # restored from the cache at start
-                self._named_reports[name] = running_state(slot.current)
-                self._named_pending.add(name)
-        if self._named_pending:
-            await self._report_named(set(self._named_pending))
+        self.models.adopt(self.registry.named)  # restored from the cache at start
+        await self.models.flush()
 
     async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -144,7 +144,7 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        tasks = [*self._tasks, *(task for _, task in self.named_updaters.values())]
+        tasks = [*self._tasks, *self.models.tasks()]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -194,15 +194,11 @@ class EdgeModule:
                 return
             self._desired_version = version
         if "models" in desired or whole:
-            self._handle_models(desired.get("models"), whole=whole)
+            self.models.handle(desired.get("models"), whole=whole)
         if "model" not in desired or desired["model"] is None:
             return
         try:
-            target = parse_target(
-                desired["model"],
-                allow_http=self.settings.allow_http_model_urls,
-                allowed_hosts=self.settings.model_url_hosts,
-            )
+            target = self._parse_target(desired["model"])
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
@@ -211,90 +207,28 @@ class EdgeModule:
             return
         self.updater.submit(target)
 
-    def _handle_models(self, models: Any, *, whole: bool) -> None:
-        """Bring the named models to what the desired ``models`` object says."""
-        if models is None:
-            models = {}
-        if not isinstance(models, dict):
-            log.warning("desired property 'models' refused: it is not an object")
-            return
-        wanted = {key: value for key, value in models.items() if not key.startswith("$")}
-        gone = [name for name, value in wanted.items() if value is None]
-        if whole:
-            gone += [name for name in self.registry.named if name not in wanted]
-        for name in gone:
-            self._spawn(self._unload(name))
-        for name, value in wanted.items():
-            if value is None:
-                continue
-            try:
-                check_name(name)
-                target = parse_target(
-                    value,
-                    allow_http=self.settings.allow_http_model_urls,
-                    allowed_hosts=self.settings.model_url_hosts,
-                )
-                updater = self._named_updater(name)
-            except (TargetError, ModelNameError) as exc:
-                log.warning("desired model %s refused: %s", name[:70], exc)
-                if isinstance(exc, ModelNameError) and name not in self.registry.named:
-                    continue  # no slot, no reported key: an odd name must not grow the twin
-                fields = value if isinstance(value, dict) else {}
-                state = failed_state(fields.get("version"), fields.get("sha256"), str(exc))
-                self._spawn(self.report_named(name, state))
-                continue
-            updater.submit(target)
+    def _parse_target(self, value: Any) -> ModelTarget:
+        return parse_target(
+            value,
+            allow_http=self.settings.allow_http_model_urls,
+            allowed_hosts=self.settings.model_url_hosts,
+        )
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run ``work`` beside the handler that asked for it, keeping a reference until done."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
+        return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
 
-    def _named_updater(self, name: str) -> ModelUpdater:
-        entry = self.named_updaters.get(name)
-        if entry is not None:
-            return entry[0]
-        slot = self.registry.slot(name)  # ModelNameError: bad name, or too many models
-
-        async def report(state: dict[str, Any]) -> None:
-            await self.report_named(name, state)
-
-        updater = ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
-        task = asyncio.create_task(updater.run(), name=f"model-updater-{name}")
-        self.named_updaters[name] = (updater, task)
-        return updater
-
-    async def _unload(self, name: str) -> None:
-        entry = self.named_updaters.pop(name, None)
-        if entry is not None:
-            entry[1].cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await entry[1]
-        if await self.registry.unload(name) or name in self._named_reports:
-            await self.report_named(name, None)
-
-    async def report_named(self, name: str, state: dict[str, Any] | None) -> None:
-        """Report one named model's state under ``models`` (None deletes its key)."""
-        self._named_reports[name] = state
-        self._named_pending.add(name)
-        await self._report_named({name})
-
-    async def _report_named(self, names: set[str]) -> None:
-        async with self._report_lock:
-            if self.client is None:
-                return  # still pending: sent after the reconnect
-            patch: dict[str, Any] = {name: self._named_reports.get(name) for name in names}
-            try:
-                async with asyncio.timeout(self.settings.iot_timeout_seconds):
-                    await self.client.patch_twin_reported_properties({"models": patch})
-            except Exception as exc:
-                log.warning("could not report the status of models %s: %s", sorted(names), exc)
-                return
-            self._named_pending -= names
-            for name in names:
-                if self._named_reports.get(name) is None:
-                    self._named_reports.pop(name, None)
+    async def _send_reported(self, patch: dict[str, Any]) -> bool:
+        """Patch the reported properties; False (logged) when edgeHub did not take it."""
+        client = self.client
+        if client is None:
+            return False
+        try:
+            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                await client.patch_twin_reported_properties(patch)
+        except Exception as exc:
+            log.warning("could not report %s: %s", ", ".join(patch), describe(exc))
+            return False
+        return True
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property; kept and sent again after a reconnect if it fails."""
