@@ -9,7 +9,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-from helm_python import HelmRenderError
+from helm_python import HelmRenderError, HelmValuesError
 
 from devtools import pod
 from devtools.azurite import REPO_ROOT
@@ -153,6 +153,20 @@ def test_neither_url_nor_secret_is_refused_with_a_clear_message() -> None:
         chart.render({})
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"model": {"ulr": URL}}, "'ulr' not allowed"),  # a typo would leave the URL unset
+        ({**VALUES, "replicas": 3}, "'replicas' not allowed"),  # the key is replicaCount
+        ({**VALUES, "containerPort": 80}, "containerPort"),  # no capability to bind it
+        ({**VALUES, "env": {"predictor_log_level": "DEBUG"}}, "predictor_log_level"),
+    ],
+)
+def test_values_outside_the_schema_are_refused(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(HelmValuesError, match=message):
+        chart.render(values)
+
+
 def test_without_autoscaling_the_replica_count_is_fixed() -> None:
     objects = chart.render({**VALUES, "autoscaling": {"enabled": False}, "replicaCount": 3})
     kinds = chart.by_kind(objects)
@@ -164,6 +178,17 @@ def test_without_autoscaling_the_replica_count_is_fixed() -> None:
     hpa = kinds["HorizontalPodAutoscaler"]["spec"]
     assert hpa["scaleTargetRef"]["name"] == kinds["Deployment"]["metadata"]["name"]
     assert hpa["metrics"][0]["resource"]["name"] == "cpu"
+
+
+def test_the_service_port_can_change_while_the_pod_keeps_an_unprivileged_port() -> None:
+    objects = chart.render({**VALUES, "service": {"port": 80}})
+    kinds = chart.by_kind(objects)
+    container = deployment_container(objects)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert kinds["Service"]["spec"]["ports"][0]["port"] == 80
+    assert container["ports"][0]["containerPort"] == 8080 and env["PREDICTOR_HTTP_PORT"] == "8080"
+    annotations = kinds["Deployment"]["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "8080"
 
 
 def test_extra_settings_are_passed_as_env() -> None:
