@@ -65,12 +65,12 @@ class Overrides:
 
     def argv(self, config: ImageConfig) -> list[str]:
         """The program the container runs: the image's, with ``command`` and ``args`` applied."""
-        if self.command is None and self.args is None:
+        # Kubernetes treats an empty list as not given.
+        command, args = self.command or None, self.args or None
+        if command is None and args is None:
             return config.argv
-        entrypoint = self.command if self.command is not None else config.entrypoint
-        # A command given without args drops the image's CMD, as in Kubernetes.
-        args = self.args if self.args is not None else ([] if self.command else config.cmd)
-        return [*entrypoint, *args]
+        # A command given without args drops the image's CMD too.
+        return [*(command or config.entrypoint), *(args or ([] if command else config.cmd))]
 
 
 @dataclass

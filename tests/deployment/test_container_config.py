@@ -82,6 +82,7 @@ def test_a_pod_spec_replaces_entrypoint_and_cmd_as_kubernetes_does() -> None:
     assert container.Overrides(args=["-q"]).argv(config) == ["python", "-m", "predictor", "-q"]
     assert container.Overrides(command=["sh"]).argv(config) == ["sh"]
     assert container.Overrides(command=["sh"], args=["-c", "x"]).argv(config) == ["sh", "-c", "x"]
+    assert container.Overrides(command=[], args=[]).argv(config) == config.argv  # as if unset
 
 
 def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
