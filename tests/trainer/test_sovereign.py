@@ -5,8 +5,9 @@ No Azure Government host can be reached here, so the requests for it are carried
 the trainer runs as a real process with an HTTP proxy setting (honoured by the Storage SDK's
 transport) that names Azurite, which then sees an absolute URL with the Government host name
 and takes the account from that host, as it does for production-style URLs. So what is shown
-is the trainer's side: the URLs it builds, signs and writes, and that Azurite accepts their SAS.
-Not shown: TLS to the real Government endpoint, and a device downloading from it
+is the trainer's side (the URLs it builds, signs and writes, and that Azurite accepts their SAS)
+and the predictor's downloader fetching such a URL through the same kind of proxy setting, as a
+device behind an HTTP proxy would. Not shown: TLS to the real Government endpoint
 (docs/sovereign-clouds.md).
 """
 
@@ -16,10 +17,14 @@ import hashlib
 import http.client
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
+from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.target import parse_target
 from tests.trainer.process import run_cli
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions, connect
 
@@ -62,9 +67,11 @@ def test_the_suffix_alone_names_the_blob_host_and_a_blob_endpoint_wins() -> None
     assert connect(explicit, StorageOptions()).url.startswith("http://127.0.0.1:1/")
 
 
-def test_publishing_with_the_government_suffix_gives_urls_on_that_suffix(
+def publish_for_government(
     azurite: Azurite, model_path: Path, container: str, tmp_path: Path
-) -> None:
+) -> tuple[dict[str, Any], Path]:
+    """``trainer publish`` with the Government connection string; its summary and the layered
+    deployment file."""
     patch_file, layered_file = tmp_path / "patch.json", tmp_path / "layered.json"
     result = run_cli(
         [
@@ -82,12 +89,19 @@ def test_publishing_with_the_government_suffix_gives_urls_on_that_suffix(
         env={CONNECTION_STRING_ENV: GOV_CONNECTION_STRING, **to_azurite(azurite)},
     )
     assert result.returncode == 0, result.stderr
-    summary = json.loads(result.stdout)
+    summary: dict[str, Any] = json.loads(result.stdout)
+    assert json.loads(patch_file.read_text()) == summary["twin_patch"]
+    return summary, layered_file
+
+
+def test_publishing_with_the_government_suffix_gives_urls_on_that_suffix(
+    azurite: Azurite, model_path: Path, container: str, tmp_path: Path
+) -> None:
+    summary, layered_file = publish_for_government(azurite, model_path, container, tmp_path)
     url = summary["twin_patch"]["model"]["url"]
     prefix = f"http://{GOV_HOST}/{container}/iris-svm/"
     assert url.startswith(prefix) and "sp=r" in url and "sig=" in url
     assert summary["blob_url"].startswith(prefix)
-    assert json.loads(patch_file.read_text())["model"]["url"] == url
     layered = json.loads(layered_file.read_text())
     assert (
         layered["content"]["modulesContent"]["predictor"]["properties.desired.model"]
@@ -107,3 +121,21 @@ def test_publishing_with_the_government_suffix_gives_urls_on_that_suffix(
     status, body = fetch_via(azurite, url)
     assert (status, hashlib.sha256(body).hexdigest()) == (200, sha256)
     assert fetch_via(azurite, url.replace("sig=", "sig=x"))[0] == 403
+
+
+async def test_the_predictor_downloads_the_government_url_through_a_proxy(
+    azurite: Azurite,
+    model_path: Path,
+    container: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    summary, _ = publish_for_government(azurite, model_path, container, tmp_path)
+    # The module's URL policy restricted to the Government account, as an operator would set it.
+    target = parse_target(summary["twin_patch"]["model"], allow_http=True, allowed_hosts=[GOV_HOST])
+    # The device's proxy setting (the Storage SDK's transport honours it): Azurite again.
+    for name, value in to_azurite(azurite).items():
+        monkeypatch.setenv(name, value)
+    policy = DownloadPolicy(max_bytes=10_000_000, attempts=1, backoff_seconds=0.1, timeout=10.0)
+    data = await Downloader(policy).fetch(target)
+    assert hashlib.sha256(data).hexdigest() == target.sha256 == summary["sha256"]
