@@ -5,7 +5,9 @@ module's clean shutdown is part of what the image must do. So the image's file s
 mounted (``buildah mount``) and its entry point started the way moby starts it: as PID 1 of
 its own PID namespace, with its own network namespace (port 8080 is the container's own
 loopback, so nothing clashes with the host), as the image's USER, in its WORKDIR, with exactly
-its ENV. Not reproduced: cgroups, capabilities, seccomp, a read-only /proc, published ports.
+its ENV. A Kubernetes pod's container spec can override these (``Overrides``): the command, the
+user, a read-only root and emptyDir volumes (tmpfs mounts). Not reproduced: cgroups,
+capabilities, seccomp, a read-only /proc, published ports.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devtools import hosttools
@@ -24,9 +26,19 @@ from devtools.buildah import Buildah, ImageConfig
 
 # Runs as root in the new namespaces, as PID 1 until it execs the entry point (which then is
 # PID 1). $1 the mounted root, $2 user:group, $3 working dir, $4 a cpuinfo file to bind over
-# /proc/cpuinfo or "-"; then env -i arguments.
+# /proc/cpuinfo or "-", $5 "ro" for a read-only root or "rw", $6 the number of tmpfs mount
+# points that follow; then env -i arguments. The root is made read-only before /proc, /sys,
+# /dev and the tmpfs mounts go on top of it, as a runtime does for readOnlyRootFilesystem.
 _ENTER = """set -e
-root=$1; user=$2; workdir=$3; cpuinfo=$4; shift 4
+root=$1; user=$2; workdir=$3; cpuinfo=$4; mode=$5; count=$6; shift 6
+if [ "$mode" = ro ]; then
+  mount --bind "$root" "$root"
+  mount -o remount,bind,ro "$root"
+fi
+while [ "$count" -gt 0 ]; do
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root$1"
+  shift; count=$((count - 1))
+done
 mount -t proc proc "$root/proc"
 if [ "$cpuinfo" != - ]; then mount --bind "$cpuinfo" "$root/proc/cpuinfo"; fi
 mount -t sysfs -o ro sysfs "$root/sys"
@@ -34,6 +46,31 @@ mount --rbind /dev "$root/dev"
 ip link set lo up
 exec chroot --userspec="$user" "$root" /usr/bin/env -i -C "$workdir" "$@"
 """
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a pod's container spec may change about the image's own configuration.
+
+    ``command`` replaces ENTRYPOINT and ``args`` replaces CMD, as Kubernetes does (``args``
+    alone keeps the ENTRYPOINT); ``user`` replaces USER; ``tmpfs`` are absolute mount points
+    (emptyDir volumes) that must exist in the image.
+    """
+
+    command: list[str] | None = None
+    args: list[str] | None = None
+    user: str | None = None
+    read_only_root: bool = False
+    tmpfs: tuple[str, ...] = field(default=())
+
+    def argv(self, config: ImageConfig) -> list[str]:
+        """The program the container runs: the image's, with ``command`` and ``args`` applied."""
+        # Kubernetes treats an empty list as not given.
+        command, args = self.command or None, self.args or None
+        if command is None and args is None:
+            return config.argv
+        # A command given without args drops the image's CMD too.
+        return [*(command or config.entrypoint), *(args or ([] if command else config.cmd))]
 
 
 @dataclass
@@ -53,6 +90,8 @@ class Container:
         command = [
             "nsenter",
             f"--net=/proc/{self.pid}/ns/net",
+            # Its mounts too: a read-only root and tmpfs volumes are seen as the program sees them.
+            f"--mount=/proc/{self.pid}/ns/mnt",
             "--",
             "chroot",
             f"--userspec={self.user}",
@@ -111,17 +150,26 @@ def running(
     log: Path,
     env: Mapping[str, str] | None = None,
     cpuinfo: Path | None = None,
+    overrides: Overrides | None = None,
 ) -> Iterator[Container]:
     """Start ``image``'s entry point in a fresh working container; remove it afterwards.
 
     For an arm64 image on an x86 host pass ``cpuinfo``, an arm64 /proc/cpuinfo (see
-    devtools.arm64): the kernel runs the image's programs under qemu.
+    devtools.arm64): the kernel runs the image's programs under qemu. ``overrides`` applies a
+    pod's container spec.
     """
     config = buildah.image_config(image)
+    overrides = overrides or Overrides()
+    for point in overrides.tmpfs:
+        if not point.startswith("/") or ".." in point.split("/"):
+            raise ValueError(f"a tmpfs mount point must be an absolute path, not {point!r}")
     name = buildah("from", "--pull=never", image)
     try:
         root = Path(buildah("mount", name))
-        user = user_spec(root, config.user)
+        user = user_spec(root, overrides.user or config.user)
+        for point in overrides.tmpfs:
+            if not (root / point.lstrip("/")).is_dir():
+                raise ValueError(f"the image has no directory {point} to mount a volume on")
         argv = [
             "unshare",
             "--mount",
@@ -139,8 +187,11 @@ def running(
             user,
             config.working_dir,
             str(cpuinfo) if cpuinfo else "-",
+            "ro" if overrides.read_only_root else "rw",
+            str(len(overrides.tmpfs)),
+            *overrides.tmpfs,
             *env_vars(config, env or {}),
-            *config.argv,
+            *overrides.argv(config),
         ]
         with log.open("ab") as handle:
             process = subprocess.Popen(

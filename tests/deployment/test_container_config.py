@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools import container
+from devtools import container, pod
 from devtools.buildah import ImageConfig
 
 
@@ -71,3 +71,55 @@ def test_user_is_resolved_in_the_image_passwd(tmp_path: Path) -> None:
     assert container.user_spec(tmp_path, "4242") == "4242:0"
     with pytest.raises(ValueError, match="not in its /etc/passwd"):
         container.user_spec(tmp_path, "nobody-here")
+
+
+def test_a_pod_spec_replaces_entrypoint_and_cmd_as_kubernetes_does() -> None:
+    config = ImageConfig.from_inspect(
+        inspected({"Entrypoint": ["python", "-m", "predictor"], "Cmd": ["--verbose"]}, None)
+    )
+    assert container.Overrides().argv(config) == ["python", "-m", "predictor", "--verbose"]
+    # args alone keep the ENTRYPOINT; command alone drops the CMD too.
+    assert container.Overrides(args=["-q"]).argv(config) == ["python", "-m", "predictor", "-q"]
+    assert container.Overrides(command=["sh"]).argv(config) == ["sh"]
+    assert container.Overrides(command=["sh"], args=["-c", "x"]).argv(config) == ["sh", "-c", "x"]
+    assert container.Overrides(command=[], args=[]).argv(config) == config.argv  # as if unset
+
+
+def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
+    def deployment(env: list[dict[str, Any]], volume: dict[str, Any]) -> dict[str, Any]:
+        spec = {
+            "securityContext": {"runAsUser": 10001},
+            "containers": [
+                {
+                    "name": "c",
+                    "env": env,
+                    "securityContext": {"readOnlyRootFilesystem": True, "runAsGroup": 5},
+                    "volumeMounts": [{"name": "v", "mountPath": "/cache"}],
+                }
+            ],
+            "volumes": [{"name": "v", **volume}],
+        }
+        return {"spec": {"template": {"spec": spec}}}
+
+    ref = {"secretKeyRef": {"name": "s", "key": "K"}}
+    started = pod.container_start(
+        deployment([{"name": "A", "value": 1}, {"name": "B", "valueFrom": ref}], {"emptyDir": {}}),
+        {"s": {"K": "secret"}},
+    )
+    assert started.env == {"A": "1", "B": "secret"}
+    assert started.overrides == container.Overrides(
+        user="10001:5", read_only_root=True, tmpfs=("/cache",)
+    )
+    with pytest.raises(ValueError, match="Secret s has no K"):
+        pod.container_start(deployment([{"name": "B", "valueFrom": ref}], {"emptyDir": {}}), {})
+    optional = {"secretKeyRef": {"name": "s", "key": "K", "optional": True}}
+    started = pod.container_start(
+        deployment([{"name": "B", "valueFrom": optional}], {"emptyDir": {}}), {}
+    )
+    assert started.env == {}
+    with pytest.raises(ValueError, match="only emptyDir"):
+        pod.container_start(deployment([], {"hostPath": {"path": "/"}}), {})
+    assert pod.secret_data({"data": {"K": "c2VjcmV0"}, "stringData": {"L": "x"}}) == {
+        "K": "secret",
+        "L": "x",
+    }
