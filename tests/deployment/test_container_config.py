@@ -123,3 +123,48 @@ def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
         "K": "secret",
         "L": "x",
     }
+
+
+def test_host_config_reads_what_moby_would_apply() -> None:
+    host = container.HostConfig.from_create_options(
+        {
+            "HostConfig": {
+                "Binds": ["models:/var/lib/predictor", "other:/data:ro"],
+                "ReadonlyRootfs": True,
+                "Tmpfs": {"/tmp": "rw,size=16m"},
+                "CapDrop": ["all"],
+                "SecurityOpt": ["no-new-privileges:true"],
+            }
+        }
+    )
+    assert host == container.HostConfig(
+        read_only_root=True,
+        volumes=("/var/lib/predictor", "/data"),
+        tmpfs=("/tmp",),
+        drop_all_capabilities=True,
+        no_new_privileges=True,
+    )
+    assert container.HostConfig.from_create_options({}) == container.HostConfig()
+    with pytest.raises(ValueError, match="only named volumes"):
+        container.HostConfig.from_create_options({"HostConfig": {"Binds": ["/host:/data"]}})
+
+
+@pytest.mark.parametrize("template", ["deployment.template.json", "deployment.debug.template.json"])
+def test_the_templates_host_config_is_read_for_each_module(template: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    predictor = container.HostConfig.of_module(root / template, "predictor")
+    assert predictor.read_only_root and predictor.drop_all_capabilities
+    assert predictor.no_new_privileges and predictor.tmpfs == ("/tmp",)
+    assert predictor.volumes == ("/var/lib/predictor",)
+    sensor = container.HostConfig.of_module(root / template, "sensor")
+    assert sensor.read_only_root and sensor.drop_all_capabilities and not sensor.volumes
+
+
+def test_a_volume_folder_starts_with_the_image_paths_owner_and_mode(tmp_path: Path) -> None:
+    image_path = tmp_path / "root" / "var" / "lib" / "predictor"
+    image_path.mkdir(parents=True)
+    image_path.chmod(0o750)
+    folder = container.volume_folder(tmp_path / "root", tmp_path / "run", "/var/lib/predictor")
+    assert folder.parent == tmp_path / "run" / "volumes" and folder.is_dir()
+    assert folder.stat().st_mode & 0o7777 == 0o750
+    assert folder.stat().st_uid == image_path.stat().st_uid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,6 +16,9 @@ from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -35,12 +39,22 @@ def create_app(settings: Settings) -> web.Application:
         settings.default_model,
         threads=settings.inference_threads,
         metrics=metrics,
+        public_key=model_public_key(settings),
     )
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
     app.cleanup_ctx.append(edge_context)
     return app
+
+
+def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
+    """The key models must be signed with, if one is configured (cryptography loads only then)."""
+    if not settings.model_public_key:
+        return None
+    from predictor.signature import load_public_key
+
+    return load_public_key(settings.model_public_key)
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:

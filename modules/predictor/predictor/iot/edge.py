@@ -22,10 +22,9 @@ from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
 from predictor.iot.target import TargetError, parse_target
-from predictor.iot.updater import ModelUpdater, now, running_state
+from predictor.iot.updater import ModelUpdater, model_state, running_state
 from predictor.metrics import Metrics
 from predictor.settings import Settings
-from predictor.signature import load_public_key
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
@@ -65,9 +64,7 @@ class EdgeModule:
                 )
             ),
             self.report_model,
-            public_key=load_public_key(settings.model_public_key)
-            if settings.model_public_key
-            else None,
+            public_key=manager.public_key,
         )
         self.answerer = MessageAnswerer(
             manager,
@@ -190,14 +187,12 @@ class EdgeModule:
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
-            state = {
-                "version": _str_or_none(value.get("version")),
-                "sha256": _str_or_none(value.get("sha256")),
-                "status": "failed",
-                "error": str(exc),
-                "updatedAt": now(),
-                "source": "twin",
-            }
+            state = model_state(
+                _str_or_none(value.get("version")),
+                _str_or_none(value.get("sha256")),
+                "failed",
+                error=str(exc),
+            )
             asyncio.get_running_loop().create_task(self.report_model(state))
             return
         self.updater.submit(target)
