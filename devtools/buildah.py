@@ -20,7 +20,7 @@ import shutil
 import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +64,18 @@ class ImageConfig:
     user: str
     working_dir: str
     env: dict[str, str]
-    argv: list[str]
+    argv: list[str]  # ENTRYPOINT then CMD: what runs
     healthcheck: list[str] | None
+    # Apart as well, because a pod spec replaces them one by one (devtools.container.Overrides).
+    entrypoint: list[str] = field(default_factory=list)
+    cmd: list[str] = field(default_factory=list)
 
     @classmethod
     def from_inspect(cls, data: dict[str, Any]) -> ImageConfig:
         config = data["OCIv1"].get("config") or {}
         env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
-        argv = [*(config.get("Entrypoint") or []), *(config.get("Cmd") or [])]
+        entrypoint = list(config.get("Entrypoint") or [])
+        cmd = list(config.get("Cmd") or [])
         test = ((data.get("Docker") or {}).get("config") or {}).get("Healthcheck") or {}
         test = test.get("Test") or []
         healthcheck: list[str] | None = None
@@ -83,8 +87,10 @@ class ImageConfig:
             user=config.get("User") or "0",
             working_dir=config.get("WorkingDir") or "/",
             env=env,
-            argv=argv,
+            argv=[*entrypoint, *cmd],
             healthcheck=healthcheck,
+            entrypoint=entrypoint,
+            cmd=cmd,
         )
 
 

@@ -5,35 +5,155 @@ module's clean shutdown is part of what the image must do. So the image's file s
 mounted (``buildah mount``) and its entry point started the way moby starts it: as PID 1 of
 its own PID namespace, with its own network namespace (port 8080 is the container's own
 loopback, so nothing clashes with the host), as the image's USER, in its WORKDIR, with exactly
-its ENV. Not reproduced: cgroups, capabilities, seccomp, a read-only /proc, published ports.
+its ENV. A deployment's HostConfig (``HostConfig.from_create_options``) adds what moby would do
+for ``ReadonlyRootfs``, ``Binds`` of named volumes, ``Tmpfs``, ``CapDrop: ["ALL"]`` (an empty
+capability bounding set) and ``SecurityOpt: ["no-new-privileges"]``. A Kubernetes pod's
+container spec can override the image's configuration (``Overrides``): the command, the user, a
+read-only root and emptyDir volumes (tmpfs mounts). Not reproduced: cgroups, seccomp, AppArmor,
+a read-only /proc, published ports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from devtools import hosttools
 from devtools.buildah import Buildah, ImageConfig
 
 # Runs as root in the new namespaces, as PID 1 until it execs the entry point (which then is
-# PID 1). $1 the mounted root, $2 user:group, $3 working dir, $4 a cpuinfo file to bind over
-# /proc/cpuinfo or "-"; then env -i arguments.
+# PID 1). $1 the mounted root, $2 a cpuinfo file to bind over /proc/cpuinfo or "-", $3 "ro" for
+# a read-only root, $4 "host=container" bind mounts and $5 tmpfs paths (space-separated); then
+# the launcher's command line.
 _ENTER = """set -e
-root=$1; user=$2; workdir=$3; cpuinfo=$4; shift 4
+root=$1; cpuinfo=$2; readonly=$3; binds=$4; tmpfs=$5; shift 5
+# The root bound onto itself: a mount of its own, which can be made read-only once the
+# mounts below are in place (they keep their own flags, as in a container).
+if [ "$readonly" = ro ]; then mount --bind "$root" "$root"; fi
 mount -t proc proc "$root/proc"
 if [ "$cpuinfo" != - ]; then mount --bind "$cpuinfo" "$root/proc/cpuinfo"; fi
 mount -t sysfs -o ro sysfs "$root/sys"
 mount --rbind /dev "$root/dev"
+for bind in $binds; do mount --bind "${bind%%=*}" "$root${bind#*=}"; done
+for dir in $tmpfs; do mount -t tmpfs -o rw,nosuid,nodev,mode=1777 tmpfs "$root$dir"; done
+if [ "$readonly" = ro ]; then mount -o remount,bind,ro "$root"; fi
 ip link set lo up
-exec chroot --userspec="$user" "$root" /usr/bin/env -i -C "$workdir" "$@"
+exec "$@"
 """
+
+# Enters the root and becomes the image's user, as moby's runtime does: the capability bounding
+# set emptied (CapDrop ALL) and no_new_privs set (no-new-privileges) before the user switch, so
+# that not even a setuid file in the image gives a capability back. Runs on the host's Python,
+# which needs none of its files once started. argv: root uid gid drop-caps nnp, then env -i args.
+_LAUNCH = """import ctypes, os, sys
+root, uid, gid, drop_caps, nnp = sys.argv[1:6]
+libc = ctypes.CDLL(None, use_errno=True)
+def prctl(option, value):
+    if libc.prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value})")
+last_cap = int(open("/proc/sys/kernel/cap_last_cap").read())
+os.chroot(root)
+os.chdir("/")
+os.setgroups([int(gid)])
+os.setgid(int(gid))
+if drop_caps == "1":
+    for cap in range(last_cap + 1):
+        prctl(24, cap)  # PR_CAPBSET_DROP
+if nnp == "1":
+    prctl(38, 1)  # PR_SET_NO_NEW_PRIVS
+os.setuid(int(uid))
+os.execv("/usr/bin/env", ["env", "-i", *sys.argv[6:]])
+"""
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    """What this runtime applies of a module's ``createOptions.HostConfig``."""
+
+    read_only_root: bool = False
+    volumes: tuple[str, ...] = ()  # container paths of the named volumes in Binds
+    tmpfs: tuple[str, ...] = ()
+    drop_all_capabilities: bool = False
+    no_new_privileges: bool = False
+
+    @classmethod
+    def from_create_options(cls, options: Mapping[str, Any]) -> HostConfig:
+        host = options.get("HostConfig") or {}
+        volumes = []
+        for bind in host.get("Binds") or []:
+            source, _, target = str(bind).partition(":")
+            if source.startswith("/") or not target.startswith("/"):
+                raise ValueError(f"only named volumes are reproduced here, not {bind!r}")
+            volumes.append(target.split(":")[0])
+        cap_drop = [str(c).upper() for c in host.get("CapDrop") or []]
+        security = [str(o) for o in host.get("SecurityOpt") or []]
+        return cls(
+            read_only_root=bool(host.get("ReadonlyRootfs")),
+            volumes=tuple(volumes),
+            tmpfs=tuple(host.get("Tmpfs") or {}),
+            drop_all_capabilities="ALL" in cap_drop,
+            no_new_privileges=any(
+                o in ("no-new-privileges", "no-new-privileges:true") for o in security
+            ),
+        )
+
+    @classmethod
+    def of_module(cls, template: Path, module: str) -> HostConfig:
+        """The HostConfig of ``module`` in deployment template ``template``."""
+        manifest = json.loads(template.read_text(encoding="utf-8"))
+        agent = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
+        return cls.from_create_options(agent["modules"][module]["settings"]["createOptions"])
+
+
+@dataclass(frozen=True)
+class _Start:
+    """How the launcher starts a program in the container (shared by the entry point and run)."""
+
+    root: Path
+    user: str  # uid:gid
+    host: HostConfig = field(default_factory=HostConfig)
+
+    def argv(self, working_dir: str, env_and_argv: list[str]) -> list[str]:
+        uid, _, gid = self.user.partition(":")
+        flags = ["1" if self.host.drop_all_capabilities else "0"]
+        flags.append("1" if self.host.no_new_privileges else "0")
+        launch = [sys.executable, "-I", "-c", _LAUNCH, str(self.root), uid, gid, *flags]
+        return [*launch, "-C", working_dir, *env_and_argv]
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """What a pod's container spec may change about the image's own configuration.
+
+    ``command`` replaces ENTRYPOINT and ``args`` replaces CMD, as Kubernetes does (``args``
+    alone keeps the ENTRYPOINT); ``user`` replaces USER; ``tmpfs`` are absolute mount points
+    (emptyDir volumes) that must exist in the image.
+    """
+
+    command: list[str] | None = None
+    args: list[str] | None = None
+    user: str | None = None
+    read_only_root: bool = False
+    tmpfs: tuple[str, ...] = field(default=())
+
+    def argv(self, config: ImageConfig) -> list[str]:
+        """The program the container runs: the image's, with ``command`` and ``args`` applied."""
+        # Kubernetes treats an empty list as not given.
+        command, args = self.command or None, self.args or None
+        if command is None and args is None:
+            return config.argv
+        # A command given without args drops the image's CMD too.
+        return [*(command or config.entrypoint), *(args or ([] if command else config.cmd))]
 
 
 @dataclass
@@ -46,23 +166,19 @@ class Container:
     config: ImageConfig
     user: str
     log: Path
+    host: HostConfig = field(default_factory=HostConfig)
 
     def run(self, argv: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[bytes]:
         """Run ``argv`` beside the entry point (like ``docker exec``): in the container's file
-        system and network, as its user, in its WORKDIR, with its ENV."""
+        system (its mounts, read-only root included) and network, as its user with the same
+        capability limits, in its WORKDIR, with its ENV."""
+        start = _Start(self.root, self.user, self.host)
         command = [
             "nsenter",
             f"--net=/proc/{self.pid}/ns/net",
+            f"--mount=/proc/{self.pid}/ns/mnt",
             "--",
-            "chroot",
-            f"--userspec={self.user}",
-            str(self.root),
-            "/usr/bin/env",
-            "-i",
-            "-C",
-            self.config.working_dir,
-            *env_vars(self.config, {}),
-            *argv,
+            *start.argv(self.config.working_dir, [*env_vars(self.config, {}), *argv]),
         ]
         return subprocess.run(command, capture_output=True, timeout=timeout, check=False)
 
@@ -111,17 +227,38 @@ def running(
     log: Path,
     env: Mapping[str, str] | None = None,
     cpuinfo: Path | None = None,
+    host: HostConfig | None = None,
+    overrides: Overrides | None = None,
 ) -> Iterator[Container]:
     """Start ``image``'s entry point in a fresh working container; remove it afterwards.
 
     For an arm64 image on an x86 host pass ``cpuinfo``, an arm64 /proc/cpuinfo (see
-    devtools.arm64): the kernel runs the image's programs under qemu.
+    devtools.arm64): the kernel runs the image's programs under qemu. ``host`` applies a
+    deployment's HostConfig; its named volumes are new folders beside ``log``. ``overrides``
+    applies a pod's container spec.
     """
+    overrides = overrides or Overrides()
+    for point in overrides.tmpfs:
+        if not point.startswith("/") or ".." in point.split("/"):
+            raise ValueError(f"a tmpfs mount point must be an absolute path, not {point!r}")
+    host = host or HostConfig()
+    # A pod's read-only root and emptyDir volumes are mounted as a HostConfig's are.
+    host = dataclasses.replace(
+        host,
+        read_only_root=host.read_only_root or overrides.read_only_root,
+        tmpfs=(*host.tmpfs, *overrides.tmpfs),
+    )
     config = buildah.image_config(image)
     name = buildah("from", "--pull=never", image)
     try:
         root = Path(buildah("mount", name))
-        user = user_spec(root, config.user)
+        user = user_spec(root, overrides.user or config.user)
+        for point in overrides.tmpfs:
+            if not (root / point.lstrip("/")).is_dir():
+                raise ValueError(f"the image has no directory {point} to mount a volume on")
+        binds = [f"{volume_folder(root, log.parent, path)}={path}" for path in host.volumes]
+        start = _Start(root, user, host)
+        program = [*env_vars(config, env or {}), *overrides.argv(config)]
         argv = [
             "unshare",
             "--mount",
@@ -136,17 +273,17 @@ def running(
             _ENTER,
             "container-enter",
             str(root),
-            user,
-            config.working_dir,
             str(cpuinfo) if cpuinfo else "-",
-            *env_vars(config, env or {}),
-            *config.argv,
+            "ro" if host.read_only_root else "rw",
+            " ".join(binds),
+            " ".join(host.tmpfs),
+            *start.argv(config.working_dir, program),
         ]
         with log.open("ab") as handle:
             process = subprocess.Popen(
                 argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
-        container = Container(process, entry_pid(process), root, config, user, log)
+        container = Container(process, entry_pid(process), root, config, user, log, host)
         try:
             yield container
         finally:
@@ -157,6 +294,19 @@ def running(
         with contextlib.suppress(hosttools.HostToolError):
             buildah("umount", name)
         buildah("rm", name)
+
+
+def volume_folder(root: Path, parent: Path, path: str) -> Path:
+    """A new host folder for the named volume at ``path``: like moby's, it starts with the
+    owner and mode of that path in the image (so that the image's USER can write to it)."""
+    folder = parent / "volumes" / path.strip("/").replace("/", "_")
+    folder.mkdir(parents=True, exist_ok=False)
+    image_path = root / path.lstrip("/")
+    if image_path.is_dir():
+        stat = image_path.stat()
+        os.chown(folder, stat.st_uid, stat.st_gid)
+        folder.chmod(stat.st_mode & 0o7777)
+    return folder
 
 
 def entry_pid(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools import container
+from devtools import container, pod
 from devtools.buildah import ImageConfig
 
 
@@ -71,3 +71,100 @@ def test_user_is_resolved_in_the_image_passwd(tmp_path: Path) -> None:
     assert container.user_spec(tmp_path, "4242") == "4242:0"
     with pytest.raises(ValueError, match="not in its /etc/passwd"):
         container.user_spec(tmp_path, "nobody-here")
+
+
+def test_a_pod_spec_replaces_entrypoint_and_cmd_as_kubernetes_does() -> None:
+    config = ImageConfig.from_inspect(
+        inspected({"Entrypoint": ["python", "-m", "predictor"], "Cmd": ["--verbose"]}, None)
+    )
+    assert container.Overrides().argv(config) == ["python", "-m", "predictor", "--verbose"]
+    # args alone keep the ENTRYPOINT; command alone drops the CMD too.
+    assert container.Overrides(args=["-q"]).argv(config) == ["python", "-m", "predictor", "-q"]
+    assert container.Overrides(command=["sh"]).argv(config) == ["sh"]
+    assert container.Overrides(command=["sh"], args=["-c", "x"]).argv(config) == ["sh", "-c", "x"]
+    assert container.Overrides(command=[], args=[]).argv(config) == config.argv  # as if unset
+
+
+def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
+    def deployment(env: list[dict[str, Any]], volume: dict[str, Any]) -> dict[str, Any]:
+        spec = {
+            "securityContext": {"runAsUser": 10001},
+            "containers": [
+                {
+                    "name": "c",
+                    "env": env,
+                    "securityContext": {"readOnlyRootFilesystem": True, "runAsGroup": 5},
+                    "volumeMounts": [{"name": "v", "mountPath": "/cache"}],
+                }
+            ],
+            "volumes": [{"name": "v", **volume}],
+        }
+        return {"spec": {"template": {"spec": spec}}}
+
+    ref = {"secretKeyRef": {"name": "s", "key": "K"}}
+    started = pod.container_start(
+        deployment([{"name": "A", "value": 1}, {"name": "B", "valueFrom": ref}], {"emptyDir": {}}),
+        {"s": {"K": "secret"}},
+    )
+    assert started.env == {"A": "1", "B": "secret"}
+    assert started.overrides == container.Overrides(
+        user="10001:5", read_only_root=True, tmpfs=("/cache",)
+    )
+    with pytest.raises(ValueError, match="Secret s has no K"):
+        pod.container_start(deployment([{"name": "B", "valueFrom": ref}], {"emptyDir": {}}), {})
+    optional = {"secretKeyRef": {"name": "s", "key": "K", "optional": True}}
+    started = pod.container_start(
+        deployment([{"name": "B", "valueFrom": optional}], {"emptyDir": {}}), {}
+    )
+    assert started.env == {}
+    with pytest.raises(ValueError, match="only emptyDir"):
+        pod.container_start(deployment([], {"hostPath": {"path": "/"}}), {})
+    assert pod.secret_data({"data": {"K": "c2VjcmV0"}, "stringData": {"L": "x"}}) == {
+        "K": "secret",
+        "L": "x",
+    }
+
+
+def test_host_config_reads_what_moby_would_apply() -> None:
+    host = container.HostConfig.from_create_options(
+        {
+            "HostConfig": {
+                "Binds": ["models:/var/lib/predictor", "other:/data:ro"],
+                "ReadonlyRootfs": True,
+                "Tmpfs": {"/tmp": "rw,size=16m"},
+                "CapDrop": ["all"],
+                "SecurityOpt": ["no-new-privileges:true"],
+            }
+        }
+    )
+    assert host == container.HostConfig(
+        read_only_root=True,
+        volumes=("/var/lib/predictor", "/data"),
+        tmpfs=("/tmp",),
+        drop_all_capabilities=True,
+        no_new_privileges=True,
+    )
+    assert container.HostConfig.from_create_options({}) == container.HostConfig()
+    with pytest.raises(ValueError, match="only named volumes"):
+        container.HostConfig.from_create_options({"HostConfig": {"Binds": ["/host:/data"]}})
+
+
+@pytest.mark.parametrize("template", ["deployment.template.json", "deployment.debug.template.json"])
+def test_the_templates_host_config_is_read_for_each_module(template: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    predictor = container.HostConfig.of_module(root / template, "predictor")
+    assert predictor.read_only_root and predictor.drop_all_capabilities
+    assert predictor.no_new_privileges and predictor.tmpfs == ("/tmp",)
+    assert predictor.volumes == ("/var/lib/predictor",)
+    sensor = container.HostConfig.of_module(root / template, "sensor")
+    assert sensor.read_only_root and sensor.drop_all_capabilities and not sensor.volumes
+
+
+def test_a_volume_folder_starts_with_the_image_paths_owner_and_mode(tmp_path: Path) -> None:
+    image_path = tmp_path / "root" / "var" / "lib" / "predictor"
+    image_path.mkdir(parents=True)
+    image_path.chmod(0o750)
+    folder = container.volume_folder(tmp_path / "root", tmp_path / "run", "/var/lib/predictor")
+    assert folder.parent == tmp_path / "run" / "volumes" and folder.is_dir()
+    assert folder.stat().st_mode & 0o7777 == 0o750
+    assert folder.stat().st_uid == image_path.stat().st_uid

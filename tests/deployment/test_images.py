@@ -15,6 +15,7 @@ import pytest
 from devtools import buildah, container, netns, onnx_probe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO_ROOT / "deployment.template.json"
 PREDICTOR_DIR = REPO_ROOT / "modules" / "predictor"
 HAS_PREDICTOR_SERVER = (PREDICTOR_DIR / "predictor" / "__main__.py").is_file()
 SAMPLE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -41,7 +42,8 @@ def test_sensor_image_builds_and_its_container_starts(
     assert config.argv == ["python", "-m", "sensor"]
     assert config.healthcheck is None  # HEALTHCHECK NONE: nothing to probe
     log = tmp_path / "sensor.log"
-    with container.running(store, sensor_image, log) as started:
+    host = container.HostConfig.of_module(TEMPLATE, "sensor")  # read-only, no capabilities
+    with container.running(store, sensor_image, log, host=host) as started:
         code = started.process.wait(timeout=120)
     # Outside IoT Edge the module says so and exits 2: its code and the SDK imported fine.
     output = log.read_text()
@@ -77,11 +79,28 @@ def test_predictor_container_answers_healthz_and_predicts(
     store: buildah.Buildah, predictor_image: str, default_model_file: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "predictor.log"
-    with container.running(store, predictor_image, log) as started:
+    # As the deployment starts it: read-only root, the cache volume, a /tmp tmpfs, no
+    # capabilities, no new privileges.
+    host = container.HostConfig.of_module(TEMPLATE, "predictor")
+    assert host.read_only_root and host.drop_all_capabilities and host.no_new_privileges
+    with container.running(store, predictor_image, log, host=host) as started:
         base = "http://127.0.0.1:8080"
         netns.wait_until_healthy(started.process, f"{base}/healthz", log, pid=started.pid)
         check = started.healthcheck()
         assert check.returncode == 0, check.stderr
+        status = dict(
+            line.split(":\t", 1)
+            for line in Path(f"/proc/{started.pid}/status").read_text().splitlines()
+            if ":\t" in line
+        )
+        assert int(status["CapBnd"], 16) == 0 and int(status["CapEff"], 16) == 0, status
+        assert status["NoNewPrivs"].strip() == "1"
+        probe = "import sys; open(sys.argv[1], 'w').write('x')"
+        refused = started.run(["python", "-c", probe, "/app/written"])
+        assert refused.returncode != 0 and b"Read-only file system" in refused.stderr
+        for writable in ("/tmp/written", "/var/lib/predictor/written"):
+            done = started.run(["python", "-c", probe, writable])
+            assert done.returncode == 0, done.stderr
         answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())
         assert answer.status == 200, answer.body
         host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])

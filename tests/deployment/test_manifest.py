@@ -196,3 +196,21 @@ def test_routes_name_outputs_and_inputs_the_modules_really_use(name: str) -> Non
         if m
     }
     assert used == {(m, o) for m, outs in outputs.items() for o in outs}, "an output goes nowhere"
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+@pytest.mark.parametrize("module", ["predictor", "sensor"])
+def test_our_modules_run_read_only_without_capabilities_or_new_privileges(
+    name: str, module: str
+) -> None:
+    """The cache is the only place the predictor writes (a volume), /tmp a small tmpfs; the
+    image tests start the containers with these very settings (devtools.container.HostConfig)."""
+    agent = load(name)["modulesContent"]["$edgeAgent"]["properties.desired"]
+    host = agent["modules"][module]["settings"]["createOptions"]["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    if module == "predictor":
+        cache_dir = agent["modules"][module]["env"]["PREDICTOR_MODEL_CACHE_DIR"]["value"]
+        assert host["Binds"] == [f"predictor-models:{cache_dir}"]
+        assert list(host["Tmpfs"]) == ["/tmp"] and "size=" in host["Tmpfs"]["/tmp"]

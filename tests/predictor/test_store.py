@@ -161,3 +161,63 @@ async def test_an_unwritable_cache_refuses_the_model_and_warns(
         await store.apply(models.v1, "twin")
     assert store.current is None
     assert "could not be cached" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("file", 123),
+        ("size", "1234"),
+        ("size", True),
+        ("sha256", None),
+        ("model_version", ["1"]),
+        ("signature", 5),
+        ("source", {"a": 1}),
+    ],
+)
+async def test_a_sidecar_field_of_the_wrong_type_falls_back_to_the_bundled_model(
+    tmp_path: Path, models: Models, field: str, value: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    await manager(tmp_path).apply(models.v2, "twin")
+    sidecar = tmp_path / "cache" / "current.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), field: value}))
+    with pytest.raises(CacheError, match=f"its '{field}' is "):
+        cache.read(tmp_path / "cache")
+    with caplog.at_level(logging.WARNING):
+        model = await manager(tmp_path, bundled=models.v1).load_at_start()
+    assert model is not None and model.version == V1 and model.source == "bundled"
+    assert "cached model refused, using the bundled model instead" in caplog.text
+
+
+@pytest.mark.parametrize("sidecar", ["[1, 2]", '"a string"', "{}"])
+def test_a_sidecar_that_is_no_entry_is_refused(tmp_path: Path, sidecar: str) -> None:
+    tmp_path.joinpath("current.json").write_text(sidecar)
+    with pytest.raises(CacheError, match="unreadable: it "):
+        cache.read(tmp_path)
+
+
+async def test_a_sidecar_from_before_signatures_is_still_read(
+    tmp_path: Path, models: Models
+) -> None:
+    await manager(tmp_path).apply(models.v2, "twin", signature="c2lnbmF0dXJl")
+    sidecar = tmp_path / "cache" / "current.json"
+    written = json.loads(sidecar.read_text())
+    assert written["signature"] == "c2lnbmF0dXJl"  # stored with the entry
+    del written["signature"]
+    sidecar.write_text(json.dumps(written))
+    _, entry = cache.read(tmp_path / "cache") or (b"", None)
+    assert entry is not None and entry.signature is None and entry.model_version == V2
+    model = await manager(tmp_path, bundled=models.v1).load_at_start()
+    assert model is not None and model.version == V2 and model.source == "cache"
+
+
+async def test_a_huge_refusal_reason_is_capped_in_the_status(
+    tmp_path: Path, models: Models
+) -> None:
+    store = manager(tmp_path)
+    with pytest.raises(ModelError, match="unknown contract_version"):
+        await store.apply(edit(models.v2, contract_version="x" * 100_000), "twin")
+    assert store.last_refused is not None
+    reason = store.last_refused["reason"]
+    assert len(reason) == 512 and reason.endswith("\u2026")
+    assert "unknown contract_version 'xxx" in reason

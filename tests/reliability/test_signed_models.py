@@ -1,17 +1,22 @@
 """Signed models, from ``trainer keygen`` and ``trainer publish --signing-key`` through a real
 Azurite to the predictor's updater: a configured key refuses a missing or wrong signature even
-when the sha256 matches; without a key nothing changes."""
+when the sha256 matches; without a key nothing changes. The key also covers the cache at start
+and a target naming the running model."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
+import logging
 import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
@@ -155,3 +160,118 @@ def test_end_to_end_the_module_reports_why_it_refused_and_applies_the_signed_mod
         hub.set_desired(MODULE, {"model": patch["model"]})
         wait_status(hub, V2, "applied")
         assert post(module, FLOWER)["model_version"] == V2
+
+
+def key_pair() -> tuple[Ed25519PrivateKey, str]:
+    """A private key and its public key as PREDICTOR_MODEL_PUBLIC_KEY takes it (base64 raw)."""
+    private = Ed25519PrivateKey.generate()
+    raw = private.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return private, base64.b64encode(raw).decode()
+
+
+@pytest.mark.parametrize("signed_by", [None, "another key", "the key"])
+async def test_at_start_a_cached_model_serves_only_if_its_signature_verifies(
+    tmp_path: Path, iot_models: IotModels, signed_by: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The cache was filled without a key (or by another key's model); the key is set later."""
+    private, public = key_pair()
+    bundled = tmp_path / "bundled.onnx"
+    bundled.write_bytes(iot_models.v1)
+    signature = {
+        None: None,
+        "another key": signing.sign(iot_models.v2, Ed25519PrivateKey.generate()),
+        "the key": signing.sign(iot_models.v2, private),
+    }[signed_by]
+    await ModelManager(tmp_path / "cache", bundled).apply(
+        iot_models.v2, "twin", signature=signature
+    )
+    restarted = ModelManager(tmp_path / "cache", bundled, public_key=load_public_key(public))
+    with caplog.at_level(logging.WARNING):
+        model = await restarted.load_at_start()
+    assert model is not None
+    if signed_by == "the key":
+        assert (model.version, model.source) == (V2, "cache")
+        assert "refused" not in caplog.text
+    else:
+        assert (model.version, model.source) == (V1, "bundled")
+        reason = "is not signed" if signed_by is None else "does not verify"
+        assert f"cached model {V2} (applied from twin) refused, using the bundled" in caplog.text
+        assert reason in caplog.text
+    # Without a key the same cache serves, signed or not (nothing changes for those).
+    unkeyed = await ModelManager(tmp_path / "cache", bundled).load_at_start()
+    assert unkeyed is not None and unkeyed.version == V2
+
+
+def test_a_restarted_module_with_a_key_serves_the_bundled_model_not_an_unsigned_cache(
+    tmp_path: Path,
+    hub: EdgeHub,
+    iot_models: IotModels,
+    published: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    """The module process itself: an unsigned model cached before the key was configured."""
+    keys, patch = published
+    unsigned = {k: v for k, v in patch["model"].items() if k != "signature"}
+    with start(tmp_path, hub, iot_models.v1) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        hub.set_desired(MODULE, {"model": unsigned})
+        wait_status(hub, V2, "applied")
+        assert post(module, FLOWER)["model_version"] == V2
+    key = keys["PREDICTOR_MODEL_PUBLIC_KEY"]
+    with start(tmp_path, hub, iot_models.v1, PREDICTOR_MODEL_PUBLIC_KEY=key) as module:
+        assert post(module, FLOWER)["model_version"] == V1  # before it even reaches the hub
+        assert f"cached model {V2} (applied from twin) refused" in module.log.read_text()
+        assert "is not signed" in module.log.read_text()
+        # The twin still names the unsigned model: it is refused again, not taken from the cache.
+        failed = wait_status(hub, V2, "failed")
+        assert "not signed" in failed["error"] and failed["running"]["version"] == V1
+        assert post(module, FLOWER)["model_version"] == V1
+
+
+def running_target(data: bytes, version: str, signature: str | None) -> dict[str, Any]:
+    """A twin target naming ``data``'s sha256: the updater takes its "already running" path,
+    no download (the URL leads nowhere)."""
+    target = {
+        "url": "https://127.0.0.1:9/never-fetched.onnx",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "version": version,
+    }
+    return target if signature is None else {**target, "signature": signature}
+
+
+@pytest.mark.parametrize("running_from", ["bundled", "twin"])
+@pytest.mark.parametrize("signed_by", [None, "another key", "the key"])
+async def test_a_target_matching_the_running_model_needs_a_valid_signature_too(
+    tmp_path: Path, iot_models: IotModels, running_from: str, signed_by: str | None
+) -> None:
+    private, public = key_pair()
+    bundled = tmp_path / "bundled.onnx"
+    bundled.write_bytes(iot_models.v1)
+    manager = ModelManager(tmp_path / "cache", bundled, public_key=load_public_key(public))
+    await manager.load_at_start()
+    data, version = iot_models.v1, V1
+    if running_from == "twin":
+        data, version = iot_models.v2, V2
+        await manager.apply(data, "twin", signature=signing.sign(data, private))
+    signature = {
+        None: None,
+        "another key": signing.sign(data, Ed25519PrivateKey.generate()),
+        "the key": signing.sign(data, private),
+    }[signed_by]
+    reports = await run_update(manager, running_target(data, version, signature), public)
+    assert manager.current is not None and manager.current.version == version
+    if signed_by == "the key":
+        assert reports.statuses == [(version, "applied")]
+    else:
+        assert reports.statuses == [(version, "failed")]
+        reason = "not signed" if signed_by is None else "does not verify"
+        assert reason in reports.states[-1]["error"]
+        assert reports.states[-1]["running"]["version"] == version
+
+
+async def test_without_a_key_a_target_matching_the_running_model_is_applied_unsigned(
+    manager: ModelManager, iot_models: IotModels
+) -> None:
+    reports = await run_update(manager, running_target(iot_models.v1, V1, None), None)
+    assert reports.statuses == [(V1, "applied")]

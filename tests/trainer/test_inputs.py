@@ -85,6 +85,11 @@ def test_parse_gamma() -> None:
         (f"AccountName=X_Y;AccountKey={KEY}", "AccountName is not valid"),
         (f"AccountName=x;AccountKey={KEY};DefaultEndpointsProtocol=ftp", "http or https"),
         (f"AccountName=x;AccountKey={KEY};BlobEndpoint=not-a-url", "BlobEndpoint"),
+        # The storage domain of a cloud, not a URL: the SDK would build a broken blob URL.
+        (f"AccountName=x;AccountKey={KEY};EndpointSuffix=https://core.example.net", "DNS suffix"),
+        (f"AccountName=x;AccountKey={KEY};EndpointSuffix=core.example.net/", "DNS suffix"),
+        (f"AccountName=x;AccountKey={KEY};EndpointSuffix=core.example.net:443", "DNS suffix"),
+        (f"AccountName=x;AccountKey={KEY};EndpointSuffix=localhost", "DNS suffix"),
         ("BlobEndpoint=http://127.0.0.1:1/x;SharedAccessSignature=sv=1&sig=abc", "AccountName"),
     ],
 )
@@ -104,6 +109,8 @@ def test_well_formed_connection_strings_are_accepted() -> None:
         "EndpointSuffix=core.windows.net"
     )
     assert parts["AccountName"] == "acct"
+    gov = f"AccountName=acct;AccountKey={KEY};EndpointSuffix=core.usgovcloudapi.net"
+    assert parse_connection_string(gov)["EndpointSuffix"] == "core.usgovcloudapi.net"
     assert parse_connection_string("UseDevelopmentStorage=true")["UseDevelopmentStorage"]
 
 

@@ -5,6 +5,7 @@ a renamed flag breaks this suite, not a night in CI.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -17,6 +18,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import REPO_ROOT, Azurite
+from predictor.signature import load_public_key, verify
 from tests.trainer.workflows import (
     Step,
     find_step,
@@ -26,6 +28,7 @@ from tests.trainer.workflows import (
     steps,
     workflow_files,
 )
+from trainer import signing
 from trainer.cli import _parser
 from trainer.model_file import read_model_file
 
@@ -38,11 +41,14 @@ KNOWN = {
     "vars.MIN_ACCURACY": "",
     "vars.SAS_DAYS": "",
     "vars.IOT_HUB_NAME": "test-hub",
+    "vars.AZURE_CLOUD": "",
     "vars.CANARY_CONDITION": "",
     "vars.FLEET_CONDITION": "",
     "vars.CONTAINER_REGISTRY_SERVER": "registry.test.example",
     "vars.CONTAINER_REGISTRY_USERNAME": "pusher",
     "vars.EDGE_RUNTIME_VERSION": "",
+    "secrets.MODEL_SIGNING_KEY": "",  # GitHub: an unset secret is ''
+    "MODEL_SIGNING_KEY": "$(MODEL_SIGNING_KEY)",  # Azure: an unset variable stays a macro
 }
 # The steps with project commands, and the test here that runs each of them.
 RUN_HERE = {
@@ -226,6 +232,8 @@ def test_retrain_trains_publishes_and_writes_the_canary_deployment(
     ]
     assert create[create.index("--content") + 1] == "layered.json"
     assert "--layered" in create
+    # No signing key configured: the twin patch carries no signature.
+    assert "signature" not in json.loads((tmp_path / "published.json").read_text())["twin_patch"]
 
 
 @pytest.mark.parametrize("definition", DEFINITIONS)
@@ -296,6 +304,8 @@ if args[:4] == ["iot", "edge", "deployment", "list"]:
     print("\\n".join(os.environ.get("AZ_DEPLOYMENTS", "").split()))
 elif args[:4] == ["iot", "edge", "deployment", "show"]:
     print(os.environ["AZ_CONTENT"])
+elif args[:2] == ["cloud", "show"]:
+    print(os.environ.get("AZ_CLOUD", "AzureCloud"))
 """
 CANARY_CONTENT = {"modulesContent": {"predictor": {"properties.desired.model": {"version": "7"}}}}
 
@@ -313,7 +323,9 @@ def fake_az(tmp_path: Path, definition: str, **env: str) -> tuple[dict[str, str]
 
 
 def az_calls(log: Path) -> list[list[str]]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    """The az calls that act on IoT Hub, in order (the cloud checks left out)."""
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [call for call in calls if call[:2] != ["cloud", "show"]]
 
 
 def flag(call: list[str], name: str) -> str:
@@ -396,3 +408,53 @@ def test_pruning_keeps_the_newest_deployments_of_the_model(
     assert "sort_by([?labels.model=='iris-svm'], &createdTimeUtc)[].id" in listing
     assert [flag(d, "--deployment-id") for d in deletes] == ids[:deleted]
     assert all(d[:4] == ["iot", "edge", "deployment", "delete"] for d in deletes)
+
+
+@pytest.mark.parametrize("form", ["pem", "base64"])
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_with_a_signing_key_the_nightly_model_is_signed(
+    azurite: Azurite, tmp_path: Path, definition: str, form: str
+) -> None:
+    """The secret holds the key from ``trainer keygen``; the published twin patch's signature
+    verifies over the model file with the public key, as the predictor checks it."""
+    pair = signing.generate(tmp_path / "keys")
+    pem = pair.private.read_text()
+    secret = pem if form == "pem" else base64.b64encode(pem.encode()).decode()
+    known = with_storage(
+        azurite, **{"secrets.MODEL_SIGNING_KEY": secret, "MODEL_SIGNING_KEY": secret}
+    )
+    for name in ("Train", "Publish"):
+        process, _, _ = run_step(find_step(definition, "retrain", name), known, tmp_path)
+        assert process.returncode == 0, process.stderr
+    patch = json.loads((tmp_path / "published.json").read_text())["twin_patch"]
+    key = load_public_key(pair.public_base64)
+    verify(key, (tmp_path / "model.onnx").read_bytes(), patch["model"]["signature"])
+    assert pem not in process.stdout + process.stderr
+    assert not list(
+        tmp_path.glob("*.key")
+    )  # the key file was a temporary one, outside the work dir
+
+
+_PINNED = re.compile(
+    r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+(?:\.\d+)*)\s*$"
+)
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version_named() -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release it is."""
+    uses = [
+        (path.name, line)
+        for path in workflow_files()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^\s*(?:-\s+)?uses:", line)
+    ]
+    assert len(uses) >= 10  # every one of the workflows' actions, not none
+    unpinned = [f"{name}: {line.strip()}" for name, line in uses if not _PINNED.match(line)]
+    assert not unpinned, "pin to a full commit SHA with '# vX.Y.Z':\n" + "\n".join(unpinned)
+    # The same action at the same version everywhere: one SHA per action.
+    shas: dict[str, set[str]] = {}
+    for _, line in uses:
+        match = _PINNED.match(line)
+        assert match
+        shas.setdefault(match.group(1), set()).add(match.group(2))
+    assert all(len(found) == 1 for found in shas.values()), shas

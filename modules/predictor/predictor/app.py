@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -16,6 +17,9 @@ from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -34,6 +38,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.model_cache_dir,
         settings.default_model,
         threads=settings.inference_threads,
+        public_key=model_public_key(settings),
     )
     registry = ModelRegistry(manager, max_named=settings.max_models)
     registry.subscribe(metrics.on_model_event)
@@ -46,6 +51,15 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(load_model_at_start)
     app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
     return app
+
+
+def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
+    """The key models must be signed with, if one is configured (cryptography loads only then)."""
+    if not settings.model_public_key:
+        return None
+    from predictor.signature import load_public_key
+
+    return load_public_key(settings.model_public_key)
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:

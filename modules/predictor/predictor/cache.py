@@ -3,11 +3,13 @@
 Layout in the cache directory::
 
     <sha256>.onnx   the model bytes, named by their own hash
-    current.json    the sidecar: which file is current, its sha256, size, version and source
+    current.json    the sidecar: which file is current, its sha256, size, version, source and
+                    signature (none for a model applied without one)
 
 The sidecar's rename is the commit point. A power cut before it leaves the previous sidecar
 pointing at the previous (still present) model; after it, the new one. At start-up the file is
-hashed and compared with the sidecar, so a truncated or altered file is refused.
+hashed and compared with the sidecar, so a truncated or altered file is refused, and so is a
+sidecar whose fields have the wrong types.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+import typing
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 SIDECAR = "current.json"
 
@@ -38,6 +42,30 @@ class CacheEntry:
     model_version: str
     source: str
     applied_at: str
+    # base64 Ed25519 over the model bytes, as the twin gave it. Sidecars written before this
+    # field existed have none: read as an unsigned model.
+    signature: str | None = None
+
+
+_FIELD_TYPES = typing.get_type_hints(CacheEntry)
+
+
+def _entry(raw: Any) -> CacheEntry:
+    """The sidecar's JSON as a CacheEntry; ValueError naming the first field missing or of the
+    wrong type (a sidecar written by hand or by another version). Unknown keys are ignored."""
+    if not isinstance(raw, dict):
+        raise ValueError("it is not a JSON object")
+    for field in fields(CacheEntry):
+        if field.name not in raw:
+            if field.default is not MISSING:  # a field added later: older sidecars lack it
+                continue
+            raise ValueError(f"it has no {field.name!r}")
+        value, expected = raw[field.name], _FIELD_TYPES[field.name]
+        # bool is an int to isinstance, but "size": true is no size.
+        if isinstance(value, bool) or not isinstance(value, expected):
+            wanted = getattr(expected, "__name__", str(expected))
+            raise ValueError(f"its {field.name!r} is {type(value).__name__}, not {wanted}")
+    return CacheEntry(**{f.name: raw[f.name] for f in fields(CacheEntry) if f.name in raw})
 
 
 def write(directory: Path, data: bytes, entry: CacheEntry) -> None:
@@ -59,9 +87,8 @@ def read(directory: Path) -> tuple[bytes, CacheEntry] | None:
     if not sidecar.exists():
         return None
     try:
-        raw = json.loads(sidecar.read_bytes())
-        entry = CacheEntry(**raw)
-    except (OSError, ValueError, TypeError) as exc:
+        entry = _entry(json.loads(sidecar.read_bytes()))
+    except (OSError, ValueError) as exc:
         raise CacheError(f"the cache sidecar {sidecar} is unreadable: {exc}") from exc
     if Path(entry.file).name != entry.file or not entry.file.endswith(".onnx"):
         raise CacheError(f"the cache sidecar names an unexpected file {entry.file!r}")

@@ -83,7 +83,11 @@ class ModelRegistry:
                 f"unload one before adding {name!r}"
             )
         slot = ModelManager(
-            self.cache_dir / NAMED_DIR / name, None, threads=self.threads, name=name
+            self.cache_dir / NAMED_DIR / name,
+            None,
+            threads=self.threads,
+            name=name,
+            public_key=self.default.public_key,
         )
         for listener in self._listeners:
             slot.subscribe(listener)
@@ -99,7 +103,11 @@ class ModelRegistry:
         if slot is None:
             check_name(name)
             slot = ModelManager(
-                self.cache_dir / SHADOW_DIR / name, None, threads=self.threads, name=name
+                self.cache_dir / SHADOW_DIR / name,
+                None,
+                threads=self.threads,
+                name=name,
+                public_key=self.default.public_key,
             )
             self.shadows[name] = slot
         return slot

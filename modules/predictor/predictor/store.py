@@ -12,13 +12,17 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from predictor import cache
 from predictor.cache import CacheEntry, CacheError
 from predictor.contract import ModelError
 from predictor.events import Change, Listener, ModelEvent
+from predictor.reported import capped
 from predictor.runtime import OnnxModel
+
+if TYPE_CHECKING:  # cryptography is imported only when a key is configured
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,7 @@ class ModelManager:
         *,
         threads: int = 1,
         name: str | None = None,
+        public_key: Ed25519PublicKey | None = None,
     ) -> None:
         self.cache_dir = cache_dir
         self.default_model = default_model  # None: no bundled model (a named model's slot)
@@ -49,6 +54,9 @@ class ModelManager:
         # its own contract's name.
         self.name = name
         self._listeners: list[Listener] = []
+        # With a key (PREDICTOR_MODEL_PUBLIC_KEY), a cached model serves only if its stored
+        # signature verifies, at every start (docs/reliability.md).
+        self.public_key = public_key
         self._current: OnnxModel | None = None
         self._lock = asyncio.Lock()
         # The last model refused by apply(), for the module twin's reported properties.
@@ -85,12 +93,14 @@ class ModelManager:
         *,
         expected_version: str | None = None,
         expected_name: str | None = None,
+        signature: str | None = None,
     ) -> OnnxModel:
         """Load, check and smoke-test ``data`` off the event loop, cache it, then swap it in.
 
         Raises ModelError (the running model stays) when the model cannot be served, or when
         its contract's version is not ``expected_version``. Applying the model that is already
-        running does nothing and returns it.
+        running does nothing and returns it. ``signature`` (checked by the caller) is cached
+        with the model, so that a restart can check it again.
         """
         async with self._lock:  # one apply at a time: the cache has one "current"
             running = self._current
@@ -112,7 +122,7 @@ class ModelManager:
                 self._emit(ModelEvent(Change.REFUSED, running, running, str(exc)))
                 self.last_refused = {
                     "source": source,
-                    "reason": str(exc),
+                    "reason": capped(str(exc)),
                     "sha256": hashlib.sha256(data).hexdigest(),
                     "at": _now(),
                 }
@@ -131,6 +141,7 @@ class ModelManager:
                 model_version=model.version,
                 source=source,
                 applied_at=_now(),
+                signature=signature,
             )
             try:
                 await asyncio.to_thread(cache.write, self.cache_dir, data, entry)
@@ -191,6 +202,20 @@ class ModelManager:
             log.info("no cached model in %s", self.cache_dir)
             return None
         data, entry = found
+        if self.public_key is not None:
+            from predictor.signature import SignatureError, verify
+
+            try:
+                verify(self.public_key, data, entry.signature)
+            except SignatureError as exc:
+                log.error(
+                    "cached model %s (applied from %s) refused, using the bundled model "
+                    "instead: %s",
+                    entry.model_version,
+                    entry.source,
+                    exc,
+                )
+                return None
         try:
             model = OnnxModel.from_bytes(
                 data, SOURCE_CACHE, threads=self.threads, check_domains=False
@@ -205,6 +230,20 @@ class ModelManager:
             return None
         model.origin = {"applied_from": entry.source, "applied_at": entry.applied_at}
         return model
+
+    def model_bytes(self, model: OnnxModel) -> bytes:
+        """The bytes ``model`` was loaded from, read back from the cache or the bundled file
+        (they are not kept in memory); ModelError when the file is gone or has changed."""
+        path = self.cache_dir / f"{model.sha256}.onnx"
+        if model.source == SOURCE_BUNDLED and self.default_model is not None:
+            path = self.default_model
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"the running model's file {path} is unreadable: {exc}") from exc
+        if hashlib.sha256(data).hexdigest() != model.sha256:
+            raise ModelError(f"the running model's file {path} has changed since it was loaded")
+        return data
 
     def _from_bundled(self) -> OnnxModel | None:
         path = self.default_model

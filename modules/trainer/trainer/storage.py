@@ -14,6 +14,9 @@ from trainer.errors import TrainerError
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 _SECRET_KEYS = ("AccountKey", "SharedAccessSignature")
+# A DNS suffix such as the public cloud's or Azure Government's (docs/sovereign-clouds.md): the
+# SDK builds https://<account>.blob.<suffix> from it, and so the device's SAS URL.
+_ENDPOINT_SUFFIX = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 _KNOWN_KEYS = {
     "DefaultEndpointsProtocol",
     "AccountName",
@@ -86,6 +89,12 @@ def parse_connection_string(value: str | None) -> dict[str, str]:
     if protocol not in ("http", "https"):
         raise StorageError(
             f"{CONNECTION_STRING_ENV} is malformed: DefaultEndpointsProtocol must be http or https"
+        )
+    suffix = parts.get("EndpointSuffix")
+    if suffix is not None and not _ENDPOINT_SUFFIX.fullmatch(suffix.lower()):
+        raise StorageError(
+            f"{CONNECTION_STRING_ENV} is malformed: EndpointSuffix must be a DNS suffix with no "
+            "scheme, port or path (the storage domain of your cloud, see docs/sovereign-clouds.md)"
         )
     if "BlobEndpoint" in parts:
         endpoint = urlsplit(parts["BlobEndpoint"])

@@ -28,7 +28,6 @@ from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.metrics import Metrics
 from predictor.settings import Settings
-from predictor.signature import load_public_key
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
@@ -67,9 +66,7 @@ class EdgeModule:
                 connection_string=connection.get_secret_value() if connection else None,
             )
         )
-        self.public_key = (
-            load_public_key(settings.model_public_key) if settings.model_public_key else None
-        )
+        self.public_key = manager.public_key  # loaded once, by the app
         self.updater = ModelUpdater(
             manager, self.downloader, self.report_model, public_key=self.public_key
         )

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from predictor.contract import ModelError
 from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
+from predictor.reported import capped
 from predictor.runtime import OnnxModel
 from predictor.signature import SignatureError, verify
 from predictor.store import CacheWriteError, ModelManager
@@ -39,38 +40,43 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def running_state(model: OnnxModel | None) -> dict[str, Any]:
-    """The reported ``model`` property for what serves now (status ``applied``)."""
-    if model is None:
-        return {
-            "version": None,
-            "sha256": None,
-            "status": "none",
-            "error": None,
-            "updatedAt": now(),
-            "source": None,
-        }
-    source = model.origin.get("applied_from", model.source) if model.origin else model.source
+def model_state(
+    version: str | None,
+    sha256: str | None,
+    status: str,
+    *,
+    error: str | None = None,
+    source: str | None = SOURCE_TWIN,
+) -> dict[str, Any]:
+    """The reported ``model`` property. Every one is built here, its texts capped, so that a
+    huge error (or an echoed desired value) cannot push the patch past the twin's limits."""
     return {
-        "version": model.version,
-        "sha256": model.sha256,
-        "status": "applied",
-        "error": None,
+        "version": None if version is None else capped(version),
+        "sha256": None if sha256 is None else capped(sha256),
+        "status": status,
+        "error": None if error is None else capped(error),
         "updatedAt": now(),
         "source": source,
     }
 
 
+def running_state(model: OnnxModel | None) -> dict[str, Any]:
+    """The reported ``model`` property for what serves now (status ``applied``)."""
+    if model is None:
+        return model_state(None, None, "none", source=None)
+    source = model.origin.get("applied_from", model.source) if model.origin else model.source
+    return model_state(model.version, model.sha256, "applied", source=source)
+
+
 def failed_state(version: Any, sha256: Any, error: str) -> dict[str, Any]:
-    """The reported state of a desired model refused before any download."""
-    return {
-        "version": version if isinstance(version, str) else None,
-        "sha256": sha256 if isinstance(sha256, str) else None,
-        "status": "failed",
-        "error": error,
-        "updatedAt": now(),
-        "source": SOURCE_TWIN,
-    }
+    """The reported state of a desired model refused before any download (the desired value
+    may hold anything: only strings are echoed)."""
+    return model_state(
+        version if isinstance(version, str) else None,
+        sha256 if isinstance(sha256, str) else None,
+        "failed",
+        error=error,
+    )
 
 
 class ModelUpdater:
@@ -125,6 +131,11 @@ class ModelUpdater:
     async def _update(self, target: ModelTarget) -> None:
         running = self.manager.current
         if running is not None and running.sha256 == target.sha256:
+            refusal = await self._running_signature_refusal(running, target)
+            if refusal is not None:
+                self._refused[target] = refusal
+                await self._fail(target, refusal)
+                return
             log.info("model %s is already running", target.version)
             await self.report(running_state(running))
             return
@@ -162,6 +173,7 @@ class ModelUpdater:
                     SOURCE_TWIN,
                     expected_version=target.version,
                     expected_name=self.manager.name,
+                    signature=target.signature,
                 )
             )
         except CacheWriteError as exc:  # the disk's fault, not the model's: may be tried again
@@ -172,6 +184,21 @@ class ModelUpdater:
             await self._fail(target, str(exc))
             return
         await self.report(running_state(model))
+
+    async def _running_signature_refusal(
+        self, running: OnnxModel, target: ModelTarget
+    ) -> str | None:
+        """With a key, why the target's signature does not cover the running model (same
+        sha256); None when it does, or when no key is set. Without this, a twin naming the
+        running model's sha256 would get ``applied`` for an unsigned target."""
+        if self.public_key is None:
+            return None
+        try:
+            data = await asyncio.to_thread(self.manager.model_bytes, running)
+            verify(self.public_key, data, target.signature)
+        except (ModelError, SignatureError) as exc:
+            return str(exc)
+        return None
 
     async def _fail(self, target: ModelTarget, reason: str) -> None:
         running = self.manager.current
@@ -194,11 +221,4 @@ class ModelUpdater:
 
     @staticmethod
     def _state(target: ModelTarget, status: str, error: str | None = None) -> dict[str, Any]:
-        return {
-            "version": target.version,
-            "sha256": target.sha256,
-            "status": status,
-            "error": error,
-            "updatedAt": now(),
-            "source": SOURCE_TWIN,
-        }
+        return model_state(target.version, target.sha256, status, error=error)
