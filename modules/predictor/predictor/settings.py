@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The largest message the IoT SDK sends and edgeHub takes, body and properties together: the
+# SDK's TELEMETRY_MESSAGE_SIZE_LIMIT (not imported here: the SDK loads after the HTTP API).
+EDGEHUB_MESSAGE_LIMIT = 262_144
+
 
 class Settings(BaseSettings):
     """Every knob of the predictor module; docs/predictor.md lists them as a table."""
@@ -90,10 +94,12 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=250_000,
         ge=4096,
-        le=262_144,
+        le=EDGEHUB_MESSAGE_LIMIT,
         description=(
-            "Largest output message body; edgeHub takes 256 KB, so larger answers are split "
-            "into several messages."
+            "Largest output message, body and properties together, as the SDK and edgeHub "
+            "count them (at most 262144, their 256 KB limit). A larger answer is split into "
+            "parts that each carry the input's properties; one that cannot fit goes to the "
+            "errors output."
         ),
     )
     allow_http_model_urls: bool = Field(
