@@ -24,7 +24,7 @@ def create_app(settings: Settings) -> web.Application:
     in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[errors_and_metrics(metrics, in_flight)],
+        middlewares=[errors_and_metrics(metrics, in_flight, _token(settings))],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -41,6 +41,11 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(load_model_at_start)
     app.cleanup_ctx.append(edge_context)
     return app
+
+
+def _token(settings: Settings) -> bytes | None:
+    token = settings.http_token
+    return None if token is None else token.get_secret_value().encode()
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:

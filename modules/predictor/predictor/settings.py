@@ -41,6 +41,23 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted, in bytes; a larger one gets 413.",
     )
+    http_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Seconds a client gets to send the rest of its request body once the headers are "
+            "in; a slower one gets 408 and its connection is closed."
+        ),
+    )
+    http_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "If set, every HTTP route but the health checks (/healthz, /readyz, "
+            "/v2/health/live, /v2/health/ready) needs `Authorization: Bearer <token>`, else "
+            "401. Set it before opening the port beyond the device's loopback."
+        ),
+    )
     max_rows: int = Field(
         default=1000, ge=1, description="Most rows (instances) one prediction request may hold."
     )
@@ -159,6 +176,15 @@ class Settings(BaseSettings):
             "from the twin is taken only with a valid `signature`; see docs/reliability.md."
         ),
     )
+
+    @field_validator("http_token")
+    @classmethod
+    def _a_real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means no token, not the empty token
+        if value.get_secret_value() != value.get_secret_value().strip():
+            raise ValueError("PREDICTOR_HTTP_TOKEN must not start or end with white space")
+        return value
 
     @field_validator("model_public_key")
     @classmethod
