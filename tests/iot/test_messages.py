@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.store import ModelManager
@@ -222,3 +225,21 @@ async def test_a_refused_part_becomes_one_error_without_the_part_numbers(
     body = json.loads(out.body)
     assert body["error"]["code"] == "answer_unsendable"
     assert body["input_message_id"] == "m-7"
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    properties=st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=8),
+    correlation_id=st.one_of(st.none(), st.text(max_size=40)),
+    body_length=st.integers(0, 5000),
+)
+def test_the_cheap_size_bound_never_undercounts(
+    properties: dict[str, str], correlation_id: str | None, body_length: int
+) -> None:
+    """The room the cheap bound leaves is never more than the exact count leaves."""
+    exact = SDK_LIMIT - wire.cost_without_body("predictions", correlation_id, properties)
+    room = wire.body_room(SDK_LIMIT, body_length, "predictions", correlation_id, properties)
+    assert room <= exact
+    out = Outgoing(b"x" * body_length, "predictions", correlation_id, properties)
+    if body_length <= room:
+        assert max(sdk_sizes(out)) <= SDK_LIMIT
