@@ -291,11 +291,11 @@ class EdgeModule:
         try:
             # Most sends succeed at once; the retry machinery costs ~30 us a message, so it
             # starts only after a failure (BENCHMARKS.md, the message path).
-            await self._send_once(message, out.output)
+            await self.link.send_to_output(message, out.output)
             return
-        except wire.UnsendableError:
-            raise
         except Exception as exc:
+            if wire.is_unsendable(exc):
+                raise wire.UnsendableError(describe(exc)) from exc
             log.warning("sending to output %s failed (%s); trying again", out.output, describe(exc))
         async for attempt in AsyncRetrying(
             retry=retry_if_not_exception_type(wire.UnsendableError),
