@@ -111,6 +111,7 @@ PROTECTED = [
     ("GET", "/metrics"),
     ("GET", "/v2"),
     ("GET", "/v2/models/iris-svm"),
+    ("GET", "/v2/models/iris-svm/ready"),
     ("POST", "/v2/models/iris-svm/infer"),
 ]
 OPEN = ["/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"]
