@@ -44,6 +44,10 @@ async def read_body(request: web.Request) -> bytes:
     that a client trickling its body cannot hold a handler for ever."""
     if request.content.is_eof():  # the usual case: the body came with the headers
         return await request.read()
+    return await _read_timed(request)
+
+
+async def _read_timed(request: web.Request) -> bytes:
     seconds = request.app[SETTINGS].http_body_timeout_seconds
     try:
         async with asyncio.timeout(seconds):
@@ -65,4 +69,7 @@ async def read_json(request: web.Request) -> Any:
     """The decoded JSON body (413 past the size limit, 408 past the time limit, 400 when it is
     not JSON)."""
     check_content_type(request)
-    return schema.decode_json(await read_body(request))
+    # read_body inlined: the fast path is one check, no extra coroutine per request.
+    content = request.content
+    body = await request.read() if content.is_eof() else await _read_timed(request)
+    return schema.decode_json(body)
