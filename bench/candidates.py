@@ -9,6 +9,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from devtools.ports import free_port
+
 REPO = Path(__file__).resolve().parents[1]
 PREDICTOR_DIR = REPO / "modules" / "predictor"
 BUNDLED_MODEL = PREDICTOR_DIR / "models" / "default.onnx"
@@ -17,12 +19,13 @@ BUNDLED_MODEL = PREDICTOR_DIR / "models" / "default.onnx"
 @dataclass(frozen=True)
 class Candidate:
     name: str
-    kind: str  # "predictor", "limit", "seed" or "swap"
-    module: list[str]  # what follows ``python -m``
+    kind: str  # "predictor", "limit", "seed", "swap" or "peer"
+    module: list[str]  # what follows ``python -m`` (a peer: its whole command line)
     path: str  # where wrk posts
     pythonpath: tuple[Path, ...]
     env: dict[str, str] = field(default_factory=dict)
     rows: bool = True  # also measured with the 1000-row body
+    body: str = "row"  # which of run.Bodies it is posted
 
     def command(
         self, port: int, cache_dir: Path, python: str = sys.executable
@@ -34,6 +37,14 @@ class Candidate:
         }
         if self.kind == "seed":
             argv = [python, "-m", *self.module, "--bind", f"127.0.0.1:{port}"]
+        elif self.kind == "peer":  # MLServer: its own venv's command; its other ports unused
+            argv = list(self.module)
+            env |= {
+                "MLSERVER_HOST": "127.0.0.1",
+                "MLSERVER_HTTP_PORT": str(port),
+                "MLSERVER_GRPC_PORT": str(free_port()),
+                "MLSERVER_METRICS_PORT": str(free_port()),
+            }
         else:
             argv = [python, "-m", *self.module]
             env |= {
@@ -68,6 +79,19 @@ def seed(workers: int, pickle: Path) -> Candidate:
 def predictor(name: str = "predictor", **env: str) -> Candidate:
     # Only the predictor's own directory on the path: its cold start imports nothing else.
     return Candidate(name, "predictor", ["predictor"], "/predict", (PREDICTOR_DIR,), env)
+
+
+def predictor_v2() -> Candidate:
+    """The predictor on its Open Inference Protocol route, the one MLServer is compared on."""
+    return Candidate(
+        "predictor-v2",
+        "predictor",
+        ["predictor"],
+        "/v2/models/iris-svm/infer",
+        (PREDICTOR_DIR,),
+        rows=False,
+        body="v2_row",
+    )
 
 
 def limit() -> Candidate:
