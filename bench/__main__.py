@@ -57,8 +57,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         action="append",
         choices=peers.PEERS,
         default=[],
-        help="also run another model server on the v2 infer route, beside the predictor's "
-        "(candidates predictor-v2, mlserver-1w, mlserver-0w); its venv is made on first use",
+        help="also run another model server beside the predictor's v2 route (candidate "
+        "predictor-v2): mlserver (mlserver-1w, mlserver-0w, on the v2 route) or bentoml (its "
+        "own JSON route); repeatable; each peer's venv is made on first use",
     )
     parser.add_argument(
         "--peer-venvs", type=Path, default=peers.VENVS, help="where the peers' venvs are made"
@@ -104,11 +105,14 @@ def build(
         ),
     }
     chosen = [made[name] for name in names]
+    if peer_names:
+        chosen.append(candidates.predictor_v2())
     if "mlserver" in peer_names:
         venv = peers.ensure_venv("mlserver", venvs)
         model = peers.mlserver_model(pickle, work)
-        chosen.append(candidates.predictor_v2())
         chosen += [peers.mlserver(workers, venv, model) for workers in peers.MLSERVER_WORKERS]
+    if "bentoml" in peer_names:
+        chosen.append(peers.bentoml(peers.ensure_venv("bentoml", venvs), pickle, work))
     return chosen
 
 

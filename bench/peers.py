@@ -2,7 +2,9 @@
 
 MLServer (Seldon's, the Open Inference Protocol's reference server) serves the same fitted
 scikit-learn pipeline that the trainer converts for the predictor, pickled with joblib, through
-its scikit-learn runtime (``mlserver_sklearn.SKLearnModel``) on its v2 REST route.
+its scikit-learn runtime (``mlserver_sklearn.SKLearnModel``) on its v2 REST route. BentoML
+serves the same pickle through ``bench/bento_service.py`` on its own JSON route (it does not
+speak the v2 protocol).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ import sys
 from pathlib import Path
 
 from bench.candidates import REPO, Candidate
+from devtools.ports import free_port
 
 log = logging.getLogger("bench")
 
-PEERS = ("mlserver",)
+PEERS = ("mlserver", "bentoml")
 VENVS = REPO / ".cache" / "bench-venvs"
-REQUIREMENTS = {"mlserver": REPO / "bench" / "requirements-mlserver.txt"}
+REQUIREMENTS = {peer: REPO / "bench" / f"requirements-{peer}.txt" for peer in PEERS}
 MODEL_NAME = "iris-svm"  # the bundled ONNX model's name, so both answer on the same route
 INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
 # MLServer's parallel_workers: 0 runs inference in the server process itself; 1 (its default)
@@ -83,4 +86,41 @@ def mlserver(workers: int, venv: Path, model: Path) -> Candidate:
         env={"MLSERVER_PARALLEL_WORKERS": str(workers), "MLSERVER_DEBUG": "false"},
         rows=False,
         body="mlserver_row",
+        ports=_mlserver_ports,
+    )
+
+
+def _mlserver_ports(port: int) -> dict[str, str]:
+    # MLServer also opens gRPC and metrics listeners, which the bench does not use.
+    return {
+        "MLSERVER_HOST": "127.0.0.1",
+        "MLSERVER_HTTP_PORT": str(port),
+        "MLSERVER_GRPC_PORT": str(free_port()),
+        "MLSERVER_METRICS_PORT": str(free_port()),
+    }
+
+
+def bentoml(venv: Path, pickle: Path, work: Path) -> Candidate:
+    """``bentoml serve bench.bento_service:IrisSvm``: one worker, usage tracking off, its
+    home (where BentoML writes) under the bench's work folder."""
+    return Candidate(
+        name="bentoml",
+        kind="peer",
+        module=[
+            str(venv / "bin" / "bentoml"),
+            "serve",
+            "bench.bento_service:IrisSvm",
+            "--working-dir",
+            str(REPO),
+        ],
+        path="/predict",
+        pythonpath=(),
+        env={
+            "BENCH_MODEL": str(pickle),
+            "BENTOML_DO_NOT_TRACK": "true",
+            "BENTOML_HOME": str(work / "bentoml-home"),
+        },
+        rows=False,
+        body="bento_row",
+        ports=lambda port: {"BENTOML_HOST": "127.0.0.1", "BENTOML_PORT": str(port)},
     )

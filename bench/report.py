@@ -16,7 +16,7 @@ SEED = "seed-1w"
 LIMIT = "limit"
 SWAP = "predictor-swap"
 V2 = "predictor-v2"
-PEERS = ("mlserver-1w", "mlserver-0w")
+PEERS = ("mlserver-1w", "mlserver-0w", "bentoml")
 
 # (metric, column title, decimals)
 COLUMNS = [

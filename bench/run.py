@@ -50,6 +50,7 @@ class Bodies:
     rows: Path
     v2_row: Path  # ROW as an Open Inference Protocol request (the predictor's v2 route)
     mlserver_row: Path  # the same, asking MLServer for both outputs the predictor answers
+    bento_row: Path  # ROW as the BentoML peer's request (bench/bento_service.py)
 
     def of(self, candidate: Candidate) -> Path:
         path: Path = getattr(self, candidate.body)
@@ -74,7 +75,9 @@ class Bodies:
         outputs = [{"name": "predict"}, {"name": "predict_proba"}]
         mlserver_row = directory / "mlserver-row.json"
         mlserver_row.write_text(json.dumps({"inputs": [tensor], "outputs": outputs}))
-        return cls(row, rows, v2_row, mlserver_row)
+        bento_row = directory / "bento-row.json"
+        bento_row.write_text(json.dumps({"instances": [list(ROW.values())]}))
+        return cls(row, rows, v2_row, mlserver_row, bento_row)
 
 
 def run_all(candidates: list[Candidate], plan: Plan, bodies: Bodies) -> Raw:

@@ -194,13 +194,14 @@ def test_the_predictor_stack_is_smaller_than_the_seed_stack() -> None:
 
 @pytest.fixture(scope="module")
 def peer(work: Path) -> tuple[dict[str, Any], str]:
-    """A tiny --peer mlserver run; the first one on a machine also makes MLServer's venv."""
-    args = ["--candidates", "predictor", "--peer", "mlserver", "--phases", "c16,c1"]
+    """A tiny run with both peers; the first one on a machine also makes their venvs."""
+    args = ["--candidates", "predictor", "--peer", "mlserver", "--peer", "bentoml"]
+    args += ["--phases", "c16,c1"]
     short = ["--rounds", "1", "--seconds", "1", "--messages", "0", "--twin-patches", "0"]
     return run_bench(work, "peer", *args, *short)
 
 
-def test_mlserver_answered_the_v2_route_beside_the_predictor(
+def test_the_peers_answered_beside_the_predictors_v2_route(
     peer: tuple[dict[str, Any], str],
 ) -> None:
     result, table = peer
