@@ -23,7 +23,8 @@ demo:
 demo-stop:
 	scripts/demo --stop
 
-# The benchmark of issue 7 (BENCHMARKS.md): `make bench BENCH_ARGS="--rounds 3 --seconds 3"`.
+# The benchmark of issue 7 (BENCHMARKS.md): `make bench BENCH_ARGS="--rounds 3 --seconds 3"`;
+# `BENCH_ARGS="--peer mlserver --peer bentoml"` adds the peers (their venvs made on first use).
 .PHONY: bench
 bench: setup
 	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)

@@ -12,7 +12,17 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import candidates, iot_report, iot_run, json_lever, report, run, seed_model, sizes
+from bench import (
+    candidates,
+    iot_report,
+    iot_run,
+    json_lever,
+    peers,
+    report,
+    run,
+    seed_model,
+    sizes,
+)
 from bench.candidates import REPO, Candidate
 
 # The predictor with one lever changed each (uvloop on, coalescing off): what each is worth.
@@ -42,6 +52,18 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         help="also run the predictor as of this git commit (candidate predictor@REF), "
         "for a side-by-side comparison in the same run; repeat for more commits",
     )
+    parser.add_argument(
+        "--peer",
+        action="append",
+        choices=peers.PEERS,
+        default=[],
+        help="also run another model server beside the predictor's v2 route (candidate "
+        "predictor-v2): mlserver (mlserver-1w, mlserver-0w, on the v2 route) or bentoml (its "
+        "own JSON route); repeatable; each peer's venv is made on first use",
+    )
+    parser.add_argument(
+        "--peer-venvs", type=Path, default=peers.VENVS, help="where the peers' venvs are made"
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / ".cache" / "bench")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     iot = parser.add_argument_group("IoT Edge: the message path and the twin update")
@@ -66,7 +88,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
+def build(
+    names: list[str], work: Path, seconds: int, peer_names: list[str], venvs: Path
+) -> list[Candidate]:
     pickle = seed_model.write_pickle(work / "seed-pipeline.joblib")
     other = seed_model.write_onnx(work / "swap-model.onnx", "20261125.999999")
     made = {
@@ -80,7 +104,16 @@ def build(names: list[str], work: Path, seconds: int) -> list[Candidate]:
             "predictor-uncoalesced", PREDICTOR_COALESCE="false"
         ),
     }
-    return [made[name] for name in names]
+    chosen = [made[name] for name in names]
+    if peer_names:
+        chosen.append(candidates.predictor_v2())
+    if "mlserver" in peer_names:
+        venv = peers.ensure_venv("mlserver", venvs)
+        model = peers.mlserver_model(pickle, work)
+        chosen += [peers.mlserver(workers, venv, model) for workers in peers.MLSERVER_WORKERS]
+    if "bentoml" in peer_names:
+        chosen.append(peers.bentoml(peers.ensure_venv("bentoml", venvs), pickle, work))
+    return chosen
 
 
 def main(argv: list[str]) -> int:
@@ -103,7 +136,9 @@ def main(argv: list[str]) -> int:
     stacks: dict[str, dict[str, int]] = {}
     json_us: dict[str, dict[str, float]] = {}
     if not args.iot_only:
-        chosen = build(args.candidates.split(","), args.work_dir, args.seconds)
+        chosen = build(
+            args.candidates.split(","), args.work_dir, args.seconds, args.peer, args.peer_venvs
+        )
         chosen += [candidates.baseline(ref, args.work_dir) for ref in args.baseline]
         raw = run.run_all(chosen, plan, bodies)
         stacks = {

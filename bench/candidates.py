@@ -6,6 +6,7 @@ import io
 import subprocess
 import sys
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +18,15 @@ BUNDLED_MODEL = PREDICTOR_DIR / "models" / "default.onnx"
 @dataclass(frozen=True)
 class Candidate:
     name: str
-    kind: str  # "predictor", "limit", "seed" or "swap"
-    module: list[str]  # what follows ``python -m``
+    kind: str  # "predictor", "limit", "seed", "swap" or "peer"
+    module: list[str]  # what follows ``python -m`` (a peer: its whole command line)
     path: str  # where wrk posts
     pythonpath: tuple[Path, ...]
     env: dict[str, str] = field(default_factory=dict)
     rows: bool = True  # also measured with the 1000-row body
+    body: str = "row"  # which of run.Bodies it is posted
+    ports: Callable[[int], dict[str, str]] | None = None  # a peer's environment for its port
+    model: Path = BUNDLED_MODEL  # the predictor's bundled model
 
     def command(
         self, port: int, cache_dir: Path, python: str = sys.executable
@@ -34,12 +38,15 @@ class Candidate:
         }
         if self.kind == "seed":
             argv = [python, "-m", *self.module, "--bind", f"127.0.0.1:{port}"]
+        elif self.kind == "peer":  # another server: its own venv's command line
+            argv = list(self.module)
+            env |= self.ports(port) if self.ports else {}
         else:
             argv = [python, "-m", *self.module]
             env |= {
                 "PREDICTOR_HTTP_HOST": "127.0.0.1",
                 "PREDICTOR_HTTP_PORT": str(port),
-                "PREDICTOR_DEFAULT_MODEL": str(BUNDLED_MODEL),
+                "PREDICTOR_DEFAULT_MODEL": str(self.model),
                 # A fresh, empty cache: every start serves the bundled model.
                 "PREDICTOR_MODEL_CACHE_DIR": str(cache_dir),
                 "PREDICTOR_LOG_LEVEL": "WARNING",
@@ -70,6 +77,19 @@ def predictor(name: str = "predictor", **env: str) -> Candidate:
     return Candidate(name, "predictor", ["predictor"], "/predict", (PREDICTOR_DIR,), env)
 
 
+def predictor_v2() -> Candidate:
+    """The predictor on its Open Inference Protocol route, the one MLServer is compared on."""
+    return Candidate(
+        "predictor-v2",
+        "predictor",
+        ["predictor"],
+        "/v2/models/iris-svm/infer",
+        (PREDICTOR_DIR,),
+        rows=False,
+        body="v2_row",
+    )
+
+
 def limit() -> Candidate:
     return Candidate(
         "limit", "limit", ["bench.limit_server"], "/limit", (PREDICTOR_DIR, REPO), rows=False
@@ -93,7 +113,9 @@ def swap(other_model: Path, seconds: int, count: int) -> Candidate:
 
 
 def baseline(ref: str, work: Path) -> Candidate:
-    """The predictor as of git ``ref`` (its ``modules/predictor`` exported under ``work``)."""
+    """The predictor as of git ``ref`` (its ``modules/predictor`` exported under ``work``),
+    serving the bundled model of that commit, so that a trainer change to the model is
+    compared too."""
     commit = subprocess.run(
         ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -113,4 +135,5 @@ def baseline(ref: str, work: Path) -> Candidate:
         ["predictor"],
         "/predict",
         (target / "modules" / "predictor",),
+        model=target / "modules" / "predictor" / "models" / "default.onnx",
     )

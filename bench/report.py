@@ -15,6 +15,8 @@ PREDICTOR = "predictor"
 SEED = "seed-1w"
 LIMIT = "limit"
 SWAP = "predictor-swap"
+V2 = "predictor-v2"
+PEERS = ("mlserver-1w", "mlserver-0w", "bentoml")
 
 # (metric, column title, decimals)
 COLUMNS = [
@@ -140,6 +142,28 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
         {"goal": "RSS after warm-up: predictor / seed-1w (reported)",
          "value": _dict(_ratio(raw, PREDICTOR, SEED, "rss_mb"))}
     )  # fmt: skip
+    for peer in (p for p in PEERS if p in raw and V2 in raw):
+        add(
+            f"req per CPU-s @16: {V2} / {peer}",
+            _ratio(raw, V2, peer, "c16_req_per_cpu_s"),
+            5,
+            True,
+        )
+        # Each ratio is "how many times better the predictor is": above 1 is the predictor ahead.
+        for metric, what, ours_first in (
+            ("c16_rps", "req/s @16", True),
+            ("c1_rps", "req/s @1", True),
+            ("c1_req_per_cpu_s", "req per CPU-s @1", True),
+            ("c1_p50_ms", "p50 @1", False),
+            ("c1_p99_ms", "p99 @1", False),
+            ("cold_start_s", "cold start", False),
+            ("cold_start_cpu_s", "cold start CPU s", False),
+            ("rss_mb", "RSS", False),
+        ):
+            a, b = (V2, peer) if ours_first else (peer, V2)
+            rows.append(
+                {"goal": f"{what}: {a} / {b} (reported)", "value": _dict(_ratio(raw, a, b, metric))}
+            )
     if sizes:
         ours, theirs = (sum(sizes[k].values()) for k in ("predictor", "seed"))
         rows.append(

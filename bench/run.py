@@ -51,6 +51,13 @@ class Plan:
 class Bodies:
     row: Path
     rows: Path
+    v2_row: Path  # ROW as an Open Inference Protocol request (the predictor's v2 route)
+    mlserver_row: Path  # the same, asking MLServer for both outputs the predictor answers
+    bento_row: Path  # ROW as the BentoML peer's request (bench/bento_service.py)
+
+    def of(self, candidate: Candidate) -> Path:
+        path: Path = getattr(self, candidate.body)
+        return path
 
     @classmethod
     def write(cls, directory: Path) -> Bodies:
@@ -63,7 +70,17 @@ class Bodies:
         )
         rows = directory / "rows.json"
         rows.write_text(json.dumps({"instances": np.round(values, 2).tolist()}))
-        return cls(row, rows)
+        tensor = {"name": "input", "shape": [1, 4], "datatype": "FP32", "data": list(ROW.values())}
+        v2_row = directory / "v2-row.json"
+        v2_row.write_text(json.dumps({"inputs": [tensor]}))
+        # MLServer's scikit-learn runtime answers `predict` unless asked; the predictor answers
+        # the label and the probabilities, so MLServer is asked for both.
+        outputs = [{"name": "predict"}, {"name": "predict_proba"}]
+        mlserver_row = directory / "mlserver-row.json"
+        mlserver_row.write_text(json.dumps({"inputs": [tensor], "outputs": outputs}))
+        bento_row = directory / "bento-row.json"
+        bento_row.write_text(json.dumps({"instances": [list(ROW.values())]}))
+        return cls(row, rows, v2_row, mlserver_row, bento_row)
 
 
 def run_all(candidates: list[Candidate], plan: Plan, bodies: Bodies) -> Raw:
@@ -102,28 +119,29 @@ def _measure(
         port=port,
         cpus=plan.server_cpus,
         probe_path=candidate.path,
-        probe_body=bodies.row.read_bytes(),
+        probe_body=bodies.of(candidate).read_bytes(),
         log=plan.work_dir / f"{candidate.name}.log",
     )
     try:
         url = server.url(candidate.path)
+        row = bodies.of(candidate)
         figures: dict[str, float] = {
             "cold_start_s": server.cold_start_s,
             "cold_start_cpu_s": server.cold_start_cpu_s,
         }
-        _load(server, url, bodies.row, 16, plan.warmup_seconds, plan)  # warm-up, not recorded
+        _load(server, url, row, 16, plan.warmup_seconds, plan)  # warm-up, not recorded
         if candidate.kind == "swap":
             figures |= _swap_run(server, url, bodies, plan)
         else:
             if "c16" in plan.phases:
                 before = _calls_and_rows(server, candidate)
-                figures |= _phase("c16", *_load(server, url, bodies.row, 16, plan.seconds, plan))
+                figures |= _phase("c16", *_load(server, url, row, 16, plan.seconds, plan))
                 after = _calls_and_rows(server, candidate)
                 if before and after and after[0] > before[0]:
                     # How well coalescing gathers: rows per ONNX Runtime call at 16 connections.
                     figures["c16_rows_per_call"] = (after[1] - before[1]) / (after[0] - before[0])
             if "c1" in plan.phases:
-                figures |= _phase("c1", *_load(server, url, bodies.row, 1, plan.seconds, plan))
+                figures |= _phase("c1", *_load(server, url, row, 1, plan.seconds, plan))
             if candidate.rows and "rows" in plan.phases:
                 result, cpu = _load(server, url, bodies.rows, ROWS_CONNECTIONS, plan.seconds, plan)
                 figures |= _phase("rows", result, cpu)

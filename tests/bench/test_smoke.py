@@ -12,14 +12,19 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from bench import sizes
+from bench import candidates, peers, processes, seed_model, sizes
 from bench.__main__ import ALL
 from bench.iot_run import timed_messages
+from bench.report import PEERS
+from bench.run import Bodies
+from devtools.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -205,3 +210,69 @@ def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() ->
     rows = [line for line in done.stdout.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
     assert len(rows) == 2
     assert all(float(row.split("|")[2]) > 10 for row in rows)  # a real process's RSS, in MB
+
+
+@pytest.fixture(scope="module")
+def peer(work: Path) -> tuple[dict[str, Any], str]:
+    """A tiny run with both peers; the first one on a machine also makes their venvs."""
+    args = ["--candidates", "predictor", "--peer", "mlserver", "--peer", "bentoml"]
+    args += ["--phases", "c16,c1"]
+    short = ["--rounds", "1", "--seconds", "1", "--messages", "0", "--twin-patches", "0"]
+    return run_bench(work, "peer", *args, *short)
+
+
+def test_the_peers_answered_beside_the_predictors_v2_route(
+    peer: tuple[dict[str, Any], str],
+) -> None:
+    result, table = peer
+    raw = result["raw"]
+    assert set(raw) == {"predictor", "predictor-v2", *PEERS}
+    for name in ("predictor-v2", *PEERS):
+        for phase in ("c16", "c1"):
+            assert raw[name][f"{phase}_rps"][0] > 0, (name, phase)
+            assert raw[name][f"{phase}_failed"] == [0.0], (name, phase)
+        assert 0 < raw[name]["cold_start_s"][0] < 60
+        assert raw[name]["rss_mb"][0] > 10
+        assert name in table
+    goals = {g["goal"]: g for g in result["goals"]}
+    for name in PEERS:
+        goal = goals[f"req per CPU-s @16: predictor-v2 / {name}"]
+        assert goal["target"] == ">= 5" and goal["value"]["median"] > 0
+        assert goals[f"cold start: {name} / predictor-v2 (reported)"]["value"]["median"] > 0
+
+
+def test_mlserver_serves_the_pipeline_the_bundled_model_was_converted_from(work: Path) -> None:
+    # The peer's answer to the bench's request is scikit-learn's; the predictor's v2 answer to
+    # the same row is ONNX Runtime's: within the trainer's parity tolerance, they are one model.
+    venv = peers.ensure_venv("mlserver")
+    model = peers.mlserver_model(seed_model.write_pickle(work / "seed-pipeline.joblib"), work)
+    bodies = Bodies.write(work / "bodies")
+    answers = {}
+    for candidate in (candidates.predictor_v2(), peers.mlserver(0, venv, model)):
+        port = free_port()
+        argv, env = candidate.command(port, work / f"cache-{candidate.name}")
+        server = processes.start(
+            candidate.name,
+            argv,
+            env,
+            port=port,
+            cpus="0",  # any one CPU: nothing is timed here
+            probe_path=candidate.path,
+            probe_body=bodies.of(candidate).read_bytes(),
+            log=work / f"{candidate.name}.log",
+        )
+        try:
+            request = urllib.request.Request(
+                server.url(candidate.path),
+                data=bodies.of(candidate).read_bytes(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answers[candidate.name] = {
+                    o["name"]: o["data"] for o in json.loads(response.read())["outputs"]
+                }
+        finally:
+            server.stop()
+    ours, theirs = answers["predictor-v2"], answers["mlserver-0w"]
+    assert ours["label"] == theirs["predict"] == ["virginica"]
+    assert np.allclose(ours["probabilities"], theirs["predict_proba"], rtol=0, atol=1e-5)

@@ -95,6 +95,26 @@ def test_create_options_fit_iot_edge_limits(name: str) -> None:
             json.loads("".join(chunks))
 
 
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_module_ports_are_published_on_loopback_only(name: str) -> None:
+    """The HTTP API (no token by default) and debugpy (code execution) must not be open to the
+    network; modules reach predictor:8080 on the IoT Edge network without a host binding."""
+    generated = manifest.generate(load(name), env_template(), "amd64")
+    modules = generated["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
+    published = {}
+    for module_name, module in modules.items():
+        settings = module["settings"]
+        options = json.loads(
+            "".join(v for k, v in sorted(settings.items()) if k.startswith("createOptions"))
+        )
+        for port, bindings in options.get("HostConfig", {}).get("PortBindings", {}).items():
+            for binding in bindings:
+                published[f"{module_name} {port}"] = binding.get("HostIp")
+    expected = {"predictor 8080/tcp"} | ({"predictor 5678/tcp"} if "debug" in name else set())
+    assert set(published) == expected
+    assert set(published.values()) == {"127.0.0.1"}, published
+
+
 def test_oversized_create_options_are_split_and_then_refused() -> None:
     settings: dict[str, Any] = {"createOptions": {"Env": ["X=" + "y" * 1200]}}
     manifest.stringify_create_options(settings)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from predictor.dataplane import DataPlane
+from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.registry import ModelRegistry
 from predictor.store import ModelManager
@@ -16,9 +20,11 @@ FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_w
 IRIS = {"model": "iris-svm"}  # the metrics label of the test models
 
 
-def answerer(manager: ModelManager, max_message_bytes: int = 250_000) -> MessageAnswerer:
+def answerer(
+    manager: ModelManager, max_message_bytes: int = 250_000, max_rows: int = 1000
+) -> MessageAnswerer:
     return MessageAnswerer(
-        DataPlane(ModelRegistry(manager), max_rows=1000),
+        DataPlane(ModelRegistry(manager), max_rows=max_rows),
         max_message_bytes=max_message_bytes,
         predictions_output="predictions",
         errors_output="errors",
@@ -142,3 +148,99 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
         metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS) == 1
     )
     assert metrics.registry.get_sample_value("predictor_rows_predicted_total", IRIS) == 7
+
+
+# -- sizes as the SDK counts them (Message.get_size) and edgeHub does (body and topic) --------
+
+SDK_LIMIT = 262_144
+# 20 KB of input properties, which every part of the answer carries again.
+BULKY = {f"note{i:02d}": "x" * 1000 for i in range(20)}
+
+
+def sdk_sizes(out: Outgoing) -> tuple[int, int]:
+    """What the SDK checks before it sends, and what the emulator counts when it routes."""
+    from azure.iot.device.iothub.pipeline.mqtt_topic_iothub import (
+        encode_message_properties_in_topic,
+    )
+
+    message = wire.to_message(out)
+    return message.get_size(), len(out.body) + len(encode_message_properties_in_topic(message, ""))
+
+
+def rows(count: int) -> list[list[float]]:
+    return [[5.0 + i / 1000, 3.0, 1.5 + i / 500, 0.2] for i in range(count)]
+
+
+async def test_a_near_limit_answer_with_20_kb_of_properties_is_split_so_every_part_fits(
+    manager: ModelManager,
+) -> None:
+    message = Incoming(json.dumps({"instances": rows(1720)}).encode(), "big", dict(BULKY))
+    outs = answerer(manager, SDK_LIMIT, max_rows=5000).answer(message)
+    whole = sum(len(o.body) for o in outs)
+    assert whole < SDK_LIMIT < whole + 20_000  # alone it fits; with the properties it does not
+    assert len(outs) == 2
+    assert {o.output for o in outs} == {"predictions"}
+    for index, out in enumerate(outs, start=1):
+        assert max(sdk_sizes(out)) <= SDK_LIMIT
+        assert out.properties == {**BULKY, "part": str(index), "parts": "2"}
+    predictions = [p for o in outs for p in json.loads(o.body)["predictions"]]
+    assert len(predictions) == 1720
+
+
+async def test_an_answer_that_fits_nowhere_with_its_properties_is_one_short_error(
+    manager: ModelManager,
+) -> None:
+    # 4096 is the smallest limit allowed; 20 KB of properties leave no room for any answer.
+    for body in (FLOWER, {"instances": rows(3)}, "x" * 5000):
+        [out] = answerer(manager, 4096).answer(
+            Incoming(json.dumps(body).encode(), "m-9", dict(BULKY))
+        )
+        assert out.output == "errors"
+        error = json.loads(out.body)["error"]
+        if body == FLOWER or isinstance(body, dict):
+            assert error["code"] == "answer_too_large"
+        assert "properties do not fit" in error["message"]
+        assert out.properties == {}
+        assert max(sdk_sizes(out)) <= 4096
+
+
+async def test_errors_keep_the_properties_that_fit_and_cut_a_huge_text(
+    manager: ModelManager,
+) -> None:
+    a = answerer(manager, 4096)
+    small = Incoming(b"", "m-1", {"site": "greenhouse-3"})
+    out = a.error(small, "invalid_json", "y" * 10_000)
+    assert out.properties == {"site": "greenhouse-3"}
+    assert len(json.loads(out.body)["error"]["message"]) == 1000
+    assert max(sdk_sizes(out)) <= 4096
+
+
+async def test_a_refused_part_becomes_one_error_without_the_part_numbers(
+    manager: ModelManager,
+) -> None:
+    part = Outgoing(b"[]", "predictions", "m-7", {"site": "s", "part": "2", "parts": "3"})
+    out = answerer(manager).unsendable(part, "Size of message can not exceed 256 KB.")
+    assert out.output == "errors"
+    assert out.correlation_id == "m-7"
+    assert out.properties == {"site": "s"}
+    body = json.loads(out.body)
+    assert body["error"]["code"] == "answer_unsendable"
+    assert body["input_message_id"] == "m-7"
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    properties=st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=8),
+    correlation_id=st.one_of(st.none(), st.text(max_size=40)),
+    body_length=st.integers(0, 5000),
+)
+def test_the_cheap_size_bound_never_undercounts(
+    properties: dict[str, str], correlation_id: str | None, body_length: int
+) -> None:
+    """The room the cheap bound leaves is never more than the exact count leaves."""
+    exact = SDK_LIMIT - wire.cost_without_body("predictions", correlation_id, properties)
+    room = wire.body_room(SDK_LIMIT, body_length, "predictions", correlation_id, properties)
+    assert room <= exact
+    out = Outgoing(b"x" * body_length, "predictions", correlation_id, properties)
+    if body_length <= room:
+        assert max(sdk_sizes(out)) <= SDK_LIMIT

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from predictor import logs
-from predictor.settings import Settings
+from predictor.settings import EDGEHUB_MESSAGE_LIMIT, Settings
 
 
 @pytest.fixture
@@ -76,13 +76,33 @@ def test_every_setting_is_documented() -> None:
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("PREDICTOR_HTTP_PORT", "0"), ("PREDICTOR_MAX_ROWS", "-1"), ("PREDICTOR_LOG_LEVEL", "LOUD")],
+    [
+        ("PREDICTOR_HTTP_PORT", "0"),
+        ("PREDICTOR_MAX_ROWS", "-1"),
+        ("PREDICTOR_LOG_LEVEL", "LOUD"),
+        ("PREDICTOR_MAX_MESSAGE_BYTES", "262145"),  # past what the SDK and edgeHub take
+    ],
 )
 def test_invalid_settings_are_refused(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_the_message_limit_is_the_one_the_iot_sdk_enforces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from azure.iot.device.constant import TELEMETRY_MESSAGE_SIZE_LIMIT
+
+    from predictor.iot import wire
+
+    assert EDGEHUB_MESSAGE_LIMIT == TELEMETRY_MESSAGE_SIZE_LIMIT == wire.SDK_MESSAGE_LIMIT
+    monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT))
+    assert Settings().max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
+    monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT + 1))
+    with pytest.raises(ValidationError, match="less than or equal to 262144"):
         Settings()
 
 

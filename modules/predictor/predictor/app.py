@@ -29,7 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     in_flight = InFlight()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[errors_and_metrics(metrics, in_flight)],
+        middlewares=[errors_and_metrics(metrics, in_flight, _token(settings))],
     )
     app[SETTINGS] = settings
     app[METRICS] = metrics
@@ -60,6 +60,11 @@ def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
     from predictor.signature import load_public_key
 
     return load_public_key(settings.model_public_key)
+
+
+def _token(settings: Settings) -> bytes | None:
+    token = settings.http_token
+    return None if token is None else token.get_secret_value().encode()
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:

@@ -8,6 +8,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The largest message the IoT SDK sends and edgeHub takes, body and properties together: the
+# SDK's TELEMETRY_MESSAGE_SIZE_LIMIT (not imported here: the SDK loads after the HTTP API).
+EDGEHUB_MESSAGE_LIMIT = 262_144
+
 
 class Settings(BaseSettings):
     """Every knob of the predictor module; docs/predictor.md lists them as a table."""
@@ -36,6 +40,23 @@ class Settings(BaseSettings):
         default=1_048_576,
         ge=1024,
         description="Largest request body accepted, in bytes; a larger one gets 413.",
+    )
+    http_body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description=(
+            "Seconds a client gets to send the rest of its request body once the headers are "
+            "in; a slower one gets 408 and its connection is closed."
+        ),
+    )
+    http_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "If set, every HTTP route but the health checks (/healthz, /readyz, "
+            "/v2/health/live, /v2/health/ready) needs `Authorization: Bearer <token>`, else "
+            "401. Set it before opening the port beyond the device's loopback."
+        ),
     )
     max_rows: int = Field(
         default=1000, ge=1, description="Most rows (instances) one prediction request may hold."
@@ -90,10 +111,12 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(
         default=250_000,
         ge=4096,
-        le=262_144,
+        le=EDGEHUB_MESSAGE_LIMIT,
         description=(
-            "Largest output message body; edgeHub takes 256 KB, so larger answers are split "
-            "into several messages."
+            "Largest output message, body and properties together, as the SDK and edgeHub "
+            "count them (at most 262144, their 256 KB limit). A larger answer is split into "
+            "parts that each carry the input's properties; one that cannot fit goes to the "
+            "errors output."
         ),
     )
     max_models: int = Field(
@@ -163,6 +186,15 @@ class Settings(BaseSettings):
             "from the twin is taken only with a valid `signature`; see docs/reliability.md."
         ),
     )
+
+    @field_validator("http_token")
+    @classmethod
+    def _a_real_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # an empty variable means no token, not the empty token
+        if value.get_secret_value() != value.get_secret_value().strip():
+            raise ValueError("PREDICTOR_HTTP_TOKEN must not start or end with white space")
+        return value
 
     @field_validator("model_public_key")
     @classmethod

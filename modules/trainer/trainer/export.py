@@ -9,6 +9,7 @@ import onnx
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
 
+from trainer import calibration
 from trainer import contract as contract_mod
 from trainer.contract import Contract
 
@@ -32,6 +33,7 @@ def to_onnx_model(estimator: Any, contract: Contract) -> onnx.ModelProto:
     The contract is embedded in ``metadata_props`` and checked against the graph.
     """
     n_features = len(contract.feature_names)
+    calibration.register()  # the fused sigmoid calibration (calibration.py) instead of skl2onnx's
     model: onnx.ModelProto = to_onnx(
         estimator,
         initial_types=[(contract.input_name, FloatTensorType([None, n_features]))],

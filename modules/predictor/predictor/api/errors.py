@@ -10,9 +10,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
+from predictor.api.auth import CHALLENGE, UnauthorizedError, check_token
+from predictor.api.body import BodyTimeoutError, answer_and_close
 from predictor.api.inflight import InFlight
 from predictor.api.reply import json_response
 from predictor.metrics import Metrics
@@ -41,7 +43,10 @@ def is_v2(request: web.Request) -> bool:
 
 def error_response(request: web.Request, error: RequestError) -> web.Response:
     body: object = {"error": error.message} if is_v2(request) else error.to_dict()
-    return json_response(body, status=error.status)
+    response = json_response(body, status=error.status)
+    if isinstance(error, UnauthorizedError):
+        response.headers[hdrs.WWW_AUTHENTICATE] = CHALLENGE
+    return response
 
 
 def _from_http_exception(request: web.Request, exc: web.HTTPException) -> RequestError:
@@ -63,10 +68,13 @@ def _endpoint(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def errors_and_metrics(metrics: Metrics, in_flight: InFlight) -> Middleware:
-    """The one middleware: counts the request in flight (graceful stop waits for it), turns
-    errors into JSON answers and records the request's metrics. One layer, not two: each
-    middleware layer costs a wrapper call and a coroutine frame on every request."""
+def errors_and_metrics(
+    metrics: Metrics, in_flight: InFlight, token: bytes | None = None
+) -> Middleware:
+    """The one middleware: counts the request in flight (graceful stop waits for it), checks
+    the bearer token if one is set (``auth.py``), turns errors into JSON answers and records the
+    request's metrics. One layer, not two: each middleware layer costs a wrapper call and a
+    coroutine frame on every request."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -75,6 +83,8 @@ def errors_and_metrics(metrics: Metrics, in_flight: InFlight) -> Middleware:
             started = time.perf_counter()
             error: RequestError | None = None
             try:
+                if token is not None:
+                    check_token(request, token)
                 response = await handler(request)
             except RequestError as exc:
                 error = exc
@@ -90,6 +100,8 @@ def errors_and_metrics(metrics: Metrics, in_flight: InFlight) -> Middleware:
             if error is not None:
                 log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
                 response = error_response(request, error)
+                if isinstance(error, BodyTimeoutError):
+                    await answer_and_close(request, response)
             method = request.method if request.method in _METHODS else "other"
             metrics.http_answered(
                 _endpoint(request),

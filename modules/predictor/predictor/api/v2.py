@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from predictor import __version__
-from predictor.api.body import check_content_type
+from predictor.api.body import check_content_type, read_body
 from predictor.api.reply import json_response
 from predictor.api.state import PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
@@ -64,7 +64,7 @@ async def get_model_metadata(request: web.Request) -> web.Response:
 async def infer(request: web.Request) -> web.Response:
     # Triton's clients post bytes, which aiohttp labels application/octet-stream.
     check_content_type(request, also=("application/octet-stream",))
-    body = await request.read()
+    body = await read_body(request)
     plane = request.app[PLANE]
     model = _model(request)  # one model for the whole request, even if a swap happens now
     parsed = parse_infer(body, request.headers.get(HEADER_LENGTH), model, plane.max_rows)

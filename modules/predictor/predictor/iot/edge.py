@@ -16,9 +16,10 @@ from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
+from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_never, wait_exponential
 
 from predictor.dataplane import DataPlane
+from predictor.iot import wire
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
@@ -298,31 +299,36 @@ class EdgeModule:
 
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:  # the parts of one answer, in order
-            await self.send(out)
+            try:
+                await self.send(out)
+            except wire.UnsendableError as exc:
+                if out.output != self.settings.predictions_output:
+                    log.error("an error for message %s was refused: %s", out.correlation_id, exc)
+                    return
+                # Sized to fit, so this means the sizing is wrong: still one answer, an error.
+                log.error("the answer to message %s was refused: %s", out.correlation_id, exc)
+                await self._send_all([self.answerer.unsendable(out, str(exc))])
+                return
 
     async def send(self, out: Outgoing) -> None:
         """Send until edgeHub acknowledges it: an answer is never dropped on a broken link.
 
         At least once: an output sent on a link that then broke is sent again on the next one,
-        so edgeHub may get it twice (same message id and correlation id).
+        so edgeHub may get it twice (same message id and correlation id). A message that the
+        SDK refuses for itself (too large, say) is never tried again: ``UnsendableError``.
         """
-        message = Message(
-            out.body,
-            message_id=out.message_id,
-            content_encoding="utf-8",
-            content_type="application/json",
-        )
-        message.correlation_id = out.correlation_id
-        message.custom_properties = dict(out.properties)
+        message = wire.to_message(out)
         try:
             # Most sends succeed at once; the retry machinery costs ~30 us a message, so it
             # starts only after a failure (BENCHMARKS.md, the message path).
             await self.link.send_to_output(message, out.output)
             return
         except Exception as exc:
+            if wire.is_unsendable(exc):
+                raise wire.UnsendableError(describe(exc)) from exc
             log.warning("sending to output %s failed (%s); trying again", out.output, describe(exc))
         async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(Exception),
+            retry=retry_if_not_exception_type(wire.UnsendableError),
             wait=wait_exponential(multiplier=0.5, max=10),
             stop=stop_never,
             before_sleep=lambda state: log.warning(
@@ -330,9 +336,18 @@ class EdgeModule:
                 out.output,
                 describe(state.outcome.exception() if state.outcome else None),
             ),
+            reraise=True,
         ):
             with attempt:
-                await self.link.send_to_output(message, out.output)
+                await self._send_once(message, out.output)
+
+    async def _send_once(self, message: Message, output: str) -> None:
+        try:
+            await self.link.send_to_output(message, output)
+        except Exception as exc:
+            if wire.is_unsendable(exc):
+                raise wire.UnsendableError(describe(exc)) from exc
+            raise
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 

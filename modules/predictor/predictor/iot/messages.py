@@ -1,7 +1,9 @@
 """Telemetry messages in, predictions (or errors) out: the same JSON as ``POST /predict``.
 
 Every input message gets exactly one answer: one or more messages on the predictions output, or
-one on the errors output. A large answer is split to fit edgeHub's 256 KB message limit.
+one on the errors output. A large answer is split so that every part, with the input's
+properties that it carries, fits ``max_message_bytes`` as the SDK and edgeHub count it
+(``wire.py``); an answer that cannot fit is an error.
 """
 
 from __future__ import annotations
@@ -9,17 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from predictor import jsonio, schema
 from predictor.dataplane import DataPlane
+from predictor.iot import wire
 from predictor.schema import RequestError
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
+# An error's text is cut to this many characters when the whole error would not fit.
+ERROR_TEXT_CHARACTERS = 1000
 
 
 @dataclass
@@ -127,50 +132,87 @@ class MessageAnswerer:
                 answers[i] = self._predictions(message, result)
 
     def _predictions(self, message: Incoming, result: Any) -> list[Outgoing]:
-        bodies = list(self._split(result))
+        whole = _dumps(result)
+        properties = message.properties
+        if len(whole) <= self._room(len(whole), self.predictions_output, message, properties):
+            return [Outgoing(whole, self.predictions_output, message.message_id, dict(properties))]
+        bodies = self._split(result, message)
+        if bodies is None:
+            return [
+                self.error(
+                    message,
+                    "answer_too_large",
+                    f"the answer does not fit in messages of {self.max_message_bytes} bytes "
+                    f"with this message's properties (PREDICTOR_MAX_MESSAGE_BYTES)",
+                )
+            ]
         outgoing = []
         for index, body in enumerate(bodies, start=1):
-            properties = dict(message.properties)
-            if len(bodies) > 1:
-                properties.update({"part": str(index), "parts": str(len(bodies))})
-            outgoing.append(Outgoing(body, self.predictions_output, message.message_id, properties))
+            part = {**properties, "part": str(index), "parts": str(len(bodies))}
+            outgoing.append(Outgoing(body, self.predictions_output, message.message_id, part))
         return outgoing
 
-    def error(self, message: Incoming, code: str, text: str) -> Outgoing:
-        """The one answer on the errors output for a message that cannot be predicted."""
-        encoded = _error_body(code, text, message.message_id)
-        if len(encoded) > self.max_message_bytes:  # a huge message text: keep the code
-            encoded = _error_body(code, text[:1000], message.message_id)
-        return Outgoing(encoded, self.errors_output, message.message_id, dict(message.properties))
+    def _room(
+        self, body_length: int, output: str, message: Incoming, properties: dict[str, str]
+    ) -> int:
+        return wire.body_room(
+            self.max_message_bytes, body_length, output, message.message_id, properties
+        )
 
-    def _split(self, result: Any) -> Iterator[bytes]:
-        """One body, or several that each fit ``max_message_bytes`` (a batch answer only)."""
-        whole = _dumps(result)
-        if len(whole) <= self.max_message_bytes:
-            yield whole
-            return
+    def error(self, message: Incoming, code: str, text: str) -> Outgoing:
+        """The one answer on the errors output for a message that cannot be predicted: with the
+        message's properties if they fit, else without them (the error says so)."""
+        encoded = _error_body(code, text, message.message_id)
+        properties = dict(message.properties)
+        if len(encoded) > self._room(len(encoded), self.errors_output, message, properties):
+            encoded = _error_body(code, text[:ERROR_TEXT_CHARACTERS], message.message_id)
+        if len(encoded) > self._room(len(encoded), self.errors_output, message, properties):
+            text = f"{text[:ERROR_TEXT_CHARACTERS]} (the input's properties do not fit: left out)"
+            encoded = _error_body(code, text, message.message_id)
+            properties = {}
+        return Outgoing(encoded, self.errors_output, message.message_id, properties)
+
+    def unsendable(self, out: Outgoing, reason: str) -> Outgoing:
+        """The error that replaces a prediction that the SDK or edgeHub refused."""
+        properties = {k: v for k, v in out.properties.items() if k not in ("part", "parts")}
+        incoming = Incoming(b"", out.correlation_id, properties)
+        return self.error(incoming, "answer_unsendable", f"the answer could not be sent: {reason}")
+
+    def _split(self, result: Any, message: Incoming) -> list[bytes] | None:
+        """Bodies that each fit ``max_message_bytes`` with the message's properties and the
+        part numbers (a batch answer only); None if a single prediction does not fit."""
         items: list[Any]
         version: str | None = None
         if isinstance(result, list):
             items = result
-        else:  # {"predictions": [...], "model_version": ...}
+        elif isinstance(result, dict) and "predictions" in result:
             items, version = result["predictions"], result["model_version"]
+        else:  # one row's answer: nothing to split
+            return None
+        # Every part carries part and parts, at most as long as the number of items.
+        widest = str(len(items))
+        properties = {**message.properties, "part": widest, "parts": widest}
+        room = self._room(self.max_message_bytes, self.predictions_output, message, properties)
 
         def wrap(part: list[Any]) -> Any:
             return part if version is None else {"predictions": part, "model_version": version}
 
         envelope = len(_dumps(wrap([])))
+        bodies: list[bytes] = []
         part: list[Any] = []
         size = envelope
         for item in items:
             item_size = len(_dumps(item)) + 1  # the comma
-            if part and size + item_size > self.max_message_bytes:
-                yield _dumps(wrap(part))
+            if envelope + item_size > room:
+                return None
+            if part and size + item_size > room:
+                bodies.append(_dumps(wrap(part)))
                 part, size = [], envelope
             part.append(item)
             size += item_size
         if part:
-            yield _dumps(wrap(part))
+            bodies.append(_dumps(wrap(part)))
+        return bodies
 
 
 def _error_body(code: str, text: str, message_id: str | None) -> bytes:
