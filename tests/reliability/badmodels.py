@@ -133,3 +133,58 @@ def contrib_in_function(data: bytes) -> bytes:
         helper.make_function("ai.onnx.ml", "NotAnOperator", ["x"], ["y"], body, opsets)
     )
     return model.SerializeToString()
+
+
+def endless_loop(data: bytes, probabilities: str = "probabilities") -> bytes:
+    """A valid model whose probabilities pass through a Loop of 2**62 Identity steps: it loads,
+    and its first prediction never ends."""
+    model = onnx.load_from_string(data)
+    model.graph.initializer.extend(
+        [
+            helper.make_tensor("trips", onnx.TensorProto.INT64, [], [2**62]),
+            helper.make_tensor("go_on", onnx.TensorProto.BOOL, [], [True]),
+        ]
+    )
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Identity", ["value_in"], ["value_out"]),
+        ],
+        "spin",
+        [
+            helper.make_tensor_value_info("step", onnx.TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_in", onnx.TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", onnx.TensorProto.BOOL, []),
+            helper.make_tensor_value_info("value_out", onnx.TensorProto.FLOAT, None),
+        ],
+    )
+    loop = helper.make_node(
+        "Loop", ["trips", "go_on", f"{probabilities}_raw"], [probabilities], body=body
+    )
+    return _through(model.SerializeToString(), probabilities, loop)
+
+
+def memory_bomb(data: bytes, gigabytes: int, probabilities: str = "probabilities") -> bytes:
+    """A valid model whose probabilities get 0 times the sum of a ConstantOfShape of
+    ``gigabytes`` GB of ones added: it loads, and its first prediction takes that memory (and
+    then answers well, given the memory)."""
+    model = onnx.load_from_string(data)
+    floats = gigabytes * 2**30 // 4
+    model.graph.initializer.extend(
+        [
+            helper.make_tensor("bomb_shape", onnx.TensorProto.INT64, [1], [floats]),
+            helper.make_tensor("nought", onnx.TensorProto.FLOAT, [], [0.0]),
+        ]
+    )
+    one = helper.make_tensor("one", onnx.TensorProto.FLOAT, [1], [1.0])
+    nodes = [
+        helper.make_node("ConstantOfShape", ["bomb_shape"], ["bomb"], value=one),
+        helper.make_node("ReduceSum", ["bomb"], ["bomb_sum"], keepdims=0),
+        helper.make_node("Mul", ["bomb_sum", "nought"], ["bomb_zero"]),
+    ]
+    model.graph.node.extend(nodes)
+    node = helper.make_node("Add", [f"{probabilities}_raw", "bomb_zero"], [probabilities])
+    return _through(model.SerializeToString(), probabilities, node)

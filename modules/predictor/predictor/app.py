@@ -13,6 +13,7 @@ from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
 from predictor.batching import Coalescer
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
+from predictor.modelcheck import CheckLimits
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.default_model,
         threads=settings.inference_threads,
         metrics=metrics,
+        check=CheckLimits(settings.model_check_seconds, settings.model_check_memory_mb),
     )
     local.add_routes(app)
     v2.add_routes(app)
