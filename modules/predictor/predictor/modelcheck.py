@@ -6,16 +6,20 @@ process, one hangs the update worker and the other gets the whole module OOM-kil
 takes that blow instead: the parent kills it at the deadline, and the kernel refuses its
 allocations past the cap.
 
-The parent runs ``python -m predictor.modelcheck MEMORY_MB THREADS`` with the model on stdin; the
-child answers one JSON line on stdout. A subprocess, not ``multiprocessing``: the module has
-threads (the IoT SDK's, asyncio's executors) and must never fork them; ``subprocess`` execs the
-child straight away, and the memory cap is set by the child itself (no ``preexec_fn``).
+The parent runs ``python -m predictor.modelcheck SECONDS MEMORY_MB THREADS PARENT_PID`` with the
+model on stdin; the child answers one JSON line on stdout. A subprocess, not ``multiprocessing``:
+the module has threads (the IoT SDK's, asyncio's executors) and must never fork them;
+``subprocess`` execs the child straight away, and the child sets its limits itself (no
+``preexec_fn``). A child whose parent dies (killed mid-check) is killed with it on Linux, and
+its CPU time is capped as well, so an orphan cannot spin for ever either.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
+import math
 import os
 import resource
 import signal
@@ -32,6 +36,7 @@ _HIDDEN = ("PREDICTOR_", "IOTEDGE_")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 _MB = 1024 * 1024
 _REASON_CHARS = 300
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,10 @@ async def check_in_child(data: bytes, limits: CheckLimits, *, threads: int = 1) 
         sys.executable,
         "-m",
         "predictor.modelcheck",
+        str(limits.seconds),
         str(limits.memory_mb),
         str(threads),
+        str(os.getpid()),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -88,7 +95,9 @@ def _child_env() -> dict[str, str]:
 
 def _death(code: int | None, err: bytes, limits: CheckLimits) -> str:
     """Why a child that gave no answer ended: a signal (the OOM killer's SIGKILL) or a crash."""
-    if code is not None and code < 0:
+    if code == -signal.SIGXCPU:
+        how = "ran out of CPU time"
+    elif code is not None and code < 0:
         how = f"was killed by {signal.Signals(-code).name}"
     else:
         how = f"ended with exit code {code}"
@@ -101,10 +110,14 @@ def _death(code: int | None, err: bytes, limits: CheckLimits) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """The child: cap the address space, read the model from stdin, answer on stdout."""
-    memory_mb, threads = int(argv[0]), int(argv[1])
+    """The child: limit itself, read the model from stdin, answer on stdout."""
+    seconds, memory_mb, threads, parent = float(argv[0]), int(argv[1]), int(argv[2]), int(argv[3])
+    _die_with(parent)
     cap = memory_mb * _MB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    # The deadline in CPU seconds too (a backstop: the parent's deadline is wall time).
+    cpu = math.ceil(seconds) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     # After the cap, so that ONNX Runtime's own start counts against it too.
     from predictor.runtime import OnnxModel
 
@@ -120,6 +133,15 @@ def main(argv: list[str]) -> int:
         answer = {"ok": False, "reason": reason}
     sys.stdout.write(json.dumps(answer))
     return 0
+
+
+def _die_with(parent: int) -> None:
+    """Be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``); elsewhere, the CPU cap."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before that
+        sys.exit(1)
 
 
 if __name__ == "__main__":
