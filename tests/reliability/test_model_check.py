@@ -132,6 +132,10 @@ async def test_a_check_in_progress_is_marked_and_a_shutdown_kills_it_and_unmarks
     marked = Refusals(bounded.cache_dir).get(sha256(data))
     assert marked is not None and marked["reason"] == INTERRUPTED
     [child] = check_children(os.getpid())
+    # Should the device's memory run out below the cap, the kernel kills the child first.
+    await asyncio.to_thread(
+        wait_until, lambda: Path(f"/proc/{child}/oom_score_adj").read_text() == "1000\n", 30, "adj"
+    )
     applying.cancel()  # what a clean shutdown does
     with pytest.raises(asyncio.CancelledError):
         await applying

@@ -17,6 +17,7 @@ its CPU time is capped as well, so an orphan cannot spin for ever either.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import math
@@ -136,10 +137,14 @@ def main(argv: list[str]) -> int:
 
 
 def _die_with(parent: int) -> None:
-    """Be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``); elsewhere, the CPU cap."""
+    """Be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``; elsewhere, the CPU cap
+    bounds an orphan), and be the OOM killer's first choice when the container's memory runs
+    out below the cap: the child goes, the module stays."""
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            Path("/proc/self/oom_score_adj").write_text("1000")
     if os.getppid() != parent:  # it died before that
         sys.exit(1)
 
