@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
-import math
 import os
-import resource
 import signal
 import sys
 from dataclasses import dataclass
@@ -112,6 +109,9 @@ def _death(code: int | None, err: bytes, limits: CheckLimits) -> str:
 
 def main(argv: list[str]) -> int:
     """The child: limit itself, read the model from stdin, answer on stdout."""
+    import math
+    import resource  # the child's only: not on the module's way to its first answer
+
     seconds, memory_mb, threads, parent = float(argv[0]), int(argv[1]), int(argv[2]), int(argv[3])
     _die_with(parent)
     cap = memory_mb * _MB
@@ -141,6 +141,8 @@ def _die_with(parent: int) -> None:
     bounds an orphan), and be the OOM killer's first choice when the container's memory runs
     out below the cap: the child goes, the module stays."""
     if sys.platform == "linux":
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         with contextlib.suppress(OSError):
