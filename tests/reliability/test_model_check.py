@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -261,3 +262,22 @@ def test_a_module_killed_mid_check_refuses_that_model_after_its_restart(
         assert post(second, FLOWER)["model_version"] == V1
         assert "downloading from" not in second.log.read_text()
         assert not check_children(second.process.pid)
+
+
+def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+) -> None:
+    # SIGTERM (a redeployment, a reboot) is not the model's fault: the check is stopped, the
+    # mark removed, and the next start tries the model again.
+    loop = upload(azurite, endless_loop(iot_models.v2))
+    patient = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
+    with start(tmp_path, hub, iot_models.v1, **patient) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        hub.set_desired(MODULE, {"model": loop.desired(V2)})
+        wait_until(lambda: check_children(module.process.pid), 60, "model check")
+        [child] = check_children(module.process.pid)
+        module.process.send_signal(signal.SIGTERM)
+        assert module.process.wait(timeout=30) == 0
+    assert not alive(child)
+    assert Refusals(tmp_path / "cache").get(loop.sha256) is None
