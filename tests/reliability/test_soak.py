@@ -78,6 +78,8 @@ def test_soak_no_failed_request_no_lost_message_no_leak(
         for kind in kinds.keys() | warm_kinds.keys():
             if kind.endswith("_N"):
                 cap = POOL_CAP * (EVENT_LOOPS if kind == "asyncio_N" else 1)
+                if kind == "asyncio-waitpid_N":
+                    cap = 1  # the waiter of the model check's child: one update at a time
                 assert kinds.get(kind, 0) <= cap, (kind, kinds)
             else:
                 assert kinds.get(kind) == warm_kinds.get(kind), (kind, kinds, warm_kinds)

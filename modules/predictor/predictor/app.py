@@ -14,6 +14,7 @@ from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
 from predictor.batching import Coalescer
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
+from predictor.modelcheck import CheckLimits
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
         threads=settings.inference_threads,
         metrics=metrics,
         public_key=model_public_key(settings),
+        check=CheckLimits(settings.model_check_seconds, settings.model_check_memory_mb),
     )
     local.add_routes(app)
     v2.add_routes(app)
