@@ -5,50 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from azure.storage.blob import BlobClient
 
 from devtools.azurite import Azurite
 from devtools.ports import free_port
-from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.download import Downloader
 from predictor.iot.target import ModelTarget, parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.iot.updates import Reports, policy
 from tests.predictor.modelfactory import edit
-
-
-class Reports:
-    """Collects what the updater reports (the twin's reported ``model``), in order."""
-
-    def __init__(self) -> None:
-        self.states: list[dict[str, Any]] = []
-
-    async def __call__(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
-
-    @property
-    def statuses(self) -> list[tuple[str | None, str]]:
-        return [(s["version"], s["status"]) for s in self.states]
 
 
 @pytest.fixture
 async def reports() -> Reports:
     return Reports()
-
-
-def policy(**changes: Any) -> DownloadPolicy:
-    values: dict[str, Any] = {
-        "max_bytes": 1_000_000,
-        "attempts": 2,
-        "backoff_seconds": 0.0,
-        "timeout": 5.0,
-    }
-    values.update(changes)
-    return DownloadPolicy(**values)
 
 
 @pytest.fixture

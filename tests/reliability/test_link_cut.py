@@ -25,10 +25,8 @@ from devtools.edgehub import EdgeHub
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.certs import make_certificates
 from tests.iot.conftest import V1, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.reliability.tls_cut_proxy import TlsCutProxy
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
 
 BATCH = 40  # telemetry messages before and after the cut
 

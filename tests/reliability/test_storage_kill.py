@@ -18,11 +18,9 @@ from devtools.azurite import Azurite, start_azurite
 from devtools.edgehub import EdgeHub
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.predictor.modelfactory import edit
 from tests.reliability.throttled_proxy import ThrottledProxy
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
 
 # A real model, padded in its metadata: larger than what the kernel still sends for a killed
 # Azurite (its socket's send buffer grows to 4 MB on loopback), so the kill cuts the body.
