@@ -28,7 +28,7 @@ class ThrottledProxy:
         self.connections = 0
         self.refused = 0  # connections while nothing listened upstream
         self._sent = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -49,6 +49,13 @@ class ThrottledProxy:
     def sent(self) -> int:
         """Bytes handed to clients so far, all connections together."""
         with self._lock:
+            return self._sent
+
+    def wait_sent(self, count: int, timeout: float) -> int:
+        """Block until at least ``count`` bytes went to clients, and return how many did."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._sent >= count, timeout):
+                raise TimeoutError(f"{self._sent} of {count} bytes sent in {timeout} s")
             return self._sent
 
     def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
@@ -99,6 +106,7 @@ class ThrottledProxy:
                 await writer.drain()
                 with self._lock:
                     self._sent += len(chunk)
+                    self._lock.notify_all()
                 await asyncio.sleep(len(chunk) / self.rate)
 
     def close(self) -> None:
