@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.ports import free_port, port_in_use
+from devtools.processes import terminate
 from predictor.store import ModelManager
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,13 +75,7 @@ def predictor(tmp_path: Path, **settings: str) -> Iterator[Predictor]:
             time.sleep(0.05)
         yield running
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout=10)
 
 
 async def cache_model(tmp_path: Path, data: bytes) -> None:
