@@ -18,7 +18,7 @@ from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.test_updater import Reports, policy
+from tests.iot.updates import Reports, policy
 from tests.predictor.modelfactory import edit
 
 VALUE_LIMIT = 4096

@@ -14,10 +14,8 @@ from devtools.edgehub import EdgeHub
 from predictor import cache
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start
+from tests.iot.edge_module import FLOWER, MODULE, post, start
 from tests.predictor.modelfactory import edit
-
-__all__ = ["hub"]
 
 KILLS = 6
 

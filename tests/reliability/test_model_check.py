@@ -30,11 +30,9 @@ from predictor.refusals import FILE, INTERRUPTED, KEEP, Refusals
 from predictor.store import ModelManager
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, model_status, post, start, wait_status
-from tests.predictor.test_process import Predictor
+from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.predictor.process import Predictor
 from tests.reliability.badmodels import endless_loop, memory_bomb
-
-__all__ = ["hub"]  # the emulator fixture, shared with tests/iot
 
 SECONDS = 8
 MEMORY_MB = 512

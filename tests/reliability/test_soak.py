@@ -18,9 +18,6 @@ from devtools.edgehub import EdgeHub
 from devtools.soak.run import Plan, soak
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.test_edge_module import hub
-
-__all__ = ["hub"]
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "75"))
 # The runs rise about 2.5 MiB in the first 25 s (first swaps, pools filling) and little after.

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The predictor's web app. More background work (the IoT Hub client) joins as one more
-    ``app.cleanup_ctx`` entry."""
+    """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
+    order and stopped in reverse: the model is loaded before the first request, and the IoT
+    Edge side (predictor/iot/lifecycle.py) starts after it and stops first."""
     metrics = Metrics()
     in_flight = InFlight()
     app = web.Application(

@@ -182,7 +182,7 @@ class ModelManager:
         return model
 
     def status(self) -> dict[str, Any]:
-        """What runs and what was last refused: the shape the module twin will report."""
+        """What runs and what was last refused, for the ``getModelInfo`` direct method."""
         return {
             "model": None if self._current is None else self._current.info(),
             "last_refused": self.last_refused,
