@@ -13,7 +13,10 @@ import pytest
 from devtools.azurite import ACCOUNT_KEY, Azurite
 from predictor.iot.account import StorageAccount
 from predictor.iot.download import CHUNK_BYTES, Downloader
+from predictor.iot.edge import EdgeModule
 from predictor.iot.updater import ModelUpdater
+from predictor.metrics import Metrics
+from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
@@ -159,4 +162,15 @@ def test_the_endpoint_is_the_one_the_storage_sdk_derives(
 def test_a_malformed_connection_string_is_refused_without_echoing_it(value: str) -> None:
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
         Downloader(policy(connection_string=value))
+    assert ACCOUNT_KEY not in str(caught.value)
+
+
+def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
+    manager: ModelManager,
+) -> None:
+    settings = Settings(
+        storage_connection_string=f"AccountKey={ACCOUNT_KEY}", model_cache_dir=manager.cache_dir
+    )
+    with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
+        EdgeModule(settings, manager, Metrics())
     assert ACCOUNT_KEY not in str(caught.value)
