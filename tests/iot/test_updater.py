@@ -13,12 +13,11 @@ from azure.storage.blob import BlobClient
 from devtools.azurite import Azurite
 from devtools.ports import free_port
 from predictor.iot.download import Downloader
-from predictor.iot.target import ModelTarget, parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.updates import Reports, policy
+from tests.iot.updates import Reports, policy, settle, target
 from tests.predictor.modelfactory import edit
 from tests.reliability.throttled_proxy import ThrottledProxy
 
@@ -42,14 +41,6 @@ async def updater(manager: ModelManager, reports: Reports) -> AsyncIterator[Mode
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def target(value: dict[str, str]) -> ModelTarget:
-    return parse_target(value, allow_http=True)
-
-
-async def settle(updater: ModelUpdater) -> None:
-    await asyncio.wait_for(updater.wait_idle(), 30)
 
 
 def through(proxy: ThrottledProxy, desired: dict[str, str]) -> dict[str, str]:

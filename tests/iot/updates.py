@@ -1,10 +1,14 @@
-"""What the updater tests share: a recorder of the updater's reports and a download policy."""
+"""What the updater tests share: a recorder of the updater's reports, a download policy, a
+target from a desired value and a wait until the updater is idle."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from predictor.iot.download import DownloadPolicy
+from predictor.iot.target import ModelTarget, parse_target
+from predictor.iot.updater import ModelUpdater
 
 
 class Reports:
@@ -30,3 +34,11 @@ def policy(**changes: Any) -> DownloadPolicy:
     }
     values.update(changes)
     return DownloadPolicy(**values)
+
+
+def target(value: dict[str, str]) -> ModelTarget:
+    return parse_target(value, allow_http=True)
+
+
+async def settle(updater: ModelUpdater) -> None:
+    await asyncio.wait_for(updater.wait_idle(), 30)

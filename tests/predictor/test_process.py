@@ -131,6 +131,7 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
         "predictor.iot.download",
         "predictor.iot.messages",
         "predictor.iot.wire",
+        "predictor.iot.account",
     }
     names = (
         ".".join(p.relative_to(package).with_suffix("").parts)

@@ -131,7 +131,12 @@ class Settings(BaseSettings):
         ),
     )
     max_model_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1024, description="Largest model file downloaded, in bytes."
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest model file downloaded, in bytes; counted as the bytes arrive, whatever "
+            "the storage says the size is."
+        ),
     )
     model_check_seconds: float = Field(
         default=30.0,
@@ -183,8 +188,9 @@ class Settings(BaseSettings):
     storage_connection_string: SecretStr | None = Field(
         default=None,
         description=(
-            "Storage account connection string, used only for model URLs that carry no SAS "
-            "token. Prefer SAS URLs: then the device holds no account key."
+            "Storage account connection string. If set, model URLs must name its blob host, "
+            "and its key signs only URLs without a SAS under its own blob endpoint. Prefer SAS "
+            "URLs: then the device holds no account key."
         ),
     )
     model_public_key: str | None = Field(

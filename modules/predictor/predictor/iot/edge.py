@@ -53,17 +53,20 @@ class EdgeModule:
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
         connection = settings.storage_connection_string
+        downloader = Downloader(
+            DownloadPolicy(
+                max_bytes=settings.max_model_bytes,
+                attempts=settings.download_attempts,
+                backoff_seconds=settings.download_backoff_seconds,
+                timeout=settings.download_timeout,
+                connection_string=connection.get_secret_value() if connection else None,
+            )
+        )
+        # With a connection string, model URLs may name its blob host only (docs/reliability.md).
+        self._storage_host = downloader.account.host if downloader.account else None
         self.updater = ModelUpdater(
             manager,
-            Downloader(
-                DownloadPolicy(
-                    max_bytes=settings.max_model_bytes,
-                    attempts=settings.download_attempts,
-                    backoff_seconds=settings.download_backoff_seconds,
-                    timeout=settings.download_timeout,
-                    connection_string=connection.get_secret_value() if connection else None,
-                )
-            ),
+            downloader,
             self.report_model,
             public_key=manager.public_key,
         )
@@ -184,6 +187,7 @@ class EdgeModule:
                 desired["model"],
                 allow_http=self.settings.allow_http_model_urls,
                 allowed_hosts=self.settings.model_url_hosts,
+                storage_host=self._storage_host,
             )
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
