@@ -251,11 +251,13 @@ def publish_model(
     priority: int = DEFAULT_PRIORITY,
     module: str = DEFAULT_MODULE,
     storage: StorageOptions | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> PublishedModel:
     """Upload a contract-bearing model as ``trainer publish`` does; where it is and its patch.
 
     The connection string defaults to ``AZURE_STORAGE_CONNECTION_STRING``; it needs the
-    AccountKey, which signs the devices' read-only URL.
+    AccountKey, which signs the devices' read-only URL. A model that ONNX Runtime
+    ``device_runtime`` (the fleet's) cannot load is refused before anything is uploaded.
     """
     model = check_model_bytes(onnx_bytes)
     request = PublishRequest(
@@ -271,6 +273,7 @@ def publish_model(
             names=("layered_deployment", "target_condition"),
         ),
         storage=storage or StorageOptions(),
+        device_runtime=device_runtime,
     )
     secret = connection_string or os.environ.get(CONNECTION_STRING_ENV)
     result = publish_checked(model, secret, request)

@@ -72,12 +72,10 @@ def probe_frame(frame: Any, contract: Contract, count: int, seed: int) -> Any:
             extra[spec.name] = rng.integers(int(low - margin), int(high + margin) + 1, count)
         else:
             values = rng.uniform(low - margin, high + margin, count)
+            # float32 values: the random points ask both models exactly the same question.
             extra[spec.name] = values.astype(np.float32).astype(np.float64)
+    # The given rows stay as they are: a device casts them to float32 as ONNX Runtime does here.
     given = frame.copy()
-    for spec in contract.inputs:
-        if spec.type == "float":
-            # ONNX computes on float32: both models are asked the same float32 values.
-            given[spec.name] = given[spec.name].astype(np.float32).astype(np.float64)
     extra_frame = pd.DataFrame(extra, columns=list(frame.columns)).astype(frame.dtypes.to_dict())
     return pd.concat([given, extra_frame], ignore_index=True)
 

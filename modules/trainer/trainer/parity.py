@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 from trainer.contract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
 from trainer.errors import TrainerError
 from trainer.inputs import onnx_feed, row_values
+
+FloatT = TypeVar("FloatT", bound=np.floating[Any])
 
 TOLERANCE = 1e-5
 # Regressor values and outlier scores have no fixed scale: float32 keeps ~7 digits, so a value of
@@ -125,14 +127,18 @@ def check_options(points: int, tolerance: float) -> None:
 
 
 def probe_points(
-    features: NDArray[np.float32], count: int = RANDOM_POINTS, seed: int = 0
-) -> NDArray[np.float32]:
-    """Every given row plus ``count`` seeded uniform points over and around their range."""
+    features: NDArray[FloatT], count: int = RANDOM_POINTS, seed: int = 0
+) -> NDArray[FloatT]:
+    """Every given row plus ``count`` seeded uniform points over and around their range.
+
+    The given rows keep their values (and dtype); the random points are float32 values, which
+    both models then see alike.
+    """
     low, high = features.min(axis=0), features.max(axis=0)
     margin = (high - low) / 2
     rng = np.random.default_rng(seed)
     extra = rng.uniform(low - margin, high + margin, size=(count, features.shape[1]))
-    return np.vstack([features, extra.astype(np.float32)])
+    return np.vstack([features, extra.astype(np.float32).astype(features.dtype)])
 
 
 def compare(
@@ -142,8 +148,9 @@ def compare(
     points: Any,
     tolerance: float = TOLERANCE,
 ) -> ParityReport:
-    """Run both models on ``points`` (a float32 matrix or, for typed inputs, a DataFrame) and
-    report where they disagree, and how."""
+    """Run both models on ``points`` (a matrix or, for typed inputs, a DataFrame) and report
+    where they disagree, and how. scikit-learn is asked the points as they are; ONNX Runtime
+    their float32 values, as a device reads a JSON number."""
     if not 0 <= tolerance <= TOLERANCE:
         raise ValueError(f"the parity tolerance must be between 0 and {TOLERANCE:g}")
     names = list(contract.outputs.values())
