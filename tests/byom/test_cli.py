@@ -299,3 +299,27 @@ def test_a_sample_file_past_the_limit_is_refused_while_reading(
         samples.read_samples(too_many)
     header, rows = samples.read_samples(write_csv(tmp_path / "ok.csv", IRIS.data[:3]))
     assert header is None and rows.shape == (3, 4)
+
+
+def test_convert_a_dataframe_pipeline_with_text_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.byom.models import column_transformer_pipeline
+
+    fitted = column_transformer_pipeline()
+    model = tmp_path / "pumps.joblib"
+    joblib.dump(fitted.estimator, model)
+    samples = tmp_path / "pumps.csv"
+    fitted.rows.to_csv(samples, index=False)
+    output = tmp_path / "pumps.onnx"
+    assert main(["convert", str(model), "-o", str(output), "--samples", str(samples)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # Text columns are strings, number columns floats (a CSV does not say int64).
+    assert summary["inputs"] == [
+        {"name": "site", "type": "string", "shape": [None, 1]},
+        {"name": "pump", "type": "string", "shape": [None, 1]},
+        {"name": "vibration", "type": "float", "shape": [None, 1]},
+        {"name": "starts", "type": "float", "shape": [None, 1]},
+    ]
+    assert summary["parity"]["disagreeing"] == 0
+    assert read_model_file(output).contract.class_labels == ("failing", "ok")

@@ -29,13 +29,18 @@ def typed_inputs(sample_rows: Any, feature_names: Sequence[str]) -> tuple[InputS
     if not is_frame(sample_rows):
         return ()
     columns = [str(c) for c in sample_rows.columns]
+    types = [
+        _column_type(name, sample_rows[column])
+        for name, column in zip(columns, sample_rows.columns, strict=True)
+    ]
+    if all(kind == "float" for kind in types):
+        return ()  # one float tensor, as contract v1: the columns are taken in order
     if columns != list(feature_names):
         raise ExportError(
             f"the sample rows' columns {columns[:8]} are not the model's features "
             f"{list(feature_names)[:8]} (same names, same order)"
         )
-    specs = tuple(InputSpec(name, _column_type(name, sample_rows[name])) for name in feature_names)
-    return specs if any(spec.type != "float" for spec in specs) else ()
+    return tuple(InputSpec(name, kind) for name, kind in zip(columns, types, strict=True))
 
 
 def _column_type(name: str, column: Any) -> str:
