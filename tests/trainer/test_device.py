@@ -113,3 +113,12 @@ def test_publish_refuses_a_model_the_fleet_cannot_load_before_uploading(
     line = result.stderr.strip()
     assert line.startswith("trainer: error: the model needs ")
     assert "more than ONNX Runtime 1.15 on the devices loads (--device-runtime)" in line
+
+
+def test_run_refuses_a_device_runtime_it_cannot_target_before_training() -> None:
+    result = run_cli(["run"], env={"TRAINER_DEVICE_RUNTIME": "latest"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "trainer: error: the device runtime must be an ONNX Runtime version such as 1.20, "
+        "not 'latest'"
+    )

@@ -193,6 +193,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
             names=("TRAINER_LAYERED_DEPLOYMENT", "TRAINER_TARGET_CONDITION"),
         ),
         storage=settings.options(),
+        device_runtime=settings.device_runtime,
     )
     request.check(name, version)
     parse_connection_string(settings.secret())
@@ -205,6 +206,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
         version,
         parity_points=settings.parity_points,
         min_accuracy=settings.min_accuracy,
+        device_runtime=settings.device_runtime,
     )
     if settings.output is not None:
         write_atomic(settings.output, built.data)
