@@ -173,3 +173,22 @@ def test_another_outlier_detector_is_refused_as_a_score_disagreement(
     assert dict(report.by_kind)["score"] > 0
     assert report.summary()["kind"] == "outlier"
     assert "score at [" in report.failure_message()
+
+
+def test_flipped_outlier_flags_are_refused_as_flag_disagreements(kinds: dict[str, Any]) -> None:
+    fitted, exported = kinds["one_class_svm"]
+    model = onnx.load_from_string(exported.data)
+    # Same scores, every flag flipped: the graph's label goes through Neg (1 <-> -1).
+    for node in model.graph.node:
+        node.output[:] = ["label_raw" if name == "label" else name for name in node.output]
+    model.graph.node.append(onnx.helper.make_node("Neg", ["label_raw"], ["label"]))
+    points = parity.probe_points(fitted.rows.to_numpy(), 200)
+    report = parity.compare(fitted.estimator, model.SerializeToString(), exported.contract, points)
+    scores = np.abs(fitted.estimator.decision_function(points))
+    away_from_zero = int(np.count_nonzero(scores > 1e-5 + 1e-5 * scores))
+    assert dict(report.by_kind) == {"outlier flag": away_from_zero}
+    assert report.disagreements[0].kind == "outlier flag"
+    assert (
+        "sklearn=inlier" in report.failure_message()
+        or "sklearn=outlier" in report.failure_message()
+    )
