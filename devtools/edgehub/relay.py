@@ -13,57 +13,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
+
+from devtools.threaded_server import CHUNK, ThreadedServer, pipe
 
 log = logging.getLogger("devtools.edgehub")
 
-_CHUNK = 64 * 1024
 _DRAIN_AFTER_BROKER_LOSS = 10.0  # seconds to wait for the module to hang up
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):  # a reset is an end like any other here
-        while data := await reader.read(_CHUNK):
-            writer.write(data)
-            await writer.drain()
 
 
 async def _swallow(reader: asyncio.StreamReader) -> None:
     with contextlib.suppress(OSError):
-        while await reader.read(_CHUNK):
+        while await reader.read(CHUNK):
             pass
 
 
-class Relay:
+class Relay(ThreadedServer):
     """Listen on ``listen`` and relay each connection to ``target``, in a thread of its own."""
 
     def __init__(self, listen: tuple[str, int], target: tuple[str, int]) -> None:
-        self.listen = listen
         self.target = target
-        self._loop = asyncio.new_event_loop()
-        self._server: asyncio.Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        try:
-            self._call(self._start())
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(listen)
 
-    def _call(self, coroutine: object) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(15)  # type: ignore[arg-type]
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, *self.listen, reuse_address=True)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.close()  # broker down: the module's connect fails and it retries
             return
-        to_broker = asyncio.create_task(_pump(reader, upstream_writer))
-        to_module = asyncio.create_task(_pump(upstream_reader, writer))
+        to_broker = asyncio.create_task(pipe(reader, upstream_writer))
+        to_module = asyncio.create_task(pipe(upstream_reader, writer))
         try:
             done, _ = await asyncio.wait(
                 {to_broker, to_module}, return_when=asyncio.FIRST_COMPLETED
@@ -83,20 +61,3 @@ class Relay:
                 task.cancel()
             for stream in (writer, upstream_writer):
                 stream.close()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        if self._loop.is_running():
-            with contextlib.suppress(Exception):
-                self._call(stop())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()

@@ -117,8 +117,12 @@ def heap_census(app: web.Application, collect: bool) -> dict[str, Any]:
 
 def thread_kinds() -> dict[str, int]:
     """Python threads by name, a pool's workers folded into one entry ("asyncio_N",
-    "ThreadPoolExecutor-0_N"): a pool may start workers late, up to its max_workers."""
-    names = (re.sub(r"_\d+$", "_N", t.name) for t in threading.enumerate())
+    "ThreadPoolExecutor-0_N"): a pool may start workers late, up to its max_workers. So are
+    asyncio's child waiters ("asyncio-waitpid-<pid>"), one while a model check runs."""
+    waiters = (
+        re.sub(r"^asyncio-waitpid-\d+$", "asyncio-waitpid_N", t.name) for t in threading.enumerate()
+    )
+    names = (re.sub(r"_\d+$", "_N", name) for name in waiters)
     return dict(Counter(re.sub(r"^Thread-\d+", "Thread-N", name) for name in names))
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from devtools.edgehub import EdgeHub
 from devtools.ports import free_port, port_in_use
+from devtools.processes import terminate
 from devtools.soak.analysis import Trend, trend
 from devtools.soak.load import FLOWER, get_json, post_json, steady
 from devtools.soak.probe import PROBE_PATH, TRIM_PATH
@@ -214,13 +214,7 @@ def probed_module(
             time.sleep(0.05)
         yield Module(process, f"http://{HOST}:{port}", log)
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        terminate(process, timeout=15)
 
 
 def _applied(reported: dict[str, Any]) -> bool:

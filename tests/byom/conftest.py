@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from trainer import export_model
+from trainer.byom import build_export
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,34 @@ def cancer() -> Foreign:
         estimator, name="breast-cancer-rf", version="1", feature_names=names, sample_rows=data.data
     )
     return Foreign(estimator, np.asarray(data.data), names, onnx)
+
+
+@pytest.fixture(scope="session")
+def kinds() -> dict[str, Any]:
+    """Every model of tests/byom/models.py, fitted once and exported once per session."""
+    from tests.byom import models
+
+    made: dict[str, Any] = {}
+    for name in KIND_MODELS:
+        fitted = getattr(models, name)()
+        exported = build_export(
+            fitted.estimator, name=name.replace("_", "-"), version="1", sample_rows=fitted.rows
+        )
+        made[name] = (fitted, exported)
+    return made
+
+
+KIND_MODELS = (
+    "diabetes_forest",
+    "diabetes_two_targets",
+    "xgboost_classifier",
+    "xgboost_regressor_pipeline",
+    "lightgbm_regressor",
+    "lightgbm_classifier_pipeline",
+    "histogram_boosting_regressor",
+    "histogram_boosting_classifier",
+    "isolation_forest",
+    "one_class_svm",
+    "local_outlier_factor",
+    "column_transformer_pipeline",
+)

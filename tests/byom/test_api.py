@@ -14,8 +14,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_iris, load_wine
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelPropagation
@@ -118,17 +119,17 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="unconvertible",
         ),
         pytest.param(
-            lambda: fitted(LinearRegression()),
+            lambda: KMeans(n_clusters=3, n_init=1).fit(X),
             {"feature_names": NAMES},
             NotAClassifierError,
-            "LinearRegression is not a classifier",
-            id="regressor",
+            "KMeans is not a classifier, a regressor or an outlier detector",
+            id="clusterer",
         ),
         pytest.param(
             lambda: {"coef": [1, 2]},
             {"feature_names": NAMES},
             NotAClassifierError,
-            "dict is not a classifier",
+            "dict is not a classifier, a regressor or an outlier detector",
             id="not-an-estimator",
         ),
         pytest.param(

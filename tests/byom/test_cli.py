@@ -11,7 +11,9 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
+from sklearn.cluster import KMeans
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.semi_supervised import LabelPropagation
 
@@ -43,6 +45,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     estimators = {
         "iris_lr": LogisticRegression(max_iter=500).fit(x, y),
         "regressor": LinearRegression().fit(x, y),
+        "clusterer": KMeans(n_clusters=3, n_init=1, random_state=0).fit(x),
         "propagation": LabelPropagation().fit(x, y),
     }
     paths = {}
@@ -106,12 +109,12 @@ def test_convert_a_dataframe_pipeline_as_a_real_process(wine: Foreign, tmp_path:
     assert summary["output"] == str(output)
 
 
-def test_a_regressor_is_refused_by_a_real_process(files: dict[str, Path], tmp_path: Path) -> None:
+def test_a_clusterer_is_refused_by_a_real_process(files: dict[str, Path], tmp_path: Path) -> None:
     output = tmp_path / "out.onnx"
     result = run_cli(
         [
             "convert",
-            str(files["regressor"]),
+            str(files["clusterer"]),
             "-o",
             str(output),
             "--samples",
@@ -123,11 +126,45 @@ def test_a_regressor_is_refused_by_a_real_process(files: dict[str, Path], tmp_pa
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "trainer: error: LinearRegression is not a classifier: only a scikit-learn classifier "
-        "(or a pipeline ending in one) can be served, since the device answers a label and "
-        "class probabilities"
+        "trainer: error: KMeans is not a classifier, a regressor or an outlier detector: only "
+        "those (or a pipeline ending in one) can be served"
     )
     assert not output.exists()
+
+
+def test_a_20_tree_forest_with_probability_ties_is_accepted_as_a_new_user_would_convert_it(
+    tmp_path: Path,
+) -> None:
+    # Refused before contract v2's gate: 4 of 3,569 points were exact probability ties whose
+    # argmax float32 and float64 break differently (|dp| 6e-8). Such a tie is not a disagreement.
+    data = load_breast_cancer()
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(data.data, data.target)
+    model = tmp_path / "cancer_rf.joblib"
+    joblib.dump(forest, model)
+    names = [str(n).replace(" ", "_") for n in data.feature_names]
+    samples = write_csv(tmp_path / "cancer.csv", data.data, names)
+    output = tmp_path / "cancer.onnx"
+    result = run_cli(["convert", str(model), "-o", str(output), "--samples", str(samples)])
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["parity"]
+    assert report["disagreeing"] == 0
+    assert report["ties"] > 0  # the ties are there, counted, and not held against the model
+    assert report["points"] == len(data.data) + 3000
+    assert read_model_file(output).contract.class_labels == (0, 1)
+
+
+def test_convert_a_regressor(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "iris-reg.onnx"
+    argv = ["convert", str(files["regressor"]), "-o", str(output), "--samples"]
+    assert main([*argv, str(files["samples_header"]), "--parity-points", "100"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    contract = read_model_file(output).contract
+    assert (contract.kind, contract.version) == ("regressor", "2")
+    assert contract.target_names == ("value",)
+    assert summary["kind"] == "regressor" and summary["parity"]["kind"] == "regressor"
+    assert summary["parity"]["disagreeing"] == 0
 
 
 def test_names_from_the_csv_header_and_flags(
@@ -150,7 +187,10 @@ def test_names_from_the_csv_header_and_flags(
             id="unconvertible",
         ),
         pytest.param(
-            "regressor", ["--feature-names", NAMES], ["is not a classifier"], id="regressor"
+            "clusterer",
+            ["--feature-names", NAMES],
+            ["is not a classifier, a regressor or an outlier detector"],
+            id="clusterer",
         ),
         pytest.param(
             "iris_lr",
@@ -259,3 +299,27 @@ def test_a_sample_file_past_the_limit_is_refused_while_reading(
         samples.read_samples(too_many)
     header, rows = samples.read_samples(write_csv(tmp_path / "ok.csv", IRIS.data[:3]))
     assert header is None and rows.shape == (3, 4)
+
+
+def test_convert_a_dataframe_pipeline_with_text_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.byom.models import column_transformer_pipeline
+
+    fitted = column_transformer_pipeline()
+    model = tmp_path / "pumps.joblib"
+    joblib.dump(fitted.estimator, model)
+    samples = tmp_path / "pumps.csv"
+    fitted.rows.to_csv(samples, index=False)
+    output = tmp_path / "pumps.onnx"
+    assert main(["convert", str(model), "-o", str(output), "--samples", str(samples)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # Text columns are strings, number columns floats (a CSV does not say int64).
+    assert summary["inputs"] == [
+        {"name": "site", "type": "string", "shape": [None, 1]},
+        {"name": "pump", "type": "string", "shape": [None, 1]},
+        {"name": "vibration", "type": "float", "shape": [None, 1]},
+        {"name": "starts", "type": "float", "shape": [None, 1]},
+    ]
+    assert summary["parity"]["disagreeing"] == 0
+    assert read_model_file(output).contract.class_labels == ("failing", "ok")

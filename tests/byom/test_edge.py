@@ -26,7 +26,7 @@ from trainer import publish_model
 edgehub = pytest.importorskip("devtools.edgehub", reason="the edgeHub emulator is not merged")
 pytest.importorskip("predictor.iot", reason="the predictor's IoT Edge side is not merged")
 
-from tests.predictor.test_process import HOST, predictor  # noqa: E402
+from tests.predictor.process import HOST, predictor  # noqa: E402
 
 MODULE = "predictor"
 BATCH = 50  # rows per telemetry message: answers stay far below edgeHub's 256 KB

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from devtools.processes import terminate
 from tests.edgehub.sdk_module import SdkModule
 
 REPO = Path(__file__).resolve().parents[2]
@@ -88,13 +89,7 @@ def running(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str,
 
 def _stop(process: subprocess.Popen[bytes], state: Path) -> None:
     """Even when a test fails: SIGTERM (the CLI stops its brokers), else SIGKILL it and them."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    terminate(process, timeout=20)
     for pid_file in state.glob("brokers/*/mosquitto.pid"):
         with contextlib.suppress(ValueError, OSError):
             pid = int(pid_file.read_text())

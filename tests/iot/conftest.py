@@ -1,13 +1,17 @@
-"""Fixtures for the predictor's IoT Edge side: real models and a real model manager."""
+"""Fixtures for the predictor's IoT Edge side: real models, a real model manager, and the edgeHub
+emulator wired by the real deployment's routes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from devtools.edgehub import EdgeHub, load_manifest
 from predictor.store import ModelManager
+from tests.iot.edge_module import MODULE, REPO
 from tests.predictor.modelfactory import iris_model
 from trainer.training import Hyperparameters
 
@@ -40,3 +44,11 @@ async def manager(tmp_path: Path, iot_models: IotModels) -> ModelManager:
     manager = ModelManager(tmp_path / "cache", bundled)
     await manager.load_at_start()
     return manager
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[EdgeHub]:
+    """The emulator, wired by the routes of the real deployment template."""
+    routes = load_manifest(REPO / "deployment.template.json").routes
+    with EdgeHub(tmp_path / "edgehub", routes, modules=[MODULE, "sensor"]) as running:
+        yield running

@@ -7,64 +7,16 @@ from __future__ import annotations
 import json
 import signal
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from devtools.azurite import Azurite
-from devtools.edgehub import EdgeHub, load_manifest
+from devtools.edgehub import EdgeHub
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.predictor.test_process import HOST, Predictor, predictor
-
-REPO = Path(__file__).resolve().parents[2]
-MODULE = "predictor"
-FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[EdgeHub]:
-    """The emulator, wired by the routes of the real deployment template."""
-    routes = load_manifest(REPO / "deployment.template.json").routes
-    with EdgeHub(tmp_path / "edgehub", routes, modules=[MODULE, "sensor"]) as running:
-        yield running
-
-
-def model_status(reported: dict[str, Any]) -> tuple[str | None, str | None]:
-    model = reported.get("model") or {}
-    return model.get("version"), model.get("status")
-
-
-def start(tmp_path: Path, hub: EdgeHub, bundled: bytes, **settings: str) -> Any:
-    (tmp_path / "bundled.onnx").write_bytes(bundled)
-    env = {
-        **hub.module_env(MODULE),
-        "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
-        "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.1",
-        "PREDICTOR_IOT_RECONNECT_SECONDS": "1",
-        "PREDICTOR_IOT_TIMEOUT_SECONDS": "5",
-        **settings,
-    }
-    return predictor(tmp_path, **env)
-
-
-def post(module: Predictor, body: Any) -> Any:
-    request = urllib.request.Request(
-        f"http://{HOST}:{module.port}/predict",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def wait_status(hub: EdgeHub, version: str | None, status: str, timeout: float = 60) -> Any:
-    return hub.wait_for_reported(
-        MODULE, lambda r: model_status(r) == (version, status), timeout=timeout
-    )["model"]
+from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.predictor.process import predictor
 
 
 def test_twin_update_downloads_verifies_swaps_and_reports_applied(

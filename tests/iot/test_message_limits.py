@@ -22,9 +22,7 @@ from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, start
-
-__all__ = ["hub"]  # the fixture, shared with test_edge_module
+from tests.iot.edge_module import FLOWER, MODULE, start
 
 SDK_LIMIT = 262_144
 BULKY = {f"note{i:02d}": "x" * 1000 for i in range(20)}  # 20 KB, copied onto every part

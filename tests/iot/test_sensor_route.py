@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devtools.edgehub import EdgeHub, load_manifest
 from tests.iot.conftest import V1, IotModels
-from tests.iot.test_edge_module import start
+from tests.iot.edge_module import start
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,12 +16,10 @@ from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, start, wait_status
 from tests.predictor.modelfactory import iris_model
-from tests.predictor.test_process import HOST, Predictor, predictor
+from tests.predictor.process import HOST, Predictor, predictor
 from trainer.training import Hyperparameters
-
-__all__ = ["hub"]  # the emulator fixture, shared with the single-model tests
 
 LEAF, PETAL = "20261203.1", "20261203.2"
 

@@ -52,3 +52,10 @@ def test_http_only_when_allowed_and_hosts_only_from_the_allow_list() -> None:
 def test_redaction_drops_the_sas_token() -> None:
     assert "sig" not in redact(GOOD["url"])
     assert redact("https://h/p") == "https://h/p"
+
+
+def test_with_a_storage_host_no_other_host_is_taken() -> None:
+    with pytest.raises(TargetError, match="not the storage account's blob host"):
+        parse_target({**GOOD, "version": "1"}, storage_host="other.blob.core.windows.net")
+    taken = parse_target({**GOOD, "version": "1"}, storage_host="ACCT.blob.core.windows.net")
+    assert taken.url == GOOD["url"]

@@ -5,50 +5,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from azure.storage.blob import BlobClient
 
 from devtools.azurite import Azurite
 from devtools.ports import free_port
-from predictor.iot.download import Downloader, DownloadPolicy
-from predictor.iot.target import ModelTarget, parse_target
+from predictor.iot.download import Downloader
 from predictor.iot.updater import ModelUpdater
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.iot.updates import Reports, policy, settle, target
 from tests.predictor.modelfactory import edit
+from tests.reliability.throttled_proxy import ThrottledProxy
 
-
-class Reports:
-    """Collects what the updater reports (the twin's reported ``model``), in order."""
-
-    def __init__(self) -> None:
-        self.states: list[dict[str, Any]] = []
-
-    async def __call__(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
-
-    @property
-    def statuses(self) -> list[tuple[str | None, str]]:
-        return [(s["version"], s["status"]) for s in self.states]
+# A first target slow enough to be caught in the middle of its body: about 600 kB at 100 kB/s
+# (under policy()'s 1 MB limit), "started" once well past the answers' headers.
+SLOW_MODEL_PADDING = 600_000
+SLOW_RATE = 100_000
+SLOW_STARTED = 64 * 1024
 
 
 @pytest.fixture
 async def reports() -> Reports:
     return Reports()
-
-
-def policy(**changes: Any) -> DownloadPolicy:
-    values: dict[str, Any] = {
-        "max_bytes": 1_000_000,
-        "attempts": 2,
-        "backoff_seconds": 0.0,
-        "timeout": 5.0,
-    }
-    values.update(changes)
-    return DownloadPolicy(**values)
 
 
 @pytest.fixture
@@ -61,12 +43,10 @@ async def updater(manager: ModelManager, reports: Reports) -> AsyncIterator[Mode
         await task
 
 
-def target(value: dict[str, str]) -> ModelTarget:
-    return parse_target(value, allow_http=True)
-
-
-async def settle(updater: ModelUpdater) -> None:
-    await asyncio.wait_for(updater.wait_idle(), 30)
+def through(proxy: ThrottledProxy, desired: dict[str, str]) -> dict[str, str]:
+    """``desired`` with its URL pointed at ``proxy`` instead of Azurite."""
+    port = urlsplit(desired["url"]).port
+    return {**desired, "url": desired["url"].replace(f":{port}/", f":{proxy.port}/", 1)}
 
 
 async def test_a_new_model_is_downloaded_verified_swapped_and_reported(
@@ -171,13 +151,22 @@ async def test_the_newest_target_wins(
     updater: ModelUpdater,
     reports: Reports,
 ) -> None:
-    two, three = upload(azurite, iot_models.v2), upload(azurite, iot_models.v3)
-    updater.submit(target(two.desired(V2)))
-    updater.submit(target(three.desired(V3)))
-    await settle(updater)
+    # The first target comes over a slow link and is still in the middle of its body when the
+    # second one arrives: the updater must abandon it, not finish it first.
+    slow_model = edit(iot_models.v2, padding="x" * SLOW_MODEL_PADDING)
+    two, three = upload(azurite, slow_model), upload(azurite, iot_models.v3)
+    with ThrottledProxy((azurite.host, azurite.port), SLOW_RATE) as proxy:
+        updater.submit(target(through(proxy, two.desired(V2))))
+        await asyncio.to_thread(proxy.wait_sent, SLOW_STARTED, 30)  # the first is under way
+        assert reports.statuses == [(V2, "downloading")]
+        updater.submit(target(three.desired(V3)))
+        await settle(updater)
+        sent_for_two = proxy.sent
     assert manager.current is not None and manager.current.version == V3
     assert reports.statuses[-1] == (V3, "applied")
     assert (V2, "applied") not in reports.statuses
+    assert reports.statuses == [(V2, "downloading"), (V3, "downloading"), (V3, "applied")]
+    assert sent_for_two < len(slow_model)  # abandoned in the middle of its body
 
 
 async def test_a_refused_target_is_not_fetched_again_but_a_fixed_one_is(

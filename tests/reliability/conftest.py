@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, settings
 
-# Re-exported fixtures: a real server on loopback (client) and the real IoT models.
-from tests.iot.conftest import iot_models, manager
+# Re-exported fixtures: a real server on loopback (client), the real IoT models, and the
+# edgeHub emulator wired by the real deployment's routes (hub).
+from tests.iot.conftest import hub, iot_models, manager
 from tests.predictor.conftest import client, make_settings, models
 
-__all__ = ["client", "iot_models", "make_settings", "manager", "models"]
+__all__ = ["client", "hub", "iot_models", "make_settings", "manager", "models"]
 
 # Bounded and deterministic: the whole suite must stay fast on 2 shared cores. A server or a
 # manager shared by every example of one test is intended (hence the health check is off).

@@ -20,12 +20,10 @@ from predictor.iot.updater import ModelUpdater
 from predictor.store import CacheWriteError, ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
-from tests.iot.test_updater import Reports, policy
-from tests.predictor.test_process import cache_model
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.iot.updates import Reports, policy
+from tests.predictor.process import cache_model
 from tests.reliability.cutting_proxy import CuttingProxy
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
 
 
 def block(directory: Path) -> None:

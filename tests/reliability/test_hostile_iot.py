@@ -27,7 +27,7 @@ from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
-from tests.iot.test_edge_module import MODULE, REPO, model_status, start
+from tests.iot.edge_module import MODULE, REPO, model_status, start
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values
 
 MAX_ROWS = 50

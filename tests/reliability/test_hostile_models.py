@@ -11,16 +11,20 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 
 from predictor.contract import ModelError
-from predictor.opsets import operator_domains
+from predictor.opsets import _MANY, _SCHEMA, operator_domains
 from predictor.runtime import OnnxModel
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
 from tests.reliability.badmodels import (
+    contrib_in_function,
+    contrib_in_subgraph,
     contrib_operator,
+    contrib_unimported,
     foreign_operator,
     function_importing,
     lying_contract,
@@ -44,6 +48,9 @@ def cached(directory: Path) -> list[Path]:
         (lambda good: good[:-7], "not a loadable ONNX model"),
         (foreign_operator, f"{OUTSIDE}'com.example.evil'"),
         (contrib_operator, f"{OUTSIDE}'com.microsoft'"),
+        (contrib_unimported, f"{OUTSIDE}'com.microsoft'"),
+        (contrib_in_subgraph, f"{OUTSIDE}'com.microsoft'"),
+        (contrib_in_function, f"{OUTSIDE}'com.microsoft'"),
         (lambda good: function_importing(good, "com.example.fn"), f"{OUTSIDE}'com.example.fn'"),
         (lambda good: function_importing(good, "x" * 5000), f"{OUTSIDE}'{'x' * 64}'$"),
         (lying_contract, "4 wide but the contract names 3"),
@@ -55,6 +62,9 @@ def cached(directory: Path) -> list[Path]:
         "truncated tail",
         "foreign operator",
         "contrib operator",
+        "contrib operator never imported",
+        "contrib operator in a nested subgraph",
+        "contrib operator in a function body",
         "function importing a foreign domain",
         "a 5000-character domain",
         "lying contract",
@@ -85,6 +95,33 @@ def test_the_contrib_model_is_refused_by_our_check_not_by_onnx_runtime(
         OnnxModel.from_bytes(data, "twin")
 
 
+@pytest.mark.parametrize(
+    "make", [contrib_unimported, contrib_in_subgraph], ids=["graph", "subgraph"]
+)
+def test_a_contrib_node_that_no_opset_imports_is_refused_though_onnx_runtime_runs_it(
+    iot_models: IotModels, make: BadModel
+) -> None:
+    data = make(iot_models.v2)
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rows = np.ones((2, 4), dtype=np.float32)
+    assert session.run(None, {session.get_inputs()[0].name: rows})  # the hole is real
+    assert "com.microsoft" in operator_domains(data)
+    with pytest.raises(ModelError, match=r"'com\.microsoft'"):
+        OnnxModel.from_bytes(data, "twin")
+
+
 def test_the_trainers_models_import_only_the_allowed_domains(iot_models: IotModels) -> None:
     assert operator_domains(iot_models.v1) <= {"", "ai.onnx", "ai.onnx.ml"}
     assert OnnxModel.from_bytes(iot_models.v1, "bundled").version == V1
+
+
+def test_the_protobuf_reader_uses_the_field_numbers_of_onnx_proto() -> None:
+    from onnx import onnx_ml_pb2
+
+    for message, fields in _SCHEMA.items():
+        real = getattr(onnx_ml_pb2, message).DESCRIPTOR.fields_by_name
+        for name, (number, label, of) in fields.items():
+            assert real[name].number == number, (message, name)
+            assert real[name].is_repeated == (label == _MANY), (message, name)
+            kind = None if real[name].message_type is None else real[name].message_type.name
+            assert kind == of, (message, name)

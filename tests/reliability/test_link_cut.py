@@ -15,7 +15,6 @@ module's real mosquitto and does exactly that while the module answers a stream 
 from __future__ import annotations
 
 import collections
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +24,10 @@ from devtools.edgehub import EdgeHub
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.certs import make_certificates
 from tests.iot.conftest import V1, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.predictor.process import Predictor
 from tests.reliability.tls_cut_proxy import TlsCutProxy
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
+from tests.waiting import wait_until
 
 BATCH = 40  # telemetry messages before and after the cut
 
@@ -66,12 +65,18 @@ def through(hub: EdgeHub, proxy: TlsCutProxy) -> dict[str, str]:
     }
 
 
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.05)
+def wait_answered(hub: EdgeHub, module: Predictor, sent: list[str]) -> None:
+    """Until every input in ``sent`` has its answer upstream; after 120 s, fail with the
+    module's log."""
+    wanted = set(sent)
+    try:
+        wait_until(lambda: wanted <= {m.correlation_id for m in hub.upstream}, 120, "")
+    except TimeoutError:
+        answered = {m.correlation_id for m in hub.upstream}
+        pytest.fail(
+            f"{len(wanted & answered)} of {len(sent)} answered; "
+            f"module log: {module.log.read_text()[-4000:]}"
+        )
 
 
 def test_a_link_cut_mid_record_kills_the_sdk_thread_and_the_module_recovers_every_answer(
@@ -85,15 +90,7 @@ def test_a_link_cut_mid_record_kills_the_sdk_thread_and_the_module_recovers_ever
         proxy.cut(hold_seconds=0.5)  # while the module is answering those
         sent += [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
         wait_until(lambda: proxy.cuts == 1, 30, "the proxy did not cut the link")
-        wanted = set(sent)
-        try:
-            wait_until(lambda: wanted <= {m.correlation_id for m in hub.upstream}, 120, "")
-        except TimeoutError:
-            answered = {m.correlation_id for m in hub.upstream}
-            pytest.fail(
-                f"{len(wanted & answered)} of {len(sent)} answered; "
-                f"module log: {module.log.read_text()[-4000:]}"
-            )
+        wait_answered(hub, module, sent)
         assert post(module, FLOWER)["model_version"] == V1
         log = module.log.read_text()
     answers = collections.Counter(m.correlation_id for m in hub.upstream)
@@ -121,15 +118,7 @@ def test_a_link_that_goes_silent_is_replaced_when_an_answer_gets_no_acknowledgem
         hub.wait_for_upstream(5, 30)  # the module is answering those: sends are in flight
         proxy.freeze()
         sent += [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
-        wanted = set(sent)
-        try:
-            wait_until(lambda: wanted <= {m.correlation_id for m in hub.upstream}, 120, "")
-        except TimeoutError:
-            answered = {m.correlation_id for m in hub.upstream}
-            pytest.fail(
-                f"{len(wanted & answered)} of {len(sent)} answered; "
-                f"module log: {module.log.read_text()[-4000:]}"
-            )
+        wait_answered(hub, module, sent)
         log = module.log.read_text()
     assert proxy.freezes == 1
     assert "no acknowledgement from edgeHub in 5 s on a connected link" in log

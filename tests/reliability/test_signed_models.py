@@ -29,12 +29,10 @@ from predictor.settings import Settings
 from predictor.signature import load_public_key
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
-from tests.iot.test_updater import Reports, policy
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.iot.updates import Reports, policy
 from trainer import signing
 from trainer.cli import main
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:

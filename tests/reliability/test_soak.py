@@ -18,9 +18,6 @@ from devtools.edgehub import EdgeHub
 from devtools.soak.run import Plan, soak
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.test_edge_module import hub
-
-__all__ = ["hub"]
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "75"))
 # The runs rise about 2.5 MiB in the first 25 s (first swaps, pools filling) and little after.
@@ -78,6 +75,8 @@ def test_soak_no_failed_request_no_lost_message_no_leak(
         for kind in kinds.keys() | warm_kinds.keys():
             if kind.endswith("_N"):
                 cap = POOL_CAP * (EVENT_LOOPS if kind == "asyncio_N" else 1)
+                if kind == "asyncio-waitpid_N":
+                    cap = 1  # the waiter of the model check's child: one update at a time
                 assert kinds.get(kind, 0) <= cap, (kind, kinds)
             else:
                 assert kinds.get(kind) == warm_kinds.get(kind), (kind, kinds, warm_kinds)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +17,10 @@ from devtools.azurite import Azurite, start_azurite
 from devtools.edgehub import EdgeHub
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.test_edge_module import FLOWER, MODULE, hub, post, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.predictor.modelfactory import edit
 from tests.reliability.throttled_proxy import ThrottledProxy
-
-__all__ = ["hub"]  # the emulator fixture, wired by the real deployment's routes
+from tests.waiting import wait_until
 
 # A real model, padded in its metadata: larger than what the kernel still sends for a killed
 # Azurite (its socket's send buffer grows to 4 MB on loopback), so the kill cuts the body.
@@ -106,14 +104,6 @@ def big_model(iot_models: IotModels) -> bytes:
     return edit(iot_models.v2, padding="x" * padding)
 
 
-def wait_until(condition: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        time.sleep(0.02)
-
-
 def cache_files(tmp_path: Path) -> list[str]:
     folder = tmp_path / "cache"
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
@@ -125,7 +115,7 @@ def through(blob: Uploaded, proxy: ThrottledProxy) -> dict[str, str]:
 
 
 def kill_mid_download(storage: Storage, proxy: ThrottledProxy, tmp_path: Path) -> None:
-    wait_until(lambda: proxy.sent >= KILL_AFTER, 60, "the download did not start")
+    proxy.wait_sent(KILL_AFTER, 60)  # the download is under way
     storage.kill()
     assert proxy.sent < MODEL_BYTES  # in the middle of the body
     assert not cache_files(tmp_path)

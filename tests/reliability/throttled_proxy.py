@@ -11,16 +11,17 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Coroutine
-from typing import Any
+
+from devtools.threaded_server import ThreadedServer, pipe
 
 _CHUNK = 16 * 1024
 # A small receive window towards upstream: storage cannot run far ahead of what we forward.
 _UPSTREAM_RCVBUF = 32 * 1024
 
 
-class ThrottledProxy:
-    """Forwards ``listen`` to ``upstream``; answers go back at ``rate`` bytes a second."""
+class ThrottledProxy(ThreadedServer):
+    """Forwards a free loopback port (``port``) to ``upstream``; answers go back at ``rate``
+    bytes a second."""
 
     def __init__(self, upstream: tuple[str, int], rate: int) -> None:
         self.upstream = upstream
@@ -28,22 +29,8 @@ class ThrottledProxy:
         self.connections = 0
         self.refused = 0  # connections while nothing listened upstream
         self._sent = 0
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._server: asyncio.Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        try:
-            self._call(self._start())
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def port(self) -> int:
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        self._lock = threading.Condition()
+        super().__init__(("127.0.0.1", 0))
 
     @property
     def sent(self) -> int:
@@ -51,13 +38,14 @@ class ThrottledProxy:
         with self._lock:
             return self._sent
 
-    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(15)
+    def wait_sent(self, count: int, timeout: float) -> int:
+        """Block until at least ``count`` bytes went to clients, and return how many did."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: self._sent >= count, timeout):
+                raise TimeoutError(f"{self._sent} of {count} bytes sent in {timeout} s")
+            return self._sent
 
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # The top of the connection's task: closing the proxy cancels it, which ends it quietly
         # (asyncio would log a cancelled connection callback as an error).
         with contextlib.suppress(asyncio.CancelledError):
@@ -71,7 +59,7 @@ class ThrottledProxy:
             self.refused += 1
             writer.close()
             return
-        upload = asyncio.create_task(_pipe(reader, up_writer))
+        upload = asyncio.create_task(pipe(reader, up_writer, _CHUNK))
         try:
             await self._download(up_reader, writer)
         finally:
@@ -99,34 +87,5 @@ class ThrottledProxy:
                 await writer.drain()
                 with self._lock:
                     self._sent += len(chunk)
+                    self._lock.notify_all()
                 await asyncio.sleep(len(chunk) / self.rate)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        if self._loop.is_running():
-            with contextlib.suppress(Exception):
-                self._call(stop())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()
-
-    def __enter__(self) -> ThrottledProxy:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        while chunk := await reader.read(_CHUNK):
-            writer.write(chunk)
-            await writer.drain()

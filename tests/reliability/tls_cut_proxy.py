@@ -16,15 +16,15 @@ import contextlib
 import socket
 import ssl
 import threading
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+
+from devtools.threaded_server import ThreadedServer
 
 _CHUNK = 64 * 1024
 _RECORD_HEADER = 5  # TLS record: type (1), version (2), length (2), then the body
 
 
-class TlsCutProxy:
+class TlsCutProxy(ThreadedServer):
     """Listen on ``listen`` with ``cert``/``key``; forward to the TLS server ``upstream``
     (verified with ``upstream_ca``). ``cut()`` breaks the next connection once."""
 
@@ -37,7 +37,6 @@ class TlsCutProxy:
         key: Path,
         upstream_ca: Path,
     ) -> None:
-        self.listen = listen
         self.upstream = upstream
         self._server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._server_context.load_cert_chain(cert, key)
@@ -49,15 +48,7 @@ class TlsCutProxy:
         # Seconds of broker traffic to hold before the cut, or "freeze".
         self._armed: float | str | None = None
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._server: asyncio.Server | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        try:
-            self._call(self._start())
-        except BaseException:
-            self.close()
-            raise
+        super().__init__(listen)
 
     def cut(self, hold_seconds: float = 0.5) -> None:
         """Break the current connection: hold what the broker sends for ``hold_seconds``
@@ -76,13 +67,7 @@ class TlsCutProxy:
             armed, self._armed = self._armed, None
             return armed
 
-    def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(15)
-
-    async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, *self.listen, reuse_address=True)
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # The streams are only used to take the socket: the TLS is ours, byte by byte.
         raw: socket.socket = writer.get_extra_info("socket").dup()
         writer.transport.abort()
@@ -93,29 +78,6 @@ class TlsCutProxy:
                 await _Link(self, raw).run()
         finally:
             raw.close()
-
-    def close(self) -> None:
-        async def stop() -> None:
-            if self._server is not None:
-                self._server.close()
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        if self._loop.is_running():
-            with contextlib.suppress(Exception):
-                self._call(stop())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        if not self._loop.is_running():
-            self._loop.close()
-
-    def __enter__(self) -> TlsCutProxy:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
 
 class _Link:

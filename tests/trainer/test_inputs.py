@@ -197,6 +197,9 @@ def test_contract_metadata_is_checked(
     ("make", "domain"),
     [
         (badmodels.contrib_operator, "com.microsoft"),
+        (badmodels.contrib_unimported, "com.microsoft"),
+        (badmodels.contrib_in_subgraph, "com.microsoft"),
+        (badmodels.contrib_in_function, "com.microsoft"),
         (badmodels.foreign_operator, "com.example.evil"),
         (lambda data: badmodels.function_importing(data, "com.example.lib"), "com.example.lib"),
     ],

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.test_workflows import KNOWN, az_calls, fake_az
-from tests.trainer.workflows import find_step, github_steps, load, resolve, run_step
+from tests.trainer.workflows import (
+    KNOWN,
+    az_calls,
+    fake_az,
+    find_step,
+    github_steps,
+    load,
+    resolve,
+    run_step,
+)
 
 # The names azure/login accepts (case-insensitive; it lowercases them and runs az cloud set).
 AZURE_LOGIN_CLOUDS = {

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +18,11 @@ from azure.storage.blob import BlobServiceClient
 from devtools.azurite import REPO_ROOT, Azurite
 from predictor.signature import load_public_key, verify
 from tests.trainer.workflows import (
+    BIN,
+    KNOWN,
     Step,
+    az_calls,
+    fake_az,
     find_step,
     load,
     resolve,
@@ -32,24 +34,6 @@ from trainer import signing
 from trainer.cli import _parser
 from trainer.model_file import read_model_file
 
-BIN = Path(sys.executable).parent
-# What a fork sets (docs/pipeline.md); '' is "not set", so the workflow's default applies.
-KNOWN = {
-    "vars.MODEL_NAME": "",
-    "vars.MODEL_CONTAINER": "",
-    "inputs.min_accuracy": "",
-    "vars.MIN_ACCURACY": "",
-    "vars.SAS_DAYS": "",
-    "vars.IOT_HUB_NAME": "test-hub",
-    "vars.AZURE_CLOUD": "",
-    "vars.CANARY_CONDITION": "",
-    "vars.FLEET_CONDITION": "",
-    "vars.CONTAINER_REGISTRY_SERVER": "registry.test.example",
-    "vars.CONTAINER_REGISTRY_USERNAME": "pusher",
-    "vars.EDGE_RUNTIME_VERSION": "",
-    "secrets.MODEL_SIGNING_KEY": "",  # GitHub: an unset secret is ''
-    "MODEL_SIGNING_KEY": "$(MODEL_SIGNING_KEY)",  # Azure: an unset variable stays a macro
-}
 # The steps with project commands, and the test here that runs each of them.
 RUN_HERE = {
     ("retrain.yml", "test", "Lint, type-check and run the test suite"),
@@ -295,37 +279,7 @@ def _only_release_inputs(folder: str, names: list[str]) -> set[str]:
 # There is no IoT hub here, so these run the steps' own shell logic (ids, files, conditions,
 # labels JSON, which deployments are pruned) against a fake 'az' that records its arguments.
 
-FAKE_AZ = """#!{python}
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["AZ_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-if args[:4] == ["iot", "edge", "deployment", "list"]:
-    print("\\n".join(os.environ.get("AZ_DEPLOYMENTS", "").split()))
-elif args[:4] == ["iot", "edge", "deployment", "show"]:
-    print(os.environ["AZ_CONTENT"])
-elif args[:2] == ["cloud", "show"]:
-    print(os.environ.get("AZ_CLOUD", "AzureCloud"))
-"""
 CANARY_CONTENT = {"modulesContent": {"predictor": {"properties.desired.model": {"version": "7"}}}}
-
-
-def fake_az(tmp_path: Path, definition: str, **env: str) -> tuple[dict[str, str], Path]:
-    folder = tmp_path / "fake-bin"
-    folder.mkdir(exist_ok=True)
-    (folder / "az").write_text(FAKE_AZ.format(python=sys.executable))
-    (folder / "az").chmod(0o755)
-    log = tmp_path / "az.jsonl"
-    path = os.pathsep.join([str(folder), str(BIN), os.environ.get("PATH", "")])
-    if definition == "azure-pipelines.yml":
-        env = {"IOT_HUB_NAME": "test-hub", **env}  # from the variable group iotedge-retrain
-    return {"PATH": path, "AZ_LOG": str(log), **env}, log
-
-
-def az_calls(log: Path) -> list[list[str]]:
-    """The az calls that act on IoT Hub, in order (the cloud checks left out)."""
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return [call for call in calls if call[:2] != ["cloud", "show"]]
 
 
 def flag(call: list[str], name: str) -> str:

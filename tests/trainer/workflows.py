@@ -4,6 +4,7 @@ so that tests can run those very commands."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -196,3 +197,54 @@ def run_step(
     )
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
     return process, outputs, summary.read_text()
+
+
+BIN = Path(sys.executable).parent
+# What a fork sets (docs/pipeline.md); '' is "not set", so the workflow's default applies.
+KNOWN = {
+    "vars.MODEL_NAME": "",
+    "vars.MODEL_CONTAINER": "",
+    "inputs.min_accuracy": "",
+    "vars.MIN_ACCURACY": "",
+    "vars.SAS_DAYS": "",
+    "vars.IOT_HUB_NAME": "test-hub",
+    "vars.AZURE_CLOUD": "",
+    "vars.CANARY_CONDITION": "",
+    "vars.FLEET_CONDITION": "",
+    "vars.CONTAINER_REGISTRY_SERVER": "registry.test.example",
+    "vars.CONTAINER_REGISTRY_USERNAME": "pusher",
+    "vars.EDGE_RUNTIME_VERSION": "",
+    "secrets.MODEL_SIGNING_KEY": "",  # GitHub: an unset secret is ''
+    "MODEL_SIGNING_KEY": "$(MODEL_SIGNING_KEY)",  # Azure: an unset variable stays a macro
+}
+
+FAKE_AZ = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["AZ_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args[:4] == ["iot", "edge", "deployment", "list"]:
+    print("\\n".join(os.environ.get("AZ_DEPLOYMENTS", "").split()))
+elif args[:4] == ["iot", "edge", "deployment", "show"]:
+    print(os.environ["AZ_CONTENT"])
+elif args[:2] == ["cloud", "show"]:
+    print(os.environ.get("AZ_CLOUD", "AzureCloud"))
+"""
+
+
+def fake_az(tmp_path: Path, definition: str, **env: str) -> tuple[dict[str, str], Path]:
+    folder = tmp_path / "fake-bin"
+    folder.mkdir(exist_ok=True)
+    (folder / "az").write_text(FAKE_AZ.format(python=sys.executable))
+    (folder / "az").chmod(0o755)
+    log = tmp_path / "az.jsonl"
+    path = os.pathsep.join([str(folder), str(BIN), os.environ.get("PATH", "")])
+    if definition == "azure-pipelines.yml":
+        env = {"IOT_HUB_NAME": "test-hub", **env}  # from the variable group iotedge-retrain
+    return {"PATH": path, "AZ_LOG": str(log), **env}, log
+
+
+def az_calls(log: Path) -> list[list[str]]:
+    """The az calls that act on IoT Hub, in order (the cloud checks left out)."""
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [call for call in calls if call[:2] != ["cloud", "show"]]

@@ -14,6 +14,7 @@ from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, PLANE, SETTINGS
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
+from predictor.modelcheck import CheckLimits
 from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The predictor's web app. More background work (the IoT Hub client) joins as one more
-    ``app.cleanup_ctx`` entry."""
+    """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
+    order and stopped in reverse: the model is loaded before the first request, and the IoT
+    Edge side (predictor/iot/lifecycle.py) starts after it and stops first."""
     metrics = Metrics()
     in_flight = InFlight()
     app = web.Application(
@@ -39,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
         settings.default_model,
         threads=settings.inference_threads,
         public_key=model_public_key(settings),
+        check=CheckLimits(settings.model_check_seconds, settings.model_check_memory_mb),
     )
     registry = ModelRegistry(manager, max_named=settings.max_models)
     registry.subscribe(metrics.on_model_event)

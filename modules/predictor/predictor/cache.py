@@ -106,6 +106,13 @@ def read(directory: Path) -> tuple[bytes, CacheEntry] | None:
     return data, entry
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably (for other files kept beside the
+    cache: a power cut leaves the old content or the new, never a mix)."""
+    _write_atomic(path, data)
+    _fsync_directory(path.parent)
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same directory, fsync it, then rename it over ``path``."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -1,7 +1,7 @@
 """JSON in and out, fast: orjson, with the standard library's exact behaviour kept.
 
-orjson decodes a small request about ten times faster than ``json`` and encodes an answer
-about twenty times faster (bench/BENCHMARKS.md). Where the two differ - NaN and Infinity
+orjson decodes a request and encodes an answer several times faster than ``json`` (the
+figures are in BENCHMARKS.md at the repository's root). Where the two differ - NaN and Infinity
 literals, a UTF-8 byte order mark or UTF-16 text, lone surrogates, integers beyond 64 bits
 (orjson makes them floats) - the standard library decides, so every request gets the same
 value, and the same error, as before.

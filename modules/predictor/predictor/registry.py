@@ -82,13 +82,7 @@ class ModelRegistry:
                 f"{self.max_named} named models are loaded already (PREDICTOR_MAX_MODELS); "
                 f"unload one before adding {name!r}"
             )
-        slot = ModelManager(
-            self.cache_dir / NAMED_DIR / name,
-            None,
-            threads=self.threads,
-            name=name,
-            public_key=self.default.public_key,
-        )
+        slot = self._new_slot(NAMED_DIR, name)
         for listener in self._listeners:
             slot.subscribe(listener)
         self._named[name] = slot
@@ -102,13 +96,7 @@ class ModelRegistry:
         slot = self.shadows.get(name)
         if slot is None:
             check_name(name)
-            slot = ModelManager(
-                self.cache_dir / SHADOW_DIR / name,
-                None,
-                threads=self.threads,
-                name=name,
-                public_key=self.default.public_key,
-            )
+            slot = self._new_slot(SHADOW_DIR, name)
             self.shadows[name] = slot
         return slot
 
@@ -125,6 +113,18 @@ class ModelRegistry:
         await asyncio.to_thread(shutil.rmtree, slot.cache_dir, True)
         log.info("shadow of %s removed", name)
         return True
+
+    def _new_slot(self, folder: str, name: str) -> ModelManager:
+        """An empty slot, with the default slot's threads, signing key and check limits."""
+        default = self.default
+        return ModelManager(
+            self.cache_dir / folder / name,
+            None,
+            threads=default.threads,
+            name=name,
+            public_key=default.public_key,
+            check=default.check,
+        )
 
     def find(self, name: str | None) -> OnnxModel | None:
         """The model serving under ``name`` (None: the default model), or None.

@@ -54,7 +54,12 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
 
 
 class OnnxModel:
-    """A loaded, checked model. Immutable and safe to use from many requests at once."""
+    """A loaded, checked model, safe to predict with from many requests at once.
+
+    The session and the contract never change. ``load_seconds`` is set once ``from_bytes`` has
+    smoke-tested the model, and ``origin`` by the model store for a model from the cache; both
+    before the model serves, and nothing changes them after.
+    """
 
     def __init__(
         self,
@@ -167,7 +172,7 @@ class OnnxModel:
             raise ModelError("the smoke prediction's probabilities do not sum to 1")
 
     def info(self) -> dict[str, Any]:
-        """What is running, for /info and (later) the module twin's reported properties."""
+        """What is running, for /info and the ``getModelInfo`` direct method."""
         return {
             "model_name": self.name,
             "model_version": self.version,

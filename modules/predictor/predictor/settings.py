@@ -141,7 +141,30 @@ class Settings(BaseSettings):
         ),
     )
     max_model_bytes: int = Field(
-        default=50 * 1024 * 1024, ge=1024, description="Largest model file downloaded, in bytes."
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest model file downloaded, in bytes; counted as the bytes arrive, whatever "
+            "the storage says the size is."
+        ),
+    )
+    model_check_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "Longest time a model from the twin may take to load and answer its smoke "
+            "prediction in the checking child process; past it, it is refused."
+        ),
+    )
+    model_check_memory_mb: int = Field(
+        default=1024,
+        ge=256,
+        le=65536,
+        description=(
+            "Address space (MB) of the child process that checks a model from the twin; a "
+            "model that needs more is refused. The child itself takes about 250 MB."
+        ),
     )
     download_attempts: int = Field(
         default=4, ge=1, le=20, description="Tries per model download before reporting failed."
@@ -175,8 +198,9 @@ class Settings(BaseSettings):
     storage_connection_string: SecretStr | None = Field(
         default=None,
         description=(
-            "Storage account connection string, used only for model URLs that carry no SAS "
-            "token. Prefer SAS URLs: then the device holds no account key."
+            "Storage account connection string. If set, model URLs must name its blob host, "
+            "and its key signs only URLs without a SAS under its own blob endpoint. Prefer SAS "
+            "URLs: then the device holds no account key."
         ),
     )
     model_public_key: str | None = Field(

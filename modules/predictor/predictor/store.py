@@ -18,6 +18,8 @@ from predictor import cache
 from predictor.cache import CacheEntry, CacheError
 from predictor.contract import ModelError
 from predictor.events import Change, Listener, ModelEvent
+from predictor.modelcheck import DEFAULT_LIMITS, CheckLimits, check_in_child
+from predictor.refusals import Refusals
 from predictor.reported import capped
 from predictor.runtime import OnnxModel
 
@@ -46,6 +48,7 @@ class ModelManager:
         threads: int = 1,
         name: str | None = None,
         public_key: Ed25519PublicKey | None = None,
+        check: CheckLimits | None = DEFAULT_LIMITS,
     ) -> None:
         self.cache_dir = cache_dir
         self.default_model = default_model  # None: no bundled model (a named model's slot)
@@ -61,6 +64,10 @@ class ModelManager:
         self._lock = asyncio.Lock()
         # The last model refused by apply(), for the module twin's reported properties.
         self.last_refused: dict[str, str] | None = None
+        # Models from outside are first tried in a bounded child process (modelcheck.py); None
+        # loads them here directly. Refusals outlive a restart (refusals.py).
+        self.check = check
+        self.refusals = Refusals(cache_dir)
 
     @property
     def current(self) -> OnnxModel | None:
@@ -95,7 +102,8 @@ class ModelManager:
         expected_name: str | None = None,
         signature: str | None = None,
     ) -> OnnxModel:
-        """Load, check and smoke-test ``data`` off the event loop, cache it, then swap it in.
+        """Load, check and smoke-test ``data`` in a bounded child process, then again off the
+        event loop for serving; cache it, then swap it in.
 
         Raises ModelError (the running model stays) when the model cannot be served, or when
         its contract's version is not ``expected_version``. Applying the model that is already
@@ -104,10 +112,9 @@ class ModelManager:
         """
         async with self._lock:  # one apply at a time: the cache has one "current"
             running = self._current
+            digest = hashlib.sha256(data).hexdigest()
             try:
-                model = await asyncio.to_thread(
-                    OnnxModel.from_bytes, data, source, threads=self.threads
-                )
+                model = await self._load_checked(data, source, digest)
                 if expected_version is not None and model.version != expected_version:
                     raise ModelError(
                         f"the model file is version {model.version}, "
@@ -123,7 +130,7 @@ class ModelManager:
                 self.last_refused = {
                     "source": source,
                     "reason": capped(str(exc)),
-                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "sha256": digest,
                     "at": _now(),
                 }
                 log.warning("model from %s refused: %s", source, exc)
@@ -163,8 +170,36 @@ class ModelManager:
             )
             return model
 
+    def refusal(self, sha256: str) -> str | None:
+        """Why the model of ``sha256`` was refused before (persisted across restarts), if so."""
+        refused = self.refusals.get(sha256)
+        return None if refused is None else f"refused on {refused['at']}: {refused['reason']}"
+
+    async def _load_checked(self, data: bytes, source: str, digest: str) -> OnnxModel:
+        """The model loaded for serving once the child process passed it; ModelError (persisted
+        by sha256) if either refuses it, or if it was refused before."""
+        earlier = self.refusal(digest)
+        if earlier is not None:
+            raise ModelError(earlier)
+        # Written before the check: if the module dies during it, the restart refuses the model.
+        await asyncio.to_thread(self.refusals.checking, digest)
+        try:
+            if self.check is not None:
+                await check_in_child(data, self.check, threads=self.threads)
+            model = await asyncio.to_thread(
+                OnnxModel.from_bytes, data, source, threads=self.threads
+            )
+        except ModelError as exc:
+            await asyncio.to_thread(self.refusals.refuse, digest, str(exc))
+            raise
+        except BaseException:
+            self.refusals.forget(digest)  # stopped (a clean shutdown), not the model's fault
+            raise
+        await asyncio.to_thread(self.refusals.forget, digest)
+        return model
+
     def status(self) -> dict[str, Any]:
-        """What runs and what was last refused: the shape the module twin will report."""
+        """What runs and what was last refused, for the ``getModelInfo`` direct method."""
         return {
             "model": None if self._current is None else self._current.info(),
             "last_refused": self.last_refused,

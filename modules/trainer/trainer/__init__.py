@@ -1,12 +1,13 @@
 """Train a scikit-learn classifier, convert it to a contract-bearing ONNX model and publish it.
 
-A classifier fitted elsewhere (a notebook) goes the same way with ``export_model`` and
-``publish_model`` (see docs/bring-your-own-model.md).
+A classifier, regressor or outlier detector fitted elsewhere (a notebook) goes the same way with
+``export_model`` and ``publish_model`` (see docs/bring-your-own-model.md).
 """
 
 from __future__ import annotations
 
 from trainer.byom import PublishedModel, export_model, publish_model
+from trainer.device import DeviceCompatibilityError
 from trainer.estimator import (
     ConversionError,
     ExportError,
@@ -18,6 +19,7 @@ from trainer.parity import ParityError
 
 __all__ = [
     "ConversionError",
+    "DeviceCompatibilityError",
     "ExportError",
     "FeatureMismatchError",
     "LabelMismatchError",

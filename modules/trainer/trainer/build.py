@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from trainer import parity
+from trainer import device, parity
 from trainer.contract import Contract
 from trainer.errors import TrainerError
 from trainer.export import library_versions, to_onnx_model
@@ -72,13 +72,16 @@ def build_model(
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
     min_accuracy: float | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> BuiltModel:
     """Train on iris, convert to ONNX with its contract, and refuse it unless parity holds
-    and, with ``min_accuracy``, unless its held-out accuracy reaches it."""
+    and, with ``min_accuracy``, unless its held-out accuracy reaches it. The model is converted
+    for, and checked against, the devices' ONNX Runtime ``device_runtime``."""
     check_name(name)
     check_version(version)
     params.validate()
     check_min_accuracy(min_accuracy)
+    device.limits(device_runtime)
     parity.check_options(parity_points, parity_tolerance)
     dataset = load_dataset()
     with warnings.catch_warnings():
@@ -102,7 +105,9 @@ def build_model(
             },
             library_versions=library_versions(),
         )
-        data = to_onnx_model(result.model, contract).SerializeToString()
+        model = to_onnx_model(result.model, contract, device_runtime)
+        device.check(model, device_runtime)
+        data = model.SerializeToString()
         points = parity.probe_points(dataset.features, parity_points, seed=params.seed)
         report = parity.gate(result.model, data, contract, points, parity_tolerance)
     return BuiltModel(data=data, contract=contract, training=result, parity=report)

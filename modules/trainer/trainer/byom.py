@@ -1,7 +1,8 @@
-"""Bring your own model: a classifier fitted elsewhere (a notebook, Spark, a VM) to the devices.
+"""Bring your own model: a model fitted elsewhere (a notebook, Spark, a VM) to the devices.
 
-``export_model`` gives a fitted scikit-learn classifier or pipeline the same contract and the same
-parity gate as the trainer's own model; ``publish_model`` uploads it as ``trainer publish`` does.
+``export_model`` gives a fitted scikit-learn classifier, regressor or outlier detector (XGBoost and
+LightGBM ones included), or a pipeline ending in one, the same contract and the same parity gate
+as the trainer's own model; ``publish_model`` uploads it as ``trainer publish`` does.
 Every refusal is an ``ExportError`` (or ``ParityError``) whose message names the cause; the checks
 live in estimator.py (what the estimator says of itself) and samples.py (the gate's rows).
 """
@@ -18,13 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnx
 from numpy.typing import ArrayLike
 
-from trainer import parity
+from trainer import device, parity
 from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.commands import publish_model as publish_checked
-from trainer.contract import Contract, ContractError, Label
+from trainer.contract import CLASSIFIER, REGRESSOR, Contract, ContractError, Label
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.estimator import (
     ConversionError,
@@ -32,11 +34,13 @@ from trainer.estimator import (
     FeatureMismatchError,
     LabelMismatchError,
     NotAClassifierError,
-    check_classifier,
+    check_estimator,
     resolve_class_labels,
     resolve_feature_names,
+    resolve_target_names,
 )
 from trainer.export import library_versions, to_onnx_model
+from trainer.inputs import probe_frame, typed_inputs
 from trainer.model_file import check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
@@ -53,15 +57,23 @@ class ExportedModel:
     parity: parity.ParityReport
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary: dict[str, Any] = {
             "name": self.contract.model_name,
             "version": self.contract.model_version,
             "feature_names": list(self.contract.feature_names),
-            "class_labels": list(self.contract.class_labels),
             "sha256": hashlib.sha256(self.data).hexdigest(),
             "size": len(self.data),
             "parity": self.parity.summary(),
         }
+        if self.contract.kind == CLASSIFIER:
+            summary["class_labels"] = list(self.contract.class_labels)
+        if self.contract.version != "1":
+            summary["contract_version"] = self.contract.version
+            summary["kind"] = self.contract.kind
+            summary["inputs"] = [spec.to_json() for spec in self.contract.graph_inputs]
+        if self.contract.kind == REGRESSOR:
+            summary["target_names"] = list(self.contract.target_names)
+        return summary
 
 
 def export_model(
@@ -71,19 +83,26 @@ def export_model(
     version: str | None = None,
     feature_names: Sequence[str] | None = None,
     class_labels: Sequence[Label] | None = None,
+    target_names: Sequence[str] | None = None,
     sample_rows: ArrayLike | None = None,
     feature_ranges: Sequence[tuple[float, float]] | None = None,
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
     seed: int = 0,
     training_metrics: Mapping[str, Any] | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> bytes:
-    """ONNX bytes of a fitted classifier, with the model contract, refused unless parity holds.
+    """ONNX bytes of a fitted model, with the model contract, refused unless parity holds.
 
-    Feature names and class labels come from the estimator (``feature_names_in_``, ``classes_``)
-    where it knows them; names or labels given must match it. The parity gate runs on
-    ``sample_rows`` plus ``parity_points`` random points over and around their range, or, with no
-    rows, on random points over and around ``feature_ranges`` (one ``(low, high)`` per feature).
+    The model is a classifier (with ``predict_proba``), a regressor (single or multi-output) or an
+    outlier detector (with ``decision_function``). Feature names and class labels come from the
+    estimator (``feature_names_in_``, ``classes_``) where it knows them; names or labels given
+    must match it. A regressor's value columns are ``target_names`` (default ``value``, or
+    ``value_0``, ``value_1``, ...). The parity gate runs on ``sample_rows`` plus
+    ``parity_points`` random points over and around their range, or, with no rows, on random
+    points over and around ``feature_ranges`` (one ``(low, high)`` per feature). Sample rows in a
+    DataFrame with string or integer columns give the model one typed input per column. The
+    model is refused if ONNX Runtime ``device_runtime`` (the fleet's) could not load it.
     """
     return build_export(
         estimator,
@@ -91,12 +110,14 @@ def export_model(
         version=version,
         feature_names=feature_names,
         class_labels=class_labels,
+        target_names=target_names,
         sample_rows=sample_rows,
         feature_ranges=feature_ranges,
         parity_points=parity_points,
         parity_tolerance=parity_tolerance,
         seed=seed,
         training_metrics=training_metrics,
+        device_runtime=device_runtime,
     ).data
 
 
@@ -107,49 +128,70 @@ def build_export(
     version: str | None = None,
     feature_names: Sequence[str] | None = None,
     class_labels: Sequence[Label] | None = None,
+    target_names: Sequence[str] | None = None,
     sample_rows: ArrayLike | None = None,
     feature_ranges: Sequence[tuple[float, float]] | None = None,
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
     seed: int = 0,
     training_metrics: Mapping[str, Any] | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> ExportedModel:
     """``export_model`` with the contract and the parity report (the CLI prints both)."""
     check_name(name)
     version = check_version(version or default_version())
     parity.check_options(parity_points, parity_tolerance)
-    check_classifier(estimator)
+    device.limits(device_runtime)
+    kind = check_estimator(estimator)
     features = resolve_feature_names(estimator, feature_names)
-    labels = resolve_class_labels(estimator, class_labels)
-    rows = parity_rows(len(features), sample_rows, feature_ranges)
+    labels = resolve_class_labels(estimator, class_labels) if kind == CLASSIFIER else ()
+    typed = typed_inputs(sample_rows, features)
+    rows: Any = sample_rows if typed else parity_rows(len(features), sample_rows, feature_ranges)
     metrics = dict(training_metrics or {})
     try:
         json.dumps(metrics)
     except (TypeError, ValueError) as exc:
         raise ExportError(f"training_metrics must hold plain JSON values: {exc}") from None
-    contract = Contract(
-        model_name=name,
-        model_version=version,
-        feature_names=features,
-        class_labels=labels,
-        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        training_metrics=metrics,
-        library_versions=library_versions(),
-    )
     with warnings.catch_warnings():
         # A model fitted on a DataFrame warns when given plain arrays; the columns are in order.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         warnings.simplefilter("ignore", FutureWarning)
-        data = convert(estimator, contract)
-        points = parity.probe_points(rows, parity_points, seed=seed)
+        targets: tuple[str, ...] = ()
+        if kind == REGRESSOR:
+            targets = resolve_target_names(_width(estimator.predict(rows[:1])), target_names)
+        contract = Contract(
+            model_name=name,
+            model_version=version,
+            feature_names=features,
+            class_labels=labels,
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            training_metrics=metrics,
+            library_versions=library_versions(),
+            kind=kind,
+            inputs=typed,
+            target_names=targets,
+        )
+        data = convert(estimator, contract, device_runtime)
+        if typed:
+            points = probe_frame(rows, contract, parity_points, seed)
+        else:
+            points = parity.probe_points(rows, parity_points, seed=seed)
         report = parity.gate(estimator, data, contract, points, parity_tolerance)
     return ExportedModel(data=data, contract=contract, parity=report)
 
 
-def convert(estimator: Any, contract: Contract) -> bytes:
-    """ONNX bytes with the contract; ConversionError naming what skl2onnx cannot convert."""
+def _width(prediction: Any) -> int:
+    shape = np.shape(prediction)
+    return int(shape[1]) if len(shape) == 2 else 1
+
+
+def convert(
+    estimator: Any, contract: Contract, device_runtime: str = device.PREDICTOR_RUNTIME
+) -> bytes:
+    """ONNX bytes with the contract; ConversionError naming what skl2onnx cannot convert,
+    DeviceCompatibilityError if ONNX Runtime ``device_runtime`` could not load them."""
     try:
-        model = to_onnx_model(estimator, contract)
+        model = to_onnx_model(estimator, contract, device_runtime)
     except ContractError as exc:
         kind = type(estimator).__name__
         raise ConversionError(f"skl2onnx converted {kind} to an unusable graph: {exc}") from None
@@ -157,7 +199,9 @@ def convert(estimator: Any, contract: Contract) -> bytes:
         raise ConversionError(
             f"skl2onnx cannot convert {type(estimator).__name__}: {_first_line(exc)}"
         ) from None
-    _check_label_type(model, contract)
+    if contract.kind == CLASSIFIER:
+        _check_label_type(model, contract)
+    device.check(model, device_runtime)
     data: bytes = model.SerializeToString()
     return data
 
@@ -207,11 +251,13 @@ def publish_model(
     priority: int = DEFAULT_PRIORITY,
     module: str = DEFAULT_MODULE,
     storage: StorageOptions | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> PublishedModel:
     """Upload a contract-bearing model as ``trainer publish`` does; where it is and its patch.
 
     The connection string defaults to ``AZURE_STORAGE_CONNECTION_STRING``; it needs the
-    AccountKey, which signs the devices' read-only URL.
+    AccountKey, which signs the devices' read-only URL. A model that ONNX Runtime
+    ``device_runtime`` (the fleet's) cannot load is refused before anything is uploaded.
     """
     model = check_model_bytes(onnx_bytes)
     request = PublishRequest(
@@ -227,6 +273,7 @@ def publish_model(
             names=("layered_deployment", "target_condition"),
         ),
         storage=storage or StorageOptions(),
+        device_runtime=device_runtime,
     )
     secret = connection_string or os.environ.get(CONNECTION_STRING_ENV)
     result = publish_checked(model, secret, request)

@@ -23,7 +23,7 @@ from azure.core.exceptions import (
     ServiceRequestError,
 )
 
-from trainer import commands, convert, parity, signing
+from trainer import commands, convert, device, parity, signing
 from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.contract import ContractError
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="refuse (exit 3, nothing written) a model whose held-out accuracy is below this",
     )
+    _add_device_argument(train)
     train.set_defaults(handler=_train)
 
     pub = commands.add_parser(
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     pub.add_argument("model", type=Path, help="an ONNX model made by 'trainer train'")
     _add_publish_arguments(pub)
+    _add_device_argument(pub)
     pub.set_defaults(handler=_publish)
 
     run = commands.add_parser(
@@ -131,10 +133,15 @@ def _parser() -> argparse.ArgumentParser:
 
     conv = commands.add_parser(
         "convert",
-        help="convert your own fitted scikit-learn classifier (a joblib file) to a "
+        help="convert your own fitted scikit-learn classifier, regressor or outlier detector "
+        "(a joblib file) to a "
         "contract-bearing ONNX model; loading a pickle runs its code: convert only your own files",
     )
-    conv.add_argument("model", type=Path, help="a fitted classifier or pipeline saved with joblib")
+    conv.add_argument(
+        "model",
+        type=Path,
+        help="a fitted model or pipeline saved with joblib (XGBoost, LightGBM too)",
+    )
     conv.add_argument(
         "--output", "-o", metavar="FILE", type=Path, required=True, help="where to write the model"
     )
@@ -142,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         "--samples",
         metavar="CSV",
         type=Path,
-        help="sample rows for the parity gate (required): numbers, optionally a header line",
+        help="sample rows for the parity gate (required): numbers, optionally a header line; "
+        "with a header, columns of text give the model one typed input per column",
     )
     conv.add_argument(
         "--feature-names",
@@ -156,9 +164,16 @@ def _parser() -> argparse.ArgumentParser:
         type=_names,
         help="the class labels, checked against the model's classes_",
     )
+    conv.add_argument(
+        "--target-names",
+        metavar="A,B,...",
+        type=_names,
+        help="a regressor's value columns (default: value, or value_0,value_1,...)",
+    )
     conv.add_argument("--name", help="model name (default: from the file name)")
     conv.add_argument("--version", help="model version (default: UTC time, 20261125.175209)")
     _add_parity_arguments(conv, "sample row")
+    _add_device_argument(conv)
     conv.set_defaults(handler=_convert)
     return parser
 
@@ -208,6 +223,16 @@ def _add_parity_arguments(parser: argparse.ArgumentParser, rows: str) -> None:
         default=parity.TOLERANCE,
         help="largest allowed probability difference; can only be tightened "
         f"(default and maximum {parity.TOLERANCE:g})",
+    )
+
+
+def _add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device-runtime",
+        metavar="VERSION",
+        default=device.PREDICTOR_RUNTIME,
+        help="the devices' ONNX Runtime, e.g. 1.20: refuse a model whose IR version or opsets "
+        "it cannot load (default: the predictor's, %(default)s)",
     )
 
 
@@ -293,6 +318,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         parity_points=args.parity_points,
         parity_tolerance=args.parity_tolerance,
         min_accuracy=args.min_accuracy,
+        device_runtime=args.device_runtime,
     )
 
 
@@ -308,6 +334,7 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
         ),
         storage=settings.options(),
         signing_key=args.signing_key or settings.signing_key,
+        device_runtime=args.device_runtime,
     )
     return commands.publish_model(read_model_file(args.model), settings.secret(), request)
 
@@ -336,9 +363,11 @@ def _convert(args: argparse.Namespace) -> dict[str, Any]:
         version=args.version,
         feature_names=args.feature_names,
         class_labels=args.labels,
+        target_names=args.target_names,
         samples=args.samples,
         parity_points=args.parity_points,
         parity_tolerance=args.parity_tolerance,
+        device_runtime=args.device_runtime,
     )
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trainer import parity, signing
+from trainer import device, parity, signing
 from trainer.build import build_model, check_min_accuracy
 from trainer.deployment import (
     DEFAULT_MODULE,
@@ -80,9 +80,12 @@ class PublishRequest:
     deployment: DeploymentRequest | None = None
     storage: StorageOptions = field(default_factory=StorageOptions)
     signing_key: Path | None = None
+    device_runtime: str = device.PREDICTOR_RUNTIME
+    """The fleet's ONNX Runtime: a model it cannot load is not published."""
 
     def check(self, name: str, version: str) -> LayeredDeployment | None:
         """Check every option for model ``name`` ``version``; the deployment it will write."""
+        device.limits(self.device_runtime)
         check_container_name(self.container)
         check_sas_days(self.sas_days)
         for path in (self.twin_patch, self.deployment.path if self.deployment else None):
@@ -100,6 +103,7 @@ def train(
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
     min_accuracy: float | None = None,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> dict[str, Any]:
     """Train, gate and write the model to ``output``; the summary."""
     check_writable(output)
@@ -110,6 +114,7 @@ def train(
         parity_points=parity_points,
         parity_tolerance=parity_tolerance,
         min_accuracy=min_accuracy,
+        device_runtime=device_runtime,
     )
     write_atomic(output, built.data)
     return {
@@ -126,6 +131,7 @@ def publish_model(
     """Upload ``model``, then write the twin patch and deployment files; the summary."""
     name, version = model.contract.model_name, model.contract.model_version
     layered = request.check(name, version)
+    device.check_bytes(model.data, request.device_runtime)
     # Read before uploading: a key that cannot sign fails before anything is published.
     key = signing.load_private_key(request.signing_key) if request.signing_key else None
     service = connect(connection_string, request.storage)
@@ -187,6 +193,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
             names=("TRAINER_LAYERED_DEPLOYMENT", "TRAINER_TARGET_CONDITION"),
         ),
         storage=settings.options(),
+        device_runtime=settings.device_runtime,
     )
     request.check(name, version)
     parse_connection_string(settings.secret())
@@ -199,6 +206,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
         version,
         parity_points=settings.parity_points,
         min_accuracy=settings.min_accuracy,
+        device_runtime=settings.device_runtime,
     )
     if settings.output is not None:
         write_atomic(settings.output, built.data)

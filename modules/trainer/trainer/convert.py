@@ -1,4 +1,4 @@
-"""``trainer convert``: a pickled (joblib) classifier file to a contract-bearing ONNX file.
+"""``trainer convert``: a pickled (joblib) model file to a contract-bearing ONNX file.
 
 Loading a pickle runs code from the file, so only load files you made yourself.
 """
@@ -10,7 +10,7 @@ from typing import Any
 
 import joblib
 
-from trainer import parity
+from trainer import device, parity
 from trainer.byom import build_export
 from trainer.errors import TrainerError
 from trainer.estimator import ExportError
@@ -28,9 +28,11 @@ def convert(
     version: str | None = None,
     feature_names: list[str] | None = None,
     class_labels: list[str] | None = None,
+    target_names: list[str] | None = None,
     samples: Path | None = None,
     parity_points: int = parity.RANDOM_POINTS,
     parity_tolerance: float = parity.TOLERANCE,
+    device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> dict[str, Any]:
     """Load, export and gate the estimator in ``model_path``; write ``output`` only if it passed."""
     check_writable(output)
@@ -49,9 +51,11 @@ def convert(
         version=version,
         feature_names=feature_names,
         class_labels=class_labels,
+        target_names=target_names,
         sample_rows=rows,
         parity_points=parity_points,
         parity_tolerance=parity_tolerance,
+        device_runtime=device_runtime,
     )
     if header is not None and header != list(exported.contract.feature_names):
         raise ExportError(

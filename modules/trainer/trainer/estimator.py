@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.base import is_classifier
+from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from trainer.contract import Label
+from trainer.contract import CLASSIFIER, OUTLIER, REGRESSOR, Label
 from trainer.errors import TrainerError
 
 
@@ -24,7 +24,8 @@ class ExportError(TrainerError):
 
 
 class NotAClassifierError(ExportError):
-    """A regressor, a transformer, or anything without ``classes_`` and ``predict_proba``."""
+    """Not a servable model: a transformer, a clusterer, a classifier without
+    ``predict_proba``, or anything that is not a scikit-learn estimator."""
 
 
 class ConversionError(ExportError):
@@ -39,29 +40,69 @@ class LabelMismatchError(ExportError):
     """The class labels given do not match the estimator's ``classes_``."""
 
 
-def check_classifier(estimator: Any) -> None:
-    """Refuse anything but a fitted classifier with ``predict_proba`` (a device needs both)."""
-    kind = type(estimator).__name__
-    try:
-        classifier = is_classifier(estimator)
-    except (AttributeError, TypeError):  # scikit-learn's tags need a BaseEstimator
-        classifier = False
-    if not classifier:
+def check_estimator(estimator: Any) -> str:
+    """The kind of a fitted estimator a device can serve: classifier, regressor or outlier.
+
+    A classifier must have ``predict_proba`` and an outlier detector ``decision_function``
+    (LocalOutlierFactor only with ``novelty=True``), since the device answers with them.
+    """
+    name = type(estimator).__name__
+    kind = _kind(estimator)
+    if kind is None:
         raise NotAClassifierError(
-            f"{kind} is not a classifier: only a scikit-learn classifier (or a pipeline ending "
-            "in one) can be served, since the device answers a label and class probabilities"
+            f"{name} is not a classifier, a regressor or an outlier detector: only those (or a "
+            "pipeline ending in one) can be served"
         )
     try:
         check_is_fitted(estimator)
     except NotFittedError:
-        raise ExportError(f"{kind} is not fitted: call fit() before exporting it") from None
+        raise ExportError(f"{name} is not fitted: call fit() before exporting it") from None
     except TypeError as exc:  # check_is_fitted refuses objects that are not estimators
-        raise NotAClassifierError(f"{kind} is not a scikit-learn estimator: {exc}") from None
-    if not hasattr(estimator, "predict_proba"):
+        raise NotAClassifierError(f"{name} is not a scikit-learn estimator: {exc}") from None
+    if kind == CLASSIFIER and not hasattr(estimator, "predict_proba"):
         raise NotAClassifierError(
-            f"{kind} has no predict_proba: the device answers class probabilities, so the "
+            f"{name} has no predict_proba: the device answers class probabilities, so the "
             "classifier must give them (e.g. SVC(probability=True) or CalibratedClassifierCV)"
         )
+    if kind == OUTLIER and not hasattr(estimator, "decision_function"):
+        raise NotAClassifierError(
+            f"{name} has no decision_function: the device answers its score "
+            "(for LocalOutlierFactor, fit it with novelty=True)"
+        )
+    return kind
+
+
+def check_classifier(estimator: Any) -> None:
+    """Refuse anything but a fitted classifier with ``predict_proba`` (a device needs both)."""
+    if check_estimator(estimator) != CLASSIFIER:
+        raise NotAClassifierError(f"{type(estimator).__name__} is not a classifier")
+
+
+def _kind(estimator: Any) -> str | None:
+    try:
+        if is_classifier(estimator):
+            return CLASSIFIER
+        if is_regressor(estimator):
+            return REGRESSOR
+        if is_outlier_detector(estimator):
+            return OUTLIER
+    except (AttributeError, TypeError):  # scikit-learn's tags need a BaseEstimator
+        return None
+    return None
+
+
+def resolve_target_names(width: int, given: Sequence[str] | None) -> tuple[str, ...]:
+    """A regressor's ``width`` value columns: the names given, else ``value`` or ``value_0``..."""
+    if given is None:
+        return ("value",) if width == 1 else tuple(f"value_{i}" for i in range(width))
+    if isinstance(given, str):
+        raise ExportError("target names must be a list of strings, not one string")
+    names = tuple(str(n) for n in given)
+    if not all(n.strip() for n in names) or len(set(names)) != len(names):
+        raise ExportError(f"target names must be distinct non-empty strings: {_short(names)}")
+    if len(names) != width:
+        raise ExportError(f"{len(names)} target names given but the regressor predicts {width}")
+    return names
 
 
 def resolve_feature_names(estimator: Any, given: Sequence[str] | None) -> tuple[str, ...]:

@@ -49,8 +49,23 @@ def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
 
 
 def _check_domains(model: onnx.ModelProto, source: str) -> None:
-    imports = [*model.opset_import, *(o for f in model.functions for o in f.opset_import)]
-    outside = sorted({o.domain or "ai.onnx" for o in imports} - set(ALLOWED_DOMAINS))
+    """The predictor's rule (predictor/opsets.py): every import and every node's domain, in the
+    graph, its subgraphs and local functions."""
+    domains = {o.domain for o in model.opset_import}
+    domains.update(o.domain for f in model.functions for o in f.opset_import)
+    graphs = [model.graph]
+    nodes = [node for function in model.functions for node in function.node]
+    while graphs or nodes:
+        nodes += [node for graph in graphs for node in graph.node]
+        graphs = []
+        for node in nodes:
+            domains.add(node.domain)
+            for attribute in node.attribute:
+                if attribute.HasField("g"):
+                    graphs.append(attribute.g)
+                graphs += attribute.graphs
+        nodes = []
+    outside = sorted({d or "ai.onnx" for d in domains} - set(ALLOWED_DOMAINS))
     if outside:
         raise ModelFileError(
             f"{source} uses operators from outside {', '.join(ALLOWED_DOMAINS)}: "

@@ -6,6 +6,7 @@ import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,8 +22,12 @@ def parity_rows(
     width: int,
     sample_rows: ArrayLike | None,
     feature_ranges: Sequence[tuple[float, float]] | None,
-) -> NDArray[np.float32]:
-    """The rows the gate starts from: the samples, or the corners of the feature ranges."""
+) -> NDArray[np.float64]:
+    """The rows the gate starts from: the samples, or the corners of the feature ranges.
+
+    The samples stay float64: scikit-learn is asked them as given, ONNX as the float32 a device
+    reads, so that a model whose answer float32 changes is refused.
+    """
     if sample_rows is not None:
         try:
             rows = np.asarray(sample_rows, dtype=np.float64)
@@ -34,7 +39,7 @@ def parity_rows(
                 f"not shape {rows.shape}"
             )
         _check_finite(rows, "the sample rows")
-        return rows.astype(np.float32)
+        return rows
     if feature_ranges is not None:
         ranges = list(feature_ranges)
         if len(ranges) != width:
@@ -48,7 +53,7 @@ def parity_rows(
         _check_finite(bounds, "the feature ranges")
         if np.any(bounds[:, 0] > bounds[:, 1]):
             raise ExportError("each feature range must have low <= high")
-        return bounds.T.astype(np.float32)
+        return np.ascontiguousarray(bounds.T)
     raise ExportError(
         "the parity gate needs sample rows (sample_rows=..., --samples FILE.csv) "
         "or feature ranges (feature_ranges=[(low, high), ...])"
@@ -62,10 +67,12 @@ def _check_finite(values: NDArray[np.float64], what: str) -> None:
         raise ExportError(f"{what} hold values too large for float32, the device's input type")
 
 
-def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
+def read_samples(path: Path) -> tuple[list[str] | None, Any]:
     """A CSV of numbers, one sample per line, with or without a header line of feature names.
 
-    Errors name the file's line; blank lines are skipped.
+    With a header, a column that holds text makes the samples a DataFrame (text columns as
+    strings, the others as floats), for a model with typed inputs. Errors name the file's line;
+    blank lines are skipped.
     """
     lines: list[tuple[int, list[str]]] = []
     try:
@@ -91,10 +98,13 @@ def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
     if not lines:
         raise ExportError(f"{path} holds a header but no sample rows")
     width = len(header) if header is not None else len(lines[0][1])
-    values: list[list[float]] = []
     for number, row in lines:
         if len(row) != width:
             raise ExportError(f"{path}: line {number} has {len(row)} values, not {width}")
+    if header is not None and not all(_numeric(row) for _, row in lines):
+        return header, _typed_frame(path, header, lines)
+    values: list[list[float]] = []
+    for number, row in lines:
         try:
             parsed = [float(cell) for cell in row]
         except ValueError:
@@ -103,6 +113,25 @@ def read_samples(path: Path) -> tuple[list[str] | None, NDArray[np.float64]]:
             raise ExportError(f"{path}: line {number} holds NaN or infinity")
         values.append(parsed)
     return header, np.asarray(values, dtype=np.float64)
+
+
+def _typed_frame(path: Path, header: list[str], lines: list[tuple[int, list[str]]]) -> Any:
+    """The samples as a DataFrame: a column of numbers only is float, any other is text."""
+    import pandas as pd
+
+    if len(set(header)) != len(header):
+        raise ExportError(f"the header of {path} repeats a column name")
+    columns: dict[str, Any] = {}
+    for index, name in enumerate(header):
+        cells = [row[index].strip() for _, row in lines]
+        if _numeric(cells):
+            numbers = np.asarray([float(c) for c in cells], dtype=np.float64)
+            if not np.all(np.isfinite(numbers)):
+                raise ExportError(f"{path}: column {name!r} holds NaN or infinity")
+            columns[name] = numbers
+        else:
+            columns[name] = np.asarray(cells, dtype=object)
+    return pd.DataFrame(columns, columns=header)
 
 
 def _numeric(row: list[str]) -> bool:

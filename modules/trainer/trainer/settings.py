@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
+from trainer.device import PREDICTOR_RUNTIME
 from trainer.errors import TrainerError
 from trainer.naming import DEFAULT_NAME
 from trainer.parity import RANDOM_POINTS
@@ -80,6 +81,8 @@ class RunSettings(StorageSettings):
     target_condition: str | None = None
     priority: int = DEFAULT_PRIORITY
     module: str = DEFAULT_MODULE
+    device_runtime: str = PREDICTOR_RUNTIME
+    """The fleet's ONNX Runtime (``1.20``): a model it cannot load is not published."""
 
 
 def load(cls: type[S]) -> S:

@@ -1,4 +1,9 @@
-"""Download a model blob: size limit, stall timeout, sha256 check, retries with backoff."""
+"""Download a model blob: size limit, stall timeout, sha256 check, retries with backoff.
+
+Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
+the first host only), the size in the blob's properties is not believed, and every answer is
+bounded as it comes (``ReadBound``), so that memory stays near ``max_bytes`` plus one chunk.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,15 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceNotFoundError,
 )
+from azure.core.pipeline import PipelineResponse
 from azure.storage.blob.aio import BlobClient
 from tenacity import (
     AsyncRetrying,
@@ -24,12 +30,17 @@ from tenacity import (
     wait_exponential,
 )
 
+from predictor.iot.account import StorageAccount
 from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 
 log = logging.getLogger(__name__)
 
 _URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+# Bytes one GET asks for, the first one included (the SDK's defaults are 32 MiB, then 4 MiB):
+# the SDK holds a whole answer in memory before handing it on.
+CHUNK_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,11 @@ class Downloader:
     """Fetches the bytes a ModelTarget names and proves they are the ones it names."""
 
     def __init__(self, policy: DownloadPolicy) -> None:
+        """ValueError if the policy's connection string is malformed."""
         self.policy = policy
+        self.account = (
+            StorageAccount.parse(policy.connection_string) if policy.connection_string else None
+        )
 
     async def fetch(self, target: ModelTarget) -> bytes:
         """The verified model bytes, after up to ``attempts`` tries; DownloadError otherwise."""
@@ -92,6 +107,12 @@ class Downloader:
                     f"the download broke off: {_reason(exc)}", transient=True
                 ) from exc
             status = exc.status_code
+            if 300 <= status < 400:
+                raise DownloadError(
+                    f"storage answered with a redirect ({status}), which is not followed: "
+                    "name the blob's own URL",
+                    transient=False,
+                ) from exc
             if status == 403:
                 raise DownloadError(
                     "access to the model blob was denied (403): the SAS token may be expired "
@@ -108,17 +129,23 @@ class Downloader:
             raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
 
     def _client(self, target: ModelTarget) -> BlobClient:
-        credential = None
-        if not urlsplit(target.url).query and self.policy.connection_string:
-            credential = _account_key(self.policy.connection_string)
-        return BlobClient.from_blob_url(
-            target.url,
-            credential=credential,
+        options: dict[str, Any] = {
             # One retry layer only (ours, with backoff and logs); the SDK's would multiply it.
-            retry_total=0,
-            connection_timeout=min(self.policy.timeout, 20.0),
-            read_timeout=self.policy.timeout,
-        )
+            "retry_total": 0,
+            "connection_timeout": min(self.policy.timeout, 20.0),
+            "read_timeout": self.policy.timeout,
+            # A redirect could lead anywhere; blob storage never sends one for a download.
+            "permit_redirects": False,
+            "max_single_get_size": CHUNK_BYTES,
+            "max_chunk_get_size": CHUNK_BYTES,
+            "raw_response_hook": ReadBound(self.policy.max_bytes),
+        }
+        if self.account is None:
+            return BlobClient.from_blob_url(target.url, **options)
+        self.account.check_host(target.url)
+        if urlsplit(target.url).query:  # a SAS: the URL carries its own credential
+            return BlobClient.from_blob_url(target.url, **options)
+        return self.account.blob_client(target.url, **options)
 
     async def _read(self, blob: BlobClient, target: ModelTarget) -> bytes:
         properties = await blob.get_blob_properties()
@@ -151,11 +178,51 @@ class Downloader:
         return self.policy.timeout * 10
 
 
-def _account_key(connection_string: str) -> AzureNamedKeyCredential | None:
-    fields = dict(part.split("=", 1) for part in connection_string.split(";") if "=" in part)
-    if "AccountName" in fields and "AccountKey" in fields:
-        return AzureNamedKeyCredential(fields["AccountName"], fields["AccountKey"])
-    return None
+class ReadBound:
+    """Refuses, from its headers alone, an answer whose body could exceed what was asked for.
+
+    The SDK calls it (``raw_response_hook``) before it reads a body, and then reads that body
+    whole into memory: so a body must announce its length, no more than the range asked for
+    and no more than ``max_bytes``, and must not be compressed (a small body can inflate to any
+    size). aiohttp reads no more than the announced length.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    def __call__(self, response: PipelineResponse[Any, Any]) -> None:
+        request, answer = response.http_request, response.http_response
+        if request.method != "GET" or not 200 <= answer.status_code < 300:
+            return  # a HEAD has no body; an error's body is the SDK's to read (and small)
+        encoding = answer.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise DownloadError(
+                f"storage sent the model with Content-Encoding {encoding[:40]}; model blobs "
+                "must be stored unencoded",
+                transient=False,
+            )
+        length = answer.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise DownloadError(
+                "storage sent no Content-Length for the model: its size cannot be bounded",
+                transient=False,
+            )
+        if int(length) > self.max_bytes:
+            raise DownloadError(
+                f"the model is over the limit of {self.max_bytes} bytes "
+                f"(PREDICTOR_MAX_MODEL_BYTES): storage sends {length} bytes",
+                transient=False,
+            )
+        asked = _range_length(request.headers.get("x-ms-range") or request.headers.get("Range"))
+        if asked is not None and int(length) > asked:
+            raise DownloadError(
+                f"storage answered a request for {asked} bytes with {length}", transient=False
+            )
+
+
+def _range_length(value: str | None) -> int | None:
+    match = _RANGE.match(value.strip()) if value else None
+    return int(match[2]) - int(match[1]) + 1 if match else None
 
 
 def _reason(exc: BaseException) -> str:

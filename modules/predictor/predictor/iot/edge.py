@@ -67,6 +67,9 @@ class EdgeModule:
                 connection_string=connection.get_secret_value() if connection else None,
             )
         )
+        # With a connection string, model URLs may name its blob host only (docs/reliability.md).
+        account = self.downloader.account
+        self._storage_host = account.host if account else None
         self.public_key = manager.public_key  # loaded once, by the app
         self.updater = ModelUpdater(
             manager, self.downloader, self.report_model, public_key=self.public_key
@@ -210,6 +213,7 @@ class EdgeModule:
             value,
             allow_http=self.settings.allow_http_model_urls,
             allowed_hosts=self.settings.model_url_hosts,
+            storage_host=self._storage_host,
         )
 
     def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:

@@ -36,9 +36,17 @@ def redact(url: str) -> str:
 
 
 def parse_target(
-    value: Any, *, allow_http: bool = False, allowed_hosts: list[str] | None = None
+    value: Any,
+    *,
+    allow_http: bool = False,
+    allowed_hosts: list[str] | None = None,
+    storage_host: str | None = None,
 ) -> ModelTarget:
-    """Check the desired ``model`` value: ``{"url": ..., "sha256": ..., "version": ...}``."""
+    """Check the desired ``model`` value: ``{"url": ..., "sha256": ..., "version": ...}``.
+
+    ``storage_host`` is the blob host of the configured connection string, if any: then no
+    other host is taken.
+    """
     if not isinstance(value, dict):
         raise TargetError("desired property 'model' must be an object with url, sha256, version")
     missing = [key for key in ("url", "sha256", "version") if not value.get(key)]
@@ -55,11 +63,15 @@ def parse_target(
     signature = value.get("signature")
     if signature is not None and not (isinstance(signature, str) and len(signature) <= 200):
         raise TargetError("desired 'model' signature must be a base64 string")
-    check_url(url, allow_http=allow_http, allowed_hosts=allowed_hosts or [])
+    check_url(
+        url, allow_http=allow_http, allowed_hosts=allowed_hosts or [], storage_host=storage_host
+    )
     return ModelTarget(url=url, sha256=sha256, version=version, signature=signature or None)
 
 
-def check_url(url: str, *, allow_http: bool, allowed_hosts: list[str]) -> None:
+def check_url(
+    url: str, *, allow_http: bool, allowed_hosts: list[str], storage_host: str | None = None
+) -> None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -73,3 +85,8 @@ def check_url(url: str, *, allow_http: bool, allowed_hosts: list[str]) -> None:
         raise TargetError("the model URL has no host")
     if allowed_hosts and host.lower() not in {h.lower() for h in allowed_hosts}:
         raise TargetError(f"the model URL's host {host} is not in PREDICTOR_MODEL_URL_HOSTS")
+    if storage_host is not None and host.lower() != storage_host.lower():
+        raise TargetError(
+            f"the model URL's host {host} is not the storage account's blob host "
+            f"{storage_host} (PREDICTOR_STORAGE_CONNECTION_STRING is set)"
+        )

@@ -142,6 +142,11 @@ class ModelUpdater:
         if target in self._refused:
             log.info("model %s was refused before: %s", target.version, self._refused[target])
             return
+        persisted = self.manager.refusal(target.sha256)  # survives restarts (refusals.py)
+        if persisted is not None:
+            self._refused[target] = persisted
+            await self._fail(target, persisted)
+            return
         log.info("model %s: downloading from %s", target.version, target.safe_url)
         await self.report(self._state(target, "downloading"))
         self._download = asyncio.create_task(self.downloader.fetch(target))

@@ -1,0 +1,230 @@
+"""The hub's MQTT dispatch: what it does with each message a module's broker brings it.
+
+Twin GETs and reported patches are answered, method answers handed to the waiting caller,
+outputs routed to other modules' inputs or to the upstream sink, and the broker's own log lines
+read for connects, disconnects and subscriptions. Runs in paho's thread of each broker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from devtools.edgehub import hub_client
+from devtools.edgehub.records import RejectedMessage, UpstreamMessage
+from devtools.edgehub.routes import Route
+from devtools.edgehub.state import HubState, ModuleKey
+from devtools.edgehub.topics import (
+    Message,
+    decode_properties,
+    events_properties,
+    input_topic,
+    query,
+)
+from devtools.edgehub.twin import check_patch
+
+log = logging.getLogger("devtools.edgehub")
+
+MAX_MESSAGE_BYTES = 256 * 1024  # edgeHub refuses larger messages
+
+
+class Dispatcher:
+    """Handles what modules send, by topic; nothing a module sends may stop it."""
+
+    def __init__(self, state: HubState, routes: list[Route], upstream_file: Path | None) -> None:
+        self.state = state
+        self.routes = routes
+        self.upstream_file = upstream_file
+
+    # -- paho's callbacks ------------------------------------------------------------------
+
+    def on_message(self, client: mqtt.Client, userdata: ModuleKey, msg: mqtt.MQTTMessage) -> None:
+        # Every error is logged and counted: the hub keeps serving.
+        try:
+            self._handle(userdata, msg.topic, bytes(msg.payload))
+        except Exception:
+            log.exception("could not handle a message on %s", msg.topic)
+            with self.state.lock:
+                self.state.counters.unknown_topics += 1
+
+    def on_publish(self, client: mqtt.Client, userdata: ModuleKey, mid: int) -> None:
+        self.state.inputs(userdata).acknowledged(mid)
+
+    # -- towards modules ---------------------------------------------------------------------
+
+    def deliver(self, key: ModuleKey, input_name: str, message: Message) -> None:
+        """Send ``message`` to a module's input (QoS 1, held until it subscribes)."""
+        self.state.inputs(key).send(input_topic(key[0], key[1], input_name, message), message.body)
+
+    # -- by topic ----------------------------------------------------------------------------
+
+    def _handle(self, key: ModuleKey, topic: str, payload: bytes) -> None:
+        if topic.startswith(hub_client.BROKER_LOG):
+            self._broker_log(key, topic, payload.decode("utf-8", errors="replace"))
+            return
+        # Whatever the module sends shows it is connected (the hub may have missed the log
+        # line while it was reconnecting to a restarted broker).
+        self.state.set_online(key, True)
+        if topic.startswith("$iothub/twin/GET/"):
+            self._twin_get(key, topic)
+        elif topic.startswith("$iothub/twin/PATCH/properties/reported/"):
+            self._reported_patch(key, topic, payload)
+        elif topic.startswith("$iothub/methods/res/"):
+            self._method_response(key, topic, payload)
+        else:
+            properties = events_properties(key[0], key[1], topic)
+            if properties is None:
+                self._unknown(topic)
+            else:
+                self._route(key, decode_properties(properties, payload), len(properties))
+
+    def _broker_log(self, key: ModuleKey, topic: str, line: str) -> None:
+        module = self.state.modules[key]
+        client_id = module.name  # the SDK's MQTT client id for a module
+        if topic.endswith("/subscribe"):
+            if topics := hub_client.subscribed_topics(line, client_id):
+                # The SDK never subscribes again on reconnect, so a session the broker loses
+                # is lost for good: edgeHub keeps subscriptions durably, so save them at once.
+                if module.broker is not None:
+                    module.broker.save()
+                inputs = f"devices/{key[0]}/modules/{key[1]}/inputs/#"
+                if inputs in topics and (held := self.state.inputs(key).subscribed()):
+                    log.info("%s subscribed: sent the %d input(s) held", module.name, held)
+            return
+        if topic.endswith(("/W", "/E")):
+            log.warning("broker of %s: %s", module.name, line)
+            with self.state.lock:
+                self.state.counters.broker_warnings += 1
+        change = hub_client.connection_change(line, client_id)
+        if change == "connected":
+            self.state.set_online(key, True)
+        elif change is not None:
+            with self.state.lock:
+                module.departures.append(change)
+            self.state.set_online(key, False)
+
+    def _unknown(self, topic: str) -> None:
+        log.warning("ignoring a message on an unexpected topic: %s", topic)
+        with self.state.lock:
+            self.state.counters.unknown_topics += 1
+
+    # -- twins -------------------------------------------------------------------------------
+
+    def _twin_response(
+        self, key: ModuleKey, status: int, rid: str, extra: str, body: bytes
+    ) -> None:
+        # Like edgeHub, an answer reaches the module only if it subscribed to
+        # $iothub/twin/res/# (see docs/edgehub-emulator.md on the SDK's first twin GET).
+        topic = f"$iothub/twin/res/{status}/?$rid={rid}{extra}"
+        self.state.publish(key, topic, body, qos=1)
+
+    def _twin_get(self, key: ModuleKey, topic: str) -> None:
+        rid = query(topic).get("rid", "")
+        with self.state.lock:
+            document = self.state.modules[key].twin.document()
+            self.state.counters.twin_gets += 1
+        self._twin_response(key, 200, rid, "", json.dumps(document).encode())
+
+    def _reported_patch(self, key: ModuleKey, topic: str, payload: bytes) -> None:
+        rid = query(topic).get("rid", "")
+        try:
+            patch = check_patch(json.loads(payload or b"null"))
+        except ValueError as error:  # JSONDecodeError is a ValueError too
+            body = json.dumps({"message": f"invalid reported properties patch: {error}"})
+            self._twin_response(key, 400, rid, "", body.encode())
+            return
+        with self.state.lock:
+            version = self.state.modules[key].twin.reported.apply(patch)
+            self.state.counters.reported_patches += 1
+            self.state.lock.notify_all()
+        self._twin_response(key, 204, rid, f"&$version={version}", b"")
+
+    # -- direct methods ----------------------------------------------------------------------
+
+    def _method_response(self, key: ModuleKey, topic: str, payload: bytes) -> None:
+        status_text = topic.split("/")[3]
+        rid = query(topic).get("rid", "")
+        with self.state.lock:
+            pending = self.state.methods.get(rid)
+            self.state.counters.methods_answered += 1
+        if pending is None or pending.key != key:
+            log.warning("a method response for an unknown or expired request: %s", topic)
+            return
+        try:
+            pending.status = int(status_text)
+        except ValueError:
+            pending.status = 500
+        try:
+            pending.payload = json.loads(payload) if payload else None
+        except ValueError:
+            pending.payload = payload.decode("utf-8", errors="replace")
+        pending.event.set()
+
+    # -- routes ------------------------------------------------------------------------------
+
+    def _route(self, key: ModuleKey, message: Message, properties_size: int) -> None:
+        with self.state.lock:
+            self.state.counters.outputs_received += 1
+        size = len(message.body) + properties_size
+        if size > MAX_MESSAGE_BYTES:
+            self._reject(key, f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
+            return
+        matched = [r for r in self.routes if r.matches(key[1], message.output_name)]
+        if not matched:
+            log.warning("no route for %s/%s output %r", *key, message.output_name)
+            with self.state.lock:
+                self.state.counters.unrouted += 1
+            return
+        for route in matched:
+            if route.sink_module is None:
+                self._to_upstream(key, message, route)
+            else:
+                assert route.sink_input is not None
+                # System and custom properties travel on; the output name does not; edgeHub
+                # says which connection the message came from.
+                forwarded = Message(
+                    **{
+                        **asdict(message),
+                        "output_name": None,
+                        "connection_device_id": key[0],
+                        "connection_module_id": key[1],
+                    }
+                )
+                self.deliver((key[0], route.sink_module), route.sink_input, forwarded)
+                with self.state.lock:
+                    self.state.counters.routed_to_inputs += 1
+
+    def _reject(self, key: ModuleKey, reason: str) -> None:
+        log.error("rejected a message from %s/%s: %s", *key, reason)
+        with self.state.lock:
+            self.state.counters.rejected += 1
+            self.state.rejected.append(RejectedMessage(key[0], key[1], reason))
+            self.state.lock.notify_all()
+
+    def _to_upstream(self, key: ModuleKey, message: Message, route: Route) -> None:
+        upstream = UpstreamMessage(
+            device_id=key[0],
+            module_id=key[1],
+            output_name=message.output_name,
+            body=message.body,
+            properties=dict(message.properties),
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            route=route.name,
+            received_at=time.time(),
+        )
+        line = json.dumps(upstream.record()) + "\n"
+        with self.state.lock:  # one writer at a time: each module's broker has its own thread
+            if self.upstream_file is not None:
+                with self.upstream_file.open("a", encoding="utf-8") as sink:
+                    sink.write(line)
+            self.state.upstream.append(upstream)
+            self.state.counters.upstream += 1
+            self.state.lock.notify_all()

@@ -1,0 +1,281 @@
+"""Hostile but valid models: a Loop that never ends and a memory bomb are refused by the bounded
+check in a child process (predictor/modelcheck.py), serving goes on, and the refusals (and a
+check that a kill cut short) outlive a restart (predictor/refusals.py).
+
+The manager's tests use the real child process and ONNX Runtime; the end-to-end ones the real
+module process behind the edgeHub emulator, with the models in Azurite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from devtools.azurite import Azurite
+from devtools.edgehub import EdgeHub
+from predictor.contract import ModelError
+from predictor.modelcheck import CheckLimits
+from predictor.refusals import FILE, INTERRUPTED, KEEP, Refusals
+from predictor.store import ModelManager
+from tests.iot.blobs import Uploaded, upload
+from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.predictor.process import Predictor
+from tests.reliability.badmodels import endless_loop, memory_bomb
+
+SECONDS = 8
+MEMORY_MB = 512
+LIMITS = CheckLimits(seconds=SECONDS, memory_mb=MEMORY_MB)
+BOUNDS = {
+    "PREDICTOR_MODEL_CHECK_SECONDS": str(SECONDS),
+    "PREDICTOR_MODEL_CHECK_MEMORY_MB": str(MEMORY_MB),
+}
+TOO_LONG = f"took more than {SECONDS} s"
+TOO_BIG = f"needs more memory than the {MEMORY_MB} MB cap"
+# Two gigabytes: past the cap, and what kills a small device's module when nothing bounds it.
+BOMB_GB = 2
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_children(pid: int) -> list[int]:
+    """The pids of ``pid``'s running model-check child processes."""
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue  # ended meanwhile
+            if b"predictor.modelcheck" in command:
+                found.append(int(child))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+async def bounded(tmp_path: Path, iot_models: IotModels) -> ModelManager:
+    """A manager serving v1 (bundled), checking models with the tests' small bounds."""
+    bundled = tmp_path / "bundled.onnx"
+    bundled.write_bytes(iot_models.v1)
+    manager = ModelManager(tmp_path / "cache", bundled, check=LIMITS)
+    await manager.load_at_start()
+    return manager
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (endless_loop, TOO_LONG),
+        (lambda good: memory_bomb(good, BOMB_GB), TOO_BIG),
+    ],
+    ids=["endless loop", "memory bomb"],
+)
+async def test_a_hostile_model_is_refused_by_the_bounded_check_and_stays_refused(
+    bounded: ModelManager, iot_models: IotModels, make: Callable[[bytes], bytes], reason: str
+) -> None:
+    data = make(iot_models.v2)
+    with pytest.raises(ModelError, match=reason):
+        await bounded.apply(data, "twin")
+    assert bounded.current is not None and bounded.current.version == V1
+    assert not check_children(os.getpid())
+    # Persisted: a new manager (a restart) refuses it at once, without a check.
+    again = ModelManager(bounded.cache_dir, bounded.default_model, check=LIMITS)
+    assert reason in (again.refusal(sha256(data)) or "")
+    with pytest.raises(ModelError, match=f"^refused on .*{reason}"):  # the persisted reason
+        await again.apply(data, "twin")
+
+
+async def test_a_good_model_passes_the_check_and_leaves_no_refusal(
+    bounded: ModelManager, iot_models: IotModels
+) -> None:
+    assert (await bounded.apply(iot_models.v2, "twin")).version == V2
+    assert not (bounded.cache_dir / FILE).exists()
+    assert bounded.refusal(sha256(iot_models.v2)) is None
+
+
+async def test_a_check_in_progress_is_marked_and_a_shutdown_kills_it_and_unmarks_it(
+    bounded: ModelManager, iot_models: IotModels
+) -> None:
+    data = endless_loop(iot_models.v3)
+    applying = asyncio.create_task(bounded.apply(data, "twin"))
+    await asyncio.to_thread(wait_until, lambda: check_children(os.getpid()), 30, "model check")
+    # Marked before the check: a module killed now would refuse it after its restart.
+    marked = Refusals(bounded.cache_dir).get(sha256(data))
+    assert marked is not None and marked["reason"] == INTERRUPTED
+    [child] = check_children(os.getpid())
+    # Should the device's memory run out below the cap, the kernel kills the child first.
+    await asyncio.to_thread(
+        wait_until, lambda: Path(f"/proc/{child}/oom_score_adj").read_text() == "1000\n", 30, "adj"
+    )
+    applying.cancel()  # what a clean shutdown does
+    with pytest.raises(asyncio.CancelledError):
+        await applying
+    assert not alive(child)
+    assert bounded.refusal(sha256(data)) is None
+    assert not (bounded.cache_dir / FILE).exists()
+
+
+def test_refusals_keep_the_newest_and_a_corrupt_file_starts_afresh(tmp_path: Path) -> None:
+    refusals = Refusals(tmp_path)
+    for i in range(KEEP + 5):
+        refusals.refuse(f"{i:064x}", "why " * 500)
+    reread = Refusals(tmp_path)
+    kept = json.loads((tmp_path / FILE).read_text())["refused"]
+    assert [e["sha256"] for e in kept] == [f"{i:064x}" for i in range(5, KEEP + 5)]
+    assert reread.get(f"{4:064x}") is None
+    assert len((reread.get(f"{KEEP + 4:064x}") or {"reason": ""})["reason"]) == 500
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically, nothing left over
+    for corrupt in (b"{not json", b'{"refused": 7}', b'{"refused": [{"sha256": 1}]}', b"[]"):
+        (tmp_path / FILE).write_bytes(corrupt)
+        assert Refusals(tmp_path).get("00" * 32) is None
+    fresh = Refusals(tmp_path)
+    fresh.refuse("ab" * 32, "bad")
+    assert Refusals(tmp_path).get("ab" * 32) is not None
+
+
+# -- through the real update path: the module process, the edgeHub emulator, Azurite ---------
+
+
+@dataclass
+class Client:
+    """Posts /predict every 20 ms in a thread: every answer's model version, every error."""
+
+    module: Predictor
+    versions: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        while not self.stop.wait(0.02):
+            try:
+                self.versions.append(post(self.module, FLOWER)["model_version"])
+            except Exception as exc:  # any failure at all is what the test looks for
+                self.errors.append(repr(exc))
+
+
+@contextmanager
+def serving(module: Predictor) -> Iterator[Client]:
+    client = Client(module)
+    thread = threading.Thread(target=client.run, daemon=True)
+    thread.start()
+    try:
+        yield client
+    finally:
+        client.stop.set()
+        thread.join(15)
+
+
+def wait_failed(hub: EdgeHub, blob: Uploaded, timeout: float) -> str:
+    reported = hub.wait_for_reported(
+        MODULE,
+        lambda r: model_status(r)[1] == "failed" and r["model"]["sha256"] == blob.sha256,
+        timeout,
+    )
+    return str(reported["model"]["error"])
+
+
+def test_a_looping_and_a_bomb_model_fail_in_time_the_next_applies_serving_goes_on(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+) -> None:
+    loop = upload(azurite, endless_loop(iot_models.v2))
+    bomb = upload(azurite, memory_bomb(iot_models.v2, BOMB_GB))
+    good = upload(azurite, iot_models.v3)
+    with start(tmp_path, hub, iot_models.v1, **BOUNDS) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        with serving(module) as client:
+            for blob, reason in ((loop, TOO_LONG), (bomb, TOO_BIG)):
+                hub.set_desired(MODULE, {"model": blob.desired(V2)})
+                assert reason in wait_failed(hub, blob, timeout=SECONDS + 30)
+                assert not check_children(module.process.pid)
+            answered_meanwhile = len(client.versions)
+            hub.set_desired(MODULE, {"model": good.desired(V3)})
+            wait_status(hub, V3, "applied")
+            time.sleep(0.5)
+        assert client.errors == []
+        assert answered_meanwhile > 10
+        assert set(client.versions[:answered_meanwhile]) == {V1}
+        assert client.versions[-1] == V3
+    assert json.loads((tmp_path / "cache" / FILE).read_text())["refused"][-1]["sha256"] == (
+        bomb.sha256
+    )
+
+    # Restarted (serving v3 from the cache), and the twin names the loop again: refused at
+    # once from refused.json, not downloaded, not checked.
+    with start(tmp_path, hub, iot_models.v1, **BOUNDS) as restarted:
+        wait_status(hub, V3, "applied")
+        hub.set_desired(MODULE, {"model": loop.desired(V2)})
+        error = wait_failed(hub, loop, timeout=30)
+        assert error.startswith("refused on ") and TOO_LONG in error
+        assert post(restarted, FLOWER)["model_version"] == V3
+        assert "downloading from" not in restarted.log.read_text()
+
+
+def test_a_module_killed_mid_check_refuses_that_model_after_its_restart(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+) -> None:
+    loop = upload(azurite, endless_loop(iot_models.v2))
+    patient = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
+    with start(tmp_path, hub, iot_models.v1, **patient) as first:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        hub.set_desired(MODULE, {"model": loop.desired(V2)})
+        wait_until(lambda: check_children(first.process.pid), 60, "model check")
+        [child] = check_children(first.process.pid)
+        assert loop.sha256 in (tmp_path / "cache" / FILE).read_text()
+        first.process.kill()  # as the OOM killer would
+        first.process.wait()
+        wait_until(lambda: not alive(child), 10, "end of the orphaned check")
+
+    with start(tmp_path, hub, iot_models.v1, **patient) as second:
+        assert INTERRUPTED in wait_failed(hub, loop, timeout=60)
+        assert post(second, FLOWER)["model_version"] == V1
+        assert "downloading from" not in second.log.read_text()
+        assert not check_children(second.process.pid)
+
+
+def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+) -> None:
+    # SIGTERM (a redeployment, a reboot) is not the model's fault: the check is stopped, the
+    # mark removed, and the next start tries the model again.
+    loop = upload(azurite, endless_loop(iot_models.v2))
+    patient = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
+    with start(tmp_path, hub, iot_models.v1, **patient) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        hub.set_desired(MODULE, {"model": loop.desired(V2)})
+        wait_until(lambda: check_children(module.process.pid), 60, "model check")
+        [child] = check_children(module.process.pid)
+        module.process.send_signal(signal.SIGTERM)
+        assert module.process.wait(timeout=30) == 0
+    assert not alive(child)
+    assert Refusals(tmp_path / "cache").get(loop.sha256) is None
