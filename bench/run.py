@@ -25,8 +25,11 @@ ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_widt
 ROWS_PER_BODY = 1000
 ROWS_CONNECTIONS = 4
 PHASES = ("c16", "c1", "rows")
-_CALLS = re.compile(rb"^predictor_inference_duration_seconds_count (\S+)$", re.MULTILINE)
-_ROWS = re.compile(rb"^predictor_rows_predicted_total (\S+)$", re.MULTILINE)
+# With or without the per-model label (a --baseline predictor may predate it): summed.
+_CALLS = re.compile(
+    rb"^predictor_inference_duration_seconds_count(?:\{[^}]*\})? (\S+)$", re.MULTILINE
+)
+_ROWS = re.compile(rb"^predictor_rows_predicted_total(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
 _SWAPS = re.compile(rb'^predictor_model_swaps_total\{result="applied"\} (\S+)$', re.MULTILINE)
 
 # Raw figures: candidate -> metric -> one value per round.
@@ -176,10 +179,10 @@ def _calls_and_rows(server: processes.Server, candidate: Candidate) -> tuple[flo
     if candidate.kind != "predictor":
         return None
     status, text = server.get("/metrics")
-    calls, rows = _CALLS.search(text), _ROWS.search(text)
-    if status != 200 or calls is None or rows is None:
+    calls, rows = _CALLS.findall(text), _ROWS.findall(text)
+    if status != 200 or not calls or not rows:
         return None
-    return float(calls.group(1)), float(rows.group(1))
+    return sum(map(float, calls)), sum(map(float, rows))
 
 
 def _swap_run(server: processes.Server, url: str, bodies: Bodies, plan: Plan) -> dict[str, float]:

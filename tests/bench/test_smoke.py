@@ -192,6 +192,26 @@ def test_the_predictor_stack_is_smaller_than_the_seed_stack() -> None:
     assert all(size > 0 for size in [*predictor.values(), *seed.values()])
 
 
+def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.models_rss", "--counts", "1,3", "--rounds", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
+    assert len(rows) == 2
+    assert all(float(row.split("|")[2]) > 10 for row in rows)  # a real process's RSS, in MB
+
+
 @pytest.fixture(scope="module")
 def peer(work: Path) -> tuple[dict[str, Any], str]:
     """A tiny run with both peers; the first one on a machine also makes their venvs."""

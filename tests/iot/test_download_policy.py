@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from devtools.azurite import ACCOUNT_KEY, Azurite
+from predictor.dataplane import DataPlane
 from predictor.iot.account import StorageAccount
 from predictor.iot.download import CHUNK_BYTES, Downloader
 from predictor.iot.edge import EdgeModule
 from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
@@ -172,5 +174,5 @@ def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
         storage_connection_string=f"AccountKey={ACCOUNT_KEY}", model_cache_dir=manager.cache_dir
     )
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
-        EdgeModule(settings, manager, Metrics())
+        EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
     assert ACCOUNT_KEY not in str(caught.value)

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from devtools.edgehub import EdgeHub
+from predictor.dataplane import DataPlane
 from predictor.iot import wire
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
@@ -61,7 +63,7 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
     settings = Settings(
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
-    module = EdgeModule(settings, manager, Metrics())
+    module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
     await module.start()
     try:
         # Past the SDK's size check whatever the sizing says: the send path alone is tested.

@@ -8,20 +8,23 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from predictor.dataplane import DataPlane
 from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
+from predictor.registry import ModelRegistry
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
+
+IRIS = {"model": "iris-svm"}  # the metrics label of the test models
 
 
 def answerer(
     manager: ModelManager, max_message_bytes: int = 250_000, max_rows: int = 1000
 ) -> MessageAnswerer:
     return MessageAnswerer(
-        manager,
-        max_rows=max_rows,
+        DataPlane(ModelRegistry(manager), max_rows=max_rows),
         max_message_bytes=max_message_bytes,
         predictions_output="predictions",
         errors_output="errors",
@@ -47,11 +50,9 @@ async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
 
 
 async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
-    from predictor import service
-
     [out] = answerer(manager).answer(incoming([FLOWER, FLOWER]))
     assert json.loads(out.body) == json.loads(
-        json.dumps(service.predict_value(manager, [FLOWER, FLOWER], 1000))
+        json.dumps(DataPlane(ModelRegistry(manager), max_rows=1000).predict_now([FLOWER, FLOWER]))
     )
 
 
@@ -115,12 +116,10 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
 
     metrics = Metrics()
     grouped = MessageAnswerer(
-        manager,
-        max_rows=1000,
+        DataPlane(ModelRegistry(manager), max_rows=1000, metrics=metrics),
         max_message_bytes=250_000,
         predictions_output="predictions",
         errors_output="errors",
-        metrics=metrics,
     )
     setosa = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
     messages = [
@@ -145,8 +144,10 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
         "predictions", "errors", "predictions", "predictions", "errors", "predictions"
     ]  # fmt: skip
     # The four good messages' seven rows went through one inference call.
-    assert metrics.registry.get_sample_value("predictor_inference_duration_seconds_count") == 1
-    assert metrics.registry.get_sample_value("predictor_rows_predicted_total") == 7
+    assert (
+        metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS) == 1
+    )
+    assert metrics.registry.get_sample_value("predictor_rows_predicted_total", IRIS) == 7
 
 
 # -- sizes as the SDK counts them (Message.get_size) and edgeHub does (body and topic) --------

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
+from predictor.registry import ModelRegistry
 from predictor.store import ModelManager
 from tests.iot.conftest import V1
 
@@ -10,7 +12,8 @@ FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 
 def methods(manager: ModelManager) -> DirectMethods:
-    return DirectMethods(manager, max_rows=10, update_state=lambda: {"status": "applied"})
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
+    return DirectMethods(plane, update_state=lambda: {"status": "applied"})
 
 
 async def test_predict_answers_200_with_the_prediction(manager: ModelManager) -> None:

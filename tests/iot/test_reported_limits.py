@@ -9,11 +9,13 @@ import json
 from typing import Any
 
 from devtools.azurite import Azurite
+from predictor.dataplane import DataPlane
 from predictor.iot.download import Downloader
 from predictor.iot.edge import EdgeModule
 from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
@@ -61,7 +63,8 @@ async def test_a_contract_error_quoting_a_huge_value_is_reported_capped(
 
 
 async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManager) -> None:
-    module = EdgeModule(Settings(model_cache_dir=manager.cache_dir), manager, Metrics())
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
+    module = EdgeModule(Settings(model_cache_dir=manager.cache_dir), plane, Metrics())
     module.handle_desired(
         {"model": {"url": "ftp://x", "sha256": "f" * 4000, "version": "é" * 4000}}
     )

@@ -19,6 +19,8 @@ ROWS = np.asarray(
     dtype=np.float32,
 )
 
+IRIS = {"model": "iris-svm"}  # the metrics label of the test models
+
 
 @pytest.fixture(scope="module")
 def v1(models: Models) -> OnnxModel:
@@ -31,7 +33,7 @@ def v2(models: Models) -> OnnxModel:
 
 
 def calls(metrics: Metrics) -> float:
-    value = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count")
+    value = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS)
     return value or 0.0
 
 
@@ -47,7 +49,7 @@ async def test_requests_of_one_turn_share_one_call_and_get_their_own_rows(v1: On
     batches = [ROWS[:1], ROWS[1:3], ROWS[3:], ROWS]
     answers = await asyncio.gather(*(coalescer.predict(v1, rows) for rows in batches))
     assert calls(metrics) == 1
-    assert metrics.registry.get_sample_value("predictor_rows_predicted_total") == 8
+    assert metrics.registry.get_sample_value("predictor_rows_predicted_total", IRIS) == 8
     for rows, answer in zip(batches, answers, strict=True):
         same(answer, v1.predict(rows))
 

@@ -195,9 +195,9 @@ async def test_metrics_count_requests_errors_rows_and_the_model(client: Client) 
     assert (
         samples['predictor_http_request_errors_total{code="invalid_json",endpoint="/predict"}'] == 1
     )
-    assert samples["predictor_rows_predicted_total"] == 3
+    assert samples['predictor_rows_predicted_total{model="iris-svm"}'] == 3
     assert samples['predictor_http_request_duration_seconds_count{endpoint="/predict"}'] == 2
-    assert samples["predictor_inference_duration_seconds_count"] == 1
+    assert samples['predictor_inference_duration_seconds_count{model="iris-svm"}'] == 1
     assert samples["predictor_model_loaded"] == 1
     info = [k for k in samples if k.startswith("predictor_model_info{")]
     assert len(info) == 1 and f'model_version="{V1}"' in info[0] and 'source="bundled"' in info[0]

@@ -22,7 +22,7 @@ def manager(tmp_path: Path, bundled: bytes | None = None) -> ModelManager:
     default = tmp_path / "bundled.onnx"
     if bundled is not None:
         default.write_bytes(bundled)
-    return ModelManager(tmp_path / "cache", default, metrics=Metrics())
+    return ModelManager(tmp_path / "cache", default)
 
 
 async def test_apply_caches_the_model_and_swaps_it_in(tmp_path: Path, models: Models) -> None:
@@ -51,6 +51,8 @@ async def test_a_refused_model_leaves_the_running_one_and_the_cache(
     tmp_path: Path, models: Models
 ) -> None:
     store = manager(tmp_path)
+    metrics = Metrics()
+    store.subscribe(metrics.on_model_event)
     running = await store.apply(models.v1, "twin")
     with pytest.raises(ModelError, match="missing model_version"):
         await store.apply(edit(models.v2, model_version=None), "twin")
@@ -64,8 +66,7 @@ async def test_a_refused_model_leaves_the_running_one_and_the_cache(
     assert status["last_refused"]["sha256"] == hashlib.sha256(b"garbage").hexdigest()
     assert cache.read(tmp_path / "cache") is not None
     assert cache.read(tmp_path / "cache")[1].model_version == V1  # type: ignore[index]
-    assert store.metrics is not None
-    assert store.metrics.swaps.labels(result="refused")._value.get() == 2
+    assert metrics.swaps.labels(result="refused")._value.get() == 2
 
 
 async def test_applying_the_running_model_again_changes_nothing(

@@ -17,11 +17,13 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from devtools.edgehub import EdgeHub, load_manifest
+from predictor.dataplane import DataPlane
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.iot.methods import DirectMethods
 from predictor.iot.target import TargetError, parse_target
 from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
@@ -37,8 +39,7 @@ SHA = "ab" * 32
 
 def answerer(manager: ModelManager) -> MessageAnswerer:
     return MessageAnswerer(
-        manager,
-        max_rows=MAX_ROWS,
+        DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS),
         max_message_bytes=4096,
         predictions_output="predictions",
         errors_output="errors",
@@ -66,7 +67,9 @@ def test_every_message_gets_answers_on_one_output_that_fit_and_correlate(
 def test_direct_methods_answer_a_status_and_a_documented_payload(
     manager: ModelManager, name: str, payload: Any
 ) -> None:
-    methods = DirectMethods(manager, max_rows=MAX_ROWS, update_state=lambda: None)
+    methods = DirectMethods(
+        DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), update_state=lambda: None
+    )
     status, answer = methods.call(name, payload)
     assert status in (200, 400, 404, 413, 422), (status, answer)
     json.dumps(answer)  # what the SDK will send must be JSON
@@ -121,7 +124,7 @@ async def test_handle_desired_submits_a_valid_target_or_reports_failed_with_a_re
     manager: ModelManager, desired: Any, model: Any
 ) -> None:
     settings_ = Settings(model_url_hosts=ALLOWED, model_cache_dir=manager.cache_dir)
-    module = EdgeModule(settings_, manager, Metrics())
+    module = EdgeModule(settings_, DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), Metrics())
     if isinstance(desired, dict):
         desired = {**desired, "model": model}
     module.handle_desired(desired)

@@ -10,11 +10,12 @@ from aiohttp import web
 from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
-from predictor.api.state import COALESCER, IN_FLIGHT, MANAGER, METRICS, SETTINGS
-from predictor.batching import Coalescer
+from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, PLANE, SETTINGS
+from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.modelcheck import CheckLimits
+from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -35,19 +36,23 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = metrics
     app[IN_FLIGHT] = in_flight
-    app[COALESCER] = Coalescer(metrics, enabled=settings.coalesce)
-    app[MANAGER] = ModelManager(
+    manager = ModelManager(
         settings.model_cache_dir,
         settings.default_model,
         threads=settings.inference_threads,
-        metrics=metrics,
         public_key=model_public_key(settings),
         check=CheckLimits(settings.model_check_seconds, settings.model_check_memory_mb),
+    )
+    registry = ModelRegistry(manager, max_named=settings.max_models)
+    registry.subscribe(metrics.on_model_event)
+    app[MANAGER] = manager
+    app[PLANE] = DataPlane(
+        registry, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
     )
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
-    app.cleanup_ctx.append(edge_context)
+    app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
     return app
 
 
@@ -66,6 +71,7 @@ def _token(settings: Settings) -> bytes | None:
 
 
 async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
-    """Serve the cached model, else the bundled one, else none, before accepting requests."""
-    await app[MANAGER].load_at_start()
+    """Serve the cached model, else the bundled one, else none, and every cached named model,
+    before accepting requests."""
+    await app[PLANE].registry.load_at_start()
     yield

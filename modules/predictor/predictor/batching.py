@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.runtime import OnnxModel, Prediction
-from predictor.service import predict_rows
 
 
 @dataclass(frozen=True)
@@ -98,16 +98,11 @@ def _run(batch: list[_Waiting], metrics: Metrics | None) -> None:
     live = [item for item in batch if not item.answer.done()]  # a cancelled request is skipped
     if not live:
         return
-    model = live[0].model
     try:
-        rows = live[0].rows if len(live) == 1 else np.concatenate([i.rows for i in live])
-        prediction = predict_rows(model, rows, metrics)
+        shares = predict_together(live[0].model, [item.rows for item in live], metrics)
     except Exception as exc:  # the same error each request would have had on its own
         for item in live:
             item.answer.set_exception(exc)
         return
-    start = 0
-    for item in live:
-        end = start + len(item.rows)
-        item.answer.set_result(prediction if len(live) == 1 else prediction.rows(start, end))
-        start = end
+    for item, share in zip(live, shares, strict=True):
+        item.answer.set_result(share)

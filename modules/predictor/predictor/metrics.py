@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from predictor.events import Change, ModelEvent
 
 if TYPE_CHECKING:
     from predictor.runtime import OnnxModel
@@ -39,13 +42,15 @@ class Metrics:
         )
         self.inference = Histogram(
             "predictor_inference_duration_seconds",
-            "Time ONNX Runtime takes for one batch.",
+            "Time ONNX Runtime takes for one batch, by model.",
+            ["model"],
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.rows = Counter(
             "predictor_rows_predicted",
-            "Rows predicted, all paths together.",
+            "Rows predicted, all paths together, by model.",
+            ["model"],
             registry=self.registry,
         )
         self.swaps = Counter(
@@ -68,12 +73,52 @@ class Metrics:
         )
         self.model_loaded = Gauge(
             "predictor_model_loaded",
-            "1 when a model is loaded (ready), else 0.",
+            "Models loaded: 1 for the default model alone, 0 when none is (not ready).",
+            registry=self.registry,
+        )
+        # Shadow evaluation (shadow.py): the live model's name is the label.
+        self.shadow_rows = Counter(
+            "predictor_shadow_rows_compared",
+            "Rows answered by both a live model and its shadow.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_agreed = Counter(
+            "predictor_shadow_rows_agreed",
+            "Compared rows where the shadow gave the live model's label.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_agreement = Gauge(
+            "predictor_shadow_agreement_ratio",
+            "Share of compared rows where the shadow agrees with the live model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_dropped_rows = Counter(
+            "predictor_shadow_rows_dropped",
+            "Rows the shadow did not see because it was behind (the live answer was not delayed).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_errors = Counter(
+            "predictor_shadow_errors",
+            "Shadow calls that failed (the live answer was not affected).",
+            ["model"],
+            registry=self.registry,
+        )
+        self.shadow_inference = Histogram(
+            "predictor_shadow_inference_duration_seconds",
+            "Time the shadow model takes for one request's rows, by live model.",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
         # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
         # looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        # The same for the per-model children; the keys are the models loaded, never input.
+        self._inference: dict[str, tuple[Histogram, Counter]] = {}
 
     def http_answered(
         self, endpoint: str, method: str, status: int, seconds: float, error: str | None
@@ -92,15 +137,67 @@ class Metrics:
         if error is not None:
             self.errors.labels(endpoint, error).inc()
 
-    def model_changed(self, previous: OnnxModel | None, model: OnnxModel | None) -> None:
-        if previous is not None:
-            self.model_info.remove(*_labels(previous))
-        if model is not None:
-            self.model_info.labels(*_labels(model)).set(1)
-        self.model_loaded.set(0 if model is None else 1)
+    def inferred(self, model: str, seconds: float, rows: int) -> None:
+        """Count one inference call of ``model`` on ``rows`` rows and its duration."""
+        children = self._inference.get(model)
+        if children is None:
+            children = (self.inference.labels(model), self.rows.labels(model))
+            self._inference[model] = children
+        histogram, counter = children
+        histogram.observe(seconds)
+        counter.inc(rows)
 
-    def swap_done(self, result: str) -> None:
-        self.swaps.labels(result=result).inc()
+    def shadow_compared(
+        self, model: str, rows: int, agreed: int, seconds: float, agreement: float | None
+    ) -> None:
+        self.shadow_rows.labels(model).inc(rows)
+        self.shadow_agreed.labels(model).inc(agreed)
+        self.shadow_inference.labels(model).observe(seconds)
+        if agreement is not None:
+            self.shadow_agreement.labels(model).set(agreement)
+
+    def shadow_dropped(self, model: str, rows: int) -> None:
+        self.shadow_dropped_rows.labels(model).inc(rows)
+
+    def shadow_failed(self, model: str) -> None:
+        self.shadow_errors.labels(model).inc()
+
+    def shadow_forget(self, model: str) -> None:
+        """Drop a removed shadow's series (counts start again with the next candidate)."""
+        for metric in (
+            self.shadow_rows,
+            self.shadow_agreed,
+            self.shadow_agreement,
+            self.shadow_dropped_rows,
+            self.shadow_errors,
+            self.shadow_inference,
+        ):
+            with contextlib.suppress(KeyError):
+                metric.remove(model)
+
+    def on_model_event(self, event: ModelEvent) -> None:
+        """Follow the model store (``ModelManager.subscribe``)."""
+        if event.change in (Change.APPLIED, Change.REFUSED):
+            self.swaps.labels(result=event.change.value).inc()
+        if not event.swapped:
+            return
+        if event.previous is not None:
+            self.model_info.remove(*_labels(event.previous))
+            if event.change is Change.UNLOADED:
+                self._forget(event.previous.name)
+        if event.model is not None:
+            self.model_info.labels(*_labels(event.model)).set(1)
+        # Each slot counts once: a slot going from none to a model adds one, and back removes it.
+        if event.previous is None:
+            self.model_loaded.inc()
+        elif event.model is None:
+            self.model_loaded.dec()
+
+    def _forget(self, model: str) -> None:
+        """Drop an unloaded model's series, so that they do not outlive it."""
+        if self._inference.pop(model, None) is not None:
+            self.inference.remove(model)
+            self.rows.remove(model)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -119,6 +119,16 @@ class Settings(BaseSettings):
             "errors output."
         ),
     )
+    max_models: int = Field(
+        default=16,
+        ge=0,
+        le=32,
+        description=(
+            "Most named models (the twin's `models`) served beside the default model; each "
+            "has its own ONNX Runtime session and a share of the twin's 32 KB of reported "
+            "properties (docs/predictor.md, Several models)."
+        ),
+    )
     allow_http_model_urls: bool = Field(
         default=False,
         description="Accept plain http:// model URLs (for local use with Azurite only).",

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from predictor import cache
 from predictor.cache import CacheEntry, CacheError
 from predictor.contract import ModelError
-from predictor.metrics import Metrics
+from predictor.events import Change, Listener, ModelEvent
 from predictor.modelcheck import DEFAULT_LIMITS, CheckLimits, check_in_child
 from predictor.refusals import Refusals
 from predictor.reported import capped
@@ -43,17 +43,20 @@ class ModelManager:
     def __init__(
         self,
         cache_dir: Path,
-        default_model: Path,
+        default_model: Path | None,
         *,
         threads: int = 1,
-        metrics: Metrics | None = None,
+        name: str | None = None,
         public_key: Ed25519PublicKey | None = None,
         check: CheckLimits | None = DEFAULT_LIMITS,
     ) -> None:
         self.cache_dir = cache_dir
-        self.default_model = default_model
+        self.default_model = default_model  # None: no bundled model (a named model's slot)
         self.threads = threads
-        self.metrics = metrics
+        # The name this slot serves under; None for the default model, which serves under
+        # its own contract's name.
+        self.name = name
+        self._listeners: list[Listener] = []
         # With a key (PREDICTOR_MODEL_PUBLIC_KEY), a cached model serves only if its stored
         # signature verifies, at every start (docs/reliability.md).
         self.public_key = public_key
@@ -71,11 +74,23 @@ class ModelManager:
         """The model serving now (None until one is loaded)."""
         return self._current
 
-    def swap(self, model: OnnxModel | None) -> OnnxModel | None:
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every ModelEvent from now on."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: ModelEvent) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not undo or block a swap
+                log.exception("a model event listener failed on %s", event.change.value)
+
+    def swap(self, model: OnnxModel | None, change: Change = Change.APPLIED) -> OnnxModel | None:
         """Make ``model`` current and return the previous one. Atomic: one assignment."""
         previous, self._current = self._current, model
-        if self.metrics is not None:
-            self.metrics.model_changed(previous, model)
+        if model is None and change is Change.APPLIED:
+            change = Change.UNLOADED
+        self._emit(ModelEvent(change, model, previous))
         return previous
 
     async def apply(
@@ -84,6 +99,7 @@ class ModelManager:
         source: str,
         *,
         expected_version: str | None = None,
+        expected_name: str | None = None,
         signature: str | None = None,
     ) -> OnnxModel:
         """Load, check and smoke-test ``data`` in a bounded child process, then again off the
@@ -104,9 +120,13 @@ class ModelManager:
                         f"the model file is version {model.version}, "
                         f"not the {expected_version} that was asked for"
                     )
+                if expected_name is not None and model.name != expected_name:
+                    raise ModelError(
+                        f"the model file is named {model.name!r} in its contract, "
+                        f"not {expected_name!r} as it is asked for"
+                    )
             except ModelError as exc:
-                if self.metrics is not None:
-                    self.metrics.swap_done("refused")
+                self._emit(ModelEvent(Change.REFUSED, running, running, str(exc)))
                 self.last_refused = {
                     "source": source,
                     "reason": capped(str(exc)),
@@ -135,14 +155,11 @@ class ModelManager:
             except OSError as exc:
                 # Not swapped in: served but uncached, a restart would silently go back to the
                 # old model while the twin says the new one is applied. The update fails instead.
-                if self.metrics is not None:
-                    self.metrics.swap_done("refused")
                 reason = f"the model could not be cached in {self.cache_dir}: {exc}"
+                self._emit(ModelEvent(Change.REFUSED, running, running, reason))
                 log.warning("model %s not applied: %s", model.version, reason)
                 raise CacheWriteError(reason) from exc
             self.swap(model)
-            if self.metrics is not None:
-                self.metrics.swap_done("applied")
             log.info(
                 "model %s %s from %s now serving (sha256 %s, was %s)",
                 model.name,
@@ -191,7 +208,7 @@ class ModelManager:
     async def load_at_start(self) -> OnnxModel | None:
         """Serve the cached model, else the bundled one, else none (the module is not ready)."""
         model = await asyncio.to_thread(self._select_at_start)
-        self.swap(model)
+        self.swap(model, Change.LOADED)
         return model
 
     def _select_at_start(self) -> OnnxModel | None:
@@ -252,10 +269,9 @@ class ModelManager:
     def model_bytes(self, model: OnnxModel) -> bytes:
         """The bytes ``model`` was loaded from, read back from the cache or the bundled file
         (they are not kept in memory); ModelError when the file is gone or has changed."""
-        if model.source == SOURCE_BUNDLED:
+        path = self.cache_dir / f"{model.sha256}.onnx"
+        if model.source == SOURCE_BUNDLED and self.default_model is not None:
             path = self.default_model
-        else:
-            path = self.cache_dir / f"{model.sha256}.onnx"
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -266,6 +282,8 @@ class ModelManager:
 
     def _from_bundled(self) -> OnnxModel | None:
         path = self.default_model
+        if path is None:
+            return None
         try:
             data = path.read_bytes()
         except FileNotFoundError:

@@ -1,28 +1,28 @@
-"""The module's own routes: /predict, /info, /healthz, /readyz and /metrics."""
+"""The module's own routes: /predict, /models/{name}/predict, /info, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from predictor import service
 from predictor.api.body import read_json
 from predictor.api.reply import json_response
-from predictor.api.state import COALESCER, MANAGER, METRICS, SETTINGS
+from predictor.api.state import METRICS, PLANE
 
 
 async def predict(request: web.Request) -> web.Response:
     value = await read_json(request)
-    settings = request.app[SETTINGS]
-    answer = await service.predict_value_coalesced(
-        request.app[MANAGER], value, settings.max_rows, request.app[COALESCER]
-    )
-    return json_response(answer)
+    return json_response(await request.app[PLANE].predict(value))
+
+
+async def predict_named(request: web.Request) -> web.Response:
+    value = await read_json(request)
+    name = request.match_info["name"]
+    return json_response(await request.app[PLANE].predict(value, name))
 
 
 async def info(request: web.Request) -> web.Response:
-    model = service.running_model(request.app[MANAGER])
-    return json_response(model.info())
+    return json_response(request.app[PLANE].model().info())
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -30,10 +30,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    model = service.running_model(request.app[MANAGER])  # 503 no_model when not ready
-    return json_response(
-        {"status": "ready", "model_name": model.name, "model_version": model.version}
-    )
+    plane = request.app[PLANE]
+    served = plane.registry.served()
+    if not served:
+        plane.model()  # 503 no_model
+    default = plane.registry.default.current
+    answer: dict[str, object] = {"status": "ready"}
+    if default is not None:
+        answer.update(model_name=default.name, model_version=default.version)
+    answer["models"] = {model.name: model.version for model in served}
+    return json_response(answer)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -44,6 +50,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/predict", predict)
+    app.router.add_post("/models/{name}/predict", predict_named)
     app.router.add_get("/info", info)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from predictor.api.inflight import InFlight
-from predictor.batching import Coalescer
+from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -14,4 +14,4 @@ SETTINGS = web.AppKey("settings", Settings)
 MANAGER = web.AppKey("manager", ModelManager)
 METRICS = web.AppKey("metrics", Metrics)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
-COALESCER = web.AppKey("coalescer", Coalescer)
+PLANE = web.AppKey("plane", DataPlane)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any
 
@@ -17,13 +18,15 @@ from azure.iot.device import Message, MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_never, wait_exponential
 
+from predictor.dataplane import DataPlane
 from predictor.iot import wire
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
-from predictor.iot.target import TargetError, parse_target
-from predictor.iot.updater import ModelUpdater, model_state, running_state
+from predictor.iot.slots import TwinSlots
+from predictor.iot.target import ModelTarget, TargetError, parse_target
+from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -40,8 +43,9 @@ MAX_GROUPED_MESSAGES = 16
 class EdgeModule:
     """The predictor's IoT Edge side, from connect to a drained shutdown."""
 
-    def __init__(self, settings: Settings, manager: ModelManager, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, plane: DataPlane, metrics: Metrics) -> None:
         self.settings = settings
+        manager = plane.registry.default
         self.manager = manager
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
@@ -53,7 +57,8 @@ class EdgeModule:
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
         connection = settings.storage_connection_string
-        downloader = Downloader(
+        self.registry = plane.registry
+        self.downloader = Downloader(
             DownloadPolicy(
                 max_bytes=settings.max_model_bytes,
                 attempts=settings.download_attempts,
@@ -63,27 +68,29 @@ class EdgeModule:
             )
         )
         # With a connection string, model URLs may name its blob host only (docs/reliability.md).
-        self._storage_host = downloader.account.host if downloader.account else None
+        account = self.downloader.account
+        self._storage_host = account.host if account else None
+        self.public_key = manager.public_key  # loaded once, by the app
         self.updater = ModelUpdater(
-            manager,
-            downloader,
-            self.report_model,
-            public_key=manager.public_key,
+            manager, self.downloader, self.report_model, public_key=self.public_key
+        )
+        # The twin's ``models`` (named models) and ``shadow`` (a candidate per served model).
+        self.models = TwinSlots(
+            "models",
+            make_slot=self.registry.slot,
+            drop_slot=self.registry.unload,
+            present=lambda: self.registry.named,
+            new_updater=self._new_updater,
+            send=self._send_reported,
+            parse=self._parse_target,
         )
         self.answerer = MessageAnswerer(
-            manager,
-            max_rows=settings.max_rows,
+            plane,
             max_message_bytes=settings.max_message_bytes,
             predictions_output=settings.predictions_output,
             errors_output=settings.errors_output,
-            metrics=metrics,
         )
-        self.methods = DirectMethods(
-            manager,
-            max_rows=settings.max_rows,
-            update_state=lambda: self._last_report,
-            metrics=metrics,
-        )
+        self.methods = DirectMethods(plane, update_state=lambda: self._last_report)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -124,6 +131,8 @@ class EdgeModule:
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
+        self.models.adopt(self.registry.named)  # restored from the cache at start
+        await self.models.flush()
 
     async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -136,9 +145,10 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        for task in self._tasks:
+        tasks = [*self._tasks, *self.models.tasks()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.link.close(grace)
@@ -163,10 +173,14 @@ class EdgeModule:
     async def _read_twin(self) -> None:
         assert self.client is not None
         twin = await self.client.get_twin()
-        self.handle_desired(twin.get("desired", {}) if isinstance(twin, dict) else {})
+        self.handle_desired(twin.get("desired", {}) if isinstance(twin, dict) else {}, whole=True)
 
-    def handle_desired(self, desired: Any) -> None:
-        """A desired patch or the whole desired section: act on its ``model`` property."""
+    def handle_desired(self, desired: Any, *, whole: bool = False) -> None:
+        """A desired patch, or the ``whole`` desired section: act on ``model`` and ``models``.
+
+        In the whole section, a named model that ``models`` no longer holds is unloaded; in a
+        patch, a key set to null is.
+        """
         if not isinstance(desired, dict):
             log.warning("ignoring a desired-properties document that is not an object")
             return
@@ -180,27 +194,43 @@ class EdgeModule:
                 )
                 return
             self._desired_version = version
+        if "models" in desired or whole:
+            self.models.handle(desired.get("models"), whole=whole)
         if "model" not in desired or desired["model"] is None:
             return
         try:
-            target = parse_target(
-                desired["model"],
-                allow_http=self.settings.allow_http_model_urls,
-                allowed_hosts=self.settings.model_url_hosts,
-                storage_host=self._storage_host,
-            )
+            target = self._parse_target(desired["model"])
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
-            state = model_state(
-                _str_or_none(value.get("version")),
-                _str_or_none(value.get("sha256")),
-                "failed",
-                error=str(exc),
-            )
+            state = failed_state(value.get("version"), value.get("sha256"), str(exc))
             asyncio.get_running_loop().create_task(self.report_model(state))
             return
         self.updater.submit(target)
+
+    def _parse_target(self, value: Any) -> ModelTarget:
+        return parse_target(
+            value,
+            allow_http=self.settings.allow_http_model_urls,
+            allowed_hosts=self.settings.model_url_hosts,
+            storage_host=self._storage_host,
+        )
+
+    def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
+        return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
+
+    async def _send_reported(self, patch: dict[str, Any]) -> bool:
+        """Patch the reported properties; False (logged) when edgeHub did not take it."""
+        client = self.client
+        if client is None:
+            return False
+        try:
+            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                await client.patch_twin_reported_properties(patch)
+        except Exception as exc:
+            log.warning("could not report %s: %s", ", ".join(patch), describe(exc))
+            return False
+        return True
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property; kept and sent again after a reconnect if it fails."""
@@ -238,13 +268,18 @@ class EdgeModule:
         answers: list[list[Outgoing]] = [[] for _ in messages]
         telemetry: list[tuple[int, Incoming]] = []
         for i, message in enumerate(messages):
+            properties = {str(k): str(v) for k, v in (message.custom_properties or {}).items()}
             incoming = Incoming(
                 body=_as_bytes(message.data),
                 message_id=message.message_id,
-                properties={str(k): str(v) for k, v in (message.custom_properties or {}).items()},
+                properties=properties,
+                # The application property ``model`` names the model; else the default one.
+                model=properties.get("model") or None,
             )
             if message.input_name == self.settings.telemetry_input:
                 telemetry.append((i, incoming))
+            elif message.input_name in self.registry.named:  # a model's own input
+                telemetry.append((i, dataclasses.replace(incoming, model=message.input_name)))
             else:
                 answers[i] = [
                     self.answerer.error(
@@ -350,7 +385,3 @@ def _as_bytes(data: Any) -> bytes:
     if isinstance(data, str):
         return data.encode()
     return b"" if data is None else str(data).encode()
-
-
-def _str_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) else None

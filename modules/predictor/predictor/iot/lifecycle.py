@@ -11,12 +11,14 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from predictor.api.state import MANAGER, METRICS, SETTINGS
+from predictor.dataplane import DataPlane
+from predictor.metrics import Metrics
+from predictor.settings import Settings
 
 if TYPE_CHECKING:
     from predictor.iot.edge import EdgeModule
@@ -29,6 +31,8 @@ _DEV_VARIABLES = ("EdgeHubConnectionString", "EdgeModuleCACertificateFile")
 
 EDGE = web.AppKey("edge", asyncio.Future)
 
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
 
 def edge_environment_present() -> bool:
     return all(os.environ.get(v) for v in _EDGE_VARIABLES) or all(
@@ -36,30 +40,37 @@ def edge_environment_present() -> bool:
     )
 
 
-async def edge_context(app: web.Application) -> AsyncIterator[None]:
-    if not edge_environment_present():
-        log.info(
-            "no IoT Edge environment (IOTEDGE_* or EdgeHubConnectionString and "
-            "EdgeModuleCACertificateFile): serving the local HTTP API only"
-        )
+def edge_context(settings: Settings, plane: DataPlane, metrics: Metrics) -> CleanupContext:
+    """The IoT Edge side for ``app.cleanup_ctx``, given what it serves with."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if not edge_environment_present():
+            log.info(
+                "no IoT Edge environment (IOTEDGE_* or EdgeHubConnectionString and "
+                "EdgeModuleCACertificateFile): serving the local HTTP API only"
+            )
+            yield
+            return
+        module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
+        app[EDGE] = module
+        starting = asyncio.create_task(_start(module, settings, plane, metrics), name="edge-start")
         yield
-        return
-    module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
-    app[EDGE] = module
-    starting = asyncio.create_task(_start(app, module), name="edge-start")
-    yield
-    if not starting.done():
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
-    if module.done() and not module.cancelled() and module.exception() is None:
-        await module.result().shutdown(app[SETTINGS].shutdown_timeout)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+        if module.done() and not module.cancelled() and module.exception() is None:
+            await module.result().shutdown(settings.shutdown_timeout)
+
+    return context
 
 
-async def _start(app: web.Application, module: asyncio.Future[EdgeModule]) -> None:
+async def _start(
+    module: asyncio.Future[EdgeModule], settings: Settings, plane: DataPlane, metrics: Metrics
+) -> None:
     try:
         edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
-        instance = edge.EdgeModule(app[SETTINGS], app[MANAGER], app[METRICS])
+        instance = edge.EdgeModule(settings, plane, metrics)
         module.set_result(instance)
         await instance.start()
     except asyncio.CancelledError:

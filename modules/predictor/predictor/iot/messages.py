@@ -15,13 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from predictor import jsonio, schema, service
+from predictor import jsonio, schema
+from predictor.dataplane import DataPlane
 from predictor.iot import wire
-from predictor.metrics import Metrics
 from predictor.schema import RequestError
-from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +45,7 @@ class Incoming:
     body: bytes
     message_id: str | None
     properties: dict[str, str]
+    model: str | None = None  # the model it is for; None: the default model
 
 
 def _dumps(value: Any) -> bytes:
@@ -62,69 +60,76 @@ class MessageAnswerer:
 
     def __init__(
         self,
-        manager: ModelManager,
+        plane: DataPlane,
         *,
-        max_rows: int,
         max_message_bytes: int,
         predictions_output: str,
         errors_output: str,
-        metrics: Metrics | None = None,
     ) -> None:
-        self.manager = manager
-        self.max_rows = max_rows
+        self.plane = plane
         self.max_message_bytes = max_message_bytes
         self.predictions_output = predictions_output
         self.errors_output = errors_output
-        self.metrics = metrics
 
     def answer(self, message: Incoming) -> list[Outgoing]:
         return self.answer_many([message])[0]
 
     def answer_many(self, messages: Sequence[Incoming]) -> list[list[Outgoing]]:
-        """The answers to ``messages``, in order; their rows go through one inference call.
+        """The answers to ``messages``, in order; the rows for one model share one call.
 
         One ONNX Runtime call costs about as much as parsing a message, so messages waiting
         together share it. Each answer is the same as if its message came alone.
         """
         answers: list[list[Outgoing]] = [[] for _ in messages]
-        try:
-            model = service.running_model(self.manager)
-        except RequestError as exc:
-            return [[self.error(m, exc.code, exc.message)] for m in messages]
-        parsed: list[tuple[int, schema.Batch]] = []
+        by_model: dict[str | None, list[int]] = {}
         for i, message in enumerate(messages):
+            by_model.setdefault(message.model, []).append(i)
+        for name, indices in by_model.items():
+            self._answer_group(name, indices, messages, answers)
+        return answers
+
+    def _answer_group(
+        self,
+        name: str | None,
+        indices: list[int],
+        messages: Sequence[Incoming],
+        answers: list[list[Outgoing]],
+    ) -> None:
+        """Answer the messages for model ``name`` (None: the default) into ``answers``."""
+        plane = self.plane
+        try:
+            model = plane.model(name)
+        except RequestError as exc:
+            for i in indices:
+                answers[i] = [self.error(messages[i], exc.code, exc.message)]
+            return
+        parsed: list[tuple[int, schema.Batch]] = []
+        for i in indices:
+            message = messages[i]
             try:
-                value = schema.decode_json(message.body)
-                batch = schema.parse(value, model.contract.feature_names, self.max_rows)
+                batch = plane.parse(model, schema.decode_json(message.body))
             except RequestError as exc:
                 answers[i] = [self.error(message, exc.code, exc.message)]
             else:
                 parsed.append((i, batch))
         if len(parsed) > 1:
             try:
-                rows = np.concatenate([batch.rows for _, batch in parsed])
-                prediction = service.predict_rows(model, rows, self.metrics)
+                shares = plane.infer_together(model, [batch.rows for _, batch in parsed])
             except Exception:  # one message's rows may break the model: alone, only it fails
                 log.warning("a grouped prediction failed; predicting the messages one by one")
             else:
-                start = 0
-                for i, batch in parsed:
-                    part = prediction.rows(start, start + len(batch.rows))
-                    start += len(batch.rows)
-                    answers[i] = self._predictions(
-                        messages[i], schema.answer(batch, part, model.contract)
-                    )
-                return answers
+                for (i, batch), share in zip(parsed, shares, strict=True):
+                    answers[i] = self._predictions(messages[i], plane.answer(model, batch, share))
+                return
         for i, batch in parsed:
+            message = messages[i]
             try:
-                prediction = service.predict_rows(model, batch.rows, self.metrics)
-                result = schema.answer(batch, prediction, model.contract)
+                result = plane.answer(model, batch, plane.infer_now(model, batch.rows))
             except Exception as exc:  # a model that breaks at run time must not stop the module
-                log.exception("message %s could not be predicted", messages[i].message_id)
-                answers[i] = [self.error(messages[i], "internal", f"prediction failed: {exc}")]
+                log.exception("message %s could not be predicted", message.message_id)
+                answers[i] = [self.error(message, "internal", f"prediction failed: {exc}")]
             else:
-                answers[i] = self._predictions(messages[i], result)
-        return answers
+                answers[i] = self._predictions(message, result)
 
     def _predictions(self, message: Incoming, result: Any) -> list[Outgoing]:
         whole = _dumps(result)

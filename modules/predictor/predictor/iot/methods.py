@@ -6,10 +6,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from predictor import service
-from predictor.metrics import Metrics
+from predictor.dataplane import DataPlane
 from predictor.schema import RequestError
-from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -19,16 +17,12 @@ class DirectMethods:
 
     def __init__(
         self,
-        manager: ModelManager,
+        plane: DataPlane,
         *,
-        max_rows: int,
         update_state: Callable[[], dict[str, Any] | None],
-        metrics: Metrics | None = None,
     ) -> None:
-        self.manager = manager
-        self.max_rows = max_rows
+        self.plane = plane
         self.update_state = update_state
-        self.metrics = metrics
 
     def call(self, name: str, payload: Any) -> tuple[int, Any]:
         if name == "predict":
@@ -39,7 +33,7 @@ class DirectMethods:
 
     def predict(self, payload: Any) -> tuple[int, Any]:
         try:
-            return 200, service.predict_value(self.manager, payload, self.max_rows, self.metrics)
+            return 200, self.plane.predict_now(payload)
         except RequestError as exc:
             return exc.status, exc.to_dict()
         except Exception as exc:  # a model failing at run time: an answer, not a crash
@@ -47,5 +41,6 @@ class DirectMethods:
             return 500, {"error": {"code": "internal", "message": f"prediction failed: {exc}"}}
 
     def model_info(self) -> dict[str, Any]:
-        status = self.manager.status()
-        return {**status, "update": self.update_state()}
+        registry = self.plane.registry
+        named = {name: slot.status() for name, slot in sorted(registry.named.items())}
+        return {**registry.default.status(), "update": self.update_state(), "models": named}

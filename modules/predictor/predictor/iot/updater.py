@@ -68,6 +68,17 @@ def running_state(model: OnnxModel | None) -> dict[str, Any]:
     return model_state(model.version, model.sha256, "applied", source=source)
 
 
+def failed_state(version: Any, sha256: Any, error: str) -> dict[str, Any]:
+    """The reported state of a desired model refused before any download (the desired value
+    may hold anything: only strings are echoed)."""
+    return model_state(
+        version if isinstance(version, str) else None,
+        sha256 if isinstance(sha256, str) else None,
+        "failed",
+        error=error,
+    )
+
+
 class ModelUpdater:
     """Takes desired targets from the twin and brings the running model to the newest one."""
 
@@ -166,6 +177,7 @@ class ModelUpdater:
                     data,
                     SOURCE_TWIN,
                     expected_version=target.version,
+                    expected_name=self.manager.name,
                     signature=target.signature,
                 )
             )

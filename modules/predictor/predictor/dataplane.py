@@ -1,0 +1,122 @@
+"""The one way into inference, the same for every transport (HTTP, v2, messages, methods).
+
+Like MLServer's ``handlers/dataplane.py``, which serves REST and gRPC alike: the transports
+decode their bytes and encode their answers; the data plane finds the model, parses the JSON
+forms, runs the model (coalesced with concurrent requests, timed) and builds the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor import schema
+from predictor.batching import Coalescer
+from predictor.inference import predict_rows, predict_together
+from predictor.metrics import Metrics
+from predictor.registry import ModelRegistry
+from predictor.runtime import OnnxModel, Prediction
+from predictor.schema import Batch, RequestError
+from predictor.shadow import ShadowRunner
+
+
+class DataPlane:
+    """Model lookup, parsing, inference and answers for every transport."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        *,
+        max_rows: int,
+        metrics: Metrics | None = None,
+        coalesce: bool = True,
+    ) -> None:
+        self.registry = registry
+        self.max_rows = max_rows
+        self.metrics = metrics
+        self.coalescer = Coalescer(metrics, enabled=coalesce)
+        self.shadows = ShadowRunner(metrics)
+
+    def model(self, name: str | None = None, version: str | None = None) -> OnnxModel:
+        """The model to use for one whole request (a swap meanwhile does not change it).
+
+        ``name`` None is the default model. ``no_model`` (503) when none is loaded;
+        ``unknown_model`` / ``unknown_version`` (404) when the name or version is not served.
+        """
+        model = self.registry.find(name)
+        if model is None:
+            served = self.registry.served()
+            if not served:
+                raise RequestError(
+                    "no_model", "no model is loaded yet; try again later", status=503
+                )
+            names = ", ".join(repr(m.name) for m in served)
+            if name is None:
+                raise RequestError(
+                    "no_model", f"no default model is loaded; name one of {names}", status=503
+                )
+            raise RequestError(
+                "unknown_model", f"unknown model {name[:70]!r}; this server serves {names}", 404
+            )
+        if version is not None and version != model.version:
+            raise RequestError(
+                "unknown_version",
+                f"model {model.name!r} has no version {version[:70]!r} loaded; "
+                f"it serves {model.version!r}",
+                404,
+            )
+        return model
+
+    def parse(self, model: OnnxModel, value: Any) -> Batch:
+        """A decoded JSON request in any accepted form, as a validated batch for ``model``."""
+        return schema.parse(value, model.contract.feature_names, self.max_rows)
+
+    async def infer(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+        """``model`` on ``rows``, in one call with the other requests of this loop turn."""
+        prediction = await self.coalescer.predict(model, rows)
+        if self.registry.shadows:
+            self._shadow(model, rows, prediction)
+        return prediction
+
+    def infer_now(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+        """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
+        prediction = predict_rows(model, rows, self.metrics)
+        if self.registry.shadows:
+            self._shadow(model, rows, prediction)
+        return prediction
+
+    def infer_together(
+        self, model: OnnxModel, batches: Sequence[NDArray[np.float32]]
+    ) -> list[Prediction]:
+        """Batches that are ready together (grouped messages) in one call, one share each."""
+        shares = predict_together(model, batches, self.metrics)
+        if self.registry.shadows:
+            for rows, share in zip(batches, shares, strict=True):
+                self._shadow(model, rows, share)
+        return shares
+
+    def _shadow(self, model: OnnxModel, rows: NDArray[np.float32], live: Prediction) -> None:
+        """Hand the rows and the live answer to the shadow of ``model``, if it has one."""
+        shadow = self.registry.shadow_of(model.name)
+        if shadow is not None and shadow is not model:
+            self.shadows.observe(model.name, shadow, rows, live)
+
+    @staticmethod
+    def answer(model: OnnxModel, batch: Batch, prediction: Prediction) -> Any:
+        """The JSON answer, in the form the request came in."""
+        return schema.answer(batch, prediction, model.contract)
+
+    async def predict(self, value: Any, name: str | None = None) -> Any:
+        """The answer to a decoded JSON request (``POST /predict``), coalesced."""
+        model = self.model(name)
+        batch = self.parse(model, value)
+        return self.answer(model, batch, await self.infer(model, batch.rows))
+
+    def predict_now(self, value: Any, name: str | None = None) -> Any:
+        """``predict``, answered in this call (the ``predict`` direct method)."""
+        model = self.model(name)
+        batch = self.parse(model, value)
+        return self.answer(model, batch, self.infer_now(model, batch.rows))

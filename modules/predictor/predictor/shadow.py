@@ -1,0 +1,158 @@
+"""Shadow evaluation: a candidate model sees the rows the live model sees, and is compared.
+
+Only the live model's answer is ever returned. The shadow runs after it, in one worker thread
+of its own (ONNX Runtime releases the GIL while it computes), on a queue bounded in rows: a slow
+shadow falls behind and its excess rows are dropped and counted, a failing one is counted; a live
+request never waits for it and never sees its errors. No input row is kept or sent anywhere:
+only the running counts below.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor.metrics import Metrics
+from predictor.runtime import OnnxModel, Prediction
+
+log = logging.getLogger(__name__)
+
+# A confusion matrix bigger than this many classes is not kept (its counts would bloat the twin).
+MAX_CONFUSION_CLASSES = 12
+
+
+@dataclass
+class ShadowStats:
+    """Running comparison of one live model with its shadow."""
+
+    shadow_version: str
+    shadow_sha256: str
+    rows: int = 0  # rows both models answered
+    agreed: int = 0  # of those, rows with the same label
+    errors: int = 0  # shadow calls that raised
+    dropped: int = 0  # rows not compared because the shadow was behind
+    shadow_seconds: float = 0.0
+    confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # live -> shadow -> n
+
+    @property
+    def agreement(self) -> float | None:
+        return None if self.rows == 0 else self.agreed / self.rows
+
+    def report(self) -> dict[str, Any]:
+        """The reported-properties shape: aggregates only, a few hundred bytes."""
+        agreement = self.agreement
+        return {
+            "version": self.shadow_version,
+            "sha256": self.shadow_sha256,
+            "rows": self.rows,
+            "agreement": None if agreement is None else round(agreement, 6),
+            "errors": self.errors,
+            "dropped": self.dropped,
+            "shadowUsPerRow": (
+                None if self.rows == 0 else round(1e6 * self.shadow_seconds / self.rows, 1)
+            ),
+            "confusion": self.confusion or None,
+        }
+
+
+class ShadowRunner:
+    """Compares shadows with live answers off the event loop."""
+
+    def __init__(self, metrics: Metrics | None = None, *, max_pending_rows: int = 4096) -> None:
+        self.metrics = metrics
+        self.max_pending_rows = max_pending_rows
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
+        self._lock = threading.Lock()
+        self._pending_rows = 0
+        self._stats: dict[str, ShadowStats] = {}
+
+    def observe(
+        self, name: str, shadow: OnnxModel, rows: NDArray[np.float32], live: Prediction
+    ) -> None:
+        """Compare ``shadow`` on ``rows`` with the live answer ``live``, later, in the worker.
+
+        Called on the event loop right after the live call; returns at once.
+        """
+        count = len(rows)
+        with self._lock:
+            stats = self._stats_for(name, shadow)
+            if self._pending_rows + count > self.max_pending_rows:
+                stats.dropped += count
+                dropped = True
+            else:
+                self._pending_rows += count
+                dropped = False
+        if dropped:
+            if self.metrics is not None:
+                self.metrics.shadow_dropped(name, count)
+            return
+        self._pool.submit(self._compare, name, shadow, rows, live.labels)
+
+    def stats(self, name: str) -> ShadowStats | None:
+        with self._lock:
+            return self._stats.get(name)
+
+    def forget(self, name: str) -> None:
+        """Drop the comparison of ``name`` (its shadow was removed, promoted or replaced)."""
+        with self._lock:
+            self._stats.pop(name, None)
+        if self.metrics is not None:
+            self.metrics.shadow_forget(name)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Until every queued comparison is done (for tests and the demo)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._pending_rows == 0:
+                    return True
+            time.sleep(0.005)
+        return False
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _stats_for(self, name: str, shadow: OnnxModel) -> ShadowStats:
+        stats = self._stats.get(name)
+        if stats is None or stats.shadow_sha256 != shadow.sha256:  # a new candidate: start over
+            stats = ShadowStats(shadow.version, shadow.sha256)
+            self._stats[name] = stats
+        return stats
+
+    def _compare(
+        self, name: str, shadow: OnnxModel, rows: NDArray[np.float32], live: list[Any]
+    ) -> None:
+        started = time.perf_counter()
+        try:
+            answer = shadow.predict(rows)
+        except Exception as exc:  # a broken candidate is the candidate's problem, not serving's
+            with self._lock:
+                self._pending_rows -= len(rows)
+                self._stats_for(name, shadow).errors += 1
+            log.warning("shadow of %s failed on %d rows: %s", name, len(rows), exc)
+            if self.metrics is not None:
+                self.metrics.shadow_failed(name)
+            return
+        seconds = time.perf_counter() - started
+        agreed = sum(1 for a, b in zip(live, answer.labels, strict=True) if a == b)
+        classes = len(shadow.contract.class_labels)
+        with self._lock:
+            self._pending_rows -= len(rows)
+            stats = self._stats_for(name, shadow)
+            stats.rows += len(rows)
+            stats.agreed += agreed
+            stats.shadow_seconds += seconds
+            if classes <= MAX_CONFUSION_CLASSES:
+                for a, b in zip(live, answer.labels, strict=True):
+                    row = stats.confusion.setdefault(str(a), {})
+                    row[str(b)] = row.get(str(b), 0) + 1
+            agreement = stats.agreement
+        if self.metrics is not None:
+            self.metrics.shadow_compared(name, len(rows), agreed, seconds, agreement)
