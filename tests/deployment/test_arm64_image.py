@@ -16,6 +16,7 @@ import pytest
 
 from devtools import arm64, buildah, container, netns, onnx_probe
 
+TEMPLATE = Path(__file__).resolve().parents[2] / "deployment.template.json"
 SAMPLE = {"sepal_length": 5.9, "sepal_width": 2.8, "petal_length": 4.3, "petal_width": 1.3}
 
 # A cold cache debootstraps the arm64 root and pip-installs the requirements under qemu.
@@ -32,13 +33,22 @@ def test_predictor_arm64_image_builds_and_serves_under_emulation(
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(arm64.cpuinfo(os.cpu_count() or 1), encoding="ascii")
     log = tmp_path / "predictor.log"
-    with container.running(store, predictor_image, log, cpuinfo=cpuinfo) as started:
+    # As the deployment starts it (the same settings as the amd64 image test): read-only root,
+    # the cache volume, a /tmp tmpfs, no capabilities, no new privileges.
+    host = container.HostConfig.of_module(TEMPLATE, "predictor")
+    assert host.read_only_root and host.drop_all_capabilities and host.no_new_privileges
+    with container.running(store, predictor_image, log, cpuinfo=cpuinfo, host=host) as started:
         base = "http://127.0.0.1:8080"
         netns.wait_until_healthy(
             started.process, f"{base}/healthz", log, timeout=600, pid=started.pid
         )
         machine = started.run(["python", "-c", "import platform; print(platform.machine())"])
         assert machine.stdout.decode().strip() == "aarch64"
+        probe = "import sys; open(sys.argv[1], 'w').write('x')"
+        refused = started.run(["python", "-c", probe, "/app/written"])
+        assert refused.returncode != 0 and b"Read-only file system" in refused.stderr
+        status = Path(f"/proc/{started.pid}/status").read_text()
+        assert "\nNoNewPrivs:\t1\n" in status and "\nCapEff:\t0000000000000000\n" in status
         check = started.healthcheck(timeout=60)
         assert check.returncode == 0, check.stderr
         answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())

@@ -20,6 +20,18 @@ PREDICTOR_DIR = REPO_ROOT / "modules" / "predictor"
 HAS_PREDICTOR_SERVER = (PREDICTOR_DIR / "predictor" / "__main__.py").is_file()
 SAMPLE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
+# A model check in the container, as ModelManager.apply starts it for a model from the twin.
+CHECK = """import asyncio, sys
+from predictor.contract import ModelError
+from predictor.modelcheck import CheckLimits, check_in_child
+data = open(sys.argv[1], 'rb').read()
+try:
+    asyncio.run(check_in_child(data, CheckLimits(seconds=60, memory_mb=1024)))
+    print('ok')
+except ModelError as exc:
+    print('refused:', exc)
+"""
+
 # A cold cache debootstraps the base and pip-installs the requirements from PyPI: minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -109,5 +121,12 @@ def test_predictor_container_answers_healthz_and_predicts(
         assert list(served["probabilities"].values()) == pytest.approx(
             host["probabilities"][0], abs=1e-5
         )
+        # A model update's bounded check as the module runs it (predictor.modelcheck's child
+        # process, its PYTHONPATH, its limits) under the read-only root and without
+        # capabilities: the bundled model passes, bytes that are no model are refused.
+        for path, expected in (("/app/models/default.onnx", "ok"), ("/etc/passwd", "refused")):
+            done = started.run(["python", "-c", CHECK, path], timeout=120)
+            assert done.returncode == 0, done.stderr
+            assert done.stdout.decode().splitlines()[-1].startswith(expected), done.stdout
         # SIGTERM to PID 1, as `docker stop` sends it: the module shuts down cleanly.
         assert started.stop(timeout=30) == 0, log.read_text()

@@ -275,6 +275,14 @@ def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(
         hub.set_desired(MODULE, {"model": loop.desired(V2)})
         wait_until(lambda: check_children(module.process.pid), 60, "model check")
         [child] = check_children(module.process.pid)
+        # The child gets no credentials: none of the settings, not the module's connection
+        # string (the emulator's, with the module's key, as a simulator passes it).
+        hidden = (b"PREDICTOR_", b"IOTEDGE_", b"EdgeHubConnectionString=", b"EdgeModuleCA")
+        own = Path(f"/proc/{module.process.pid}/environ").read_bytes().split(b"\0")
+        childs = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
+        assert any(v.startswith(b"EdgeHubConnectionString=") for v in own)
+        assert any(v.startswith(b"PREDICTOR_MODEL_CHECK_SECONDS=") for v in own)
+        assert [v.split(b"=")[0] for v in childs if v.startswith(hidden)] == []
         module.process.send_signal(signal.SIGTERM)
         assert module.process.wait(timeout=30) == 0
     assert not alive(child)
