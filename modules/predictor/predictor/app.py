@@ -52,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
+    app.cleanup_ctx.append(stop_shadows)
     app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
     return app
 
@@ -75,3 +76,9 @@ async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
     before accepting requests."""
     await app[PLANE].registry.load_at_start()
     yield
+
+
+async def stop_shadows(app: web.Application) -> AsyncIterator[None]:
+    """At shutdown, drop the shadow comparisons still queued (their worker thread stops)."""
+    yield
+    app[PLANE].shadows.close()

@@ -129,6 +129,15 @@ class Settings(BaseSettings):
             "properties (docs/predictor.md, Several models)."
         ),
     )
+    report_interval_seconds: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600,
+        description=(
+            "Shortest time between two reports of a shadow model's comparison to the twin "
+            "(and between two promotion checks)."
+        ),
+    )
     allow_http_model_urls: bool = Field(
         default=False,
         description="Accept plain http:// model URLs (for local use with Azurite only).",
