@@ -4,6 +4,7 @@ is the runner); the real-model path is tested end to end in tests/iot/test_shado
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -94,3 +95,20 @@ def test_a_new_candidate_starts_a_new_comparison_and_forget_drops_it() -> None:
     assert stats is not None and (stats.shadow_sha256, stats.rows) == ("t" * 64, 4)
     runner.forget("m")
     assert runner.stats("m") is None
+
+
+def test_the_biggest_comparison_fits_one_twin_value() -> None:
+    labels = tuple(f"{i}-a-long-class-label-cut-here" for i in range(8))
+    runner = ShadowRunner(max_pending_rows=10_000)
+    rows = np.zeros((6400, 2), dtype=np.float32)
+    live = Prediction([labels[i % 8] for i in range(6400)], np.zeros(6400), np.zeros((6400, 2)))
+    shadow: Any = StandIn([labels[i // 8 % 8] for i in range(6400)], contract=Contract(labels))
+    for _ in range(20):  # counts of four digits in each of the 64 cells
+        runner.observe("m", shadow, rows, live)
+        assert runner.wait_idle()
+    stats = runner.stats("m")
+    assert stats is not None and stats.rows == 128_000
+    assert len(stats.confusion) == 8 and all(len(row) == 8 for row in stats.confusion.values())
+    entry = {"version": "x" * 64, "sha256": "f" * 64, "status": "applied", "error": None}
+    entry |= {"updatedAt": "2026-12-03T00:00:00Z", "source": "twin", "comparison": stats.report()}
+    assert len(json.dumps(entry).encode()) < 4096

@@ -24,8 +24,10 @@ from predictor.runtime import OnnxModel, Prediction
 
 log = logging.getLogger(__name__)
 
-# A confusion matrix bigger than this many classes is not kept (its counts would bloat the twin).
-MAX_CONFUSION_CLASSES = 12
+# A confusion matrix bigger than this many classes is not kept, and its labels are cut, so that
+# the reported entry stays inside the twin's 4 KB a value (tests/predictor/test_shadow_runner.py).
+MAX_CONFUSION_CLASSES = 8
+LABEL_CHARACTERS = 24
 
 
 @dataclass
@@ -151,8 +153,9 @@ class ShadowRunner:
             stats.shadow_seconds += seconds
             if classes <= MAX_CONFUSION_CLASSES:
                 for a, b in zip(live, answer.labels, strict=True):
-                    row = stats.confusion.setdefault(str(a), {})
-                    row[str(b)] = row.get(str(b), 0) + 1
+                    row = stats.confusion.setdefault(str(a)[:LABEL_CHARACTERS], {})
+                    key = str(b)[:LABEL_CHARACTERS]
+                    row[key] = row.get(key, 0) + 1
             agreement = stats.agreement
         if self.metrics is not None:
             self.metrics.shadow_compared(name, len(rows), agreed, seconds, agreement)
