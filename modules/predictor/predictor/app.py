@@ -47,8 +47,13 @@ def create_app(settings: Settings) -> web.Application:
     registry.subscribe(metrics.on_model_event)
     app[MANAGER] = manager
     app[PLANE] = DataPlane(
-        registry, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
+        registry,
+        max_rows=settings.max_rows,
+        metrics=metrics,
+        coalesce=settings.coalesce,
+        drift_window_rows=settings.drift_window_rows,
     )
+    registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)

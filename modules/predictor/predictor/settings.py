@@ -138,6 +138,15 @@ class Settings(BaseSettings):
             "(and between two promotion checks)."
         ),
     )
+    drift_window_rows: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description=(
+            "Rows of the sliding window each model's input drift is computed over, against "
+            "the profile its file carries; 0 turns drift tracking off."
+        ),
+    )
     allow_http_model_urls: bool = Field(
         default=False,
         description="Accept plain http:// model URLs (for local use with Azurite only).",

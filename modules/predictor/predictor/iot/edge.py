@@ -24,6 +24,7 @@ from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
+from predictor.iot.monitoring import DriftReports
 from predictor.iot.shadows import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
@@ -94,6 +95,9 @@ class EdgeModule:
             interval=settings.report_interval_seconds,
             report_live=self._report_live,
         )
+        self.drift = DriftReports(
+            plane.drift, self._send_reported, settings.report_interval_seconds
+        )
         self.answerer = MessageAnswerer(
             plane,
             max_message_bytes=settings.max_message_bytes,
@@ -109,6 +113,8 @@ class EdgeModule:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         self._tasks.append(asyncio.create_task(self.shadows.run(), name="shadow-reports"))
+        if self.drift.drift.enabled:
+            self._tasks.append(asyncio.create_task(self.drift.run(), name="drift-reports"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
         await self.link.start()
