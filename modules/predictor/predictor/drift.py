@@ -230,7 +230,9 @@ class DriftMonitor:
     def _summary(self, name: str, tracker: _Tracker) -> dict[str, Any]:
         window = tracker.window
         values = window.psi()
-        if self.metrics is not None and window.rows:
+        # Exported once the window holds enough rows for the PSI to mean something: a device
+        # that has just started must not set off the drift alert.
+        if self.metrics is not None and window.rows >= MIN_ROWS:
             self.metrics.drift_psi(name, values)
         inputs = {k: v for k, v in values.items() if k != OUTPUT}
         worst = sorted(inputs.items(), key=lambda item: item[1], reverse=True)[:3]
