@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +15,28 @@ import onnxruntime as ort
 import pytest
 from sklearn.datasets import load_iris
 
-from devtools.edgehub import EdgeHub
+from devtools.edgehub import EdgeHub, load_manifest
+from devtools.edgehub.routes import parse_routes
 from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import MODULE, start, wait_status
+from tests.iot.edge_module import MODULE, REPO, start, wait_status
 from tests.predictor.modelfactory import edit
 from tests.predictor.process import HOST, Predictor
 from trainer.profile import reference_profile, to_metadata
 from trainer.training import IRIS_FEATURES
 
 WINDOW = 200
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[EdgeHub]:
+    """The emulator with the template's routes, plus one for the monitoring output (off by
+    default in the template: an operator who sets PREDICTOR_MONITORING_OUTPUT adds the route)."""
+    monitoring = parse_routes(
+        {"monitoring": "FROM /messages/modules/predictor/outputs/monitoring INTO $upstream"}
+    )
+    routes = [*load_manifest(REPO / "deployment.template.json").routes, *monitoring]
+    with EdgeHub(tmp_path / "edgehub", routes, modules=[MODULE, "sensor"]) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +76,7 @@ def test_drift_stays_ok_on_training_like_rows_and_flags_a_shifted_sensor(
     settings = {
         "PREDICTOR_DRIFT_WINDOW_ROWS": str(WINDOW),
         "PREDICTOR_REPORT_INTERVAL_SECONDS": "0.3",
+        "PREDICTOR_MONITORING_OUTPUT": "monitoring",
     }
     with start(tmp_path, hub, profiled, **settings) as module:
         hub.wait_for_connection(MODULE, timeout=60)
@@ -84,3 +99,15 @@ def test_drift_stays_ok_on_training_like_rows_and_flags_a_shifted_sensor(
         )  # fmt: skip
         assert float(line.split()[-1]) > 0.25
         assert len(json.dumps(moved)) < 1024  # aggregates only, far inside a twin value
+        # The periodic summary on the monitoring output, routed upstream by the template.
+        summary = hub.wait_for_upstream(
+            1,
+            30,
+            lambda m: (
+                m.output_name == "monitoring"
+                and "drift" in m.text()
+                and m.json()["drift"].get("iris-svm", {}).get("status") == "drift"
+            ),
+        )[-1]
+        assert summary.json()["drift"]["iris-svm"]["rows"] == WINDOW
+        assert len(summary.body) < 4096

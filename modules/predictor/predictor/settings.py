@@ -147,6 +147,14 @@ class Settings(BaseSettings):
             "the profile its file carries; 0 turns drift tracking off."
         ),
     )
+    monitoring_output: str = Field(
+        default="",
+        description=(
+            "If set, a module output that gets a summary message every "
+            "PREDICTOR_REPORT_INTERVAL_SECONDS: each model's drift and each shadow's "
+            "comparison (aggregates only)."
+        ),
+    )
     allow_http_model_urls: bool = Field(
         default=False,
         description="Accept plain http:// model URLs (for local use with Azurite only).",

@@ -24,7 +24,7 @@ from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
-from predictor.iot.monitoring import DriftReports
+from predictor.iot.monitoring import Monitoring
 from predictor.iot.shadows import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
@@ -95,8 +95,12 @@ class EdgeModule:
             interval=settings.report_interval_seconds,
             report_live=self._report_live,
         )
-        self.drift = DriftReports(
-            plane.drift, self._send_reported, settings.report_interval_seconds
+        self.monitoring = Monitoring(
+            plane,
+            self._send_reported,
+            settings.report_interval_seconds,
+            message=self._send_monitoring if settings.monitoring_output else None,
+            max_message_bytes=settings.max_message_bytes,
         )
         self.answerer = MessageAnswerer(
             plane,
@@ -113,8 +117,8 @@ class EdgeModule:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         self._tasks.append(asyncio.create_task(self.shadows.run(), name="shadow-reports"))
-        if self.drift.drift.enabled:
-            self._tasks.append(asyncio.create_task(self.drift.run(), name="drift-reports"))
+        if self.monitoring.plane.drift.enabled or self.settings.monitoring_output:
+            self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
         await self.link.start()
@@ -236,6 +240,11 @@ class EdgeModule:
             allowed_hosts=self.settings.model_url_hosts,
             storage_host=self._storage_host,
         )
+
+    async def _send_monitoring(self, body: bytes) -> None:
+        """The monitoring summary on its output (sent like an answer: retried, never lost)."""
+        output = self.settings.monitoring_output
+        await self.send(Outgoing(body, output, None, {"type": "monitoring"}))
 
     async def _report_live(self, name: str, model: OnnxModel) -> None:
         """Report what serves under ``name`` now (after a shadow's promotion)."""
