@@ -17,6 +17,7 @@ from bench import (
     iot_report,
     iot_run,
     json_lever,
+    monitoring_models,
     peers,
     report,
     run,
@@ -27,7 +28,9 @@ from bench.candidates import REPO, Candidate
 
 # The predictor with one lever changed each (uvloop on, coalescing off): what each is worth.
 LEVERS = ["predictor-uvloop", "predictor-uncoalesced"]
-ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS]
+# The cost of watching the models in the field: drift tracked, a shadow beside the live model.
+MONITORING = ["predictor-drift", "predictor-shadow"]
+ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS, *MONITORING]
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -104,6 +107,14 @@ def build(
             "predictor-uncoalesced", PREDICTOR_COALESCE="false"
         ),
     }
+    if "predictor-drift" in names:
+        made["predictor-drift"] = candidates.monitored(
+            "predictor-drift", model=monitoring_models.profiled_model(work)
+        )
+    if "predictor-shadow" in names:
+        made["predictor-shadow"] = candidates.monitored(
+            "predictor-shadow", cache_seed=monitoring_models.shadow_cache(work, other)
+        )
     chosen = [made[name] for name in names]
     if peer_names:
         chosen.append(candidates.predictor_v2())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -27,6 +28,7 @@ class Candidate:
     body: str = "row"  # which of run.Bodies it is posted
     ports: Callable[[int], dict[str, str]] | None = None  # a peer's environment for its port
     model: Path = BUNDLED_MODEL  # the predictor's bundled model
+    cache_seed: Path | None = None  # a cache folder copied into each start's fresh cache
 
     def command(
         self, port: int, cache_dir: Path, python: str = sys.executable
@@ -43,6 +45,8 @@ class Candidate:
             env |= self.ports(port) if self.ports else {}
         else:
             argv = [python, "-m", *self.module]
+            if self.cache_seed is not None:
+                shutil.copytree(self.cache_seed, cache_dir, dirs_exist_ok=True)
             env |= {
                 "PREDICTOR_HTTP_HOST": "127.0.0.1",
                 "PREDICTOR_HTTP_PORT": str(port),
@@ -136,4 +140,17 @@ def baseline(ref: str, work: Path) -> Candidate:
         "/predict",
         (target / "modules" / "predictor",),
         model=target / "modules" / "predictor" / "models" / "default.onnx",
+    )
+
+
+def monitored(name: str, model: Path | None = None, cache_seed: Path | None = None) -> Candidate:
+    """The predictor with drift tracked (a model with a profile) or a shadow loaded."""
+    return Candidate(
+        name,
+        "predictor",
+        ["predictor"],
+        "/predict",
+        (PREDICTOR_DIR,),
+        model=model or BUNDLED_MODEL,
+        cache_seed=cache_seed,
     )

@@ -138,6 +138,27 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
                 {"goal": f"lever {lever}: {what}, with / without (reported)",
                  "value": _dict(_ratio(raw, with_it, without, metric))}
             )  # fmt: skip
+    # Watching the models in the field (issue 16): drift may cost at most 5% of /predict
+    # throughput; a shadow's cost is reported, its p99 beside the same run without one.
+    if "predictor-drift" in raw:
+        add(
+            "drift tracked: req per CPU-s @16, with / without",
+            _ratio(raw, "predictor-drift", PREDICTOR, "c16_req_per_cpu_s"),
+            0.95,
+            True,
+        )
+    for name, what in (("predictor-drift", "drift tracked"), ("predictor-shadow", "shadow")):
+        for metric, label in (
+            ("c16_rps", "req/s @16"),
+            ("c16_p99_ms", "p99 @16"),
+            ("c1_p99_ms", "p99 @1"),
+            ("c16_req_per_cpu_s", "req/CPU-s @16"),
+        ):
+            if name in raw:
+                rows.append(
+                    {"goal": f"{what}: {label}, with / without (reported)",
+                     "value": _dict(_ratio(raw, name, PREDICTOR, metric))}
+                )  # fmt: skip
     rows.append(
         {"goal": "RSS after warm-up: predictor / seed-1w (reported)",
          "value": _dict(_ratio(raw, PREDICTOR, SEED, "rss_mb"))}

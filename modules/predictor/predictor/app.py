@@ -47,11 +47,17 @@ def create_app(settings: Settings) -> web.Application:
     registry.subscribe(metrics.on_model_event)
     app[MANAGER] = manager
     app[PLANE] = DataPlane(
-        registry, max_rows=settings.max_rows, metrics=metrics, coalesce=settings.coalesce
+        registry,
+        max_rows=settings.max_rows,
+        metrics=metrics,
+        coalesce=settings.coalesce,
+        drift_window_rows=settings.drift_window_rows,
     )
+    registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)
     v2.add_routes(app)
     app.cleanup_ctx.append(load_model_at_start)
+    app.cleanup_ctx.append(stop_shadows)
     app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
     return app
 
@@ -75,3 +81,9 @@ async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
     before accepting requests."""
     await app[PLANE].registry.load_at_start()
     yield
+
+
+async def stop_shadows(app: web.Application) -> AsyncIterator[None]:
+    """At shutdown, drop the shadow comparisons still queued (their worker thread stops)."""
+    yield
+    app[PLANE].shadows.close()

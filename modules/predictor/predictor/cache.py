@@ -45,6 +45,9 @@ class CacheEntry:
     # base64 Ed25519 over the model bytes, as the twin gave it. Sidecars written before this
     # field existed have none: read as an unsigned model.
     signature: str | None = None
+    # The sha256 of the desired target this model replaced when it was promoted from a shadow:
+    # that target, still named by the twin, is not applied again over it.
+    supersedes: str | None = None
 
 
 _FIELD_TYPES = typing.get_type_hints(CacheEntry)

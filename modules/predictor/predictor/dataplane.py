@@ -15,6 +15,8 @@ from numpy.typing import NDArray
 
 from predictor import schema
 from predictor.batching import Coalescer
+from predictor.drift import DriftMonitor
+from predictor.events import Change, ModelEvent
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
@@ -33,12 +35,20 @@ class DataPlane:
         max_rows: int,
         metrics: Metrics | None = None,
         coalesce: bool = True,
+        drift_window_rows: int = 0,
     ) -> None:
         self.registry = registry
         self.max_rows = max_rows
         self.metrics = metrics
         self.coalescer = Coalescer(metrics, enabled=coalesce)
         self.shadows = ShadowRunner(metrics)
+        self.drift = DriftMonitor(metrics, window_rows=drift_window_rows)
+        self._watch = self.drift.enabled  # anything to hand served rows to besides shadows
+
+    def on_model_event(self, event: ModelEvent) -> None:
+        """Follow the store: an unloaded model's drift window goes with it."""
+        if event.change is Change.UNLOADED and event.previous is not None:
+            self.drift.forget(event.previous.name)
 
     def model(self, name: str | None = None, version: str | None = None) -> OnnxModel:
         """The model to use for one whole request (a swap meanwhile does not change it).
@@ -77,15 +87,15 @@ class DataPlane:
     async def infer(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
         """``model`` on ``rows``, in one call with the other requests of this loop turn."""
         prediction = await self.coalescer.predict(model, rows)
-        if self.registry.shadows:
-            self._shadow(model, rows, prediction)
+        if self._watch or self.registry.shadows:
+            self._served(model, rows, prediction)
         return prediction
 
     def infer_now(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
         """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
         prediction = predict_rows(model, rows, self.metrics)
-        if self.registry.shadows:
-            self._shadow(model, rows, prediction)
+        if self._watch or self.registry.shadows:
+            self._served(model, rows, prediction)
         return prediction
 
     def infer_together(
@@ -93,13 +103,15 @@ class DataPlane:
     ) -> list[Prediction]:
         """Batches that are ready together (grouped messages) in one call, one share each."""
         shares = predict_together(model, batches, self.metrics)
-        if self.registry.shadows:
+        if self._watch or self.registry.shadows:
             for rows, share in zip(batches, shares, strict=True):
-                self._shadow(model, rows, share)
+                self._served(model, rows, share)
         return shares
 
-    def _shadow(self, model: OnnxModel, rows: NDArray[np.float32], live: Prediction) -> None:
-        """Hand the rows and the live answer to the shadow of ``model``, if it has one."""
+    def _served(self, model: OnnxModel, rows: NDArray[np.float32], live: Prediction) -> None:
+        """Hand served rows and the live answer to drift tracking and to the model's shadow."""
+        if self._watch:
+            self.drift.observe(model, rows, live.labels)
         shadow = self.registry.shadow_of(model.name)
         if shadow is not None and shadow is not model:
             self.shadows.observe(model.name, shadow, rows, live)

@@ -114,6 +114,14 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Input drift (drift.py): the PSI of each profiled input, and of the output ("output").
+        self.drift = Gauge(
+            "predictor_drift_psi",
+            "Population stability index of live rows against the model's training profile.",
+            ["model", "feature"],
+            registry=self.registry,
+        )
+        self._drift_features: dict[str, list[str]] = {}
         # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
         # looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -174,6 +182,16 @@ class Metrics:
         ):
             with contextlib.suppress(KeyError):
                 metric.remove(model)
+
+    def drift_psi(self, model: str, values: dict[str, float]) -> None:
+        for feature, value in values.items():
+            self.drift.labels(model, feature).set(value)
+        self._drift_features[model] = list(values)
+
+    def drift_forget(self, model: str) -> None:
+        for feature in self._drift_features.pop(model, []):
+            with contextlib.suppress(KeyError):
+                self.drift.remove(model, feature)
 
     def on_model_event(self, event: ModelEvent) -> None:
         """Follow the model store (``ModelManager.subscribe``)."""

@@ -73,6 +73,8 @@ class OnnxModel:
     ) -> None:
         self._session = session
         self.contract = contract
+        # The model's ONNX metadata as ONNX Runtime read it (the contract and, e.g., its profile).
+        self.metadata: dict[str, str] = {}
         self.sha256 = sha256
         self.size = size
         self.source = source
@@ -118,6 +120,7 @@ class OnnxModel:
             source=source,
             load_seconds=0.0,
         )
+        model.metadata = metadata
         model.smoke_test()
         model.load_seconds = time.perf_counter() - started
         return model

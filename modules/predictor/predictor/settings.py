@@ -129,6 +129,32 @@ class Settings(BaseSettings):
             "properties (docs/predictor.md, Several models)."
         ),
     )
+    report_interval_seconds: float = Field(
+        default=60.0,
+        ge=0.1,
+        le=3600,
+        description=(
+            "Shortest time between two reports of a shadow model's comparison to the twin "
+            "(and between two promotion checks)."
+        ),
+    )
+    drift_window_rows: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description=(
+            "Rows of the sliding window each model's input drift is computed over, against "
+            "the profile its file carries; 0 turns drift tracking off."
+        ),
+    )
+    monitoring_output: str = Field(
+        default="",
+        description=(
+            "If set, a module output that gets a summary message every "
+            "PREDICTOR_REPORT_INTERVAL_SECONDS: each model's drift and each shadow's "
+            "comparison (aggregates only)."
+        ),
+    )
     allow_http_model_urls: bool = Field(
         default=False,
         description="Accept plain http:// model URLs (for local use with Azurite only).",

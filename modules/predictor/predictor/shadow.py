@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +23,10 @@ from predictor.runtime import OnnxModel, Prediction
 
 log = logging.getLogger(__name__)
 
-# A confusion matrix bigger than this many classes is not kept (its counts would bloat the twin).
-MAX_CONFUSION_CLASSES = 12
+# A confusion matrix bigger than this many classes is not kept, and its labels are cut, so that
+# the reported entry stays inside the twin's 4 KB a value (tests/predictor/test_shadow_runner.py).
+MAX_CONFUSION_CLASSES = 8
+LABEL_CHARACTERS = 24
 
 
 @dataclass
@@ -63,15 +64,23 @@ class ShadowStats:
 
 
 class ShadowRunner:
-    """Compares shadows with live answers off the event loop."""
+    """Compares shadows with live answers off the event loop.
+
+    One worker thread drains everything queued since its last round and runs each shadow once
+    on all of it (rows of many requests in one ONNX Runtime call, as the live side's coalescer
+    does), so a shadow costs about what its model costs per row, not a call per request.
+    """
 
     def __init__(self, metrics: Metrics | None = None, *, max_pending_rows: int = 4096) -> None:
         self.metrics = metrics
         self.max_pending_rows = max_pending_rows
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._lock = threading.Lock()
-        self._pending_rows = 0
+        self._ready = threading.Condition(self._lock)
+        self._queue: list[tuple[str, OnnxModel, NDArray[np.float32], list[Any]]] = []
+        self._pending_rows = 0  # queued or being compared
         self._stats: dict[str, ShadowStats] = {}
+        self._closed = False
+        self._worker: threading.Thread | None = None
 
     def observe(
         self, name: str, shadow: OnnxModel, rows: NDArray[np.float32], live: Prediction
@@ -83,17 +92,19 @@ class ShadowRunner:
         count = len(rows)
         with self._lock:
             stats = self._stats_for(name, shadow)
-            if self._pending_rows + count > self.max_pending_rows:
+            if self._pending_rows + count > self.max_pending_rows or self._closed:
                 stats.dropped += count
                 dropped = True
             else:
                 self._pending_rows += count
+                self._queue.append((name, shadow, rows, live.labels))
                 dropped = False
-        if dropped:
-            if self.metrics is not None:
-                self.metrics.shadow_dropped(name, count)
-            return
-        self._pool.submit(self._compare, name, shadow, rows, live.labels)
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._work, name="shadow", daemon=True)
+                    self._worker.start()
+                self._ready.notify()
+        if dropped and self.metrics is not None:
+            self.metrics.shadow_dropped(name, count)
 
     def stats(self, name: str) -> ShadowStats | None:
         with self._lock:
@@ -109,15 +120,20 @@ class ShadowRunner:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Until every queued comparison is done (for tests and the demo)."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if self._pending_rows == 0:
-                    return True
-            time.sleep(0.005)
-        return False
+        with self._lock:
+            while self._pending_rows:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._ready.wait(left)
+        return True
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the worker; what is still queued is dropped."""
+        with self._lock:
+            self._closed = True
+            self._queue.clear()
+            self._ready.notify_all()
 
     def _stats_for(self, name: str, shadow: OnnxModel) -> ShadowStats:
         stats = self._stats.get(name)
@@ -126,15 +142,47 @@ class ShadowRunner:
             self._stats[name] = stats
         return stats
 
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._closed:
+                    self._ready.wait()
+                if self._closed:
+                    self._pending_rows = 0
+                    self._ready.notify_all()
+                    return
+                batch, self._queue = self._queue, []
+            # One call per shadow for everything queued for it (usually one shadow).
+            groups: dict[tuple[str, int], list[tuple[NDArray[np.float32], list[Any]]]] = {}
+            shadows: dict[tuple[str, int], OnnxModel] = {}
+            for name, shadow, rows, live in batch:
+                key = (name, id(shadow))
+                groups.setdefault(key, []).append((rows, live))
+                shadows[key] = shadow
+            for key, items in groups.items():
+                try:
+                    self._compare(key[0], shadows[key], items)
+                except Exception:  # the worker must outlive any one comparison
+                    log.exception("shadow of %s: the comparison failed", key[0])
+            with self._lock:
+                self._pending_rows -= sum(len(rows) for _, _, rows, _ in batch)
+                self._ready.notify_all()
+
     def _compare(
-        self, name: str, shadow: OnnxModel, rows: NDArray[np.float32], live: list[Any]
+        self,
+        name: str,
+        shadow: OnnxModel,
+        items: list[tuple[NDArray[np.float32], list[Any]]],
     ) -> None:
+        rows = items[0][0] if len(items) == 1 else np.concatenate([r for r, _ in items])
+        live = [label for _, labels in items for label in labels]
         started = time.perf_counter()
         try:
             answer = shadow.predict(rows)
+            if len(answer.labels) != len(live):
+                raise ValueError(f"{len(answer.labels)} labels for {len(live)} rows")
         except Exception as exc:  # a broken candidate is the candidate's problem, not serving's
             with self._lock:
-                self._pending_rows -= len(rows)
                 self._stats_for(name, shadow).errors += 1
             log.warning("shadow of %s failed on %d rows: %s", name, len(rows), exc)
             if self.metrics is not None:
@@ -144,15 +192,15 @@ class ShadowRunner:
         agreed = sum(1 for a, b in zip(live, answer.labels, strict=True) if a == b)
         classes = len(shadow.contract.class_labels)
         with self._lock:
-            self._pending_rows -= len(rows)
             stats = self._stats_for(name, shadow)
             stats.rows += len(rows)
             stats.agreed += agreed
             stats.shadow_seconds += seconds
             if classes <= MAX_CONFUSION_CLASSES:
                 for a, b in zip(live, answer.labels, strict=True):
-                    row = stats.confusion.setdefault(str(a), {})
-                    row[str(b)] = row.get(str(b), 0) + 1
+                    row = stats.confusion.setdefault(str(a)[:LABEL_CHARACTERS], {})
+                    key = str(b)[:LABEL_CHARACTERS]
+                    row[key] = row.get(key, 0) + 1
             agreement = stats.agreement
         if self.metrics is not None:
             self.metrics.shadow_compared(name, len(rows), agreed, seconds, agreement)

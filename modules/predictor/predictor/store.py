@@ -101,6 +101,7 @@ class ModelManager:
         expected_version: str | None = None,
         expected_name: str | None = None,
         signature: str | None = None,
+        supersedes: str | None = None,
     ) -> OnnxModel:
         """Load, check and smoke-test ``data`` in a bounded child process, then again off the
         event loop for serving; cache it, then swap it in.
@@ -149,6 +150,7 @@ class ModelManager:
                 source=source,
                 applied_at=_now(),
                 signature=signature,
+                supersedes=supersedes,
             )
             try:
                 await asyncio.to_thread(cache.write, self.cache_dir, data, entry)
@@ -159,6 +161,8 @@ class ModelManager:
                 self._emit(ModelEvent(Change.REFUSED, running, running, reason))
                 log.warning("model %s not applied: %s", model.version, reason)
                 raise CacheWriteError(reason) from exc
+            if supersedes:
+                model.origin["supersedes"] = supersedes
             self.swap(model)
             log.info(
                 "model %s %s from %s now serving (sha256 %s, was %s)",
@@ -264,6 +268,8 @@ class ModelManager:
             )
             return None
         model.origin = {"applied_from": entry.source, "applied_at": entry.applied_at}
+        if entry.supersedes:
+            model.origin["supersedes"] = entry.supersedes
         return model
 
     def model_bytes(self, model: OnnxModel) -> bytes:

@@ -23,7 +23,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 @dataclass(frozen=True)
 class StorageAccount:
-    """The blob endpoint of a connection string, e.g. ``https://acct.blob.core.windows.net/``."""
+    """The blob endpoint of a connection string, e.g. ``https://<account>.blob.<EndpointSuffix>/``."""
 
     endpoint: str
     connection_string: str

@@ -24,10 +24,13 @@ from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
+from predictor.iot.monitoring import Monitoring
+from predictor.iot.shadows import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.metrics import Metrics
+from predictor.runtime import OnnxModel
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -84,6 +87,21 @@ class EdgeModule:
             send=self._send_reported,
             parse=self._parse_target,
         )
+        self.shadows = ShadowControl(
+            plane,
+            new_updater=self._new_updater,
+            send=self._send_reported,
+            parse=self._parse_target,
+            interval=settings.report_interval_seconds,
+            report_live=self._report_live,
+        )
+        self.monitoring = Monitoring(
+            plane,
+            self._send_reported,
+            settings.report_interval_seconds,
+            message=self._send_monitoring if settings.monitoring_output else None,
+            max_message_bytes=settings.max_message_bytes,
+        )
         self.answerer = MessageAnswerer(
             plane,
             max_message_bytes=settings.max_message_bytes,
@@ -98,6 +116,9 @@ class EdgeModule:
         """Connect and subscribe, retrying until edgeHub answers; then keep the link healthy."""
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
+        self._tasks.append(asyncio.create_task(self.shadows.run(), name="shadow-reports"))
+        if self.monitoring.plane.drift.enabled or self.settings.monitoring_output:
+            self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
         await self.link.start()
@@ -132,7 +153,9 @@ class EdgeModule:
         if self._last_report is None or self._report_pending:
             await self.report_model(self._last_report or running_state(self.manager.current))
         self.models.adopt(self.registry.named)  # restored from the cache at start
+        self.shadows.slots.adopt(self.registry.shadows)
         await self.models.flush()
+        await self.shadows.slots.flush()
 
     async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -145,7 +168,7 @@ class EdgeModule:
                 await self._inbox.join()
         except TimeoutError:
             log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        tasks = [*self._tasks, *self.models.tasks()]
+        tasks = [*self._tasks, *self.models.tasks(), *self.shadows.slots.tasks()]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -196,6 +219,8 @@ class EdgeModule:
             self._desired_version = version
         if "models" in desired or whole:
             self.models.handle(desired.get("models"), whole=whole)
+        if "shadow" in desired or whole:
+            self.shadows.handle(desired.get("shadow"), whole=whole)
         if "model" not in desired or desired["model"] is None:
             return
         try:
@@ -215,6 +240,18 @@ class EdgeModule:
             allowed_hosts=self.settings.model_url_hosts,
             storage_host=self._storage_host,
         )
+
+    async def _send_monitoring(self, body: bytes) -> None:
+        """The monitoring summary on its output (sent like an answer: retried, never lost)."""
+        output = self.settings.monitoring_output
+        await self.send(Outgoing(body, output, None, {"type": "monitoring"}))
+
+    async def _report_live(self, name: str, model: OnnxModel) -> None:
+        """Report what serves under ``name`` now (after a shadow's promotion)."""
+        if name in self.registry.named:
+            await self.models.report(name, running_state(model))
+        else:
+            await self.report_model(running_state(model))
 
     def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
         return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)

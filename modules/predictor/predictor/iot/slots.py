@@ -39,6 +39,7 @@ class TwinSlots:
         new_updater: Callable[[ModelManager, Report], ModelUpdater],
         send: SendPatch,
         parse: Callable[[Any], Any] = parse_target,
+        settled: Callable[[str, Any], dict[str, Any] | None] | None = None,
     ) -> None:
         self.prop = prop
         self._make_slot = make_slot
@@ -47,6 +48,8 @@ class TwinSlots:
         self._new_updater = new_updater
         self._send = send
         self._parse = parse
+        # A target that needs no slot (a shadow already serving live): the state to report.
+        self._settled = settled
         self.updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
         self.desired: dict[str, dict[str, Any]] = {}  # each key's desired value, as given
         self._reports: dict[str, dict[str, Any] | None] = {}  # None: delete the key
@@ -75,7 +78,8 @@ class TwinSlots:
         try:
             check_name(name)
             target = self._parse(item)
-            updater = self._updater(name)
+            state = self._settled(name, target) if self._settled is not None else None
+            updater = None if state is not None else self._updater(name)
         except (TargetError, ModelNameError) as exc:
             log.warning("desired %s %s refused: %s", self.prop, name[:70], exc)
             if isinstance(exc, ModelNameError) and name not in self._present():
@@ -84,8 +88,17 @@ class TwinSlots:
             state = failed_state(fields.get("version"), fields.get("sha256"), str(exc))
             self._spawn(self.report(name, state))
             return
+        if updater is None:
+            if (self._reports.get(name) or {}).get("status") != (state or {}).get("status"):
+                self._spawn(self._settle(name, state))
+            return
         self.desired[name] = item
         updater.submit(target)
+
+    async def _settle(self, name: str, state: dict[str, Any] | None) -> None:
+        if name in self._present():
+            await self.drop(name)
+        await self.report(name, state)
 
     def _updater(self, name: str) -> ModelUpdater:
         entry = self.updaters.get(name)

@@ -139,6 +139,12 @@ class ModelUpdater:
             log.info("model %s is already running", target.version)
             await self.report(running_state(running))
             return
+        if running is not None and running.origin.get("supersedes") == target.sha256:
+            # A shadow was promoted over this target: the twin still names it, the device keeps
+            # the promoted model until the twin names another one (docs/predictor.md, Shadow).
+            log.info("model %s was superseded by a promoted shadow", target.version)
+            await self.report(running_state(running))
+            return
         if target in self._refused:
             log.info("model %s was refused before: %s", target.version, self._refused[target])
             return
