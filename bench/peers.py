@@ -18,12 +18,15 @@ import sys
 from pathlib import Path
 
 from bench.candidates import REPO, Candidate
+from devtools import cache
 from devtools.ports import free_port
 
 log = logging.getLogger("bench")
 
 PEERS = ("mlserver", "bentoml")
-VENVS = REPO / ".cache" / "bench-venvs"
+# In the build cache (devtools/cache.py), beside the image parts: made once per machine and
+# requirements file, not once per clone (a CI run on a fresh clone finds them there).
+VENVS = cache.CACHE_DIR / "bench-venvs"
 REQUIREMENTS = {peer: REPO / "bench" / f"requirements-{peer}.txt" for peer in PEERS}
 MODEL_NAME = "iris-svm"  # the bundled ONNX model's name, so both answer on the same route
 INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
@@ -40,6 +43,11 @@ class PeerError(RuntimeError):
 def ensure_venv(peer: str, root: Path = VENVS) -> Path:
     """The peer's venv under ``root``, made from its requirements file if it is missing or was
     made from another version of that file; its path."""
+    with cache.locked(f"bench-venv-{peer}", root):
+        return _ensure_venv(peer, root)
+
+
+def _ensure_venv(peer: str, root: Path) -> Path:
     requirements = REQUIREMENTS[peer]
     wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
     venv = root / peer
