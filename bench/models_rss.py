@@ -10,7 +10,6 @@ costs more, so the figure per extra model is what an iris-sized session costs.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import json
 import statistics
@@ -20,9 +19,8 @@ from pathlib import Path
 
 from bench import processes
 from bench.candidates import BUNDLED_MODEL, predictor
+from bench.monitoring_models import cache_slot
 from devtools.ports import free_port
-from predictor import cache
-from predictor.cache import CacheEntry
 from trainer.build import build_model
 from trainer.training import Hyperparameters
 
@@ -41,17 +39,7 @@ def named_models(count: int) -> list[tuple[str, bytes]]:
 
 def fill_cache(cache_dir: Path, models: list[tuple[str, bytes]]) -> None:
     for name, data in models:
-        digest = hashlib.sha256(data).hexdigest()
-        entry = CacheEntry(
-            file=f"{digest}.onnx",
-            sha256=digest,
-            size=len(data),
-            model_name=name,
-            model_version=f"1.{name[1:]}",
-            source="twin",
-            applied_at="2026-12-03T00:00:00Z",
-        )
-        cache.write(cache_dir / "models" / name, data, entry)
+        cache_slot(cache_dir / "models" / name, name, data, f"1.{name[1:]}")
 
 
 def post(port: int, path: str) -> int:

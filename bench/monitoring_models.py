@@ -40,18 +40,21 @@ def shadow_cache(work: Path, candidate: Path, name: str = "iris-svm") -> Path:
     """A cache folder whose shadow slot for ``name`` holds ``candidate`` (copied into each
     run's fresh cache, so the predictor starts with that shadow)."""
     folder = work / "shadow-cache"
-    if (folder / "shadows" / name / cache.SIDECAR).exists():
-        return folder
-    data = candidate.read_bytes()
+    if not (folder / "shadows" / name / cache.SIDECAR).exists():
+        cache_slot(folder / "shadows" / name, name, candidate.read_bytes(), "shadow")
+    return folder
+
+
+def cache_slot(folder: Path, name: str, data: bytes, version: str) -> None:
+    """Write ``data`` as the cached model of one slot, as an applied update leaves it."""
     digest = hashlib.sha256(data).hexdigest()
     entry = CacheEntry(
         file=f"{digest}.onnx",
         sha256=digest,
         size=len(data),
         model_name=name,
-        model_version="shadow",
+        model_version=version,
         source="twin",
         applied_at="2026-12-03T00:00:00Z",
     )
-    cache.write(folder / "shadows" / name, data, entry)
-    return folder
+    cache.write(folder, data, entry)

@@ -29,15 +29,14 @@ from devtools.ports import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_bench(work: Path, name: str, *args: str) -> tuple[dict[str, Any], str]:
-    """``python -m bench`` with ``args``: its JSON results and its printed tables."""
-    out = work / f"{name}.json"
+def bench_module(module: str, *args: str) -> str:
+    """``python -m <module> args`` as ``make bench`` runs it; what it printed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
     env["PYTHONPATH"] = os.pathsep.join(
         str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
     )
     done = subprocess.run(
-        [sys.executable, "-m", "bench", *args, "--work-dir", str(work), "--out", str(out)],
+        [sys.executable, "-m", module, *args],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -46,7 +45,14 @@ def run_bench(work: Path, name: str, *args: str) -> tuple[dict[str, Any], str]:
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(out.read_text()), done.stdout
+    return done.stdout
+
+
+def run_bench(work: Path, name: str, *args: str) -> tuple[dict[str, Any], str]:
+    """``python -m bench`` with ``args``: its JSON results and its printed tables."""
+    out = work / f"{name}.json"
+    printed = bench_module("bench", *args, "--work-dir", str(work), "--out", str(out))
+    return json.loads(out.read_text()), printed
 
 
 @pytest.fixture(scope="module")
@@ -193,21 +199,8 @@ def test_the_predictor_stack_is_smaller_than_the_seed_stack() -> None:
 
 
 def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
-    env["PYTHONPATH"] = os.pathsep.join(
-        str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.models_rss", "--counts", "1,3", "--rounds", "1"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
+    printed = bench_module("bench.models_rss", "--counts", "1,3", "--rounds", "1")
+    rows = [line for line in printed.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
     assert len(rows) == 2
     assert all(float(row.split("|")[2]) > 10 for row in rows)  # a real process's RSS, in MB
 

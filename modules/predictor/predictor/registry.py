@@ -106,13 +106,7 @@ class ModelRegistry:
 
     async def drop_shadow(self, name: str) -> bool:
         """Stop the shadow of ``name`` and drop its cache; False if there was none."""
-        slot = self.shadows.pop(name, None)
-        if slot is None:
-            return False
-        slot.swap(None, Change.UNLOADED)
-        await asyncio.to_thread(shutil.rmtree, slot.cache_dir, True)
-        log.info("shadow of %s removed", name)
-        return True
+        return await _drop(self.shadows, name, "shadow of %s removed")
 
     def _new_slot(self, folder: str, name: str) -> ModelManager:
         """An empty slot, with the default slot's threads, signing key and check limits."""
@@ -170,13 +164,18 @@ class ModelRegistry:
 
     async def unload(self, name: str) -> bool:
         """Stop serving the named model ``name`` and drop its cache; False if it was not there."""
-        slot = self._named.pop(name, None)
-        if slot is None:
-            return False
-        slot.swap(None, Change.UNLOADED)
-        await asyncio.to_thread(shutil.rmtree, slot.cache_dir, True)
-        log.info("model %s unloaded", name)
-        return True
+        return await _drop(self._named, name, "model %s unloaded")
+
+
+async def _drop(slots: dict[str, ModelManager], name: str, done: str) -> bool:
+    """Take ``name``'s slot out of ``slots``, unload its model and delete its cache."""
+    slot = slots.pop(name, None)
+    if slot is None:
+        return False
+    slot.swap(None, Change.UNLOADED)
+    await asyncio.to_thread(shutil.rmtree, slot.cache_dir, True)
+    log.info(done, name)
+    return True
 
 
 def _cached_names(root: Path) -> list[str]:
