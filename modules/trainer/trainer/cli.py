@@ -276,16 +276,8 @@ def _names(text: str) -> list[str]:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    params = Hyperparameters(
-        c=args.c,
-        gamma=args.gamma,
-        kernel=args.kernel,
-        seed=args.seed,
-        test_size=args.test_size,
-        cv_folds=args.cv_folds,
-    )
     return commands.train(
-        params,
+        Hyperparameters.of(args),
         args.name,
         args.version,
         args.output,

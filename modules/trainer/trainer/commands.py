@@ -33,7 +33,7 @@ from trainer.publish import (
 from trainer.publish import publish as publish_blob
 from trainer.settings import RunSettings
 from trainer.storage import StorageOptions, connect, parse_connection_string
-from trainer.training import Hyperparameters, parse_gamma
+from trainer.training import Hyperparameters
 
 
 @dataclass(frozen=True)
@@ -222,14 +222,7 @@ def run(settings: RunSettings) -> dict[str, Any]:
     """Train then publish, as configured by the environment; the summary of both."""
     name = check_name(settings.name)
     version = check_version(settings.version or default_version())
-    params = Hyperparameters(
-        c=settings.c,
-        gamma=parse_gamma(settings.gamma),
-        kernel=settings.kernel,
-        seed=settings.seed,
-        test_size=settings.test_size,
-        cv_folds=settings.cv_folds,
-    )
+    params = Hyperparameters.of(settings)
     params.validate()
     check_min_accuracy(settings.min_accuracy)
     request = PublishRequest(
