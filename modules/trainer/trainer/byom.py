@@ -1,8 +1,9 @@
 """Bring your own model: a model fitted elsewhere (a notebook, Spark, a VM) to the devices.
 
 ``export_model`` gives a fitted scikit-learn classifier, regressor or outlier detector (XGBoost and
-LightGBM ones included), or a pipeline ending in one, the same contract and the same parity gate
-as the trainer's own model; ``publish_model`` uploads it as ``trainer publish`` does.
+LightGBM ones included), or a pipeline ending in one, a contract from what it says of itself and
+then the trainer's own export step (export.py: conversion, parity and device gates);
+``publish_model`` uploads it with ``trainer publish``'s step and returns its PublishedModel.
 Every refusal is an ``ExportError`` (or ``ParityError``) whose message names the cause; the checks
 live in estimator.py (what the estimator says of itself) and samples.py (the gate's rows).
 """

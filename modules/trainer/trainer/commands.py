@@ -1,5 +1,8 @@
 """What ``train``, ``publish`` and ``run`` do, given plain values (the CLI only parses).
 
+``publish`` returns a PublishedModel: the CLI prints its ``summary``, the notebook API
+(``publish_model``) returns it as it is.
+
 Everything that can be checked is checked before the slow or irreversible step: outputs and the
 deployment before training, the connection string and container before uploading.
 """
