@@ -68,10 +68,16 @@ def build_model(
     check_version(version)
     params.validate()
     check_min_accuracy(min_accuracy)
-    options = GateOptions(parity_points, parity_tolerance, params.seed, device_runtime)
+    options = GateOptions(
+        points=parity_points,
+        tolerance=parity_tolerance,
+        seed=params.seed,
+        device_runtime=device_runtime,
+    )
     options.check()
     dataset = load_dataset()
     with warnings.catch_warnings():
+        # scikit-learn 1.9's deprecation warnings (as in export()) would reach the CLI's stderr.
         warnings.simplefilter("ignore", FutureWarning)
         result = train(dataset, params)
     require_accuracy(result, min_accuracy)

@@ -106,7 +106,9 @@ def build_export(
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> ExportedModel:
     """``export_model`` with the contract and the parity report (the CLI prints both)."""
-    options = GateOptions(parity_points, parity_tolerance, seed, device_runtime)
+    options = GateOptions(
+        points=parity_points, tolerance=parity_tolerance, seed=seed, device_runtime=device_runtime
+    )
     check_name(name)
     version = check_version(version or default_version())
     options.check()
