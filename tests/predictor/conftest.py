@@ -17,7 +17,7 @@ from predictor.app import create_app
 from predictor.settings import Settings
 from tests.predictor.modelfactory import iris_model
 from trainer.contract import Contract
-from trainer.export import to_onnx_model
+from trainer.conversion import to_onnx_model
 from trainer.training import IRIS_FEATURES, Hyperparameters
 
 V1 = "20261125.000001"

@@ -10,7 +10,7 @@ import pytest
 
 from trainer import parity
 from trainer.build import BuiltModel
-from trainer.export import to_onnx_model
+from trainer.conversion import to_onnx_model
 from trainer.training import Hyperparameters, load_dataset, train
 
 

@@ -1,17 +1,14 @@
-"""From hyperparameters to verified ONNX bytes: train, describe, convert, and pass the gate."""
+"""The trainer's own model: train on iris with the hyperparameters given, then export it."""
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from trainer import device, parity
-from trainer.contract import Contract
 from trainer.errors import TrainerError
-from trainer.export import library_versions, to_onnx_model
+from trainer.export import ExportedModel, GateOptions, export, new_contract
 from trainer.naming import check_name, check_version
 from trainer.training import Hyperparameters, TrainingResult, load_dataset, train
 
@@ -40,27 +37,17 @@ def require_accuracy(result: TrainingResult, min_accuracy: float | None) -> None
 
 
 @dataclass(frozen=True)
-class BuiltModel:
-    """A model that passed the parity gate, as the bytes to write or publish."""
+class BuiltModel(ExportedModel):
+    """The iris model, exported: the bytes to write or publish, and how its training went."""
 
-    data: bytes
-    contract: Contract
     training: TrainingResult
-    parity: parity.ParityReport
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
     def summary(self) -> dict[str, Any]:
+        """What ``trainer train`` prints: the model, its training figures and its gate."""
         return {
-            "name": self.contract.model_name,
-            "version": self.contract.model_version,
+            **self.identity(),
             "created_at": self.contract.created_at,
             **self.contract.training_metrics,
-            "sha256": self.sha256,
-            "size": len(self.data),
-            "parity": self.parity.summary(),
         }
 
 
@@ -74,40 +61,37 @@ def build_model(
     min_accuracy: float | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> BuiltModel:
-    """Train on iris, convert to ONNX with its contract, and refuse it unless parity holds
-    and, with ``min_accuracy``, unless its held-out accuracy reaches it. The model is converted
-    for, and checked against, the devices' ONNX Runtime ``device_runtime``."""
+    """Train on iris and export it (export.py), refused unless parity holds and, with
+    ``min_accuracy``, unless its held-out accuracy reaches it. The model is converted for, and
+    checked against, the devices' ONNX Runtime ``device_runtime``."""
     check_name(name)
     check_version(version)
     params.validate()
     check_min_accuracy(min_accuracy)
-    device.limits(device_runtime)
-    parity.check_options(parity_points, parity_tolerance)
+    options = GateOptions(
+        points=parity_points,
+        tolerance=parity_tolerance,
+        seed=params.seed,
+        device_runtime=device_runtime,
+    )
+    options.check()
     dataset = load_dataset()
     with warnings.catch_warnings():
-        # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.
+        # scikit-learn 1.9's deprecation warnings (as in export()) would reach the CLI's stderr.
         warnings.simplefilter("ignore", FutureWarning)
         result = train(dataset, params)
-        require_accuracy(result, min_accuracy)
-        contract = Contract(
-            model_name=name,
-            model_version=version,
-            feature_names=dataset.feature_names,
-            class_labels=dataset.class_labels,
-            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            training_metrics={
-                "holdout_accuracy": result.holdout_accuracy,
-                "cv_accuracy": result.cv_accuracy,
-                "cv_accuracy_std": result.cv_accuracy_std,
-                "cv_folds": params.cv_folds,
-                "train_rows": result.train_rows,
-                "holdout_rows": result.holdout_rows,
-            },
-            library_versions=library_versions(),
-        )
-        model = to_onnx_model(result.model, contract, device_runtime)
-        device.check(model, device_runtime)
-        data = model.SerializeToString()
-        points = parity.probe_points(dataset.features, parity_points, seed=params.seed)
-        report = parity.gate(result.model, data, contract, points, parity_tolerance)
-    return BuiltModel(data=data, contract=contract, training=result, parity=report)
+    require_accuracy(result, min_accuracy)
+    metrics = {
+        "holdout_accuracy": result.holdout_accuracy,
+        "cv_accuracy": result.cv_accuracy,
+        "cv_accuracy_std": result.cv_accuracy_std,
+        "cv_folds": params.cv_folds,
+        "train_rows": result.train_rows,
+        "holdout_rows": result.holdout_rows,
+    }
+    contract = new_contract(name, version, dataset.feature_names, dataset.class_labels, metrics)
+    # The gate starts from every iris row, as float32: what the model was fitted on.
+    exported = export(result.model, contract, dataset.features, options)
+    return BuiltModel(
+        data=exported.data, contract=contract, parity=exported.parity, training=result
+    )

@@ -1,32 +1,28 @@
 """Bring your own model: a model fitted elsewhere (a notebook, Spark, a VM) to the devices.
 
 ``export_model`` gives a fitted scikit-learn classifier, regressor or outlier detector (XGBoost and
-LightGBM ones included), or a pipeline ending in one, the same contract and the same parity gate
-as the trainer's own model; ``publish_model`` uploads it as ``trainer publish`` does.
+LightGBM ones included), or a pipeline ending in one, a contract from what it says of itself and
+then the trainer's own export step (export.py: conversion, parity and device gates);
+``publish_model`` uploads it with ``trainer publish``'s step and returns its PublishedModel.
 Every refusal is an ``ExportError`` (or ``ParityError``) whose message names the cause; the checks
 live in estimator.py (what the estimator says of itself) and samples.py (the gate's rows).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
 from numpy.typing import ArrayLike
 
 from trainer import device, parity
-from trainer.commands import DeploymentRequest, PublishRequest
-from trainer.commands import publish_model as publish_checked
-from trainer.contract import CLASSIFIER, REGRESSOR, Contract, ContractError, Label
+from trainer.commands import DeploymentRequest, PublishedModel, PublishRequest, publish
+from trainer.contract import CLASSIFIER, REGRESSOR, Label
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.estimator import (
     ConversionError,
@@ -39,41 +35,13 @@ from trainer.estimator import (
     resolve_feature_names,
     resolve_target_names,
 )
-from trainer.export import library_versions, to_onnx_model
-from trainer.inputs import probe_frame, typed_inputs
+from trainer.export import ExportedModel, GateOptions, export, new_contract
+from trainer.inputs import typed_inputs
 from trainer.model_file import check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
 from trainer.samples import parity_rows
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions
-
-
-@dataclass(frozen=True)
-class ExportedModel:
-    """ONNX bytes that carry the contract and passed the parity gate."""
-
-    data: bytes
-    contract: Contract
-    parity: parity.ParityReport
-
-    def summary(self) -> dict[str, Any]:
-        summary: dict[str, Any] = {
-            "name": self.contract.model_name,
-            "version": self.contract.model_version,
-            "feature_names": list(self.contract.feature_names),
-            "sha256": hashlib.sha256(self.data).hexdigest(),
-            "size": len(self.data),
-            "parity": self.parity.summary(),
-        }
-        if self.contract.kind == CLASSIFIER:
-            summary["class_labels"] = list(self.contract.class_labels)
-        if self.contract.version != "1":
-            summary["contract_version"] = self.contract.version
-            summary["kind"] = self.contract.kind
-            summary["inputs"] = [spec.to_json() for spec in self.contract.graph_inputs]
-        if self.contract.kind == REGRESSOR:
-            summary["target_names"] = list(self.contract.target_names)
-        return summary
 
 
 def export_model(
@@ -138,10 +106,12 @@ def build_export(
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> ExportedModel:
     """``export_model`` with the contract and the parity report (the CLI prints both)."""
+    options = GateOptions(
+        points=parity_points, tolerance=parity_tolerance, seed=seed, device_runtime=device_runtime
+    )
     check_name(name)
     version = check_version(version or default_version())
-    parity.check_options(parity_points, parity_tolerance)
-    device.limits(device_runtime)
+    options.check()
     kind = check_estimator(estimator)
     features = resolve_feature_names(estimator, feature_names)
     labels = resolve_class_labels(estimator, class_labels) if kind == CLASSIFIER else ()
@@ -152,90 +122,22 @@ def build_export(
         json.dumps(metrics)
     except (TypeError, ValueError) as exc:
         raise ExportError(f"training_metrics must hold plain JSON values: {exc}") from None
-    with warnings.catch_warnings():
-        # A model fitted on a DataFrame warns when given plain arrays; the columns are in order.
-        warnings.filterwarnings("ignore", message="X does not have valid feature names")
-        warnings.simplefilter("ignore", FutureWarning)
-        targets: tuple[str, ...] = ()
-        if kind == REGRESSOR:
-            targets = resolve_target_names(_width(estimator.predict(rows[:1])), target_names)
-        contract = Contract(
-            model_name=name,
-            model_version=version,
-            feature_names=features,
-            class_labels=labels,
-            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            training_metrics=metrics,
-            library_versions=library_versions(),
-            kind=kind,
-            inputs=typed,
-            target_names=targets,
-        )
-        data = convert(estimator, contract, device_runtime)
-        if typed:
-            points = probe_frame(rows, contract, parity_points, seed)
-        else:
-            points = parity.probe_points(rows, parity_points, seed=seed)
-        report = parity.gate(estimator, data, contract, points, parity_tolerance)
-    return ExportedModel(data=data, contract=contract, parity=report)
+    targets: tuple[str, ...] = ()
+    if kind == REGRESSOR:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            warnings.simplefilter("ignore", FutureWarning)
+            width = _width(estimator.predict(rows[:1]))
+        targets = resolve_target_names(width, target_names)
+    contract = new_contract(
+        name, version, features, labels, metrics, kind=kind, inputs=typed, target_names=targets
+    )
+    return export(estimator, contract, rows, options)
 
 
 def _width(prediction: Any) -> int:
     shape = np.shape(prediction)
     return int(shape[1]) if len(shape) == 2 else 1
-
-
-def convert(
-    estimator: Any, contract: Contract, device_runtime: str = device.PREDICTOR_RUNTIME
-) -> bytes:
-    """ONNX bytes with the contract; ConversionError naming what skl2onnx cannot convert,
-    DeviceCompatibilityError if ONNX Runtime ``device_runtime`` could not load them."""
-    try:
-        model = to_onnx_model(estimator, contract, device_runtime)
-    except ContractError as exc:
-        kind = type(estimator).__name__
-        raise ConversionError(f"skl2onnx converted {kind} to an unusable graph: {exc}") from None
-    except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, TypeError...
-        raise ConversionError(
-            f"skl2onnx cannot convert {type(estimator).__name__}: {_first_line(exc)}"
-        ) from None
-    if contract.kind == CLASSIFIER:
-        _check_label_type(model, contract)
-    device.check(model, device_runtime)
-    data: bytes = model.SerializeToString()
-    return data
-
-
-def _check_label_type(model: onnx.ModelProto, contract: Contract) -> None:
-    """The label tensor must have the labels' type, or the device refuses the model."""
-    integer = isinstance(contract.class_labels[0], int)
-    wanted = onnx.TensorProto.INT64 if integer else onnx.TensorProto.STRING
-    for output in model.graph.output:
-        if output.name == contract.label_output:
-            if output.type.tensor_type.elem_type != wanted:
-                raise ConversionError(
-                    f"skl2onnx gave a label output of type "
-                    f"{onnx.TensorProto.DataType.Name(output.type.tensor_type.elem_type)}, "
-                    f"not {onnx.TensorProto.DataType.Name(wanted)} as the labels need"
-                )
-            return
-
-
-@dataclass(frozen=True)
-class PublishedModel:
-    """Where a published model is and the twin patch that points devices at it."""
-
-    name: str
-    version: str
-    sha256: str
-    blob_url: str
-    twin_patch: dict[str, Any]
-    summary: dict[str, Any]
-
-    @property
-    def layered_deployment(self) -> dict[str, Any] | None:
-        value = self.summary.get("layered_deployment")
-        return value if isinstance(value, dict) else None
 
 
 def publish_model(
@@ -276,21 +178,7 @@ def publish_model(
         device_runtime=device_runtime,
     )
     secret = connection_string or os.environ.get(CONNECTION_STRING_ENV)
-    result = publish_checked(model, secret, request)
-    return PublishedModel(
-        name=result["name"],
-        version=result["version"],
-        sha256=result["sha256"],
-        blob_url=result["blob_url"],
-        twin_patch=result["twin_patch"],
-        summary=result,
-    )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line if len(line) <= 300 else line[:300] + "..."
+    return publish(model, secret, request)
 
 
 __all__ = [

@@ -57,13 +57,13 @@ def register() -> None:
         CalibratedClassifierCV,
         ALIAS,
         calculate_linear_classifier_output_shapes,
-        convert,
+        convert_calibrated,
         options=OPTIONS,
     )
     _registered = True
 
 
-def convert(scope: Any, operator: Any, container: Any) -> None:
+def convert_calibrated(scope: Any, operator: Any, container: Any) -> None:
     """skl2onnx converter: the fused graph where it applies, skl2onnx's own one otherwise."""
     model = operator.raw_operator
     if not _fusable(scope, operator, container, model):

@@ -16,18 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ServiceRequestError,
-)
-
 from trainer import commands, convert, device, parity, signing
 from trainer.commands import DeploymentRequest, PublishRequest
-from trainer.contract import ContractError
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
-from trainer.errors import TrainerError, UsageError
+from trainer.errors import UsageError, describe
 from trainer.model_file import read_model_file
 from trainer.naming import DEFAULT_NAME
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
@@ -50,27 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         result: dict[str, Any] = args.handler(args)
-    except TrainerError as exc:
-        return _fail(str(exc), status=exc.exit_status)
-    except KeyboardInterrupt:
-        return _fail("interrupted", status=130)
-    except (ContractError, ValueError) as exc:
-        return _fail(str(exc))
-    except ServiceRequestError as exc:
-        return _fail(f"cannot reach the storage account: {_first_line(exc)}")
-    except ClientAuthenticationError as exc:
-        return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
-    except HttpResponseError as exc:
-        if exc.status_code == 403:
-            return _fail(f"the storage account refused the credentials: {_first_line(exc)}")
-        return _fail(f"storage request failed (HTTP {exc.status_code}): {_first_line(exc)}")
-    except AzureError as exc:
-        return _fail(f"storage error: {_first_line(exc)}")
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        return _fail(f"{exc.strerror or exc}{where}")
-    except Exception as exc:  # Never a traceback: say what it was in one line.
-        return _fail(f"unexpected {type(exc).__name__}: {_first_line(exc)}")
+    except (Exception, KeyboardInterrupt) as exc:  # SystemExit (--help) goes on
+        failure = describe(exc)
+        return _fail(failure.message, status=failure.status)
     print(json.dumps(result, indent=2, sort_keys=True))
     return 0
 
@@ -302,16 +276,8 @@ def _names(text: str) -> list[str]:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    params = Hyperparameters(
-        c=args.c,
-        gamma=args.gamma,
-        kernel=args.kernel,
-        seed=args.seed,
-        test_size=args.test_size,
-        cv_folds=args.cv_folds,
-    )
     return commands.train(
-        params,
+        Hyperparameters.of(args),
         args.name,
         args.version,
         args.output,
@@ -336,7 +302,7 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
         signing_key=args.signing_key or settings.signing_key,
         device_runtime=args.device_runtime,
     )
-    return commands.publish_model(read_model_file(args.model), settings.secret(), request)
+    return commands.publish(read_model_file(args.model), settings.secret(), request).summary
 
 
 def _keygen(args: argparse.Namespace) -> dict[str, Any]:
@@ -369,11 +335,6 @@ def _convert(args: argparse.Namespace) -> dict[str, Any]:
         parity_tolerance=args.parity_tolerance,
         device_runtime=args.device_runtime,
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _fail(message: str, status: int = 1) -> int:

@@ -1,5 +1,8 @@
 """What ``train``, ``publish`` and ``run`` do, given plain values (the CLI only parses).
 
+``publish`` returns a PublishedModel: the CLI prints its ``summary``, the notebook API
+(``publish_model``) returns it as it is.
+
 Everything that can be checked is checked before the slow or irreversible step: outputs and the
 deployment before training, the connection string and container before uploading.
 """
@@ -26,13 +29,14 @@ from trainer.outputs import check_writable, write_json
 from trainer.publish import (
     DEFAULT_CONTAINER,
     DEFAULT_SAS_DAYS,
+    Published,
     check_container_name,
     check_sas_days,
-    publish,
 )
+from trainer.publish import publish as publish_blob
 from trainer.settings import RunSettings
 from trainer.storage import StorageOptions, connect, parse_connection_string
-from trainer.training import Hyperparameters, parse_gamma
+from trainer.training import Hyperparameters
 
 
 @dataclass(frozen=True)
@@ -125,58 +129,103 @@ def train(
     }
 
 
-def publish_model(
+@dataclass(frozen=True)
+class PublishedModel:
+    """Where a published model is, the twin patch that points devices at it, the files written."""
+
+    upload: Published
+    twin_patch: dict[str, Any]
+    """The desired ``model`` property, with the model's ``signature`` when a key signed it."""
+    twin_patch_file: Path | None = None
+    deployment: LayeredDeployment | None = None
+    deployment_file: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.upload.name
+
+    @property
+    def version(self) -> str:
+        return self.upload.version
+
+    @property
+    def sha256(self) -> str:
+        return self.upload.sha256
+
+    @property
+    def blob_url(self) -> str:
+        return self.upload.blob_url
+
+    @property
+    def layered_deployment(self) -> dict[str, Any] | None:
+        """The layered deployment written, and the ``az`` command that creates it."""
+        if self.deployment is None or self.deployment_file is None:
+            return None
+        return {
+            "file": str(self.deployment_file),
+            "id": self.deployment.deployment_id,
+            "target_condition": self.deployment.target_condition,
+            "priority": self.deployment.priority,
+            "module": self.deployment.module,
+            "az_command": self.deployment.az_command(self.deployment_file, self.labels),
+        }
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The IoT Hub labels of the deployment: which model and version it sets."""
+        return {"model": self.name, "modelVersion": self.version}
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """What ``trainer publish`` prints."""
+        summary = {**self.upload.summary(), "twin_patch": self.twin_patch}
+        if self.twin_patch_file is not None:
+            summary["twin_patch_file"] = str(self.twin_patch_file)
+        if self.layered_deployment is not None:
+            summary["layered_deployment"] = self.layered_deployment
+        return summary
+
+
+def publish(
     model: ModelFile, connection_string: str | None, request: PublishRequest
-) -> dict[str, Any]:
-    """Upload ``model``, then write the twin patch and deployment files; the summary."""
+) -> PublishedModel:
+    """Upload ``model``, then write the twin patch and deployment files the request names."""
     name, version = model.contract.model_name, model.contract.model_version
     layered = request.check(name, version)
     device.check_bytes(model.data, request.device_runtime)
     # Read before uploading: a key that cannot sign fails before anything is published.
     key = signing.load_private_key(request.signing_key) if request.signing_key else None
     service = connect(connection_string, request.storage)
-    published = publish(
+    upload = publish_blob(
         service,
         model,
         request.container,
         overwrite=request.overwrite,
         sas_days=request.sas_days,
     )
-    result = published.summary()
-    patch = published.twin_patch()
+    patch = upload.twin_patch()
     if key is not None:
         patch["model"]["signature"] = signing.sign(model.data, key)
-        result["twin_patch"] = patch
-    if request.twin_patch is not None:
-        write_json(request.twin_patch, patch)
-        result["twin_patch_file"] = str(request.twin_patch)
-    if layered is not None and request.deployment is not None:
-        path = request.deployment.path
-        labels = {"model": name, "modelVersion": version}
-        write_json(path, layered.document(patch, labels))
-        result["layered_deployment"] = {
-            "file": str(path),
-            "id": layered.deployment_id,
-            "target_condition": layered.target_condition,
-            "priority": layered.priority,
-            "module": layered.module,
-            "az_command": layered.az_command(path, labels),
-        }
-    return result
+    published = PublishedModel(
+        upload,
+        patch,
+        twin_patch_file=request.twin_patch,
+        deployment=layered,
+        deployment_file=request.deployment.path if request.deployment else None,
+    )
+    if published.twin_patch_file is not None:
+        write_json(published.twin_patch_file, patch)
+    if published.deployment is not None and published.deployment_file is not None:
+        document = published.deployment.document(patch, published.labels)
+        write_json(published.deployment_file, document)
+    return published
 
 
 def run(settings: RunSettings) -> dict[str, Any]:
     """Train then publish, as configured by the environment; the summary of both."""
     name = check_name(settings.name)
     version = check_version(settings.version or default_version())
-    params = Hyperparameters(
-        c=settings.c,
-        gamma=parse_gamma(settings.gamma),
-        kernel=settings.kernel,
-        seed=settings.seed,
-        test_size=settings.test_size,
-        cv_folds=settings.cv_folds,
-    )
+    params = Hyperparameters.of(settings)
     params.validate()
     check_min_accuracy(settings.min_accuracy)
     request = PublishRequest(
@@ -210,10 +259,10 @@ def run(settings: RunSettings) -> dict[str, Any]:
     )
     if settings.output is not None:
         write_atomic(settings.output, built.data)
-    published = publish_model(check_model_bytes(built.data), settings.secret(), request)
+    published = publish(check_model_bytes(built.data), settings.secret(), request)
     trained = {
         **built.summary(),
         "hyperparameters": asdict(params),
         "min_accuracy": settings.min_accuracy,
     }
-    return {"trained": trained, **published}
+    return {"trained": trained, **published.summary}

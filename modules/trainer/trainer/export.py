@@ -1,22 +1,26 @@
-"""Convert a fitted scikit-learn model to ONNX bytes that carry the model contract."""
+"""The export step every model goes through: contract, conversion, probe points, parity gate.
+
+The trainer's own iris model (build.py) and a model fitted elsewhere (byom.py, ``trainer
+convert``) differ only in how they come by their contract and the rows the gate starts from; from
+there on ``export`` makes the ONNX bytes and refuses them unless ONNX Runtime answers like
+scikit-learn.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-import onnx
-from skl2onnx import to_onnx
-from skl2onnx.common.data_types import (
-    DataType,
-    FloatTensorType,
-    Int64TensorType,
-    StringTensorType,
-)
-
-from trainer import boosters, calibration, device
-from trainer import contract as contract_mod
-from trainer.contract import CLASSIFIER, REGRESSOR, VALUE_OUTPUT, Contract
+from trainer import device, parity
+from trainer.contract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label
+from trainer.conversion import to_onnx_model
+from trainer.inputs import probe_frame
+from trainer.naming import check_name, check_version
 
 _LIBRARIES = (
     "scikit-learn",
@@ -28,11 +32,59 @@ _LIBRARIES = (
     "xgboost",
     "lightgbm",
 )
-_TENSOR_TYPES: dict[str, type[DataType]] = {
-    "float": FloatTensorType,
-    "int64": Int64TensorType,
-    "string": StringTensorType,
-}
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """How the parity gate checks a model, and the devices' ONNX Runtime it is made for."""
+
+    points: int = parity.RANDOM_POINTS
+    """Random points besides the given rows."""
+    tolerance: float = parity.TOLERANCE
+    seed: int = 0
+    device_runtime: str = device.PREDICTOR_RUNTIME
+
+    def check(self) -> None:
+        """Refuse options the gate or the device check does not take, before any work."""
+        parity.check_options(self.points, self.tolerance)
+        device.limits(self.device_runtime)
+
+
+@dataclass(frozen=True)
+class ExportedModel:
+    """ONNX bytes that carry the contract and passed the parity gate."""
+
+    data: bytes
+    contract: Contract
+    parity: parity.ParityReport
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def identity(self) -> dict[str, Any]:
+        """Name, version, digest, size and the gate's report: what every summary starts with."""
+        return {
+            "name": self.contract.model_name,
+            "version": self.contract.model_version,
+            "sha256": self.sha256,
+            "size": len(self.data),
+            "parity": self.parity.summary(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """``identity`` and what the contract says of the inputs and outputs."""
+        summary = self.identity()
+        summary["feature_names"] = list(self.contract.feature_names)
+        if self.contract.kind == CLASSIFIER:
+            summary["class_labels"] = list(self.contract.class_labels)
+        if self.contract.version != "1":
+            summary["contract_version"] = self.contract.version
+            summary["kind"] = self.contract.kind
+            summary["inputs"] = [spec.to_json() for spec in self.contract.graph_inputs]
+        if self.contract.kind == REGRESSOR:
+            summary["target_names"] = list(self.contract.target_names)
+        return summary
 
 
 def library_versions() -> dict[str, str]:
@@ -46,64 +98,47 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def to_onnx_model(
-    estimator: Any, contract: Contract, device_runtime: str = device.PREDICTOR_RUNTIME
-) -> onnx.ModelProto:
-    """Convert ``estimator`` to an ONNX model with the outputs the contract names.
-
-    The opsets are the newest that ONNX Runtime ``device_runtime`` loads; the contract is
-    embedded in ``metadata_props`` and checked against the graph.
-    """
-    calibration.register()  # the fused sigmoid calibration (calibration.py) instead of skl2onnx's
-    boosters.register_loaded()
-    initial_types = [
-        (spec.name, _TENSOR_TYPES[spec.type]([None, spec.width])) for spec in contract.graph_inputs
-    ]
-    model: onnx.ModelProto = to_onnx(
-        boosters.convertible(estimator),
-        initial_types=initial_types,
-        # No ZipMap: a plain [N, classes] tensor is what a device can read without a dict per row.
-        options={"zipmap": False} if contract.kind == CLASSIFIER else None,
-        target_opset=device.target_opset(device_runtime),
-        final_types=None,
+def new_contract(
+    name: str,
+    version: str,
+    feature_names: tuple[str, ...],
+    class_labels: tuple[Label, ...],
+    training_metrics: Mapping[str, Any],
+    *,
+    kind: str = CLASSIFIER,
+    inputs: tuple[InputSpec, ...] = (),
+    target_names: tuple[str, ...] = (),
+) -> Contract:
+    """The contract of a model made now, with the versions of the libraries that make it."""
+    return Contract(
+        model_name=check_name(name),
+        model_version=check_version(version),
+        feature_names=feature_names,
+        class_labels=class_labels,
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        training_metrics=dict(training_metrics),
+        library_versions=library_versions(),
+        kind=kind,
+        inputs=inputs,
+        target_names=target_names,
     )
-    _rename_outputs(model, contract)
-    if contract.kind == REGRESSOR:
-        _set_width(model, VALUE_OUTPUT, len(contract.target_names))
-    model.producer_name = "iotedge-sklearn-onnx trainer"
-    model.doc_string = f"{contract.model_name} {contract.model_version}"
-    contract_mod.embed(model, contract)
-    contract_mod.check_graph(model, contract)
-    return model
 
 
-def _rename_outputs(model: onnx.ModelProto, contract: Contract) -> None:
-    """Name the outputs as the contract says, whatever names the converter chose."""
-    wanted = list(contract.outputs.values())
-    if len(model.graph.output) != len(wanted):
-        raise contract_mod.ContractError(
-            f"a {contract.kind}'s ONNX graph has the outputs {list(contract.outputs)}, "
-            f"not {len(model.graph.output)} outputs"
-        )
-    for output, new in zip(model.graph.output, wanted, strict=True):
-        old = output.name
-        if old == new:
-            continue
-        for node in model.graph.node:
-            for i, name in enumerate(node.output):
-                if name == old:
-                    node.output[i] = new
-            for i, name in enumerate(node.input):
-                if name == old:
-                    node.input[i] = new
-        output.name = new
+def export(estimator: Any, contract: Contract, rows: Any, options: GateOptions) -> ExportedModel:
+    """Convert ``estimator`` with ``contract`` and gate it on ``rows`` plus random points.
 
-
-def _set_width(model: onnx.ModelProto, name: str, width: int) -> None:
-    """Declare the output ``[N, width]``: skl2onnx declares ``[N, 1]`` for multi-output
-    regressors, though ONNX Runtime answers every target (the parity gate checks it does)."""
-    output = next(o for o in model.graph.output if o.name == name)
-    dims = output.type.tensor_type.shape.dim
-    if len(dims) == 2:
-        dims[1].Clear()
-        dims[1].dim_value = width
+    ``rows`` is a matrix as scikit-learn is to be asked (the gate gives ONNX Runtime their
+    float32 values), or for typed inputs a DataFrame of the contract's columns.
+    """
+    with warnings.catch_warnings():
+        # A model fitted on a DataFrame warns when given plain arrays; the columns are in order.
+        warnings.filterwarnings("ignore", message="X does not have valid feature names")
+        # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.
+        warnings.simplefilter("ignore", FutureWarning)
+        data = to_onnx_model(estimator, contract, options.device_runtime).SerializeToString()
+        if contract.inputs:
+            points = probe_frame(rows, contract, options.points, options.seed)
+        else:
+            points = parity.probe_points(rows, options.points, seed=options.seed)
+        report = parity.gate(estimator, data, contract, points, options.tolerance)
+    return ExportedModel(data=data, contract=contract, parity=report)

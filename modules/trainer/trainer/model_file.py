@@ -10,7 +10,7 @@ from google.protobuf.message import DecodeError
 
 from trainer import contract as contract_mod
 from trainer.contract import Contract, ContractError
-from trainer.errors import TrainerError
+from trainer.errors import TrainerError, first_line
 
 # Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
 # one request; also stops a wrong path from reading gigabytes into memory.
@@ -35,13 +35,13 @@ def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
     try:
         model = onnx.load_from_string(data)
     except DecodeError as exc:
-        raise ModelFileError(f"{source} is not an ONNX model ({_first_line(exc)})") from None
+        raise ModelFileError(f"{source} is not an ONNX model ({first_line(exc)})") from None
     # Before the checker, so that a model built for other runtimes hears the reason that matters.
     _check_domains(model, source)
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
-        raise ModelFileError(f"{source} is not an ONNX model ({_first_line(exc)})") from None
+        raise ModelFileError(f"{source} is not an ONNX model ({first_line(exc)})") from None
     try:
         return ModelFile(data=data, contract=contract_mod.read(model))
     except ContractError as exc:
@@ -84,8 +84,3 @@ def read_model_file(path: Path) -> ModelFile:
     except OSError as exc:
         raise ModelFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     return check_model_bytes(data, str(path))
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

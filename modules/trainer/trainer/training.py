@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +44,15 @@ class Hyperparameters:
     seed: int = 42
     test_size: float = 0.2
     cv_folds: int = 5
+
+    @classmethod
+    def of(cls, source: Any) -> Hyperparameters:
+        """The hyperparameters named as attributes of ``source`` (parsed flags, RunSettings);
+        a gamma given as text is parsed."""
+        values = {field.name: getattr(source, field.name) for field in fields(cls)}
+        if isinstance(values["gamma"], str):
+            values["gamma"] = parse_gamma(values["gamma"])
+        return cls(**values)
 
     def validate(self) -> None:
         # Past MAX_C libsvm can take minutes on four features, and the model fails the gate anyway.

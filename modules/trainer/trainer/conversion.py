@@ -1,0 +1,126 @@
+"""Convert a fitted scikit-learn model to an ONNX model that carries the model contract.
+
+The one conversion every model goes through (export.py calls it): skl2onnx with the trainer's
+converters registered (calibration.py, boosters.py), the outputs named as the contract says, the
+contract embedded and checked against the graph, then checked against the devices' ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import onnx
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import (
+    DataType,
+    FloatTensorType,
+    Int64TensorType,
+    StringTensorType,
+)
+
+from trainer import boosters, calibration, device
+from trainer import contract as contract_mod
+from trainer.contract import CLASSIFIER, REGRESSOR, VALUE_OUTPUT, Contract, ContractError
+from trainer.errors import first_line
+from trainer.estimator import ConversionError
+
+_TENSOR_TYPES: dict[str, type[DataType]] = {
+    "float": FloatTensorType,
+    "int64": Int64TensorType,
+    "string": StringTensorType,
+}
+
+
+def to_onnx_model(
+    estimator: Any, contract: Contract, device_runtime: str = device.PREDICTOR_RUNTIME
+) -> onnx.ModelProto:
+    """``estimator`` as an ONNX model with the outputs the contract names and the contract.
+
+    The opsets are the newest that ONNX Runtime ``device_runtime`` loads. ConversionError names
+    what skl2onnx cannot convert (or converted to a graph that does not fit the contract);
+    DeviceCompatibilityError says when ``device_runtime`` could not load the model.
+    """
+    try:
+        model = _convert(estimator, contract, device_runtime)
+    except ContractError as exc:
+        kind = type(estimator).__name__
+        raise ConversionError(f"skl2onnx converted {kind} to an unusable graph: {exc}") from None
+    except Exception as exc:  # skl2onnx raises RuntimeError, NotImplementedError, TypeError...
+        raise ConversionError(
+            f"skl2onnx cannot convert {type(estimator).__name__}: {first_line(exc, 300)}"
+        ) from None
+    if contract.kind == CLASSIFIER:
+        _check_label_type(model, contract)
+    device.check(model, device_runtime)
+    return model
+
+
+def _convert(estimator: Any, contract: Contract, device_runtime: str) -> onnx.ModelProto:
+    calibration.register()  # the fused sigmoid calibration (calibration.py) instead of skl2onnx's
+    boosters.register_loaded()
+    initial_types = [
+        (spec.name, _TENSOR_TYPES[spec.type]([None, spec.width])) for spec in contract.graph_inputs
+    ]
+    model: onnx.ModelProto = to_onnx(
+        boosters.convertible(estimator),
+        initial_types=initial_types,
+        # No ZipMap: a plain [N, classes] tensor is what a device can read without a dict per row.
+        options={"zipmap": False} if contract.kind == CLASSIFIER else None,
+        target_opset=device.target_opset(device_runtime),
+        final_types=None,
+    )
+    _rename_outputs(model, contract)
+    if contract.kind == REGRESSOR:
+        _set_width(model, VALUE_OUTPUT, len(contract.target_names))
+    model.producer_name = "iotedge-sklearn-onnx trainer"
+    model.doc_string = f"{contract.model_name} {contract.model_version}"
+    contract_mod.embed(model, contract)
+    contract_mod.check_graph(model, contract)
+    return model
+
+
+def _check_label_type(model: onnx.ModelProto, contract: Contract) -> None:
+    """The label tensor must have the labels' type, or the device refuses the model."""
+    integer = isinstance(contract.class_labels[0], int)
+    wanted = onnx.TensorProto.INT64 if integer else onnx.TensorProto.STRING
+    for output in model.graph.output:
+        if output.name == contract.label_output:
+            if output.type.tensor_type.elem_type != wanted:
+                raise ConversionError(
+                    f"skl2onnx gave a label output of type "
+                    f"{onnx.TensorProto.DataType.Name(output.type.tensor_type.elem_type)}, "
+                    f"not {onnx.TensorProto.DataType.Name(wanted)} as the labels need"
+                )
+            return
+
+
+def _rename_outputs(model: onnx.ModelProto, contract: Contract) -> None:
+    """Name the outputs as the contract says, whatever names the converter chose."""
+    wanted = list(contract.outputs.values())
+    if len(model.graph.output) != len(wanted):
+        raise contract_mod.ContractError(
+            f"a {contract.kind}'s ONNX graph has the outputs {list(contract.outputs)}, "
+            f"not {len(model.graph.output)} outputs"
+        )
+    for output, new in zip(model.graph.output, wanted, strict=True):
+        old = output.name
+        if old == new:
+            continue
+        for node in model.graph.node:
+            for i, name in enumerate(node.output):
+                if name == old:
+                    node.output[i] = new
+            for i, name in enumerate(node.input):
+                if name == old:
+                    node.input[i] = new
+        output.name = new
+
+
+def _set_width(model: onnx.ModelProto, name: str, width: int) -> None:
+    """Declare the output ``[N, width]``: skl2onnx declares ``[N, 1]`` for multi-output
+    regressors, though ONNX Runtime answers every target (the parity gate checks it does)."""
+    output = next(o for o in model.graph.output if o.name == name)
+    dims = output.type.tensor_type.shape.dim
+    if len(dims) == 2:
+        dims[1].Clear()
+        dims[1].dim_value = width
