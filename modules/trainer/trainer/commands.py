@@ -23,6 +23,7 @@ from trainer.files import write_atomic
 from trainer.model_file import ModelFile, check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.outputs import check_writable, write_json
+from trainer.pointer import write_pointer
 from trainer.publish import (
     DEFAULT_CONTAINER,
     DEFAULT_SAS_DAYS,
@@ -82,6 +83,8 @@ class PublishRequest:
     signing_key: Path | None = None
     device_runtime: str = device.PREDICTOR_RUNTIME
     """The fleet's ONNX Runtime: a model it cannot load is not published."""
+    pointer: bool = False
+    """Also point ``<name>/latest.json`` at this version (pointer.py)."""
 
     def check(self, name: str, version: str) -> LayeredDeployment | None:
         """Check every option for model ``name`` ``version``; the deployment it will write."""
@@ -147,6 +150,9 @@ def publish_model(
     if key is not None:
         patch["model"]["signature"] = signing.sign(model.data, key)
         result["twin_patch"] = patch
+    if request.pointer:
+        signature = patch["model"].get("signature")
+        result["pointer"] = write_pointer(service, published, signature, request.sas_days).summary()
     if request.twin_patch is not None:
         write_json(request.twin_patch, patch)
         result["twin_patch_file"] = str(request.twin_patch)
