@@ -109,7 +109,7 @@ class Downloader:
             {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfModified}
         )
         with storage_errors("the pointer blob"):
-            async with self._client(url, max_bytes) as blob:
+            async with self._client(url, max_bytes, "the pointer") as blob:
                 try:
                     async with asyncio.timeout(self.policy.timeout):
                         stream = await blob.download_blob(max_concurrency=1, **conditions)
@@ -134,7 +134,7 @@ class Downloader:
                 return dict(properties.metadata or {})
         raise AssertionError("unreachable: storage_errors re-raises")
 
-    def _client(self, url: str, max_bytes: int) -> BlobClient:
+    def _client(self, url: str, max_bytes: int, what: str = "the model") -> BlobClient:
         options: dict[str, Any] = {
             # One retry layer only (ours, with backoff and logs); the SDK's would multiply it.
             "retry_total": 0,
@@ -144,7 +144,7 @@ class Downloader:
             "permit_redirects": False,
             "max_single_get_size": CHUNK_BYTES,
             "max_chunk_get_size": CHUNK_BYTES,
-            "raw_response_hook": ReadBound(max_bytes),
+            "raw_response_hook": ReadBound(max_bytes, what),
         }
         if self.account is None:
             return BlobClient.from_blob_url(url, **options)
@@ -234,8 +234,9 @@ class ReadBound:
     size). aiohttp reads no more than the announced length.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, what: str = "the model") -> None:
         self.max_bytes = max_bytes
+        self.what = what  # for the messages: "the model", "the pointer"
 
     def __call__(self, response: PipelineResponse[Any, Any]) -> None:
         request, answer = response.http_request, response.http_response
@@ -244,20 +245,21 @@ class ReadBound:
         encoding = answer.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             raise DownloadError(
-                f"storage sent the model with Content-Encoding {encoding[:40]}; model blobs "
+                f"storage sent {self.what} with Content-Encoding {encoding[:40]}; blobs "
                 "must be stored unencoded",
                 transient=False,
             )
         length = answer.headers.get("Content-Length", "")
         if not length.isdigit():
             raise DownloadError(
-                "storage sent no Content-Length for the model: its size cannot be bounded",
+                f"storage sent no Content-Length for {self.what}: its size cannot be bounded",
                 transient=False,
             )
         if int(length) > self.max_bytes:
+            limit = " (PREDICTOR_MAX_MODEL_BYTES)" if self.what == "the model" else ""
             raise DownloadError(
-                f"the model is over the limit of {self.max_bytes} bytes "
-                f"(PREDICTOR_MAX_MODEL_BYTES): storage sends {length} bytes",
+                f"{self.what} is over the limit of {self.max_bytes} bytes{limit}: "
+                f"storage sends {length} bytes",
                 transient=False,
             )
         asked = _range_length(request.headers.get("x-ms-range") or request.headers.get("Range"))

@@ -176,11 +176,12 @@ class Follower:
         await self.updater.wait_idle()
         running = self.manager.current
         applied = running is not None and running.sha256 == target.sha256
+        serving = None if running is None else running.version
         if applied:
-            self.state.update("applied", settled=True, error=None, serving=target.version)
+            self.state.update("applied", settled=True, error=None, target=None, serving=serving)
         else:
             error = self._last.get("error") or "not applied"
-            self.state.update("failed", settled=True, error=error)
+            self.state.update("failed", settled=True, error=error, serving=serving)
         return applied
 
     async def _report(self, state: dict[str, Any]) -> None:
