@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,11 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite
+from devtools.edgehub import EdgeHub
 from devtools.ports import free_port
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, post
+from tests.iot.blobs import upload
+from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.iot.recording_proxy import RecordingProxy
 from tests.predictor.process import Predictor, cache_model, predictor
 from tests.trainer.process import run_cli
@@ -218,3 +221,23 @@ def test_a_bad_pointer_keeps_the_old_model_serving(
         assert serving(module, V2)["model_url"]["status"] == "applied"
     warnings = [line for line in module.lines() if "still serving " + V1 in line]
     assert len(warnings) >= len(bad_pointers)
+
+
+def test_under_iot_edge_the_pointer_is_followed_until_the_twin_names_a_model(
+    azurite: Azurite, release: Release, tmp_path: Path, hub: EdgeHub, iot_models: IotModels
+) -> None:
+    url = release.publish(azurite, release.v2, "--pointer")["pointer"]["PREDICTOR_MODEL_URL"]
+    with start(tmp_path, hub, iot_models.v1, PREDICTOR_MODEL_URL=url, **FAST) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        # No desired model: the pointer is followed.
+        assert serving(module, V2)["model_url"]["status"] == "applied"
+        twin_model = upload(azurite, iot_models.v3)
+        hub.set_desired(MODULE, {"model": twin_model.desired(V3)})
+        assert wait_status(hub, V3, "applied")["source"] == "twin"
+        assert ready(module)["model_url"]["status"] == "stopped"
+        assert any("is no longer followed" in line for line in module.lines())
+        # The pointer moves; the twin's model stays (the follower has stopped).
+        release.publish(azurite, release.v1, "--pointer")
+        time.sleep(3 * float(FAST["PREDICTOR_MODEL_POLL_SECONDS"]))
+        assert post(module, FLOWER)["model_version"] == V3
+        assert not any(f"model {V1}: downloading" in line for line in module.lines())
