@@ -96,4 +96,6 @@ def parse_pointer(
             storage_host=storage_host,
         )
     except TargetError as exc:
-        raise PointerError(f"the pointer {str(exc).removeprefix('desired ')}") from None
+        # The twin's wording names the desired property; here it is the pointer's document.
+        reason = str(exc).replace("desired property 'model'", "the pointer")
+        raise PointerError(reason.replace("desired 'model'", "the pointer's")) from None
