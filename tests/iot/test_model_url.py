@@ -241,3 +241,24 @@ def test_under_iot_edge_the_pointer_is_followed_until_the_twin_names_a_model(
         time.sleep(3 * float(FAST["PREDICTOR_MODEL_POLL_SECONDS"]))
         assert post(module, FLOWER)["model_version"] == V3
         assert not any(f"model {V1}: downloading" in line for line in module.lines())
+
+
+def test_a_url_the_rules_refuse_is_never_requested(
+    azurite: Azurite, release: Release, tmp_path: Path, iot_models: IotModels
+) -> None:
+    (tmp_path / "bundled.onnx").write_bytes(iot_models.v1)
+    url = release.publish(azurite, release.v2, "--pointer")["pointer"]["PREDICTOR_MODEL_URL"]
+    with RecordingProxy(f"{azurite.host}:{azurite.port}") as proxy:
+        # Plain http without PREDICTOR_ALLOW_HTTP_MODEL_URLS, then a host not in the list.
+        for settings in (
+            {"PREDICTOR_ALLOW_HTTP_MODEL_URLS": "false"},
+            {"PREDICTOR_MODEL_URL_HOSTS": '["storage.example"]'},
+        ):
+            with predictor(
+                tmp_path, PREDICTOR_MODEL_URL=proxy.url(url), **{**FAST, **settings}
+            ) as module:
+                answer = ready(module)
+                assert answer["model_version"] == V1
+                assert answer["model_url"]["status"] == "failed"
+                assert "model URL" in answer["model_url"]["error"]
+        assert proxy.exchanges == []

@@ -256,6 +256,11 @@ class Settings(BaseSettings):
             raise ValueError("PREDICTOR_HTTP_TOKEN must not start or end with white space")
         return value
 
+    @field_validator("model_sha256", "model_signature", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("model_url")
     @classmethod
     def _a_url_or_none(cls, value: SecretStr | None) -> SecretStr | None:

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.errors import DownloadError
 from predictor.iot.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
-from predictor.iot.target import ModelTarget, TargetError, parse_target, redact
+from predictor.iot.target import ModelTarget, TargetError, check_url, parse_target, redact
 from predictor.iot.updater import ModelUpdater, now
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -70,6 +70,16 @@ class Follower:
 
     async def run(self) -> None:
         """Follow the URL until cancelled (or, with a poll period of 0, after the first try)."""
+        try:  # the twin's URL rules, before any request: scheme, allowed hosts, storage host
+            check_url(
+                self.url,
+                allow_http=self.settings.allow_http_model_urls,
+                allowed_hosts=self.settings.model_url_hosts,
+                storage_host=self._storage_host,
+            )
+        except TargetError as exc:
+            self._failed(exc)
+            return
         worker = asyncio.create_task(self.updater.run(), name="model-url-updater")
         try:
             if is_pointer(self.url):
