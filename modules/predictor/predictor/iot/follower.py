@@ -137,10 +137,11 @@ class Follower:
     # -- a pointer blob -------------------------------------------------------------------
 
     async def _follow_pointer(self) -> None:
+        seconds = self.settings.model_poll_seconds
         log.info(
-            "following the pointer %s every %g s (PREDICTOR_MODEL_URL)",
+            "following the pointer %s (PREDICTOR_MODEL_URL), %s",
             redact(self.url),
-            self.settings.model_poll_seconds,
+            f"read every {seconds:g} s" if seconds > 0 else "read at start only",
         )
         etag: str | None = None
         while True:
@@ -190,7 +191,8 @@ class Follower:
         if applied:
             self.state.update("applied", settled=True, error=None, target=None, serving=serving)
         else:
-            error = self._last.get("error") or "not applied"
+            # A target refused before is skipped without a report: its own reason, not the last.
+            error = self.updater.refused(target) or self._last.get("error") or "not applied"
             self.state.update("failed", settled=True, error=error, serving=serving)
         return applied
 
