@@ -10,8 +10,9 @@ from aiohttp import web
 from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
-from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, PLANE, SETTINGS
+from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE, SETTINGS
 from predictor.dataplane import DataPlane
+from predictor.follow import StorageSource
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.modelcheck import CheckLimits
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 def create_app(settings: Settings) -> web.Application:
     """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
     order and stopped in reverse: the model is loaded before the first request, and the IoT
-    Edge side (predictor/iot/lifecycle.py) starts after it and stops first."""
+    Edge side (predictor/iot/lifecycle.py) starts after it and stops first. Between the two,
+    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/follow.py)."""
     metrics = Metrics()
     in_flight = InFlight()
     app = web.Application(
@@ -56,9 +58,14 @@ def create_app(settings: Settings) -> web.Application:
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)
     v2.add_routes(app)
+    source = StorageSource(settings, manager)
+    app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(load_model_at_start)
     app.cleanup_ctx.append(stop_shadows)
-    app.cleanup_ctx.append(edge_context(settings, app[PLANE], metrics))
+    app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (follow.py)
+    app.cleanup_ctx.append(
+        edge_context(settings, app[PLANE], metrics, twin_took_over=source.twin_took_over)
+    )
     return app
 
 

@@ -229,6 +229,42 @@ class Settings(BaseSettings):
             "URLs: then the device holds no account key."
         ),
     )
+    # A model from Blob Storage without a twin (follow.py, docs/run-anywhere.md).
+    model_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "A model blob URL (a SAS URL, or a plain URL under "
+            "PREDICTOR_STORAGE_CONNECTION_STRING's endpoint) fetched, checked and cached at "
+            "start as a twin target is; or a pointer blob (a path ending in `.json`, as "
+            "`trainer publish --pointer` writes it), re-read every "
+            "PREDICTOR_MODEL_POLL_SECONDS. Under IoT Edge, a desired `model` in the twin wins."
+        ),
+    )
+    model_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-fA-F]{64}$",
+        description=(
+            "The sha256 the PREDICTOR_MODEL_URL blob must have; unset: the `sha256` in the "
+            "blob's metadata (as `trainer publish` writes it). Not used with a pointer."
+        ),
+    )
+    model_signature: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "Base64 Ed25519 signature of the PREDICTOR_MODEL_URL blob (needed when "
+            "PREDICTOR_MODEL_PUBLIC_KEY is set). Not used with a pointer: it carries its own."
+        ),
+    )
+    model_poll_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86400,
+        description=(
+            "Seconds between two reads of a PREDICTOR_MODEL_URL pointer (one small conditional "
+            "GET: 304 while it is unchanged); 0 reads it at start only."
+        ),
+    )
     model_public_key: str | None = Field(
         default=None,
         description=(
@@ -245,6 +281,18 @@ class Settings(BaseSettings):
         if value.get_secret_value() != value.get_secret_value().strip():
             raise ValueError("PREDICTOR_HTTP_TOKEN must not start or end with white space")
         return value
+
+    @field_validator("model_sha256", "model_signature", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model_url")
+    @classmethod
+    def _a_url_or_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # an empty variable (a chart without a URL) means no URL
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("model_public_key")
     @classmethod

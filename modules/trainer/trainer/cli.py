@@ -236,6 +236,12 @@ def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
         "--twin-patch", metavar="FILE", type=Path, help="also write the twin patch to FILE"
     )
     parser.add_argument(
+        "--pointer",
+        action="store_true",
+        help="also point <name>/latest.json at this version and print its URL, with a "
+        "read-only container SAS, for PREDICTOR_MODEL_URL (see docs/trainer.md)",
+    )
+    parser.add_argument(
         "--layered-deployment",
         metavar="FILE",
         type=Path,
@@ -301,6 +307,7 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
         storage=settings.options(),
         signing_key=args.signing_key or settings.signing_key,
         device_runtime=args.device_runtime,
+        pointer=args.pointer,
     )
     return commands.publish(read_model_file(args.model), settings.secret(), request).summary
 

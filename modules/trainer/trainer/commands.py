@@ -26,6 +26,7 @@ from trainer.files import write_atomic
 from trainer.model_file import ModelFile, check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.outputs import check_writable, write_json
+from trainer.pointer import write_pointer
 from trainer.publish import (
     DEFAULT_CONTAINER,
     DEFAULT_SAS_DAYS,
@@ -86,6 +87,8 @@ class PublishRequest:
     signing_key: Path | None = None
     device_runtime: str = device.PREDICTOR_RUNTIME
     """The fleet's ONNX Runtime: a model it cannot load is not published."""
+    pointer: bool = False
+    """Also point ``<name>/latest.json`` at this version (pointer.py)."""
 
     def check(self, name: str, version: str) -> LayeredDeployment | None:
         """Check every option for model ``name`` ``version``; the deployment it will write."""
@@ -139,6 +142,8 @@ class PublishedModel:
     twin_patch_file: Path | None = None
     deployment: LayeredDeployment | None = None
     deployment_file: Path | None = None
+    pointer: dict[str, Any] | None = None
+    """The pointer blob written (``--pointer``), with its container read URL (pointer.py)."""
 
     @property
     def name(self) -> str:
@@ -183,6 +188,8 @@ class PublishedModel:
             summary["twin_patch_file"] = str(self.twin_patch_file)
         if self.layered_deployment is not None:
             summary["layered_deployment"] = self.layered_deployment
+        if self.pointer is not None:
+            summary["pointer"] = self.pointer
         return summary
 
 
@@ -206,12 +213,17 @@ def publish(
     patch = upload.twin_patch()
     if key is not None:
         patch["model"]["signature"] = signing.sign(model.data, key)
+    pointer = None
+    if request.pointer:
+        signature = patch["model"].get("signature")
+        pointer = write_pointer(service, upload, signature, request.sas_days).summary()
     published = PublishedModel(
         upload,
         patch,
         twin_patch_file=request.twin_patch,
         deployment=layered,
         deployment_file=request.deployment.path if request.deployment else None,
+        pointer=pointer,
     )
     if published.twin_patch_file is not None:
         write_json(published.twin_patch_file, patch)

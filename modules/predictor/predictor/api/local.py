@@ -7,7 +7,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from predictor.api.body import read_json
 from predictor.api.reply import json_response
-from predictor.api.state import METRICS, PLANE
+from predictor.api.state import METRICS, MODEL_SOURCE, PLANE
+from predictor.schema import RequestError
 
 
 async def predict(request: web.Request) -> web.Response:
@@ -31,6 +32,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     plane = request.app[PLANE]
+    source = request.app[MODEL_SOURCE]
+    if not source.settled:
+        # PREDICTOR_MODEL_URL is set and its first try has not ended (follow.py): not ready.
+        raise RequestError("starting", "fetching the model PREDICTOR_MODEL_URL names", status=503)
     served = plane.registry.served()
     if not served:
         plane.model()  # 503 no_model
@@ -39,6 +44,8 @@ async def readyz(request: web.Request) -> web.Response:
     if default is not None:
         answer.update(model_name=default.name, model_version=default.version)
     answer["models"] = {model.name: model.version for model in served}
+    if source.configured:
+        answer["model_url"] = source.describe()
     return json_response(answer)
 
 

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from predictor.api.inflight import InFlight
 from predictor.dataplane import DataPlane
+from predictor.follow import StorageSource
 from predictor.metrics import Metrics
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -15,3 +16,4 @@ MANAGER = web.AppKey("manager", ModelManager)
 METRICS = web.AppKey("metrics", Metrics)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)
 PLANE = web.AppKey("plane", DataPlane)
+MODEL_SOURCE = web.AppKey("model_source", StorageSource)

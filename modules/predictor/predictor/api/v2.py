@@ -11,7 +11,7 @@ from aiohttp import web
 from predictor import __version__
 from predictor.api.body import check_content_type, read_body
 from predictor.api.reply import json_response
-from predictor.api.state import PLANE
+from predictor.api.state import MODEL_SOURCE, PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
@@ -34,7 +34,8 @@ async def live(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    return web.Response(status=200 if request.app[PLANE].registry.served() else 400)
+    ready = request.app[MODEL_SOURCE].settled and request.app[PLANE].registry.served()
+    return web.Response(status=200 if ready else 400)
 
 
 async def models_index(request: web.Request) -> web.Response:

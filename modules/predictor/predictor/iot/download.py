@@ -8,9 +8,11 @@ bounded as it comes (``ReadBound``), so that memory stays near ``max_bytes`` plu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,46 +91,50 @@ class Downloader:
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _fetch_once(self, target: ModelTarget) -> bytes:
-        try:
-            async with self._client(target) as blob:
+        with storage_errors("the model blob"):
+            async with self._client(target.url, self.policy.max_bytes) as blob:
                 return await asyncio.wait_for(self._read(blob, target), self._overall_timeout())
-        except DownloadError:
-            raise
-        except ResourceNotFoundError as exc:
-            raise DownloadError("the model blob does not exist (404)", transient=False) from exc
-        except ClientAuthenticationError as exc:
-            raise DownloadError(
-                "access to the model blob was denied (403): the SAS token may be expired or wrong",
-                transient=False,
-            ) from exc
-        except HttpResponseError as exc:
-            if exc.status_code is None:  # no status: the answer broke off (storage went away)
-                raise DownloadError(
-                    f"the download broke off: {_reason(exc)}", transient=True
-                ) from exc
-            status = exc.status_code
-            if 300 <= status < 400:
-                raise DownloadError(
-                    f"storage answered with a redirect ({status}), which is not followed: "
-                    "name the blob's own URL",
-                    transient=False,
-                ) from exc
-            if status == 403:
-                raise DownloadError(
-                    "access to the model blob was denied (403): the SAS token may be expired "
-                    f"or wrong ({_reason(exc)})",
-                    transient=False,
-                ) from exc
-            transient = status >= 500 or status in (408, 429)
-            raise DownloadError(
-                f"storage answered {status}: {_reason(exc)}", transient=transient
-            ) from exc
-        except TimeoutError as exc:
-            raise DownloadError("the download stalled (timed out)", transient=True) from exc
-        except Exception as exc:  # connection refused/reset, TLS, DNS: the network's to fix
-            raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
+        raise AssertionError("unreachable: storage_errors re-raises")
 
-    def _client(self, target: ModelTarget) -> BlobClient:
+    async def read_small(
+        self, url: str, max_bytes: int, etag: str | None = None
+    ) -> tuple[bytes, str | None] | None:
+        """One small blob (a pointer) and its ETag, in one bounded GET, under the same URL
+        rules as a model; None when its ETag is still ``etag`` (storage answered 304).
+        DownloadError otherwise (not retried: the caller reads it again later)."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceNotModifiedError
+
+        conditions: dict[str, Any] = (
+            {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfModified}
+        )
+        with storage_errors("the pointer blob"):
+            async with self._client(url, max_bytes, "the pointer") as blob:
+                try:
+                    async with asyncio.timeout(self.policy.timeout):
+                        stream = await blob.download_blob(max_concurrency=1, **conditions)
+                        data = await stream.readall()
+                except HttpResponseError as exc:
+                    # The SDK's download maps a 304 to a plain HttpResponseError, its other
+                    # operations to ResourceNotModifiedError: both mean "unchanged".
+                    if isinstance(exc, ResourceNotModifiedError) or exc.status_code == 304:
+                        return None
+                    raise
+                if len(data) > max_bytes:
+                    raise DownloadError(f"the pointer is over {max_bytes} bytes", transient=False)
+                return data, stream.properties.etag
+        raise AssertionError("unreachable: storage_errors re-raises")
+
+    async def metadata(self, url: str) -> dict[str, str]:
+        """The blob's metadata (one HEAD), under the same URL rules; DownloadError otherwise."""
+        with storage_errors("the model blob"):
+            async with self._client(url, self.policy.max_bytes) as blob:
+                async with asyncio.timeout(self.policy.timeout):
+                    properties = await blob.get_blob_properties()
+                return dict(properties.metadata or {})
+        raise AssertionError("unreachable: storage_errors re-raises")
+
+    def _client(self, url: str, max_bytes: int, what: str = "the model") -> BlobClient:
         options: dict[str, Any] = {
             # One retry layer only (ours, with backoff and logs); the SDK's would multiply it.
             "retry_total": 0,
@@ -138,14 +144,14 @@ class Downloader:
             "permit_redirects": False,
             "max_single_get_size": CHUNK_BYTES,
             "max_chunk_get_size": CHUNK_BYTES,
-            "raw_response_hook": ReadBound(self.policy.max_bytes),
+            "raw_response_hook": ReadBound(max_bytes, what),
         }
         if self.account is None:
-            return BlobClient.from_blob_url(target.url, **options)
-        self.account.check_host(target.url)
-        if urlsplit(target.url).query:  # a SAS: the URL carries its own credential
-            return BlobClient.from_blob_url(target.url, **options)
-        return self.account.blob_client(target.url, **options)
+            return BlobClient.from_blob_url(url, **options)
+        self.account.check_host(url)
+        if urlsplit(url).query:  # a SAS: the URL carries its own credential
+            return BlobClient.from_blob_url(url, **options)
+        return self.account.blob_client(url, **options)
 
     async def _read(self, blob: BlobClient, target: ModelTarget) -> bytes:
         properties = await blob.get_blob_properties()
@@ -178,6 +184,47 @@ class Downloader:
         return self.policy.timeout * 10
 
 
+@contextlib.contextmanager
+def storage_errors(what: str) -> Iterator[None]:
+    """Turns what the storage SDK and the network raise into DownloadError, transient or not:
+    the one mapping for the model and the pointer reads."""
+    try:
+        yield
+    except DownloadError:
+        raise
+    except ResourceNotFoundError as exc:
+        raise DownloadError(f"{what} does not exist (404)", transient=False) from exc
+    except ClientAuthenticationError as exc:
+        raise DownloadError(
+            f"access to {what} was denied (403): the SAS token may be expired or wrong",
+            transient=False,
+        ) from exc
+    except HttpResponseError as exc:
+        if exc.status_code is None:  # no status: the answer broke off (storage went away)
+            raise DownloadError(f"the download broke off: {_reason(exc)}", transient=True) from exc
+        status = exc.status_code
+        if 300 <= status < 400:
+            raise DownloadError(
+                f"storage answered with a redirect ({status}), which is not followed: "
+                "name the blob's own URL",
+                transient=False,
+            ) from exc
+        if status == 403:
+            raise DownloadError(
+                f"access to {what} was denied (403): the SAS token may be expired "
+                f"or wrong ({_reason(exc)})",
+                transient=False,
+            ) from exc
+        transient = status >= 500 or status in (408, 429)
+        raise DownloadError(
+            f"storage answered {status}: {_reason(exc)}", transient=transient
+        ) from exc
+    except TimeoutError as exc:
+        raise DownloadError("the download stalled (timed out)", transient=True) from exc
+    except Exception as exc:  # connection refused/reset, TLS, DNS: the network's to fix
+        raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
+
+
 class ReadBound:
     """Refuses, from its headers alone, an answer whose body could exceed what was asked for.
 
@@ -187,8 +234,9 @@ class ReadBound:
     size). aiohttp reads no more than the announced length.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, what: str = "the model") -> None:
         self.max_bytes = max_bytes
+        self.what = what  # for the messages: "the model", "the pointer"
 
     def __call__(self, response: PipelineResponse[Any, Any]) -> None:
         request, answer = response.http_request, response.http_response
@@ -197,20 +245,21 @@ class ReadBound:
         encoding = answer.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity"):
             raise DownloadError(
-                f"storage sent the model with Content-Encoding {encoding[:40]}; model blobs "
+                f"storage sent {self.what} with Content-Encoding {encoding[:40]}; blobs "
                 "must be stored unencoded",
                 transient=False,
             )
         length = answer.headers.get("Content-Length", "")
         if not length.isdigit():
             raise DownloadError(
-                "storage sent no Content-Length for the model: its size cannot be bounded",
+                f"storage sent no Content-Length for {self.what}: its size cannot be bounded",
                 transient=False,
             )
         if int(length) > self.max_bytes:
+            limit = " (PREDICTOR_MAX_MODEL_BYTES)" if self.what == "the model" else ""
             raise DownloadError(
-                f"the model is over the limit of {self.max_bytes} bytes "
-                f"(PREDICTOR_MAX_MODEL_BYTES): storage sends {length} bytes",
+                f"{self.what} is over the limit of {self.max_bytes} bytes{limit}: "
+                f"storage sends {length} bytes",
                 transient=False,
             )
         asked = _range_length(request.headers.get("x-ms-range") or request.headers.get("Range"))

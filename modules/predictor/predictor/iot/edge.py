@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -109,6 +110,9 @@ class EdgeModule:
             errors_output=settings.errors_output,
         )
         self.methods = DirectMethods(plane, update_state=lambda: self._last_report)
+        # Called when the twin's desired ``model`` names a target: the twin wins over
+        # PREDICTOR_MODEL_URL (follow.py), which stops being followed.
+        self.on_twin_model: Callable[[], None] = lambda: None
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -231,6 +235,7 @@ class EdgeModule:
             state = failed_state(value.get("version"), value.get("sha256"), str(exc))
             asyncio.get_running_loop().create_task(self.report_model(state))
             return
+        self.on_twin_model()
         self.updater.submit(target)
 
     def _parse_target(self, value: Any) -> ModelTarget:

@@ -40,8 +40,14 @@ def edge_environment_present() -> bool:
     )
 
 
-def edge_context(settings: Settings, plane: DataPlane, metrics: Metrics) -> CleanupContext:
-    """The IoT Edge side for ``app.cleanup_ctx``, given what it serves with."""
+def edge_context(
+    settings: Settings,
+    plane: DataPlane,
+    metrics: Metrics,
+    twin_took_over: Callable[[], None] | None = None,
+) -> CleanupContext:
+    """The IoT Edge side for ``app.cleanup_ctx``, given what it serves with; ``twin_took_over``
+    is called once the twin's desired ``model`` names a target (the URL follower stops)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         if not edge_environment_present():
@@ -53,7 +59,9 @@ def edge_context(settings: Settings, plane: DataPlane, metrics: Metrics) -> Clea
             return
         module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
         app[EDGE] = module
-        starting = asyncio.create_task(_start(module, settings, plane, metrics), name="edge-start")
+        starting = asyncio.create_task(
+            _start(module, settings, plane, metrics, twin_took_over), name="edge-start"
+        )
         yield
         if not starting.done():
             starting.cancel()
@@ -66,11 +74,17 @@ def edge_context(settings: Settings, plane: DataPlane, metrics: Metrics) -> Clea
 
 
 async def _start(
-    module: asyncio.Future[EdgeModule], settings: Settings, plane: DataPlane, metrics: Metrics
+    module: asyncio.Future[EdgeModule],
+    settings: Settings,
+    plane: DataPlane,
+    metrics: Metrics,
+    twin_took_over: Callable[[], None] | None,
 ) -> None:
     try:
         edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
         instance = edge.EdgeModule(settings, plane, metrics)
+        if twin_took_over is not None:
+            instance.on_twin_model = twin_took_over
         module.set_result(instance)
         await instance.start()
     except asyncio.CancelledError:

@@ -88,8 +88,11 @@ class ModelUpdater:
         downloader: Fetcher,
         report: Report,
         public_key: Ed25519PublicKey | None = None,
+        source: str = SOURCE_TWIN,
     ) -> None:
         self.manager = manager
+        # Where the targets come from: recorded with each applied model and in its cache entry.
+        self.source = source
         self.downloader = downloader
         self.report = report
         # With a key, only models signed by its private key are taken (docs/reliability.md).
@@ -112,6 +115,10 @@ class ModelUpdater:
             log.info("model %s asked for: abandoning the download in progress", target.version)
             self._download.cancel()
         self._wake.set()
+
+    def refused(self, target: ModelTarget) -> str | None:
+        """Why ``target`` was refused for good (another try cannot fix it), if it was."""
+        return self._refused.get(target)
 
     async def wait_idle(self) -> None:
         """Until no update is in progress (for tests and a clean shutdown)."""
@@ -181,7 +188,7 @@ class ModelUpdater:
             model = await asyncio.shield(
                 self.manager.apply(
                     data,
-                    SOURCE_TWIN,
+                    self.source,
                     expected_version=target.version,
                     expected_name=self.manager.name,
                     signature=target.signature,
@@ -230,6 +237,5 @@ class ModelUpdater:
         )
         await self.report(state)
 
-    @staticmethod
-    def _state(target: ModelTarget, status: str, error: str | None = None) -> dict[str, Any]:
-        return model_state(target.version, target.sha256, status, error=error)
+    def _state(self, target: ModelTarget, status: str, error: str | None = None) -> dict[str, Any]:
+        return model_state(target.version, target.sha256, status, error=error, source=self.source)

@@ -1,0 +1,223 @@
+"""Bring the default slot to the model ``PREDICTOR_MODEL_URL`` names, and keep it there.
+
+The model is downloaded, checked, cached and swapped in by the same ``Downloader`` and
+``ModelUpdater`` as a twin target (one download and apply path). The URL names either:
+
+- a model blob: its sha256 and version are ``PREDICTOR_MODEL_SHA256`` (if set) and the blob's
+  metadata (as ``trainer publish`` writes them); it is tried until applied, once per poll
+  period after a failure that another try may fix;
+- a pointer blob (``pointer.py``): read at start and then every ``PREDICTOR_MODEL_POLL_SECONDS``
+  with its ETag in ``If-None-Match``, so that an unchanged pointer costs one small request
+  answered 304. A pointer that moves hot-swaps the model; a bad one (malformed, a wrong sha256,
+  gone) leaves the running model serving, logged and shown in ``/readyz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from predictor.iot.download import Downloader, DownloadPolicy
+from predictor.iot.errors import DownloadError
+from predictor.iot.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
+from predictor.iot.target import ModelTarget, TargetError, check_url, parse_target, redact
+from predictor.iot.updater import ModelUpdater, now
+from predictor.settings import Settings
+from predictor.store import ModelManager
+
+log = logging.getLogger(__name__)
+
+SOURCE_URL = "url"
+
+
+class State(Protocol):
+    """Where the follower says what it does (``follow.StorageSource``)."""
+
+    def update(self, status: str | None = None, *, settled: bool = False, **state: Any) -> None: ...
+
+
+class Follower:
+    """Follows one model URL or pointer URL into ``manager``, until cancelled."""
+
+    def __init__(self, settings: Settings, manager: ModelManager, state: State) -> None:
+        """ValueError if the connection string is malformed."""
+        assert settings.model_url is not None
+        self.settings = settings
+        self.url = settings.model_url.get_secret_value()
+        self.manager = manager
+        self.state = state
+        connection = settings.storage_connection_string
+        self.downloader = Downloader(
+            DownloadPolicy(
+                max_bytes=settings.max_model_bytes,
+                attempts=settings.download_attempts,
+                backoff_seconds=settings.download_backoff_seconds,
+                timeout=settings.download_timeout,
+                connection_string=connection.get_secret_value() if connection else None,
+            )
+        )
+        account = self.downloader.account
+        self._storage_host = account.host if account else None
+        self.updater = ModelUpdater(
+            manager,
+            self.downloader,
+            self._report,
+            public_key=manager.public_key,
+            source=SOURCE_URL,
+        )
+        self._last: dict[str, Any] = {}
+
+    async def run(self) -> None:
+        """Follow the URL until cancelled (or, with a poll period of 0, after the first try)."""
+        try:  # the twin's URL rules, before any request: scheme, allowed hosts, storage host
+            check_url(
+                self.url,
+                allow_http=self.settings.allow_http_model_urls,
+                allowed_hosts=self.settings.model_url_hosts,
+                storage_host=self._storage_host,
+            )
+        except TargetError as exc:
+            self._failed(exc)
+            return
+        worker = asyncio.create_task(self.updater.run(), name="model-url-updater")
+        try:
+            if is_pointer(self.url):
+                await self._follow_pointer()
+            else:
+                await self._follow_model()
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+
+    # -- a model blob ---------------------------------------------------------------------
+
+    async def _follow_model(self) -> None:
+        log.info("following the model at %s (PREDICTOR_MODEL_URL)", redact(self.url))
+        while True:
+            try:
+                target = await self._model_target()
+            except (DownloadError, TargetError) as exc:
+                self._failed(exc)
+                if isinstance(exc, TargetError) or not exc.transient:
+                    return  # the setting itself is wrong: another try changes nothing
+            else:
+                if await self._apply(target) or self.updater.refused(target):
+                    return  # an immutable version: applied once, or refused for good
+            if not await self._wait():
+                return
+
+    async def _model_target(self) -> ModelTarget:
+        settings = self.settings
+        sha256 = settings.model_sha256
+        metadata = await self.downloader.metadata(self.url)
+        version = metadata.get("version")
+        if not version:
+            raise TargetError(
+                "the model blob has no 'version' in its metadata (trainer publish writes it): "
+                "publish it with the trainer, or point PREDICTOR_MODEL_URL at a pointer"
+            )
+        sha256 = sha256 or metadata.get("sha256")
+        if not sha256:
+            raise TargetError(
+                "the model blob has no 'sha256' in its metadata: set PREDICTOR_MODEL_SHA256"
+            )
+        return parse_target(
+            {
+                "url": self.url,
+                "sha256": sha256,
+                "version": version,
+                "signature": settings.model_signature,
+            },
+            allow_http=settings.allow_http_model_urls,
+            allowed_hosts=settings.model_url_hosts,
+            storage_host=self._storage_host,
+        )
+
+    # -- a pointer blob -------------------------------------------------------------------
+
+    async def _follow_pointer(self) -> None:
+        seconds = self.settings.model_poll_seconds
+        log.info(
+            "following the pointer %s (PREDICTOR_MODEL_URL), %s",
+            redact(self.url),
+            f"read every {seconds:g} s" if seconds > 0 else "read at start only",
+        )
+        etag: str | None = None
+        while True:
+            etag = await self._read_pointer(etag)
+            if not await self._wait():
+                return
+
+    async def _read_pointer(self, etag: str | None) -> str | None:
+        """One look at the pointer; the ETag to send next time (None: read it whole again)."""
+        try:
+            read = await self.downloader.read_small(self.url, MAX_POINTER_BYTES, etag)
+        except DownloadError as exc:
+            self._failed(exc, pointer=True)
+            return etag  # a pointer that cannot be read now may be readable later
+        self.state.update(pointer_checked_at=now())
+        if read is None:
+            log.debug("pointer %s unchanged (304)", redact(self.url))
+            self.state.update(settled=True)
+            return etag
+        data, new_etag = read
+        try:
+            target = parse_pointer(
+                data,
+                self.url,
+                allow_http=self.settings.allow_http_model_urls,
+                allowed_hosts=self.settings.model_url_hosts,
+                storage_host=self._storage_host,
+            )
+        except PointerError as exc:
+            self._failed(exc, pointer=True)
+            return new_etag  # logged once: read again in full only when it changes
+        self.state.update(pointer={"version": target.version, "sha256": target.sha256})
+        applied = await self._apply(target)
+        if not applied and not self.updater.refused(target):
+            return None  # a failure another try may fix: read the pointer in full next time
+        return new_etag
+
+    # -- both -----------------------------------------------------------------------------
+
+    async def _apply(self, target: ModelTarget) -> bool:
+        """Submit ``target`` to the updater and wait; True if it is the model serving now."""
+        self.updater.submit(target)
+        await self.updater.wait_idle()
+        running = self.manager.current
+        applied = running is not None and running.sha256 == target.sha256
+        serving = None if running is None else running.version
+        if applied:
+            self.state.update("applied", settled=True, error=None, target=None, serving=serving)
+        else:
+            # A target refused before is skipped without a report: its own reason, not the last.
+            error = self.updater.refused(target) or self._last.get("error") or "not applied"
+            self.state.update("failed", settled=True, error=error, serving=serving)
+        return applied
+
+    async def _report(self, state: dict[str, Any]) -> None:
+        """The updater's reported states (the twin's ``model`` property, here for /readyz)."""
+        self._last = state
+        if state.get("status") == "downloading":
+            self.state.update("downloading", target=state.get("version"))
+
+    def _failed(self, exc: Exception, *, pointer: bool = False) -> None:
+        what = "pointer" if pointer else "model URL"
+        running = self.manager.current
+        log.warning(
+            "PREDICTOR_MODEL_URL %s %s: %s; still serving %s",
+            what,
+            redact(self.url),
+            exc,
+            running.version if running else "no model",
+        )
+        self.state.update("failed", settled=True, error=str(exc)[:300])
+
+    async def _wait(self) -> bool:
+        """Sleep one poll period; False when polling is off (0)."""
+        seconds = self.settings.model_poll_seconds
+        if seconds <= 0:
+            return False
+        await asyncio.sleep(seconds)
+        return True

@@ -1,0 +1,101 @@
+"""A pointer blob: a small JSON document naming the model a release points at.
+
+``trainer publish --pointer`` writes ``<model-name>/latest.json`` beside the model versions::
+
+    {"version": "1.2.0", "sha256": "<64 hex>", "blob": "iris-svm/1.2.0.onnx", "signature": "..."}
+
+``blob`` is a blob name in the pointer's own container. The model's URL is the pointer's URL
+with the blob path swapped and the query kept, so one container-level read SAS serves both, and
+a plain URL stays under the connection string's endpoint. The target it makes passes the same
+checks as a twin's desired ``model`` (``target.parse_target``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from predictor.iot.target import ModelTarget, TargetError, parse_target
+
+# A pointer is a few hundred bytes; anything much larger is not one.
+MAX_POINTER_BYTES = 4096
+_SUFFIX = ".json"
+_MAX_BLOB_NAME = 1024  # Azure's limit for a blob name
+
+
+class PointerError(TargetError):
+    """The pointer blob cannot be acted on; the message says why."""
+
+
+def is_pointer(url: str) -> bool:
+    """True when ``url`` names a pointer (its path ends in ``.json``), not a model."""
+    return urlsplit(url).path.lower().endswith(_SUFFIX)
+
+
+def model_url(pointer_url: str, blob: str) -> str:
+    """The URL of ``blob`` in the pointer's container, with the pointer URL's query (its SAS).
+
+    The storage SDK tells the container from the blob name (``/<container>/<blob>``, or
+    ``/<account>/<container>/<blob>`` on an IP host such as Azurite), as it would to read it.
+    """
+    from azure.storage.blob import BlobClient  # the SDK's own URL rules (loaded by then)
+
+    try:
+        own = BlobClient.from_blob_url(pointer_url).blob_name
+    except ValueError as exc:
+        raise PointerError(f"the pointer URL names no blob: {exc}") from None
+    parts = urlsplit(pointer_url)
+    segments = parts.path.split("/")
+    depth = own.count("/") + 1
+    if len(segments) <= depth + 1:
+        raise PointerError("the pointer URL names no container")
+    path = "/".join(segments[:-depth]) + "/" + quote(blob, safe="/")
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def parse_pointer(
+    data: bytes,
+    pointer_url: str,
+    *,
+    allow_http: bool = False,
+    allowed_hosts: list[str] | None = None,
+    storage_host: str | None = None,
+) -> ModelTarget:
+    """The target the pointer ``data`` names; PointerError (with the reason) otherwise."""
+    if len(data) > MAX_POINTER_BYTES:
+        raise PointerError(f"the pointer is over {MAX_POINTER_BYTES} bytes")
+    try:
+        value: Any = json.loads(data)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PointerError(f"the pointer is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise PointerError("the pointer must be a JSON object with version, sha256 and blob")
+    blob = value.get("blob")
+    if not isinstance(blob, str) or not blob:
+        raise PointerError("the pointer lacks blob (the model's blob name in its container)")
+    parts = blob.split("/")
+    if (
+        len(blob) > _MAX_BLOB_NAME
+        or blob.startswith("/")
+        or any(part in ("", ".", "..") for part in parts)
+        or any(ord(c) < 32 or c in "?#\\" for c in blob)
+    ):
+        raise PointerError(f"the pointer's blob {blob[:80]!r} is not a plain blob name")
+    desired = {
+        "url": model_url(pointer_url, blob),
+        "sha256": value.get("sha256"),
+        "version": value.get("version"),
+        "signature": value.get("signature"),
+    }
+    try:
+        return parse_target(
+            desired,
+            allow_http=allow_http,
+            allowed_hosts=allowed_hosts,
+            storage_host=storage_host,
+        )
+    except TargetError as exc:
+        # The twin's wording names the desired property; here it is the pointer's document.
+        reason = str(exc).replace("desired property 'model'", "the pointer")
+        raise PointerError(reason.replace("desired 'model'", "the pointer's")) from None

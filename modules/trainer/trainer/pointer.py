@@ -1,0 +1,104 @@
+"""The pointer blob ``<name>/latest.json``: the release that predictors without a twin follow.
+
+``publish --pointer`` writes it after the model version is uploaded and read back, so a pointer
+never names a model that is not there. It holds the version, sha256, blob name and (with a
+signing key) the signature. Predictors read it with ``PREDICTOR_MODEL_URL`` and derive the
+model's URL from it: the pointer URL with its blob path swapped and its query kept. So the URL
+printed here carries a container-level read-only SAS, which reads the pointer and every model
+version in the container (and nothing else: no write, list or delete).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.storage.blob import (
+    BlobServiceClient,
+    ContainerSasPermissions,
+    ContentSettings,
+    generate_container_sas,
+)
+
+from trainer.naming import check_name
+from trainer.publish import Published
+from trainer.storage import StorageError
+
+POINTER_FILE = "latest.json"
+# Devices and the service may disagree on the time; a SAS valid from "now" can be refused.
+_CLOCK_SKEW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Pointer:
+    blob: str
+    url: str  # with a container-level read-only SAS
+    document: dict[str, Any]
+    sas_expires_at: datetime
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "blob": self.blob,
+            "document": self.document,
+            "sas_expires_at": self.sas_expires_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "PREDICTOR_MODEL_URL": self.url,
+        }
+
+
+def pointer_blob(name: str) -> str:
+    """Where the pointer of model ``name`` lives in its container: ``<name>/latest.json``."""
+    return f"{check_name(name)}/{POINTER_FILE}"
+
+
+def write_pointer(
+    service: BlobServiceClient,
+    published: Published,
+    signature: str | None,
+    sas_days: int,
+    now: datetime | None = None,
+) -> Pointer:
+    """Point ``<name>/latest.json`` at ``published`` (replacing the pointer there) and sign a
+    read-only container URL for it."""
+    document: dict[str, Any] = {
+        "version": published.version,
+        "sha256": published.sha256,
+        "blob": published.blob,
+    }
+    if signature is not None:
+        document["signature"] = signature
+    blob = service.get_blob_client(published.container, pointer_blob(published.name))
+    url, expires_at = container_read_url(service, published.container, blob.url, sas_days, now)
+    blob.upload_blob(
+        json.dumps(document, sort_keys=True).encode(),
+        overwrite=True,
+        content_settings=ContentSettings(content_type="application/json"),
+    )
+    return Pointer(blob=blob.blob_name, url=url, document=document, sas_expires_at=expires_at)
+
+
+def container_read_url(
+    service: BlobServiceClient,
+    container: str,
+    blob_url: str,
+    days: int,
+    now: datetime | None = None,
+) -> tuple[str, datetime]:
+    """``blob_url`` with a read-only SAS for the whole container, and its expiry."""
+    key = getattr(service.credential, "account_key", None)
+    if not key:
+        raise StorageError("the connection string has no AccountKey to sign a read-only SAS with")
+    now = now or datetime.now(UTC)
+    expires_at = (now + timedelta(days=days)).replace(microsecond=0)
+    token = generate_container_sas(
+        account_name=service.account_name or "",
+        container_name=container,
+        account_key=key,
+        permission=ContainerSasPermissions(read=True),
+        start=now - _CLOCK_SKEW,
+        expiry=expires_at,
+        protocol="https" if urlsplit(blob_url).scheme == "https" else None,
+    )
+    return f"{blob_url}?{token}", expires_at
