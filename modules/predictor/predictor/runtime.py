@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from predictor import __version__
 from predictor import contract as contract_mod
 from predictor.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
 
@@ -272,6 +273,12 @@ class OnnxModel:
             **({"origin": dict(self.origin)} if self.origin else {}),
             "contract": self.contract.to_dict(),
         }
+
+
+def runtime_versions() -> dict[str, str]:
+    """The ONNX Runtime and predictor versions, reported so that an operator can query which
+    devices can load a model of a given IR version and opsets (docs/model-contract.md)."""
+    return {"onnxruntime": ort.__version__, "predictor": __version__}
 
 
 def _first_line(exc: BaseException) -> str:

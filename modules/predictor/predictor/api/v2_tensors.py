@@ -14,38 +14,55 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor import schema
-from predictor.runtime import OnnxModel, Prediction
+from predictor import columns, schema
+from predictor.contract import CLASSIFIER, REGRESSOR
+from predictor.runtime import DTYPES, Columns, OnnxModel, Prediction, Rows
 from predictor.schema import RequestError
 
 FP32 = "FP32"
+# The protocol's datatype of each contract input type (BYTES: JSON strings).
+DATATYPES = {"float": FP32, "int64": "INT64", "string": "BYTES"}
 
 
 @dataclass(frozen=True)
 class InferRequest:
     id: str | None
-    rows: NDArray[np.float32]
+    rows: Rows
     outputs: list[str]
 
 
 def model_metadata(model: OnnxModel) -> dict[str, Any]:
     contract = model.contract
+    if contract.float_rows:
+        inputs = [{"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}]
+    else:
+        inputs = [
+            {"name": spec.name, "datatype": DATATYPES[spec.type], "shape": [-1, spec.width]}
+            for spec in contract.inputs
+        ]
     return {
         "name": model.name,
         "versions": [model.version],
         "platform": "onnx",
-        "inputs": [
-            {"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}
-        ],
+        "inputs": inputs,
         "outputs": [
-            {"name": contract.label_output, "datatype": label_datatype(model), "shape": [-1]},
-            {
-                "name": contract.probabilities_output,
-                "datatype": FP32,
-                "shape": [-1, len(contract.class_labels)],
-            },
+            {"name": name, "datatype": datatype, "shape": shape}
+            for name, (datatype, shape) in _output_specs(model).items()
         ],
     }
+
+
+def _output_specs(model: OnnxModel) -> dict[str, tuple[str, list[int]]]:
+    """Output name -> (datatype, shape) of the tensors answered for ``model``'s kind."""
+    contract = model.contract
+    if contract.kind == CLASSIFIER:
+        return {
+            contract.label_output: (label_datatype(model), [-1]),
+            contract.probabilities_output: (FP32, [-1, len(contract.class_labels)]),
+        }
+    if contract.kind == REGRESSOR:
+        return {"value": (FP32, [-1, len(contract.target_names)])}
+    return {"label": ("INT64", [-1]), "score": (FP32, [-1])}
 
 
 def label_datatype(model: OnnxModel) -> str:
@@ -65,7 +82,10 @@ def parse_infer(
         raise RequestError("invalid_body", "'id' must be a string")
     if not isinstance(request.get("parameters", {}), dict):
         raise RequestError("invalid_body", "'parameters' must be an object")
-    rows = _input_rows(request.get("inputs"), binary, model, max_rows)
+    if model.contract.float_rows:
+        rows: Rows = _input_rows(request.get("inputs"), binary, model, max_rows)
+    else:
+        rows = _typed_inputs(request.get("inputs"), binary, model, max_rows)
     return InferRequest(request_id, rows, _requested_outputs(request.get("outputs"), model))
 
 
@@ -73,7 +93,20 @@ def infer_response(
     model: OnnxModel, request: InferRequest, prediction: Prediction
 ) -> dict[str, Any]:
     contract = model.contract
-    tensors = {
+    if contract.kind != CLASSIFIER:
+        tensors = _other_tensors(model, prediction)
+    else:
+        tensors = _classifier_tensors(model, prediction)
+    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    if request.id is not None:
+        response["id"] = request.id
+    response["outputs"] = [tensors[name] for name in request.outputs]
+    return response
+
+
+def _classifier_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
+    contract = model.contract
+    return {
         contract.label_output: {
             "name": contract.label_output,
             "datatype": label_datatype(model),
@@ -87,11 +120,107 @@ def infer_response(
             "data": [float(p) for p in prediction.probabilities.ravel()],
         },
     }
-    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
-    if request.id is not None:
-        response["id"] = request.id
-    response["outputs"] = [tensors[name] for name in request.outputs]
-    return response
+
+
+def _other_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
+    """A regressor's ``value`` ``[N, targets]``, or an outlier detector's ``label`` (1 inlier,
+    -1 outlier) and ``score`` (decision_function), each ``[N]``."""
+    if prediction.values is not None:
+        return {
+            "value": {
+                "name": "value",
+                "datatype": FP32,
+                "shape": list(prediction.values.shape),
+                "data": prediction.values.ravel().tolist(),
+            }
+        }
+    assert prediction.scores is not None  # an outlier detector's prediction has them
+    count = len(prediction.labels)
+    return {
+        "label": {
+            "name": "label",
+            "datatype": "INT64",
+            "shape": [count],
+            "data": prediction.labels,
+        },
+        "score": {
+            "name": "score",
+            "datatype": FP32,
+            "shape": [count],
+            "data": prediction.scores.tolist(),
+        },
+    }
+
+
+def _typed_inputs(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> Columns:
+    """One tensor per graph input, each ``[N, 1]`` (or ``[N]``) of the input's datatype, in
+    JSON: BYTES as strings, INT64 as integers, FP32 as numbers."""
+    specs = model.contract.inputs
+    wanted = [spec.name for spec in specs]
+    if not isinstance(inputs, list) or not inputs:
+        raise RequestError("invalid_body", "'inputs' must be a non-empty array of tensors")
+    if binary:
+        raise RequestError(
+            "invalid_body",
+            "this model takes one tensor per column: send their data as JSON, not binary",
+        )
+    tensors = {t.get("name"): t for t in inputs if isinstance(t, dict)}
+    if len(inputs) != len(wanted) or sorted(map(str, tensors)) != sorted(wanted):
+        names = [t.get("name") if isinstance(t, dict) else None for t in inputs]
+        raise RequestError(
+            "wrong_input",
+            f"the model takes one tensor per input ({', '.join(wanted)}), not {names[:10]}",
+        )
+    arrays: dict[str, NDArray[Any]] = {}
+    count: int | None = None
+    for spec in specs:
+        tensor = tensors[spec.name]
+        name, datatype = spec.name, DATATYPES[spec.type]
+        if tensor.get("datatype") != datatype:
+            raise RequestError(
+                "wrong_datatype",
+                f"input {name!r} has datatype {tensor.get('datatype')!r}; "
+                f"the model takes {datatype}",
+            )
+        shape = tensor.get("shape")
+        if not (
+            isinstance(shape, list)
+            and shape
+            and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+            and (len(shape) == 1 or shape[1:] == [1])
+        ):
+            raise RequestError(
+                "wrong_shape", f"input {name!r} has shape {shape!r}; the model takes [N, 1]"
+            )
+        rows = shape[0]
+        if rows < 1:
+            raise RequestError("empty_batch", f"input {name!r} has shape {shape}: no rows")
+        if rows > max_rows:
+            raise RequestError(
+                "too_many_rows",
+                f"input {name!r} holds {rows} rows; at most {max_rows} are accepted",
+            )
+        if count is not None and rows != count:
+            raise RequestError(
+                "wrong_shape", f"input {name!r} has {rows} rows; the other inputs have {count}"
+            )
+        count = rows
+        data = tensor.get("data")
+        if isinstance(data, list) and data and all(isinstance(v, list) for v in data):
+            if any(len(v) != 1 for v in data):
+                raise RequestError(
+                    "wrong_shape", f"input {name!r}: every row of nested data must hold 1 value"
+                )
+            data = [v[0] for v in data]
+        if not isinstance(data, list) or len(data) != rows:
+            raise RequestError(
+                "wrong_shape", f"input {name!r} needs 'data', an array of {rows} values"
+            )
+        values = [
+            columns.check_value(spec, v, f"input {name!r} element {i}") for i, v in enumerate(data)
+        ]
+        arrays[name] = np.array(values, dtype=DTYPES[spec.type]).reshape(rows, 1)
+    return Columns(arrays)
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -196,7 +325,7 @@ def _binary_values(size: Any, binary: bytes, expected: int, name: str) -> NDArra
 
 
 def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:
-    known = [model.contract.label_output, model.contract.probabilities_output]
+    known = list(_output_specs(model))
     if outputs is None:
         return known
     if not isinstance(outputs, list) or not all(
