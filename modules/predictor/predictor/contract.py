@@ -6,6 +6,7 @@ from ONNX Runtime's view of the model, so neither ``onnx`` nor the trainer is ne
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ class Contract:
     def integer_labels(self) -> bool:
         return bool(self.class_labels) and isinstance(self.class_labels[0], int)
 
-    @property
+    @functools.cached_property
     def float_rows(self) -> bool:
         """True when the model takes one float ``[N, features]`` tensor (version 1's input)."""
         return len(self.inputs) == 1 and self.inputs[0].type == "float"
