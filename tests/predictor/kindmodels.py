@@ -5,6 +5,12 @@ DataFrame pipeline with string, float and int64 columns (tests/byom/models.py fi
 from __future__ import annotations
 
 import functools
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from tests.byom import models
 from trainer.byom import build_export
@@ -14,13 +20,24 @@ REGRESSOR = "diabetes"
 TWO_TARGETS = "diabetes-two"
 OUTLIER = "vibration-outliers"
 PIPELINE = "machines"
+NUMERIC = "wear"  # one input per column, all numbers (a float and an int64 column)
 VERSION = "20261203.7"
 
-_FITTERS = {
+
+def wear_regressor() -> models.Fitted:
+    """A pipeline fitted on a DataFrame of a float and an integer column: typed, not text."""
+    frame = models.machines()[["vibration", "starts"]]
+    prepare = ColumnTransformer([("numbers", StandardScaler(), ["vibration", "starts"])])
+    model = make_pipeline(prepare, LinearRegression())
+    return models.Fitted(model.fit(frame, frame["vibration"] * 2 + frame["starts"]), frame)
+
+
+_FITTERS: dict[str, Any] = {
     REGRESSOR: models.diabetes_forest,
     TWO_TARGETS: models.diabetes_two_targets,
     OUTLIER: models.isolation_forest,
     PIPELINE: models.column_transformer_pipeline,
+    NUMERIC: wear_regressor,
 }
 
 

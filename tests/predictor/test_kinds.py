@@ -16,6 +16,8 @@ from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.contract import ModelError
 from predictor.dataplane import DataPlane
 from predictor.inference import predict_together
+from predictor.iot.messages import Incoming, MessageAnswerer
+from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
 from predictor.runtime import Columns, OnnxModel, runtime_versions
 from predictor.schema import RequestError
@@ -24,12 +26,14 @@ from tests.byom import models
 from tests.predictor.kindmodels import (
     DIABETES_ROW,
     MACHINE,
+    NUMERIC,
     OUTLIER,
     PIPELINE,
     REGRESSOR,
     TWO_TARGETS,
     VERSION,
     kind_model,
+    wear_regressor,
 )
 from tests.predictor.modelfactory import edit
 
@@ -38,12 +42,12 @@ def loaded(name: str) -> OnnxModel:
     return OnnxModel.from_bytes(kind_model(name), name)
 
 
-async def plane_for(tmp_path: Path, name: str) -> DataPlane:
+async def plane_for(tmp_path: Path, name: str, metrics: Metrics | None = None) -> DataPlane:
     bundled = tmp_path / "bundled.onnx"
     bundled.write_bytes(kind_model(name))
     store = ModelManager(tmp_path / "cache", bundled)
     await store.load_at_start()
-    return DataPlane(ModelRegistry(store), max_rows=50)
+    return DataPlane(ModelRegistry(store), max_rows=50, metrics=metrics)
 
 
 def diabetes_rows(count: int) -> list[dict[str, float]]:
@@ -148,6 +152,54 @@ async def test_typed_requests_get_clear_errors(
 async def test_an_integral_float_feeds_an_int64_input(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, PIPELINE)
     assert await plane.predict({**MACHINE, "starts": 3.0}) == await plane.predict(MACHINE)
+
+
+async def test_instances_rows_feed_a_model_of_numeric_typed_inputs(tmp_path: Path) -> None:
+    plane = await plane_for(tmp_path, NUMERIC)
+    assert [s.type for s in plane.model().contract.inputs] == ["float", "int64"]
+    fitted = wear_regressor()
+    rows = fitted.rows.iloc[:3].to_numpy().tolist()  # floats only: 4.0 feeds the int64 input
+    answer = await plane.predict({"instances": rows})
+    expected = fitted.estimator.predict(fitted.rows.iloc[:3])
+    assert [p["value"] for p in answer["predictions"]] == pytest.approx(expected, rel=1e-5)
+    one = await plane.predict({"vibration": 3, "starts": 4})  # an int feeds the float input
+    assert one["value"] == pytest.approx(fitted.estimator.predict(
+        pd.DataFrame({"vibration": [3.0], "starts": [4]}))[0], rel=1e-5)  # fmt: skip
+    for body, code in (
+        ({"instances": [[3.0]]}, "wrong_row_length"),
+        ({"instances": [[3.0, 4.5]]}, "not_an_integer"),
+        ({"instances": [["3", 4]]}, "not_a_number"),
+        ({"instances": [3.0, 4]}, "invalid_body"),
+        ({"instances": [[3.0, 4]], "id": 1}, "unknown_field"),
+    ):
+        with pytest.raises(RequestError) as caught:
+            await plane.predict(body)
+        assert caught.value.code == code
+
+
+async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path) -> None:
+    metrics = Metrics()
+    plane = await plane_for(tmp_path, PIPELINE, metrics)
+    answerer = MessageAnswerer(
+        plane, max_message_bytes=250_000, predictions_output="p", errors_output="e"
+    )
+    frame = models.column_transformer_pipeline().rows.iloc[:6]
+    bodies: list[Any] = [frame.iloc[:2].to_dict(orient="records"), {**MACHINE, "site": 1}]
+    bodies += [frame.iloc[2:].to_dict(orient="records"), MACHINE]
+    messages = [Incoming(json.dumps(b).encode(), f"m-{i}", {}) for i, b in enumerate(bodies)]
+    together = answerer.answer_many(messages)
+    model = {"model": PIPELINE}
+    # The three good messages' seven rows went through one inference call.
+    calls = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", model)
+    assert (calls, metrics.registry.get_sample_value("predictor_rows_predicted_total", model)) == (
+        1,
+        7,
+    )
+    alone = [answerer.answer(m) for m in messages]
+    assert [[(o.output, json.loads(o.body)) for o in a] for a in together] == [
+        [(o.output, json.loads(o.body)) for o in a] for a in alone
+    ]
+    assert [a[0].output for a in together] == ["p", "e", "p", "p"]
 
 
 def test_multi_input_batches_merge_into_one_call_and_split_back() -> None:
