@@ -4,6 +4,7 @@ every form, typed inputs by name (strings included), v2 tensors, and clear error
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pytest
+import tritonclient.http.aio as triton
+from tritonclient.utils import InferenceServerException
 
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.contract import ModelError
@@ -23,6 +26,7 @@ from predictor.runtime import Columns, OnnxModel, runtime_versions
 from predictor.schema import RequestError
 from predictor.store import ModelManager
 from tests.byom import models
+from tests.predictor.conftest import MakeSettings, serve
 from tests.predictor.kindmodels import (
     DIABETES_ROW,
     MACHINE,
@@ -319,3 +323,69 @@ def test_a_bad_contract_v2_is_refused_naming_why(
 
 def test_the_runtime_versions_name_onnx_runtime() -> None:
     assert runtime_versions()["onnxruntime"] == ort.__version__
+
+
+@pytest.mark.parametrize("binary", [False, True])
+async def test_a_triton_client_sends_bytes_tensors_to_the_pipeline(
+    make_settings: MakeSettings, binary: bool
+) -> None:
+    fitted = models.column_transformer_pipeline()
+    frame = fitted.rows.iloc[:5]
+    datatypes = {"site": "BYTES", "pump": "BYTES", "vibration": "FP32", "starts": "INT64"}
+    dtypes = {"BYTES": object, "FP32": np.float32, "INT64": np.int64}
+    server = serve(make_settings(kind_model(PIPELINE)))
+    async with (
+        server as client,
+        triton.InferenceServerClient(f"{client.server.host}:{client.server.port}") as v2,
+    ):
+        metadata = await v2.get_model_metadata(PIPELINE)
+        assert [i["datatype"] for i in metadata["inputs"]] == list(datatypes.values())
+        tensors = []
+        for name, datatype in datatypes.items():
+            tensor = triton.InferInput(name, [5, 1], datatype)
+            values = frame[[name]].to_numpy().astype(dtypes[datatype])
+            # binary=True, the Triton clients' default, length-prefixes each string.
+            tensor.set_data_from_numpy(values, binary_data=binary)
+            tensors.append(tensor)
+        result = await v2.infer(PIPELINE, tensors)
+        labels = [x.decode() if isinstance(x, bytes) else x for x in result.as_numpy("label")]
+        with pytest.raises(InferenceServerException, match="datatype 'FP32'"):
+            await v2.infer(PIPELINE, _retyped(tensors))
+    assert labels == fitted.estimator.predict(frame).tolist()
+
+
+def _retyped(tensors: list[Any]) -> list[Any]:
+    """The same tensors with ``site`` sent as FP32: refused, naming the datatype."""
+    wrong = triton.InferInput("site", [5, 1], "FP32")
+    wrong.set_data_from_numpy(np.zeros((5, 1), dtype=np.float32), binary_data=False)
+    return [wrong, *tensors[1:]]
+
+
+def binary_site(data: bytes) -> tuple[bytes, str]:
+    """An infer body whose ``site`` tensor is ``data`` in binary, with its header length."""
+    header = json.loads(v2_machines([MACHINE]))
+    header["inputs"][0].pop("data")
+    header["inputs"][0]["parameters"] = {"binary_data_size": len(data)}
+    head = json.dumps(header).encode()
+    return head + data, str(len(head))
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (struct.pack("<I", 5) + b"nor", "wrong_shape"),  # shorter than its length says
+        (struct.pack("<I", 5) + b"\xffnort", "not_a_string"),
+        (2 * (struct.pack("<I", 5) + b"north"), "wrong_shape"),  # two strings for one row
+        (struct.pack("<I", 1001) + b"x" * 1001, "string_too_long"),
+    ],
+)
+def test_bad_binary_bytes_tensors_are_named(data: bytes, code: str) -> None:
+    with pytest.raises(RequestError) as caught:
+        parse_infer(*binary_site(data), loaded(PIPELINE), 10)
+    assert caught.value.code == code
+
+
+def test_a_binary_bytes_tensor_feeds_the_strings() -> None:
+    request = parse_infer(*binary_site(struct.pack("<I", 5) + b"north"), loaded(PIPELINE), 10)
+    assert isinstance(request.rows, Columns)
+    assert request.rows.arrays["site"].tolist() == [["north"]]

@@ -14,14 +14,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor import columns, schema
+from predictor import schema
+from predictor.api.v2_columns import DATATYPES, FP32, typed_inputs
 from predictor.contract import CLASSIFIER, REGRESSOR
-from predictor.runtime import DTYPES, Columns, OnnxModel, Prediction, Rows
+from predictor.runtime import OnnxModel, Prediction, Rows
 from predictor.schema import RequestError
-
-FP32 = "FP32"
-# The protocol's datatype of each contract input type (BYTES: JSON strings).
-DATATYPES = {"float": FP32, "int64": "INT64", "string": "BYTES"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ def parse_infer(
     if model.contract.float_rows:
         rows: Rows = _input_rows(request.get("inputs"), binary, model, max_rows)
     else:
-        rows = _typed_inputs(request.get("inputs"), binary, model, max_rows)
+        rows = typed_inputs(request.get("inputs"), binary, model.contract, max_rows)
     return InferRequest(request_id, rows, _requested_outputs(request.get("outputs"), model))
 
 
@@ -150,77 +147,6 @@ def _other_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
             "data": prediction.scores.tolist(),
         },
     }
-
-
-def _typed_inputs(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> Columns:
-    """One tensor per graph input, each ``[N, 1]`` (or ``[N]``) of the input's datatype, in
-    JSON: BYTES as strings, INT64 as integers, FP32 as numbers."""
-    specs = model.contract.inputs
-    wanted = [spec.name for spec in specs]
-    if not isinstance(inputs, list) or not inputs:
-        raise RequestError("invalid_body", "'inputs' must be a non-empty array of tensors")
-    if binary:
-        raise RequestError(
-            "invalid_body",
-            "this model takes one tensor per column: send their data as JSON, not binary",
-        )
-    tensors = {t.get("name"): t for t in inputs if isinstance(t, dict)}
-    if len(inputs) != len(wanted) or sorted(map(str, tensors)) != sorted(wanted):
-        names = [t.get("name") if isinstance(t, dict) else None for t in inputs]
-        raise RequestError(
-            "wrong_input",
-            f"the model takes one tensor per input ({', '.join(wanted)}), not {names[:10]}",
-        )
-    arrays: dict[str, NDArray[Any]] = {}
-    count: int | None = None
-    for spec in specs:
-        tensor = tensors[spec.name]
-        name, datatype = spec.name, DATATYPES[spec.type]
-        if tensor.get("datatype") != datatype:
-            raise RequestError(
-                "wrong_datatype",
-                f"input {name!r} has datatype {tensor.get('datatype')!r}; "
-                f"the model takes {datatype}",
-            )
-        shape = tensor.get("shape")
-        if not (
-            isinstance(shape, list)
-            and shape
-            and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
-            and (len(shape) == 1 or shape[1:] == [1])
-        ):
-            raise RequestError(
-                "wrong_shape", f"input {name!r} has shape {shape!r}; the model takes [N, 1]"
-            )
-        rows = shape[0]
-        if rows < 1:
-            raise RequestError("empty_batch", f"input {name!r} has shape {shape}: no rows")
-        if rows > max_rows:
-            raise RequestError(
-                "too_many_rows",
-                f"input {name!r} holds {rows} rows; at most {max_rows} are accepted",
-            )
-        if count is not None and rows != count:
-            raise RequestError(
-                "wrong_shape", f"input {name!r} has {rows} rows; the other inputs have {count}"
-            )
-        count = rows
-        data = tensor.get("data")
-        if isinstance(data, list) and data and all(isinstance(v, list) for v in data):
-            if any(len(v) != 1 for v in data):
-                raise RequestError(
-                    "wrong_shape", f"input {name!r}: every row of nested data must hold 1 value"
-                )
-            data = [v[0] for v in data]
-        if not isinstance(data, list) or len(data) != rows:
-            raise RequestError(
-                "wrong_shape", f"input {name!r} needs 'data', an array of {rows} values"
-            )
-        values = [
-            columns.check_value(spec, v, f"input {name!r} element {i}") for i, v in enumerate(data)
-        ]
-        arrays[name] = np.array(values, dtype=DTYPES[spec.type]).reshape(rows, 1)
-    return Columns(arrays)
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
