@@ -23,6 +23,7 @@ from tests.predictor.kindmodels import (
     OUTLIER,
     PIPELINE,
     REGRESSOR,
+    TWO_TARGETS,
     VERSION,
     kind_model,
 )
@@ -33,7 +34,7 @@ FAR = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the diabetes data: an outl
 
 @pytest.fixture(scope="module")
 def kind_models() -> dict[str, bytes]:
-    return {name: kind_model(name) for name in (REGRESSOR, OUTLIER, PIPELINE)}
+    return {name: kind_model(name) for name in (REGRESSOR, TWO_TARGETS, OUTLIER, PIPELINE)}
 
 
 def call(module: Predictor, path: str, body: Any = None) -> tuple[int, Any]:
@@ -60,6 +61,8 @@ def assert_kinds_answer(module: Predictor) -> None:
     rows = [list(DIABETES_ROW.values()), list(FAR.values())]
     status, batch = call(module, f"/models/{REGRESSOR}/predict", {"instances": rows})
     assert [set(p) for p in batch["predictions"]] == [{"value"}, {"value"}]
+    status, both = call(module, f"/models/{TWO_TARGETS}/predict", {"instances": rows})
+    assert status == 200 and [len(p["values"]) for p in both["predictions"]] == [2, 2]
     status, flags = call(module, f"/models/{OUTLIER}/predict", [DIABETES_ROW, FAR])
     assert status == 200 and [f["outlier"] for f in flags] == [False, True]
     assert flags[1]["score"] < 0 < flags[0]["score"]
@@ -121,11 +124,13 @@ def test_a_regressor_an_outlier_detector_and_a_pipeline_serve_beside_the_classif
         flags = hub.send_input(MODULE, OUTLIER, [DIABETES_ROW, FAR], sender="s")
         machines = hub.send_input(MODULE, PIPELINE, {"instances": [[1]]}, sender="s")
         typed = hub.send_input(MODULE, PIPELINE, [MACHINE, MACHINE], sender="s")
+        values = hub.send_input(MODULE, "telemetry", FAR, {"model": TWO_TARGETS}, sender="s")
         assert set(answer_to(hub, value).json()) == {"value", "model_version"}
         assert [f["outlier"] for f in answer_to(hub, flags).json()] == [False, True]
         refused = answer_to(hub, machines)
         assert (refused.output_name, refused.json()["error"]["code"]) == ("errors", "invalid_body")
         assert [a["label"] for a in answer_to(hub, typed).json()] == [machine_label(module)] * 2
+        assert len(answer_to(hub, values).json()["values"]) == 2
 
     # A restart with no edgeHub at all: every kind serves again from the cache.
     with predictor(tmp_path) as alone:
