@@ -133,6 +133,7 @@ async def test_a_dataframe_pipeline_takes_strings_by_name(tmp_path: Path) -> Non
         ({**MACHINE, "starts": True}, "not_an_integer", "is a boolean"),
         ({**MACHINE, "starts": 2**64}, "non_finite", "too large for int64"),
         ({**MACHINE, "site": "x" * 1001}, "string_too_long", "1001 characters"),
+        ({**MACHINE, "site": "\ud800"}, "not_a_string", "lone surrogate (\\ud800)"),
         ({**MACHINE, "colour": "red"}, "unknown_feature", "'colour'"),
         ({"site": "north"}, "missing_feature", "'pump'"),
         ([MACHINE, {**MACHINE, "site": None}], "not_a_string", "item 1: feature 'site'"),

@@ -69,6 +69,13 @@ def check_value(spec: InputSpec, value: Any, where: str) -> Any:
         raise RequestError(
             "string_too_long", f"{where} holds {len(value)} characters; at most 1000 are accepted"
         )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")  # ONNX Runtime's string tensors are UTF-8
+        except UnicodeEncodeError as exc:
+            raise RequestError(
+                "not_a_string", f"{where} holds a lone surrogate (\\u{ord(value[exc.start]):x})"
+            ) from exc
     return value
 
 

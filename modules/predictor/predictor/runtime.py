@@ -199,7 +199,7 @@ class OnnxModel:
     def _predict_other(self, feed: dict[str, Any], count: int) -> Prediction:
         """A regressor's values or an outlier detector's flags and scores."""
         empty = np.empty((count, 0), dtype=np.float32)
-        indices = np.empty(count, dtype=np.int64)
+        indices = np.full(count, -1, dtype=np.int64)  # no class: not a classifier
         if self._kind == REGRESSOR:
             [raw] = self._session.run(self._outputs, feed)
             width = len(self.contract.target_names)
