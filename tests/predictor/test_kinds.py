@@ -47,9 +47,9 @@ def loaded(name: str) -> OnnxModel:
 
 
 async def plane_for(tmp_path: Path, name: str, metrics: Metrics | None = None) -> DataPlane:
-    bundled = tmp_path / "bundled.onnx"
+    bundled = tmp_path / f"{name}.onnx"
     bundled.write_bytes(kind_model(name))
-    store = ModelManager(tmp_path / "cache", bundled)
+    store = ModelManager(tmp_path / f"cache-{name}", bundled)
     await store.load_at_start()
     return DataPlane(ModelRegistry(store), max_rows=50, metrics=metrics)
 
@@ -390,3 +390,20 @@ def test_a_binary_bytes_tensor_feeds_the_strings() -> None:
     request = parse_infer(*binary_site(struct.pack("<I", 5) + b"north"), loaded(PIPELINE), 10)
     assert isinstance(request.rows, Columns)
     assert request.rows.arrays["site"].tolist() == [["north"]]
+
+
+async def test_a_shadow_of_a_typed_model_sees_its_columns_and_a_regressor_is_not_compared(
+    tmp_path: Path,
+) -> None:
+    for name, compared in ((PIPELINE, True), (REGRESSOR, False)):
+        plane = await plane_for(tmp_path, name)
+        plane.registry.shadow_slot(name).swap(loaded(name))  # the same model, another session
+        body = MACHINE if name == PIPELINE else DIABETES_ROW
+        await plane.predict([body, body])
+        assert plane.shadows.wait_idle()
+        stats = plane.shadows.stats(name)
+        if compared:
+            assert stats is not None and (stats.rows, stats.agreed, stats.errors) == (2, 2, 0)
+        else:  # a regressor's values would fill the label confusion matrix
+            assert stats is None
+        plane.shadows.close()

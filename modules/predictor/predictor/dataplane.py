@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from predictor import columns, schema
 from predictor.batching import Coalescer
+from predictor.contract import REGRESSOR
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
@@ -99,7 +100,9 @@ class DataPlane:
     def _shadow(self, model: OnnxModel, rows: Rows, live: Prediction) -> None:
         """Hand the rows and the live answer to the shadow of ``model``, if it has one."""
         shadow = self.registry.shadow_of(model.name)
-        if shadow is not None and shadow is not model:
+        # The runner compares labels and counts them in a confusion matrix: a regressor's
+        # "labels" are its values, all different, so it is not compared until it compares values.
+        if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
             # takes Columns too; its annotation (shadow.py, the lead's) still says an array.
             self.shadows.observe(model.name, shadow, cast(Any, rows), live)
