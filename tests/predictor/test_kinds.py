@@ -407,3 +407,21 @@ async def test_a_shadow_of_a_typed_model_sees_its_columns_and_a_regressor_is_not
         else:  # a regressor's values would fill the label confusion matrix
             assert stats is None
         plane.shadows.close()
+
+
+async def test_a_large_outlier_answer_is_split_into_parts_like_a_classifiers(
+    tmp_path: Path,
+) -> None:
+    plane = await plane_for(tmp_path, OUTLIER)
+    rows = models.DIABETES.data.iloc[:50].to_numpy().tolist()
+    body = json.dumps({"instances": rows}).encode()
+    whole = plane.predict_now({"instances": rows})
+    answerer = MessageAnswerer(
+        plane, max_message_bytes=1500, predictions_output="p", errors_output="e"
+    )
+    parts = answerer.answer(Incoming(body, "big", {}))
+    assert len(parts) > 1 and {o.output for o in parts} == {"p"}
+    assert all(len(o.body) <= 1500 for o in parts)
+    joined = [p for o in parts for p in json.loads(o.body)["predictions"]]
+    assert joined == whole["predictions"]
+    assert [o.properties["part"] for o in parts] == [str(i) for i in range(1, len(parts) + 1)]
