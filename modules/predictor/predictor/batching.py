@@ -15,18 +15,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import numpy as np
-from numpy.typing import NDArray
-
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction
+from predictor.runtime import OnnxModel, Prediction, Rows
 
 
 @dataclass(frozen=True)
 class _Waiting:
     model: OnnxModel
-    rows: NDArray[np.float32]
+    rows: Rows
     answer: asyncio.Future[Prediction]
 
 
@@ -51,7 +48,7 @@ class Coalescer:
         self._scheduled = False
         self._turns_left = 0
 
-    async def predict(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+    async def predict(self, model: OnnxModel, rows: Rows) -> Prediction:
         """``model.predict(rows)``, shared with the other requests of this turn."""
         loop = asyncio.get_running_loop()
         if not self.enabled or (not self._waiting and _idle(loop)):

@@ -8,19 +8,17 @@ forms, runs the model (coalesced with concurrent requests, timed) and builds the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
-from numpy.typing import NDArray
-
-from predictor import schema
+from predictor import columns, schema
 from predictor.batching import Coalescer
+from predictor.contract import REGRESSOR
 from predictor.drift import DriftMonitor
 from predictor.events import Change, ModelEvent
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.runtime import OnnxModel, Prediction
+from predictor.runtime import OnnxModel, Prediction, Rows
 from predictor.schema import Batch, RequestError
 from predictor.shadow import ShadowRunner
 
@@ -82,25 +80,26 @@ class DataPlane:
 
     def parse(self, model: OnnxModel, value: Any) -> Batch:
         """A decoded JSON request in any accepted form, as a validated batch for ``model``."""
-        return schema.parse(value, model.contract.feature_names, self.max_rows)
+        contract = model.contract
+        if contract.float_rows:  # one float tensor: the fast paths of schema.parse
+            return schema.parse(value, contract.feature_names, self.max_rows)
+        return columns.parse(value, contract, self.max_rows)
 
-    async def infer(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+    async def infer(self, model: OnnxModel, rows: Rows) -> Prediction:
         """``model`` on ``rows``, in one call with the other requests of this loop turn."""
         prediction = await self.coalescer.predict(model, rows)
         if self._watch or self.registry.shadows:
             self._served(model, rows, prediction)
         return prediction
 
-    def infer_now(self, model: OnnxModel, rows: NDArray[np.float32]) -> Prediction:
+    def infer_now(self, model: OnnxModel, rows: Rows) -> Prediction:
         """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
         prediction = predict_rows(model, rows, self.metrics)
         if self._watch or self.registry.shadows:
             self._served(model, rows, prediction)
         return prediction
 
-    def infer_together(
-        self, model: OnnxModel, batches: Sequence[NDArray[np.float32]]
-    ) -> list[Prediction]:
+    def infer_together(self, model: OnnxModel, batches: Sequence[Rows]) -> list[Prediction]:
         """Batches that are ready together (grouped messages) in one call, one share each."""
         shares = predict_together(model, batches, self.metrics)
         if self._watch or self.registry.shadows:
@@ -108,13 +107,19 @@ class DataPlane:
                 self._served(model, rows, share)
         return shares
 
-    def _served(self, model: OnnxModel, rows: NDArray[np.float32], live: Prediction) -> None:
+    def _served(self, model: OnnxModel, rows: Rows, live: Prediction) -> None:
         """Hand served rows and the live answer to drift tracking and to the model's shadow."""
-        if self._watch:
-            self.drift.observe(model, rows, live.labels)
+        # Drift is tracked for models over one float tensor (the profile's inputs by column);
+        # typed-input models are not tracked yet (docs/predictor.md, Drift).
+        if self._watch and model.contract.float_rows:
+            self.drift.observe(model, cast(Any, rows), live.labels)
         shadow = self.registry.shadow_of(model.name)
-        if shadow is not None and shadow is not model:
-            self.shadows.observe(model.name, shadow, rows, live)
+        # The runner compares labels and counts them in a confusion matrix: a regressor's
+        # "labels" are its values, all different, so it is not compared until it compares values.
+        if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
+            # The runner only takes len() of the rows and hands them to shadow.predict, which
+            # takes Columns too; its annotation (shadow.py, the lead's) still says an array.
+            self.shadows.observe(model.name, shadow, cast(Any, rows), live)
 
     @staticmethod
     def answer(model: OnnxModel, batch: Batch, prediction: Prediction) -> Any:

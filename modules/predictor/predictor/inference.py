@@ -11,15 +11,12 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
-from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction
+from predictor.runtime import Columns, OnnxModel, Prediction, Rows
 
 
-def predict_rows(
-    model: OnnxModel, rows: NDArray[np.float32], metrics: Metrics | None
-) -> Prediction:
+def predict_rows(model: OnnxModel, rows: Rows, metrics: Metrics | None) -> Prediction:
     """Run ``model`` on a validated batch, counting rows and timing the inference."""
     started = time.perf_counter()
     prediction = model.predict(rows)
@@ -29,7 +26,7 @@ def predict_rows(
 
 
 def predict_together(
-    model: OnnxModel, batches: Sequence[NDArray[np.float32]], metrics: Metrics | None
+    model: OnnxModel, batches: Sequence[Rows], metrics: Metrics | None
 ) -> list[Prediction]:
     """One call for all ``batches``; each gets the share of the answer that is its own rows.
 
@@ -38,10 +35,18 @@ def predict_together(
     """
     if len(batches) == 1:
         return [predict_rows(model, batches[0], metrics)]
-    prediction = predict_rows(model, np.concatenate(batches), metrics)
+    prediction = predict_rows(model, concatenate(batches), metrics)
     shares = []
     start = 0
     for rows in batches:
         shares.append(prediction.rows(start, start + len(rows)))
         start += len(rows)
     return shares
+
+
+def concatenate(batches: Sequence[Rows]) -> Rows:
+    """The rows of ``batches`` as one batch: float ``[N, features]`` arrays stacked, or each
+    input's column of ``Columns`` stacked (one model's batches are all one or the other)."""
+    if all(isinstance(rows, Columns) for rows in batches):
+        return Columns.concat([rows for rows in batches if isinstance(rows, Columns)])
+    return np.concatenate([rows for rows in batches if not isinstance(rows, Columns)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,20 +13,59 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from predictor import __version__
 from predictor import contract as contract_mod
-from predictor.contract import Contract, Label, ModelError
+from predictor.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
 
 # A model must answer a smoke batch this close to a probability distribution per row.
 _PROBABILITY_TOLERANCE = 1e-3
+# The numpy dtype fed to each contract input type (strings: Python str in an object array).
+DTYPES: dict[str, Any] = {"float": np.float32, "int64": np.int64, "string": object}
+
+
+class Columns:
+    """A batch for a model with one input per column: input name -> ``[N, 1]`` array.
+
+    ``len()`` is the number of rows, as for the float ``[N, features]`` batch of the other
+    models, so that coalescing, metrics and shadows count rows the same way for both.
+    """
+
+    __slots__ = ("arrays", "count")
+
+    def __init__(self, arrays: dict[str, NDArray[Any]]) -> None:
+        self.arrays = arrays
+        self.count = len(next(iter(arrays.values()))) if arrays else 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    @staticmethod
+    def concat(batches: Sequence[Columns]) -> Columns:
+        """One batch of every row of ``batches``, in order (one ONNX Runtime call for all)."""
+        names = batches[0].arrays
+        return Columns({name: np.concatenate([b.arrays[name] for b in batches]) for name in names})
+
+
+# What a model is fed: one float32 [N, features] tensor, or one [N, 1] array per input.
+Rows = NDArray[np.float32] | Columns
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """One batch's answer: a label, its column in ``class_labels`` and the probabilities per row."""
+    """One batch's answer.
 
-    labels: list[Label]
+    ``labels`` is per row what scikit-learn's ``predict`` gives: a classifier's label, a
+    regressor's value (a float, or a list of floats for several targets), an outlier
+    detector's 1 (inlier) or -1 (outlier). A classifier also has each label's column in
+    ``class_labels`` and the probabilities (other kinds: ``[N, 0]``); a regressor has
+    ``values`` ``[N, targets]``, an outlier detector ``scores`` ``[N]`` (decision_function).
+    """
+
+    labels: list[Any]
     class_indices: NDArray[np.int64]
     probabilities: NDArray[np.float32]
+    values: NDArray[np.float32] | None = None
+    scores: NDArray[np.float32] | None = None
 
     def rows(self, start: int, stop: int) -> Prediction:
         """The answer for rows ``start:stop`` of the batch (a shared call's share)."""
@@ -33,6 +73,8 @@ class Prediction:
             labels=self.labels[start:stop],
             class_indices=self.class_indices[start:stop],
             probabilities=self.probabilities[start:stop],
+            values=None if self.values is None else self.values[start:stop],
+            scores=None if self.scores is None else self.scores[start:stop],
         )
 
 
@@ -82,8 +124,9 @@ class OnnxModel:
         self.loaded_at = datetime.now(UTC)
         # Where the bytes were before (e.g. for a cached model: when and from where applied).
         self.origin: dict[str, str] = {}
-        self._outputs = [contract.label_output, contract.probabilities_output]
+        self._outputs = list(contract.outputs.values())
         self._input_name = contract.input_name
+        self._kind = contract.kind
         self._index = {label: i for i, label in enumerate(contract.class_labels)}
 
     @classmethod
@@ -137,9 +180,13 @@ class OnnxModel:
     def n_features(self) -> int:
         return len(self.contract.feature_names)
 
-    def predict(self, rows: NDArray[np.float32]) -> Prediction:
-        """Predict a batch of shape ``[N, n_features]`` (float32, already validated)."""
-        labels_raw, probabilities = self._session.run(self._outputs, {self._input_name: rows})
+    def predict(self, rows: Rows) -> Prediction:
+        """Predict a validated batch: float32 ``[N, n_features]``, or ``Columns`` for a model
+        with one input per column."""
+        feed = rows.arrays if isinstance(rows, Columns) else {self._input_name: rows}
+        if self._kind != CLASSIFIER:
+            return self._predict_other(feed, len(rows))
+        labels_raw, probabilities = self._session.run(self._outputs, feed)
         # tolist() gives Python str (string tensor) or int (int64 tensor) in one C call.
         labels: list[Label] = labels_raw.tolist()
         try:
@@ -152,16 +199,58 @@ class OnnxModel:
             probabilities=np.asarray(probabilities, dtype=np.float32),
         )
 
+    def _predict_other(self, feed: dict[str, Any], count: int) -> Prediction:
+        """A regressor's values or an outlier detector's flags and scores."""
+        empty = np.empty((count, 0), dtype=np.float32)
+        indices = np.full(count, -1, dtype=np.int64)  # no class: not a classifier
+        if self._kind == REGRESSOR:
+            [raw] = self._session.run(self._outputs, feed)
+            width = len(self.contract.target_names)
+            values = np.asarray(raw, dtype=np.float32).reshape(count, width)
+            labels = values[:, 0].tolist() if width == 1 else values.tolist()
+            return Prediction(labels, indices, empty, values=values)
+        raw_labels, raw_scores = self._session.run(self._outputs, feed)
+        scores = np.asarray(raw_scores, dtype=np.float32).reshape(count)
+        return Prediction(
+            np.asarray(raw_labels).reshape(count).tolist(), indices, empty, scores=scores
+        )
+
+    def smoke_rows(self) -> Rows:
+        """Two rows the model must answer: all zeros, and all ones (``"1"`` for strings)."""
+        if self.contract.float_rows:
+            rows = np.zeros((2, self.n_features), dtype=np.float32)
+            rows[1, :] = 1.0
+            return rows
+        return Columns(
+            {
+                spec.name: np.array(
+                    [[0] * spec.width, [1] * spec.width]
+                    if spec.type != "string"
+                    else [["0"] * spec.width, ["1"] * spec.width],
+                    dtype=DTYPES[spec.type],
+                )
+                for spec in self.contract.inputs
+            }
+        )
+
     def smoke_test(self) -> None:
         """Predict a small batch and check the answer's shape and values; ModelError if wrong."""
-        rows = np.zeros((2, self.n_features), dtype=np.float32)
-        rows[1, :] = 1.0
         try:
-            result = self.predict(rows)
+            result = self.predict(self.smoke_rows())
         except ModelError:
             raise
         except Exception as exc:  # whatever ORT raises while running a broken graph
             raise ModelError(f"the smoke prediction failed: {_first_line(exc)}") from exc
+        if self._kind == REGRESSOR:
+            if result.values is None or not np.all(np.isfinite(result.values)):
+                raise ModelError("the smoke prediction's values are not finite numbers")
+            return
+        if self._kind != CLASSIFIER:
+            if result.scores is None or not np.all(np.isfinite(result.scores)):
+                raise ModelError("the smoke prediction's scores are not finite numbers")
+            if not set(result.labels) <= {-1, 1}:
+                raise ModelError("the smoke prediction's outlier labels are not 1 or -1")
+            return
         expected = (2, len(self.contract.class_labels))
         if result.probabilities.shape != expected or len(result.labels) != 2:
             raise ModelError(
@@ -187,6 +276,12 @@ class OnnxModel:
             **({"origin": dict(self.origin)} if self.origin else {}),
             "contract": self.contract.to_dict(),
         }
+
+
+def runtime_versions() -> dict[str, str]:
+    """The ONNX Runtime and predictor versions, reported so that an operator can query which
+    devices can load a model of a given IR version and opsets (docs/model-contract.md)."""
+    return {"onnxruntime": ort.__version__, "predictor": __version__}
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,8 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor import jsonio
-from predictor.contract import Contract
-from predictor.runtime import Prediction
+from predictor.contract import CLASSIFIER, REGRESSOR, Contract
+from predictor.runtime import Prediction, Rows
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -47,7 +47,7 @@ class Form(Enum):
 
 @dataclass(frozen=True)
 class Batch:
-    rows: NDArray[np.float32]
+    rows: Rows
     form: Form
 
 
@@ -110,6 +110,8 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
 
 def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
     """The JSON answer for ``batch``, in the form the request came in."""
+    if contract.kind != CLASSIFIER:
+        return _answer_other(batch, prediction, contract)
     columns = [str(label) for label in contract.class_labels]
     version = contract.model_version
     if batch.form is Form.OBJECT:  # one row: the same answer as below, without the lists
@@ -133,6 +135,30 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
             strict=True,
         )
     ]
+    if batch.form is Form.ARRAY:
+        return [{**item, "model_version": version} for item in items]
+    return {"predictions": items, "model_version": version}
+
+
+def _answer_other(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
+    """A regressor's ``value`` (one target) or ``values`` (several, in ``target_names``
+    order), or an outlier detector's ``outlier`` and ``score``; in the forms of ``answer``."""
+    items: list[dict[str, Any]]
+    if contract.kind == REGRESSOR:
+        assert prediction.values is not None  # a regressor's prediction always has them
+        if len(contract.target_names) == 1:
+            items = [{"value": v} for v in prediction.values[:, 0].tolist()]
+        else:
+            items = [{"values": row} for row in prediction.values.tolist()]
+    else:
+        assert prediction.scores is not None  # an outlier detector's always has them
+        items = [
+            {"outlier": label == -1, "score": score}
+            for label, score in zip(prediction.labels, prediction.scores.tolist(), strict=True)
+        ]
+    version = contract.model_version
+    if batch.form is Form.OBJECT:
+        return {**items[0], "model_version": version}
     if batch.form is Form.ARRAY:
         return [{**item, "model_version": version} for item in items]
     return {"predictions": items, "model_version": version}
@@ -265,3 +291,9 @@ def _json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
+
+
+# For the typed-input requests (columns.py), which share these messages.
+json_type = _json_type
+some = _some
+check_count = _check_count

@@ -15,37 +15,51 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor import schema
-from predictor.runtime import OnnxModel, Prediction
+from predictor.api.v2_columns import DATATYPES, FP32, typed_inputs
+from predictor.contract import CLASSIFIER, REGRESSOR
+from predictor.runtime import OnnxModel, Prediction, Rows
 from predictor.schema import RequestError
-
-FP32 = "FP32"
 
 
 @dataclass(frozen=True)
 class InferRequest:
     id: str | None
-    rows: NDArray[np.float32]
+    rows: Rows
     outputs: list[str]
 
 
 def model_metadata(model: OnnxModel) -> dict[str, Any]:
     contract = model.contract
+    if contract.float_rows:
+        inputs = [{"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}]
+    else:
+        inputs = [
+            {"name": spec.name, "datatype": DATATYPES[spec.type], "shape": [-1, spec.width]}
+            for spec in contract.inputs
+        ]
     return {
         "name": model.name,
         "versions": [model.version],
         "platform": "onnx",
-        "inputs": [
-            {"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}
-        ],
+        "inputs": inputs,
         "outputs": [
-            {"name": contract.label_output, "datatype": label_datatype(model), "shape": [-1]},
-            {
-                "name": contract.probabilities_output,
-                "datatype": FP32,
-                "shape": [-1, len(contract.class_labels)],
-            },
+            {"name": name, "datatype": datatype, "shape": shape}
+            for name, (datatype, shape) in _output_specs(model).items()
         ],
     }
+
+
+def _output_specs(model: OnnxModel) -> dict[str, tuple[str, list[int]]]:
+    """Output name -> (datatype, shape) of the tensors answered for ``model``'s kind."""
+    contract = model.contract
+    if contract.kind == CLASSIFIER:
+        return {
+            contract.label_output: (label_datatype(model), [-1]),
+            contract.probabilities_output: (FP32, [-1, len(contract.class_labels)]),
+        }
+    if contract.kind == REGRESSOR:
+        return {"value": (FP32, [-1, len(contract.target_names)])}
+    return {"label": ("INT64", [-1]), "score": (FP32, [-1])}
 
 
 def label_datatype(model: OnnxModel) -> str:
@@ -65,7 +79,10 @@ def parse_infer(
         raise RequestError("invalid_body", "'id' must be a string")
     if not isinstance(request.get("parameters", {}), dict):
         raise RequestError("invalid_body", "'parameters' must be an object")
-    rows = _input_rows(request.get("inputs"), binary, model, max_rows)
+    if model.contract.float_rows:
+        rows: Rows = _input_rows(request.get("inputs"), binary, model, max_rows)
+    else:
+        rows = typed_inputs(request.get("inputs"), binary, model.contract, max_rows)
     return InferRequest(request_id, rows, _requested_outputs(request.get("outputs"), model))
 
 
@@ -73,7 +90,20 @@ def infer_response(
     model: OnnxModel, request: InferRequest, prediction: Prediction
 ) -> dict[str, Any]:
     contract = model.contract
-    tensors = {
+    if contract.kind != CLASSIFIER:
+        tensors = _other_tensors(model, prediction)
+    else:
+        tensors = _classifier_tensors(model, prediction)
+    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    if request.id is not None:
+        response["id"] = request.id
+    response["outputs"] = [tensors[name] for name in request.outputs]
+    return response
+
+
+def _classifier_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
+    contract = model.contract
+    return {
         contract.label_output: {
             "name": contract.label_output,
             "datatype": label_datatype(model),
@@ -87,11 +117,36 @@ def infer_response(
             "data": [float(p) for p in prediction.probabilities.ravel()],
         },
     }
-    response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
-    if request.id is not None:
-        response["id"] = request.id
-    response["outputs"] = [tensors[name] for name in request.outputs]
-    return response
+
+
+def _other_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
+    """A regressor's ``value`` ``[N, targets]``, or an outlier detector's ``label`` (1 inlier,
+    -1 outlier) and ``score`` (decision_function), each ``[N]``."""
+    if prediction.values is not None:
+        return {
+            "value": {
+                "name": "value",
+                "datatype": FP32,
+                "shape": list(prediction.values.shape),
+                "data": prediction.values.ravel().tolist(),
+            }
+        }
+    assert prediction.scores is not None  # an outlier detector's prediction has them
+    count = len(prediction.labels)
+    return {
+        "label": {
+            "name": "label",
+            "datatype": "INT64",
+            "shape": [count],
+            "data": prediction.labels,
+        },
+        "score": {
+            "name": "score",
+            "datatype": FP32,
+            "shape": [count],
+            "data": prediction.scores.tolist(),
+        },
+    }
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -196,7 +251,7 @@ def _binary_values(size: Any, binary: bytes, expected: int, name: str) -> NDArra
 
 
 def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:
-    known = [model.contract.label_output, model.contract.probabilities_output]
+    known = list(_output_specs(model))
     if outputs is None:
         return known
     if not isinstance(outputs, list) or not all(

@@ -31,7 +31,7 @@ from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel
+from predictor.runtime import OnnxModel, runtime_versions
 from predictor.settings import Settings
 from predictor.store import ModelManager
 
@@ -152,6 +152,7 @@ class EdgeModule:
         await self._set_handler(client, "on_message_received", self._on_message)
         # Reported last: once the twin says what runs, the module answers everything.
         await self._report_if_needed()
+        await self._send_reported({"runtime": runtime_versions()})  # for fleet queries
 
     async def _report_if_needed(self) -> None:
         if self._last_report is None or self._report_pending:

@@ -1,0 +1,148 @@
+"""Requests for models with one typed input per column (contract v2, DataFrame pipelines).
+
+The same three JSON forms as ``schema.parse``: an object keyed by the input names (strings for
+string inputs), an array of such objects, and ``{"instances": [[...], ...]}`` rows when every
+input is a number. The answer is one ``[N, 1]`` array per input, in the dtype the graph takes.
+Models over one float tensor never come here: ``schema.parse`` keeps its fast paths for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from predictor.contract import Contract, InputSpec
+from predictor.runtime import DTYPES, Columns
+from predictor.schema import Batch, Form, RequestError, check_count, check_number, json_type, some
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# A string value longer than this is refused: no category of a fitted encoder is this long.
+MAX_STRING_CHARACTERS = 1000
+
+
+def parse(value: Any, contract: Contract, max_rows: int) -> Batch:
+    """A decoded JSON value in any accepted form, as validated ``Columns`` for ``contract``."""
+    specs = contract.inputs
+    if isinstance(value, dict) and "instances" in value:
+        return Batch(_instances(value, contract, max_rows), Form.INSTANCES)
+    if isinstance(value, dict):
+        return Batch(_columns(specs, [_row_from_object(None, value, specs)]), Form.OBJECT)
+    if isinstance(value, list):
+        check_count(len(value), max_rows)
+        rows = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise RequestError(
+                    "invalid_body",
+                    f"item {i} is a {json_type(item)}; an array request holds objects "
+                    "keyed by feature names",
+                )
+            rows.append(_row_from_object(i, item, specs))
+        return Batch(_columns(specs, rows), Form.ARRAY)
+    raise RequestError(
+        "invalid_body",
+        f"the body is a JSON {json_type(value)}; send an object keyed by feature names "
+        "or an array of such objects",
+    )
+
+
+def check_value(spec: InputSpec, value: Any, where: str) -> Any:
+    """``value`` as the Python value fed to ``spec``'s input, or a RequestError saying why not."""
+    if spec.type == "float":
+        return check_number(value, where)
+    if spec.type == "int64":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # 4.0 from a client that writes every number as a float
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RequestError(
+                "not_an_integer", f"{where} is a {json_type(value)}, not an integer ({value!r:.40})"
+            )
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise RequestError("non_finite", f"{where} is too large for int64")
+        return value
+    if not isinstance(value, str):
+        raise RequestError(
+            "not_a_string", f"{where} is a {json_type(value)}, not a string ({value!r:.40})"
+        )
+    if len(value) > MAX_STRING_CHARACTERS:
+        raise RequestError(
+            "string_too_long", f"{where} holds {len(value)} characters; at most 1000 are accepted"
+        )
+    if not value.isascii():
+        try:
+            value.encode("utf-8")  # ONNX Runtime's string tensors are UTF-8
+        except UnicodeEncodeError as exc:
+            raise RequestError(
+                "not_a_string", f"{where} holds a lone surrogate (\\u{ord(value[exc.start]):x})"
+            ) from exc
+    return value
+
+
+def _instances(value: dict[str, Any], contract: Contract, max_rows: int) -> Columns:
+    extra = sorted(set(value) - {"instances"})
+    if extra:
+        raise RequestError(
+            "unknown_field", f"an instances request holds only 'instances', not {extra}"
+        )
+    if not contract.numeric:
+        raise RequestError(
+            "invalid_body",
+            "this model takes text inputs: send an object keyed by feature names "
+            f"({', '.join(contract.feature_names)}), not instances",
+        )
+    instances = value["instances"]
+    if not isinstance(instances, list):
+        raise RequestError("invalid_body", "'instances' must be an array of rows")
+    check_count(len(instances), max_rows)
+    specs, features = contract.inputs, contract.feature_names
+    rows = []
+    for i, row in enumerate(instances):
+        if not isinstance(row, list):
+            raise RequestError(
+                "invalid_body", f"instance {i} is a {json_type(row)}; each instance is an array"
+            )
+        if len(row) != len(specs):
+            raise RequestError(
+                "wrong_row_length",
+                f"instance {i} has {len(row)} values; the model takes {len(specs)} "
+                f"({', '.join(features)})",
+            )
+        rows.append(
+            [
+                check_value(spec, v, f"instance {i} column {j} ({spec.name!r})")
+                for j, (spec, v) in enumerate(zip(specs, row, strict=True))
+            ]
+        )
+    return _columns(specs, rows)
+
+
+def _row_from_object(
+    index: int | None, item: dict[str, Any], specs: tuple[InputSpec, ...]
+) -> list[Any]:
+    prefix = "" if index is None else f"item {index}: "
+    names = [spec.name for spec in specs]
+    unknown = [key for key in item if key not in names]
+    if unknown:
+        raise RequestError(
+            "unknown_feature",
+            f"{prefix}unknown feature {some(unknown)}; the model takes {', '.join(names)}",
+        )
+    missing = [name for name in names if name not in item]
+    if missing:
+        raise RequestError(
+            "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
+        )
+    return [
+        check_value(spec, item[spec.name], f"{prefix}feature {spec.name!r} ({spec.type})")
+        for spec in specs
+    ]
+
+
+def _columns(specs: tuple[InputSpec, ...], rows: list[list[Any]]) -> Columns:
+    return Columns(
+        {
+            spec.name: np.array([row[j] for row in rows], dtype=DTYPES[spec.type]).reshape(-1, 1)
+            for j, spec in enumerate(specs)
+        }
+    )
