@@ -29,9 +29,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--module-cpus", default="1")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    variants: dict[str, dict[str, str]] = {"predictor": {}} | {
-        f"predictor {spec}": dict([spec.split("=", 1)]) for spec in args.env if "=" in spec
-    }
+    variants: dict[str, dict[str, str]] = {"predictor": {}}
+    for spec in args.env:
+        name, _, value = spec.partition("=")
+        variants[f"predictor {spec}"] = {name: value}
     figures: dict[str, list[dict[str, float]]] = {}
     with (
         tempfile.TemporaryDirectory(prefix="iot-memory-") as work,
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
                 if name == PASSTHROUGH:
                     server, module = rig.start_passthrough(), PASSTHROUGH
                 else:
-                    server, module = rig.start_predictor(**env), PREDICTOR
+                    server, module = rig.start_predictor("predictor", None, **env), PREDICTOR
                 try:
                     message_path.run(rig.hub, module, server, args.messages)
                     figures.setdefault(name, []).append(server.memory_mb())
