@@ -192,13 +192,16 @@ def test_the_predictor_stack_is_smaller_than_the_seed_stack() -> None:
     assert all(size > 0 for size in [*predictor.values(), *seed.values()])
 
 
+MODELS_RSS_ARGS = ("--counts", "1,3", "--rounds", "1", "--env", "MALLOC_ARENA_MAX=2")
+
+
 def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
     env["PYTHONPATH"] = os.pathsep.join(
         str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
     )
     done = subprocess.run(
-        [sys.executable, "-m", "bench.models_rss", "--counts", "1,3", "--rounds", "1"],
+        [sys.executable, "-m", "bench.models_rss", *MODELS_RSS_ARGS],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -207,9 +210,13 @@ def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() ->
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
-    assert len(rows) == 2
-    assert all(float(row.split("|")[2]) > 10 for row in rows)  # a real process's RSS, in MB
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| ")]
+    measured = {(cells[0].strip(), cells[1].strip()): cells for cells in rows[2:]}
+    variants = ("as shipped", "MALLOC_ARENA_MAX=2")
+    assert set(measured) == {(v, n) for v in variants for n in ("1", "3")}
+    for cells in measured.values():  # a real process's RSS, its anonymous and file parts, in MB
+        rss, anon, file = (float(cells[i]) for i in (2, 4, 5))
+        assert rss > 10 and anon > 0 and file > 0 and anon + file <= rss + 1
 
 
 @pytest.fixture(scope="module")
