@@ -283,3 +283,37 @@ def test_mlserver_serves_the_pipeline_the_bundled_model_was_converted_from(work:
     ours, theirs = answers["predictor-v2"], answers["mlserver-0w"]
     assert ours["label"] == theirs["predict"] == ["virginica"]
     assert np.allclose(ours["probabilities"], theirs["predict_proba"], rtol=0, atol=1e-5)
+
+
+def test_a_baseline_takes_the_same_messages_in_the_iot_part(work: Path) -> None:
+    args = ["--iot-only", "--baseline", "HEAD", "--rounds", "1", "--messages", "30"]
+    result, printed = run_bench(work, "iot-baseline", *args, "--twin-patches", "0")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    raw = result["iot"]["raw"]
+    for name in ("predictor", f"predictor@{commit}"):
+        assert raw[name]["lost"] == [0.0] and raw[name]["msgs_per_cpu_s"][0] > 0, name
+    assert f"predictor / predictor@{commit}, same round, msgs/CPU-s:" in printed
+
+
+def test_the_imports_bench_measures_each_import_in_its_own_process() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.imports", "--repeats", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {line[:76].strip(): line[76:].split() for line in done.stdout.splitlines()[1:]}
+    for what in ("numpy", "predictor's imports, its own code sources only"):
+        cpu_ms, rss_mb = (float(v) for v in lines[what])
+        assert cpu_ms > 0 and rss_mb > 1, what  # a real import in a fresh process
+    assert "predictor's imports, its own code compiled" in lines
