@@ -164,6 +164,7 @@ def main(argv: list[str]) -> int:
         hub_cpus=args.client_cpus,
         module_cpus=args.server_cpus,
         work_dir=args.work_dir,
+        baselines=tuple(candidates.baseline(ref, args.work_dir) for ref in args.baseline),
     )
     iot_raw = iot_run.run_all(iot_plan)
     goals = ([] if args.iot_only else report.goals(raw, stacks)) + iot_report.goals(iot_raw)

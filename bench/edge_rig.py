@@ -64,12 +64,17 @@ class EdgeRig:
     work_dir: Path
     module_cpus: str
 
-    def start_predictor(self, entry: str = "predictor", **settings: str) -> Server:
-        """``python -m predictor`` (or ``entry``, a wrapper of it in bench/) with the bundled
-        model, an empty cache and the edge environment; returned once it has reported its
-        model (then it is subscribed)."""
+    def start_predictor(
+        self,
+        entry: str = "predictor",
+        candidate: candidates.Candidate | None = None,
+        **settings: str,
+    ) -> Server:
+        """``python -m predictor`` (or ``entry``, a wrapper of it in bench/; or ``candidate``, a
+        ``--baseline`` predictor) with the bundled model, an empty cache and the edge
+        environment; returned once it has reported its model (then it is subscribed)."""
         cache = Path(tempfile.mkdtemp(prefix="cache-iot-", dir=self.work_dir))
-        candidate = candidates.predictor()
+        candidate = candidate or candidates.predictor()
         if entry != "predictor":
             candidate = replace(candidate, module=[entry], pythonpath=(PREDICTOR_DIR, REPO))
         argv, env = candidate.command(free_port(), cache)

@@ -69,16 +69,17 @@ def goals(raw: Raw) -> list[dict[str, Any]]:
 
 def table(raw: Raw, messages: int) -> str:
     lines = [""]
-    measured = [name for name in MODULES if "msgs_per_s" in raw.get(name, {})]
+    baselines = sorted(name for name in raw if name.startswith(f"{PREDICTOR}@"))
+    measured = [name for name in (*MODULES, *baselines) if "msgs_per_s" in raw.get(name, {})]
     if measured:
         lines.append(
             f"IoT Edge message path ({messages} single-row messages per run, after a warm-up)"
         )
-        lines.append("module".ljust(14) + "".join(title.rjust(22) for _, title, _ in COLUMNS))
+        lines.append("module".ljust(20) + "".join(title.rjust(22) for _, title, _ in COLUMNS))
     for name in measured:
         cells = [_figure(raw, name, metric) for metric, _, _ in COLUMNS]
         lines.append(
-            name.ljust(14)
+            name.ljust(20)
             + "".join(
                 (f.text(digits) if f else "-").rjust(22)
                 for f, (_, _, digits) in zip(cells, COLUMNS, strict=True)
@@ -87,6 +88,13 @@ def table(raw: Raw, messages: int) -> str:
     for metric, what in (("msgs_per_s", "msgs/s"), ("msgs_per_cpu_s", "msgs/CPU-s")):
         if ratio := _ratio(raw, metric):
             lines.append(f"predictor / pass-through, same round, {what}: {ratio.text(2)}")
+    for name in baselines:
+        for metric, what in (("msgs_per_s", "msgs/s"), ("msgs_per_cpu_s", "msgs/CPU-s")):
+            ours, theirs = raw.get(PREDICTOR, {}).get(metric), raw[name].get(metric)
+            if ours and theirs:
+                lines.append(
+                    f"predictor / {name}, same round, {what}: {ratios(ours, theirs).text(2)}"
+                )
     lines += breakdown(raw)
     if seconds := _figure(raw, TWIN, "patch_to_applied_s"):
         cpu = _figure(raw, TWIN, "patch_cpu_s")

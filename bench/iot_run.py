@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import message_path, timed_predictor, twin_update
+from bench.candidates import Candidate
 from bench.edge_rig import PASSTHROUGH, PREDICTOR, EdgeRig, edge_rig
 from bench.run import Raw
 from trainer.publish import Published
@@ -28,6 +29,9 @@ class IotPlan:
     hub_cpus: str
     module_cpus: str
     work_dir: Path
+    # ``--baseline`` predictors: each takes the same messages in every round, beside the
+    # current one, under its own name (``predictor@REF``); no twin patches.
+    baselines: tuple[Candidate, ...] = ()
 
 
 def run_all(plan: IotPlan) -> Raw:
@@ -37,7 +41,12 @@ def run_all(plan: IotPlan) -> Raw:
     with edge_rig(plan.work_dir, plan.hub_cpus, plan.module_cpus) as rig:
         models = twin_update.publish_models(rig.azurite, plan.work_dir, plan.patches)
         for round_no in range(plan.rounds):
-            order = [PASSTHROUGH, PREDICTOR] if round_no % 2 == 0 else [PREDICTOR, PASSTHROUGH]
+            order = [PASSTHROUGH, PREDICTOR]
+            if plan.messages:
+                order += [candidate.name for candidate in plan.baselines]
+            # Rotated each round, so no module always follows the same one.
+            shift = round_no % len(order)
+            order = order[shift:] + order[:shift]
             for module in order:
                 if module == PASSTHROUGH and plan.messages == 0:
                     continue
@@ -55,20 +64,26 @@ def run_all(plan: IotPlan) -> Raw:
 def _one(
     rig: EdgeRig, module: str, plan: IotPlan, models: list[Published]
 ) -> dict[str, dict[str, list[float]]]:
-    """One module process: its messages and, for the predictor, the twin patches."""
-    server = rig.start_predictor() if module == PREDICTOR else rig.start_passthrough()
+    """One module process: its messages and, for the predictor, the twin patches. A
+    baseline runs under the predictor's module identity, figures under its own name."""
+    baseline = next((c for c in plan.baselines if c.name == module), None)
+    if module == PASSTHROUGH:
+        server = rig.start_passthrough()
+    else:
+        server = rig.start_predictor(candidate=baseline)
     mine = {"cold_start_s": [server.cold_start_s], "cold_start_cpu_s": [server.cold_start_cpu_s]}
     figures = {module: mine}
+    identity = PASSTHROUGH if module == PASSTHROUGH else PREDICTOR
     try:
         if plan.messages:
-            done = message_path.run(rig.hub, module, server, plan.messages)
+            done = message_path.run(rig.hub, identity, server, plan.messages)
             mine |= {metric: [value] for metric, value in done.items()}
         if module == PREDICTOR and models:
             figures[TWIN] = twin_update.run(rig.hub, server, models)
         mine["rss_mb"] = [server.rss_mb()]
     finally:
         server.stop()
-        if module == PREDICTOR:
+        if identity == PREDICTOR:
             twin_update.forget(rig.hub)
     return figures
 

@@ -53,12 +53,20 @@ def post(port: int, path: str) -> int:
         connection.close()
 
 
-def measure(loaded: int, models: list[tuple[str, bytes]], work: Path, cpus: str) -> float:
-    """RSS in MB of a predictor serving the bundled model and ``loaded - 1`` named ones."""
+def measure(
+    loaded: int,
+    models: list[tuple[str, bytes]],
+    work: Path,
+    cpus: str,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """Memory in MB (RSS, anonymous, file-backed) of a predictor serving the bundled model and
+    ``loaded - 1`` named ones, with ``extra_env`` in its environment."""
     cache_dir = Path(tempfile.mkdtemp(dir=work, prefix=f"cache-{loaded}-"))
     fill_cache(cache_dir, models[: loaded - 1])
     port = free_port(processes.HOST)
     argv, env = predictor().command(port, cache_dir)
+    env |= extra_env or {}
     server = processes.start(
         f"predictor-{loaded}",
         argv,
@@ -75,7 +83,7 @@ def measure(loaded: int, models: list[tuple[str, bytes]], work: Path, cpus: str)
             for path in paths:
                 if post(port, path) != 200:
                     raise processes.ServerError(f"{path} did not answer 200")
-        return server.rss_mb()
+        return server.memory_mb()
     finally:
         server.stop()
 
@@ -85,26 +93,50 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--counts", default="1,5,10", help="models loaded, comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="runs per count (median)")
     parser.add_argument("--cpus", default="1", help="taskset list for the predictor")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also measure with this in the predictor's environment (MALLOC_ARENA_MAX=2, say)",
+    )
     args = parser.parse_args(argv)
+    variants = {"as shipped": {}} | {
+        spec: dict([spec.split("=", 1)]) for spec in args.env if "=" in spec
+    }
     counts = [int(c) for c in args.counts.split(",")]
     if not BUNDLED_MODEL.exists() or min(counts) < 1:
         parser.error("needs the bundled model and counts of at least 1")
     models = named_models(max(counts) - 1)
     sizes = [len(data) for _, data in models]
     with tempfile.TemporaryDirectory(prefix="models-rss-") as work:
-        figures = {
-            n: [measure(n, models, Path(work), args.cpus) for _ in range(args.rounds)]
-            for n in counts
-        }
+        # Variants alternate within each round, so that the machine's load falls on all alike.
+        figures: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for _ in range(args.rounds):
+            for n in counts:
+                for variant, extra_env in variants.items():
+                    figures.setdefault((variant, n), []).append(
+                        measure(n, models, Path(work), args.cpus, extra_env)
+                    )
     print(f"RSS of the predictor by models loaded (median of {args.rounds} runs, MB)")
-    print("| models loaded | RSS MB (median) | min-max | per model beyond the first |")
-    print("| --- | --- | --- | --- |")
-    first = statistics.median(figures[counts[0]])
-    for n in counts:
-        median = statistics.median(figures[n])
-        extra = "" if n == counts[0] else f"{(median - first) / (n - counts[0]):.2f}"
-        low, high = min(figures[n]), max(figures[n])
-        print(f"| {n} | {median:.1f} | {low:.1f}-{high:.1f} | {extra} |")
+    print(
+        "| environment | models loaded | RSS MB (median) | min-max | anonymous | file-backed "
+        "| per model beyond the first |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for variant in variants:
+        rss = {n: [m["rss"] for m in figures[variant, n]] for n in counts}
+        first = statistics.median(rss[counts[0]])
+        for n in counts:
+            median = statistics.median(rss[n])
+            extra = "" if n == counts[0] else f"{(median - first) / (n - counts[0]):.2f}"
+            anon = statistics.median(m["anon"] for m in figures[variant, n])
+            file = statistics.median(m["file"] for m in figures[variant, n])
+            low, high = min(rss[n]), max(rss[n])
+            print(
+                f"| {variant} | {n} | {median:.1f} | {low:.1f}-{high:.1f} | {anon:.1f} "
+                f"| {file:.1f} | {extra} |"
+            )
     if sizes:
         print(f"model files: {min(sizes)}-{max(sizes)} bytes each")
     return 0

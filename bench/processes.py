@@ -34,6 +34,17 @@ class Server:
         """Resident memory of the server and all its children (gunicorn's workers)."""
         return sum(_rss_kb(pid) for pid in _tree(self.process.pid)) / 1024
 
+    def memory_mb(self) -> dict[str, float]:
+        """VmRSS and its parts, of the server and its children: ``anon`` is the heap and the
+        other private memory, ``file`` the mapped files (the libraries' code, which the kernel
+        can drop and read again, and shares between processes)."""
+        kb = {"rss": 0, "anon": 0, "file": 0}
+        for pid in _tree(self.process.pid):
+            for key, value in _status_kb(pid, {"VmRSS": "rss", "RssAnon": "anon"}).items():
+                kb[key] += value
+            kb["file"] += sum(_status_kb(pid, {"RssFile": "f", "RssShmem": "s"}).values())
+        return {key: value / 1024 for key, value in kb.items()}
+
     def cpu_seconds(self) -> float:
         """User and system CPU time used so far by the server and its children."""
         return tree_cpu_seconds(self.process.pid)
@@ -140,6 +151,19 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _status_kb(pid: int, fields: dict[str, str]) -> dict[str, int]:
+    """Fields of /proc/PID/status in kB, under the names ``fields`` maps them to."""
+    found: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in fields:
+                found[fields[key]] = int(value.split()[0])
+    except OSError:
+        pass
+    return found
 
 
 def _cpu_ticks(pid: int) -> int:

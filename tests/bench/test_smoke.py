@@ -198,11 +198,18 @@ def test_the_predictor_stack_is_smaller_than_the_seed_stack() -> None:
     assert all(size > 0 for size in [*predictor.values(), *seed.values()])
 
 
+MODELS_RSS_ARGS = ("--counts", "1,3", "--rounds", "1", "--env", "MALLOC_ARENA_MAX=2")
+
+
 def test_the_memory_by_models_bench_serves_every_model_and_prints_its_table() -> None:
-    printed = bench_module("bench.models_rss", "--counts", "1,3", "--rounds", "1")
-    rows = [line for line in printed.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
-    assert len(rows) == 2
-    assert all(float(row.split("|")[2]) > 10 for row in rows)  # a real process's RSS, in MB
+    printed = bench_module("bench.models_rss", *MODELS_RSS_ARGS)
+    rows = [line.split("|")[1:-1] for line in printed.splitlines() if line.startswith("| ")]
+    measured = {(cells[0].strip(), cells[1].strip()): cells for cells in rows[2:]}
+    variants = ("as shipped", "MALLOC_ARENA_MAX=2")
+    assert set(measured) == {(v, n) for v in variants for n in ("1", "3")}
+    for cells in measured.values():  # a real process's RSS, its anonymous and file parts, in MB
+        rss, anon, file = (float(cells[i]) for i in (2, 4, 5))
+        assert rss > 10 and anon > 0 and file > 0 and anon + file <= rss + 1
 
 
 @pytest.fixture(scope="module")
@@ -269,3 +276,37 @@ def test_mlserver_serves_the_pipeline_the_bundled_model_was_converted_from(work:
     ours, theirs = answers["predictor-v2"], answers["mlserver-0w"]
     assert ours["label"] == theirs["predict"] == ["virginica"]
     assert np.allclose(ours["probabilities"], theirs["predict_proba"], rtol=0, atol=1e-5)
+
+
+def test_a_baseline_takes_the_same_messages_in_the_iot_part(work: Path) -> None:
+    args = ["--iot-only", "--baseline", "HEAD", "--rounds", "1", "--messages", "30"]
+    result, printed = run_bench(work, "iot-baseline", *args, "--twin-patches", "0")
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
+    raw = result["iot"]["raw"]
+    for name in ("predictor", f"predictor@{commit}"):
+        assert raw[name]["lost"] == [0.0] and raw[name]["msgs_per_cpu_s"][0] > 0, name
+    assert f"predictor / predictor@{commit}, same round, msgs/CPU-s:" in printed
+
+
+def test_the_imports_bench_measures_each_import_in_its_own_process() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
+    env["PYTHONPATH"] = os.pathsep.join(
+        str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.imports", "--repeats", "1"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = {line[:76].strip(): line[76:].split() for line in done.stdout.splitlines()[1:]}
+    for what in ("numpy", "predictor's imports, its own code sources only"):
+        cpu_ms, rss_mb = (float(v) for v in lines[what])
+        assert cpu_ms > 0 and rss_mb > 1, what  # a real import in a fresh process
+    assert "predictor's imports, its own code compiled" in lines

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from devtools import arm64, buildah, container, netns, onnx_probe
+from devtools import arm64, buildah, container, image_sizes, netns, onnx_probe
+
+# Every module of predictor/ whose compiled form the interpreter would not find (it cannot
+# write one: /app is root's and PYTHONDONTWRITEBYTECODE is set).
+UNCOMPILED = (
+    "import importlib.util, pathlib; print(sum(1 for p in pathlib.Path('/app/predictor')"
+    ".rglob('*.py') if not pathlib.Path(importlib.util.cache_from_source(str(p))).is_file()))"
+)
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "deployment.template.json"
 SAMPLE = {"sepal_length": 5.9, "sepal_width": 2.8, "petal_length": 4.3, "petal_width": 1.3}
@@ -59,4 +66,14 @@ def test_predictor_arm64_image_builds_and_serves_under_emulation(
         assert list(served["probabilities"].values()) == pytest.approx(
             host["probabilities"][0], abs=1e-5
         )
+        uncompiled = started.run(["python", "-c", UNCOMPILED])
+        assert uncompiled.stdout.decode().strip() == "0", uncompiled.stderr
+        # The installed size per package, on arm64 (BENCHMARKS.md, memory and size): printed
+        # for the record (pytest -s), checked only for being a measurement of this image.
+        measured = started.run(["python", "-c", image_sizes.SCRIPT], timeout=600)
+        assert measured.returncode == 0, measured.stderr
+        sizes = image_sizes.ImageSizes.parse(measured.stdout.decode())
+        print(f"\narm64v8 predictor image, installed size:\n{sizes.table()}")
+        assert sizes.packages["onnxruntime"] > 0 and sizes.pyc > 0
+        assert sizes.root > sum(sizes.packages.values()) > 0
         assert started.stop(timeout=60) == 0, log.read_text()

@@ -52,6 +52,11 @@ class EdgeLink:
         # Set while a client is connected and set up; senders wait for it after a replacement.
         self._ready = asyncio.Event()
         self._unwatch: Callable[[], None] | None = None
+        # The sends in flight, oldest deadline first (a dict as an ordered set), and the one
+        # timer that watches them all: one per send cost ~a third of the event loop's time
+        # per message beyond the pass-through's (BENCHMARKS.md, the message path).
+        self._sends: dict[_Send, None] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         """Connect and set up, retrying until edgeHub answers; then keep the link healthy."""
@@ -64,6 +69,8 @@ class EdgeLink:
         """Stop watching and disconnect."""
         if self._unwatch is not None:
             self._unwatch()
+        if self._timer is not None:
+            self._timer.cancel()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -170,28 +177,60 @@ class EdgeLink:
 
     async def send_to_output(self, message: Message, output: str) -> None:
         """One send on the current client, watched: a client that says it is connected but
-        does not get an acknowledgement in time has a dead link (see netthread.py)."""
+        does not get an acknowledgement in time has a dead link (see netthread.py).
+
+        One timer watches every send in flight (``_check_sends``); a send only enters itself in
+        ``_sends``. A send past its deadline is given up with ``LinkReplacedError`` - on a
+        connected client, which is then replaced, or on a client already replaced - by
+        cancelling the sending task; on a disconnected client it keeps waiting, as the SDK
+        keeps it to send on reconnect.
+        """
         await self._ready.wait()
         client = self.client
         assert client is not None
-        sending = asyncio.ensure_future(client.send_message_to_output(message, output))
+        task = asyncio.current_task()
+        assert task is not None
+        assert self._loop is not None
+        send = _Send(task, client, self._loop.time() + self.settings.iot_timeout_seconds)
+        self._sends[send] = None
+        if self._timer is None:
+            self._timer = self._loop.call_at(send.deadline, self._check_sends)
         try:
-            while not sending.done():
-                await asyncio.wait({sending}, timeout=self.settings.iot_timeout_seconds)
-                if sending.done():
-                    break
-                if client is not self.client:
-                    raise LinkReplacedError("the edgeHub connection was replaced")
-                if client.connected:  # while disconnected the SDK keeps it to send on reconnect
-                    self.request_recovery(
-                        f"no acknowledgement from edgeHub in "
-                        f"{self.settings.iot_timeout_seconds:.0f} s on a connected link"
-                    )
-                    raise LinkReplacedError("the edgeHub link did not acknowledge in time")
+            await client.send_message_to_output(message, output)
+        except asyncio.CancelledError:
+            # Ours only if the timer gave it up and nobody else cancels the task too.
+            if send.verdict is None or task.uncancel() > 0:
+                raise
+            raise LinkReplacedError(send.verdict) from None
         finally:
-            if not sending.done():
-                sending.cancel()
-        sending.result()
+            self._sends.pop(send, None)
+
+    def _check_sends(self) -> None:
+        """The one timer: give up the sends past their deadline, then wait for the next."""
+        assert self._loop is not None
+        self._timer = None
+        now = self._loop.time()
+        timeout = self.settings.iot_timeout_seconds
+        # In order of deadline: every send gets the same timeout, and one that is given more
+        # time goes to the end with the latest deadline.
+        while self._sends:
+            send = next(iter(self._sends))
+            if send.deadline > now:
+                break
+            del self._sends[send]
+            if send.client is not self.client:
+                send.give_up("the edgeHub connection was replaced")
+            elif send.client.connected:
+                self.request_recovery(
+                    f"no acknowledgement from edgeHub in {timeout:.0f} s on a connected link"
+                )
+                send.give_up("the edgeHub link did not acknowledge in time")
+            else:  # while disconnected the SDK keeps it to send on reconnect
+                send.deadline = now + timeout
+                self._sends[send] = None
+        if self._sends:
+            first = next(iter(self._sends))
+            self._timer = self._loop.call_at(first.deadline, self._check_sends)
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 
@@ -214,6 +253,22 @@ class EdgeLink:
     async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
         if not self.recovering:  # else a recovery is setting this client up
             await self._reconnected(client)
+
+
+class _Send:
+    """One send in flight: the task awaiting it, its client and its deadline (loop time)."""
+
+    __slots__ = ("client", "deadline", "task", "verdict")
+
+    def __init__(self, task: asyncio.Task[Any], client: IoTHubModuleClient, deadline: float):
+        self.task = task
+        self.client = client
+        self.deadline = deadline
+        self.verdict: str | None = None  # why it was given up, once it is
+
+    def give_up(self, reason: str) -> None:
+        self.verdict = reason
+        self.task.cancel()
 
 
 def _on_background_exception(exc: Exception) -> None:
