@@ -23,6 +23,7 @@ from devtools.demo.story import (
     step4_predict,
     step5_update,
 )
+from devtools.demo.watching import step6_shadow, step7_drift
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -48,8 +49,8 @@ def stop_earlier(procs: Processes, asked: bool = False) -> bool:
     return not survivors
 
 
-def step6_stop(run: Run, keep: bool) -> bool:
-    with step(6, "Stop everything the demo started" if not keep else "Leave everything running"):
+def step8_stop(run: Run, keep: bool) -> bool:
+    with step(8, "Stop everything the demo started" if not keep else "Leave everything running"):
         if keep:
             detail(f"predictor HTTP API: http://127.0.0.1:{run.http_port}/predict")
             detail(
@@ -85,7 +86,9 @@ def demo(settings: Settings, keep: bool) -> int:
         step3_start_modules(run)
         step4_predict(run)
         step5_update(run)
-        step6_stop(run, keep)
+        step6_shadow(run)
+        step7_drift(run)
+        step8_stop(run, keep)
     except StepError as error:
         fail(error)
         _stop_after_failure(procs)
@@ -98,8 +101,11 @@ def demo(settings: Settings, keep: bool) -> int:
         say("\ninterrupted")
         _stop_after_failure(procs)
         return 130
-    v1, v2 = run.versions
-    say(f"\ndemo: OK - version 1 ({v1}) then version 2 ({v2}) answered, 0 errors during the switch")
+    v1, v2, v3 = run.versions
+    say(
+        f"\ndemo: OK - version 1 ({v1}) then version 2 ({v2}) answered, 0 errors during the "
+        f"switch; version 3 ({v3}) promoted from shadow; the drifted sensor reported as drift"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The six steps of issue 6, each printing what it did in plain words."""
+"""Steps 1 to 5 of the demo, each printing what it did in plain words (6 and 7 are in
+watching.py, 8 in __main__.py)."""
 
 from __future__ import annotations
 
@@ -89,8 +90,11 @@ def step1_start_services(run: Run) -> None:
             detail(f"  {route.name}: {route.text}")
 
 
-def publish(run: Run, number: int, version: str, hyperparameters: list[str]) -> dict[str, Any]:
-    """Train, publish and return the twin patch that ``trainer publish`` printed."""
+def publish(
+    run: Run, number: int, version: str, hyperparameters: list[str], extra: list[str] | None = None
+) -> dict[str, Any]:
+    """Train, publish (with ``extra`` publish flags) and return the twin patch that
+    ``trainer publish`` printed."""
     models = run.procs.state_dir / "models"
     models.mkdir(parents=True, exist_ok=True)
     model = models / f"v{number}.onnx"
@@ -105,6 +109,7 @@ def publish(run: Run, number: int, version: str, hyperparameters: list[str]) -> 
     patch_file = models / f"v{number}.twin-patch.json"
     storage = {"AZURE_STORAGE_CONNECTION_STRING": azurite_connection_string(run.azurite_port)}
     args = ["publish", str(model), "--container", "models", "--twin-patch", str(patch_file)]
+    args += extra or []
     published = run_trainer(run.procs, args, storage, run.timeout)
     detail(f"published to Azurite: {published['blob_url']} (sha256 {published['sha256'][:12]}...)")
     patch: dict[str, Any] = published["twin_patch"]
@@ -163,6 +168,10 @@ def step3_start_modules(run: Run) -> None:
                 "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
                 "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.2",
                 "PREDICTOR_IOT_RECONNECT_SECONDS": "1",
+                # Shadow and drift reports every second, drift over the last 200 rows: the
+                # demo's steps 6 and 7 show them within seconds (the defaults are 60 s, 1000).
+                "PREDICTOR_REPORT_INTERVAL_SECONDS": "1",
+                "PREDICTOR_DRIFT_WINDOW_ROWS": "200",
             },
         )
         wait_connected(run.procs, run.hub, "predictor", predictor, run.timeout)

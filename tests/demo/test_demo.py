@@ -69,9 +69,18 @@ def test_the_demo_runs_twice_shows_v1_then_v2_and_leaves_nothing_running(state: 
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert "Traceback" not in out + first.stderr
-    for number in range(1, 7):
-        assert f"[{number}/6]" in out
+    for number in range(1, 9):
+        assert f"[{number}/8]" in out
     v1, v2 = versions(out)
+    # Step 6: version 3 as a shadow, compared as rows come, then promoted.
+    agreements = re.findall(r"compared on (\d+) rows: agreement ([\d.]+)", out)
+    assert agreements and int(agreements[-1][0]) >= 120, out
+    assert re.search(
+        r"promoted: version 3 \(\S+\) serves now \(reported model source shadow\)", out
+    )
+    # Step 7: rows like the training data are ok; the drifted petal sensor is drift.
+    assert re.search(r"200 rows like the training data: drift status (ok|warn)", out), out
+    assert re.search(r"drift status drift, worst petal_length \(PSI [\d.]+\)", out), out
     assert v1 < v2
     assert "$ curl -sS -X POST http://127.0.0.1:" in out
     assert f'"model_version": "{v1}"' in out  # curl's answer, printed as it came
@@ -141,7 +150,7 @@ def test_a_failing_step_says_which_and_where_its_log_is_and_stops_what_it_starte
     # No one can start Azurite in 10 ms: step 1 fails for real.
     failed = demo(state, "--ci", DEMO_STEP_TIMEOUT_SECONDS="0.01")
     assert failed.returncode == 1
-    assert "[1/6] Start Azurite" in failed.stdout
+    assert "[1/8] Start Azurite" in failed.stdout
     log = state.resolve() / "logs" / "azurite.log"
     why, where = failed.stderr.splitlines()[-2:]
     assert re.fullmatch(
@@ -174,7 +183,7 @@ def test_sigterm_in_the_middle_stops_everything_it_started(tmp_path: Path) -> No
         seen = []
         for line in process.stdout:  # the test's timeout bounds this loop
             seen.append(line)
-            if line.startswith("[3/6]"):
+            if line.startswith("[3/8]"):
                 break
         assert marked_processes(state), "".join(seen)  # Azurite and the emulator run
         process.terminate()

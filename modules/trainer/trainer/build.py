@@ -91,7 +91,7 @@ def build_model(
     }
     contract = new_contract(name, version, dataset.feature_names, dataset.class_labels, metrics)
     # The gate starts from every iris row, as float32: what the model was fitted on.
-    exported = export(result.model, contract, dataset.features, options)
+    exported = export(result.model, contract, dataset.features, options, reference=dataset.features)
     return BuiltModel(
         data=exported.data, contract=contract, parity=exported.parity, training=result
     )

@@ -132,7 +132,7 @@ def build_export(
     contract = new_contract(
         name, version, features, labels, metrics, kind=kind, inputs=typed, target_names=targets
     )
-    return export(estimator, contract, rows, options)
+    return export(estimator, contract, rows, options, reference=sample_rows)
 
 
 def _width(prediction: Any) -> int:

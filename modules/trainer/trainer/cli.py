@@ -242,6 +242,25 @@ def _add_publish_arguments(parser: argparse.ArgumentParser) -> None:
         "read-only container SAS, for PREDICTOR_MODEL_URL (see docs/trainer.md)",
     )
     parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="publish as a shadow of the served model of the same name: the patch (and the "
+        "layered deployment) set desired shadow.<name>, which devices compare with the live "
+        "model before it is promoted (see docs/predictor.md)",
+    )
+    parser.add_argument(
+        "--promote-min-rows",
+        type=int,
+        metavar="N",
+        help="with --shadow: promote it once compared on N rows (with --promote-min-agreement)",
+    )
+    parser.add_argument(
+        "--promote-min-agreement",
+        type=float,
+        metavar="X",
+        help="with --shadow: the share of rows (0 to 1) on which it must agree to be promoted",
+    )
+    parser.add_argument(
         "--layered-deployment",
         metavar="FILE",
         type=Path,
@@ -308,8 +327,19 @@ def _publish(args: argparse.Namespace) -> dict[str, Any]:
         signing_key=args.signing_key or settings.signing_key,
         device_runtime=args.device_runtime,
         pointer=args.pointer,
+        shadow=args.shadow,
+        promote=_promotion(args),
     )
     return commands.publish(read_model_file(args.model), settings.secret(), request).summary
+
+
+def _promotion(args: argparse.Namespace) -> tuple[int, float] | None:
+    rows, agreement = args.promote_min_rows, args.promote_min_agreement
+    if rows is None and agreement is None:
+        return None
+    if rows is None or agreement is None:
+        raise ValueError("give both --promote-min-rows and --promote-min-agreement")
+    return rows, agreement
 
 
 def _keygen(args: argparse.Namespace) -> dict[str, Any]:

@@ -89,16 +89,41 @@ class PublishRequest:
     """The fleet's ONNX Runtime: a model it cannot load is not published."""
     pointer: bool = False
     """Also point ``<name>/latest.json`` at this version (pointer.py)."""
+    shadow: bool = False
+    """Publish as a shadow of the served model of the same name, not as that model."""
+    promote: tuple[int, float] | None = None
+    """With ``shadow``: make it live once it was compared on this many rows with this much
+    agreement (min_rows, min_agreement)."""
 
     def check(self, name: str, version: str) -> LayeredDeployment | None:
         """Check every option for model ``name`` ``version``; the deployment it will write."""
         device.limits(self.device_runtime)
         check_container_name(self.container)
+        if self.promote is not None:
+            rows, agreement = self.promote
+            if not self.shadow:
+                raise ValueError("--promote-min-rows/--promote-min-agreement need --shadow")
+            if rows < 1 or not 0 <= agreement <= 1:
+                raise ValueError("promotion needs min rows >= 1 and min agreement from 0 to 1")
         check_sas_days(self.sas_days)
         for path in (self.twin_patch, self.deployment.path if self.deployment else None):
             if path is not None:
                 check_writable(path)
-        return self.deployment.for_model(name, version) if self.deployment else None
+        if self.deployment is None:
+            return None
+        # A shadow's deployment is another one than the model's of the same version.
+        return self.deployment.for_model(name, f"{version}-shadow" if self.shadow else version)
+
+
+def shadow_patch(
+    patch: dict[str, Any], name: str, promote: tuple[int, float] | None
+) -> dict[str, Any]:
+    """The desired ``shadow`` entry for ``name`` that the ``model`` patch would have been: the
+    device runs it beside the live model and compares (docs/predictor.md, Shadow models)."""
+    target = dict(patch["model"])
+    if promote is not None:
+        target["promote"] = {"min_rows": promote[0], "min_agreement": promote[1]}
+    return {"shadow": {name: target}}
 
 
 def train(
@@ -213,6 +238,8 @@ def publish(
     patch = upload.twin_patch()
     if key is not None:
         patch["model"]["signature"] = signing.sign(model.data, key)
+    if request.shadow:
+        patch = shadow_patch(patch, name, request.promote)
     pointer = None
     if request.pointer:
         signature = patch["model"].get("signature")

@@ -19,6 +19,7 @@ from typing import Any
 DEFAULT_MODULE = "predictor"
 DEFAULT_PRIORITY = 10
 TWIN_PROPERTY = "model"
+SHADOW_PROPERTY = "shadow"
 
 # IoT Hub configuration ids: lowercase letters, digits and a few symbols; we keep to a safe subset.
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
@@ -44,8 +45,9 @@ class LayeredDeployment:
             raise ValueError(f"module name {self.module!r} is not a valid IoT Edge module name")
 
     def document(self, twin_patch: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-        """The deployment as JSON: sets ``properties.desired.model`` of the module, nothing else."""
-        desired = twin_patch[TWIN_PROPERTY]
+        """The deployment as JSON: sets ``properties.desired.model`` of the module (or, for a
+        shadow patch, ``properties.desired.shadow.<name>``), nothing else."""
+        path, desired = _desired_path(twin_patch)
         return {
             "id": self.deployment_id,
             "targetCondition": self.target_condition.strip(),
@@ -53,7 +55,7 @@ class LayeredDeployment:
             "labels": labels,
             "content": {
                 "modulesContent": {
-                    self.module: {f"properties.desired.{TWIN_PROPERTY}": desired},
+                    self.module: {f"properties.desired.{path}": desired},
                 }
             },
         }
@@ -87,3 +89,11 @@ class LayeredDeployment:
 def deployment_id_for(name: str, version: str) -> str:
     """``iris-svm-20261125-175209`` for model ``iris-svm`` version ``20261125.175209``."""
     return re.sub(r"[^a-z0-9-]", "-", f"{name}-{version}".lower())[:128]
+
+
+def _desired_path(twin_patch: dict[str, Any]) -> tuple[str, Any]:
+    """Where the patch goes in the module twin, and its value."""
+    if TWIN_PROPERTY in twin_patch:
+        return TWIN_PROPERTY, twin_patch[TWIN_PROPERTY]
+    [(name, target)] = twin_patch[SHADOW_PROPERTY].items()
+    return f"{SHADOW_PROPERTY}.{name}", target

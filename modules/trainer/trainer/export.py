@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from trainer import device, parity
+from trainer import device, parity, profile
 from trainer.contract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label
 from trainer.conversion import to_onnx_model
 from trainer.inputs import probe_frame
@@ -124,18 +124,33 @@ def new_contract(
     )
 
 
-def export(estimator: Any, contract: Contract, rows: Any, options: GateOptions) -> ExportedModel:
+def export(
+    estimator: Any,
+    contract: Contract,
+    rows: Any,
+    options: GateOptions,
+    *,
+    reference: Any = None,
+) -> ExportedModel:
     """Convert ``estimator`` with ``contract`` and gate it on ``rows`` plus random points.
 
     ``rows`` is a matrix as scikit-learn is to be asked (the gate gives ONNX Runtime their
-    float32 values), or for typed inputs a DataFrame of the contract's columns.
+    float32 values), or for typed inputs a DataFrame of the contract's columns. ``reference``,
+    real rows the model was fitted or checked on (not points made up from ranges), gives the
+    model its drift profile (profile.py).
     """
     with warnings.catch_warnings():
         # A model fitted on a DataFrame warns when given plain arrays; the columns are in order.
         warnings.filterwarnings("ignore", message="X does not have valid feature names")
         # scikit-learn 1.9 warns when the converter reads the calibrator's SVC attributes.
         warnings.simplefilter("ignore", FutureWarning)
-        data = to_onnx_model(estimator, contract, options.device_runtime).SerializeToString()
+        model = to_onnx_model(estimator, contract, options.device_runtime)
+        # The reference the device's drift checks compare live rows with (profile.py).
+        if reference is not None:
+            text = profile.of_model(estimator, contract.feature_names, reference, contract.kind)
+            if text is not None:
+                model.metadata_props.add(key="profile", value=text)
+        data = model.SerializeToString()
         if contract.inputs:
             points = probe_frame(rows, contract, options.points, options.seed)
         else:

@@ -18,6 +18,8 @@ import numpy as np
 
 PROFILE_VERSION = 1
 BINS = 10
+MIN_ROWS = 50  # fewer reference rows than this make no profile: their deciles mean little
+MAX_FEATURES = 64  # a wider model gets no profile (it would pass a few KB of metadata)
 MAX_CATEGORIES = 20  # the most frequent categories kept by name; the rest count as "other"
 DIGITS = 6
 
@@ -77,3 +79,25 @@ def reference_profile(
 
 def to_metadata(profile: dict[str, Any]) -> str:
     return json.dumps(profile, separators=(",", ":"))
+
+
+def of_model(estimator: Any, feature_names: Sequence[str], rows: Any, kind: str) -> str | None:
+    """The profile of the rows a model was fitted or checked on, and of its answers to them,
+    as metadata text; None when there are too few rows or too many features to profile."""
+    count = len(rows)
+    if count < MIN_ROWS or len(feature_names) > MAX_FEATURES:
+        return None
+    if hasattr(rows, "columns"):  # a DataFrame: each column by name
+        columns = {name: rows[name].to_numpy() for name in feature_names}
+    else:
+        matrix = np.asarray(rows)
+        columns = {name: matrix[:, i] for i, name in enumerate(feature_names)}
+    answers = np.asarray(estimator.predict(rows))
+    if kind == "regressor":
+        output = answers.reshape(count, -1)[:, 0]  # the first target stands for the output
+        profile = reference_profile(columns, output, output_kind="numeric", output_name="value")
+    else:  # a classifier's label, an outlier detector's 1 / -1
+        profile = reference_profile(
+            columns, answers, output_kind="categorical", output_name="label"
+        )
+    return to_metadata(profile)
