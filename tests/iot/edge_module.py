@@ -4,6 +4,7 @@ start it, talk to it and read what it reports."""
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -48,3 +49,16 @@ def wait_status(hub: EdgeHub, version: str | None, status: str, timeout: float =
     return hub.wait_for_reported(
         MODULE, lambda r: model_status(r) == (version, status), timeout=timeout
     )["model"]
+
+
+def call(module: Predictor, path: str, body: Any = None) -> tuple[int, Any]:
+    """``GET`` (or, with ``body``, ``POST`` as JSON) ``path``: the status and the JSON answer,
+    errors included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://{HOST}:{module.port}{path}", data=data)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")

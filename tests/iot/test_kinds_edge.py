@@ -4,9 +4,6 @@ module messages, and all of them back from the cache after a restart."""
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,7 @@ from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, call, start, wait_status
 from tests.predictor.kindmodels import (
     DIABETES_ROW,
     MACHINE,
@@ -27,7 +24,7 @@ from tests.predictor.kindmodels import (
     VERSION,
     kind_model,
 )
-from tests.predictor.process import HOST, Predictor, predictor
+from tests.predictor.process import Predictor, predictor
 
 FAR = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the diabetes data: an outlier
 
@@ -35,17 +32,6 @@ FAR = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the diabetes data: an outl
 @pytest.fixture(scope="module")
 def kind_models() -> dict[str, bytes]:
     return {name: kind_model(name) for name in (REGRESSOR, TWO_TARGETS, OUTLIER, PIPELINE)}
-
-
-def call(module: Predictor, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://{HOST}:{module.port}{path}", data=data)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def answer_to(hub: EdgeHub, message_id: str) -> Any:

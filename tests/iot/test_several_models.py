@@ -3,7 +3,6 @@ edgeHub emulator, models from a real Azurite, answers over HTTP, v2 and module m
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -16,9 +15,9 @@ from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, start, wait_status
+from tests.iot.edge_module import FLOWER, MODULE, call, start, wait_status
 from tests.predictor.modelfactory import iris_model
-from tests.predictor.process import HOST, Predictor, predictor
+from tests.predictor.process import HOST, predictor
 from trainer.training import Hyperparameters
 
 LEAF, PETAL = "20261203.1", "20261203.2"
@@ -36,17 +35,6 @@ def named() -> Named:
         leaf=iris_model(LEAF, Hyperparameters(c=10.0, kernel="linear"), name="leaf"),
         petal=iris_model(PETAL, Hyperparameters(c=3.0), name="petal"),
     )
-
-
-def call(module: Predictor, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"http://{HOST}:{module.port}{path}", data=data)
-    request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 def named_status(hub: EdgeHub, name: str, status: str, timeout: float = 60) -> Any:
