@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
@@ -36,6 +36,9 @@ from predictor.iot.account import StorageAccount
 from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 
+if TYPE_CHECKING:
+    from predictor.settings import Settings
+
 log = logging.getLogger(__name__)
 
 _URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
@@ -52,6 +55,19 @@ class DownloadPolicy:
     backoff_seconds: float
     timeout: float
     connection_string: str | None = None
+
+    @classmethod
+    def of(cls, settings: Settings) -> DownloadPolicy:
+        """The policy the module's settings give (the twin's targets and the storage follower
+        download alike)."""
+        connection = settings.storage_connection_string
+        return cls(
+            max_bytes=settings.max_model_bytes,
+            attempts=settings.download_attempts,
+            backoff_seconds=settings.download_backoff_seconds,
+            timeout=settings.download_timeout,
+            connection_string=connection.get_secret_value() if connection else None,
+        )
 
 
 class Downloader:

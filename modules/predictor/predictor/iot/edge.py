@@ -60,17 +60,8 @@ class EdgeModule:
         self._report_lock = asyncio.Lock()
         self._last_report: dict[str, Any] | None = None
         self._report_pending = False
-        connection = settings.storage_connection_string
         self.registry = plane.registry
-        self.downloader = Downloader(
-            DownloadPolicy(
-                max_bytes=settings.max_model_bytes,
-                attempts=settings.download_attempts,
-                backoff_seconds=settings.download_backoff_seconds,
-                timeout=settings.download_timeout,
-                connection_string=connection.get_secret_value() if connection else None,
-            )
-        )
+        self.downloader = Downloader(DownloadPolicy.of(settings))
         # With a connection string, model URLs may name its blob host only (docs/reliability.md).
         account = self.downloader.account
         self._storage_host = account.host if account else None

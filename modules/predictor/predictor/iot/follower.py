@@ -47,16 +47,7 @@ class Follower:
         self.url = settings.model_url.get_secret_value()
         self.manager = manager
         self.state = state
-        connection = settings.storage_connection_string
-        self.downloader = Downloader(
-            DownloadPolicy(
-                max_bytes=settings.max_model_bytes,
-                attempts=settings.download_attempts,
-                backoff_seconds=settings.download_backoff_seconds,
-                timeout=settings.download_timeout,
-                connection_string=connection.get_secret_value() if connection else None,
-            )
-        )
+        self.downloader = Downloader(DownloadPolicy.of(settings))
         account = self.downloader.account
         self._storage_host = account.host if account else None
         self.updater = ModelUpdater(
