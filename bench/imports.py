@@ -5,9 +5,9 @@ Each figure comes from a fresh interpreter that imports one thing and reports th
 processes are printed. Three groups:
 
 - the big dependencies one by one (ONNX Runtime, numpy, the IoT SDK, aiohttp's server, the
-  settings' pydantic-settings, ...), each alone in its process;
+  pydantic-settings that the settings once used, ...), each alone in its process;
 - pieces of them: the TLS contexts that ``aiohttp.connector`` builds at import, the typed
-  settings read (``Settings()``), and one ONNX Runtime session of the bundled model;
+  settings read (``load_settings()``), and one ONNX Runtime session of the bundled model;
 - the predictor's own code with and without its bytecode: the release image runs with
   ``PYTHONDONTWRITEBYTECODE=1`` from a root-owned ``/app``, so unless the image compiles it,
   every start compiles ``predictor/`` from source.
@@ -81,15 +81,19 @@ ALONE = [
         "import pydantic_settings",
     ),
     (
-        "a lean typed reader instead: dataclasses and typing, the same others in",
+        "msgspec (the settings' library now) after the same others",
         "import numpy, onnxruntime, aiohttp.web, prometheus_client, orjson, tenacity",
-        "import dataclasses, typing, os; typing.get_type_hints(dataclasses.make_dataclass("
-        "'S', [('port', int, dataclasses.field(default=8080))]))",
+        "import msgspec",
     ),
     (
-        "Settings() (predictor.settings, imports done)",
+        "predictor.settings (its class built) after the same others",
+        "import numpy, onnxruntime, aiohttp.web, prometheus_client, orjson, tenacity",
         "import predictor.settings",
-        "predictor.settings.Settings()",
+    ),
+    (
+        "load_settings() (predictor.settings, imports done)",
+        "import predictor.settings",
+        "predictor.settings.load_settings()",
     ),
     (
         "ONNX Runtime session of the bundled model",

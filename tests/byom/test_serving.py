@@ -30,7 +30,7 @@ from devtools.azurite import REPO_ROOT, Azurite
 from devtools.ports import free_port, port_in_use
 from predictor.api.state import MANAGER
 from predictor.app import create_app
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from tests.byom.conftest import Foreign
 from trainer import publish_model
 
@@ -40,7 +40,7 @@ Client = TestClient[Any, Any]
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[Client]:
     """A real predictor on 127.0.0.1 with its default settings but for its folders: no model."""
-    settings = Settings(
+    settings = load_settings(
         http_host="127.0.0.1",
         model_cache_dir=tmp_path / "cache",
         default_model=tmp_path / "no-bundled-model.onnx",

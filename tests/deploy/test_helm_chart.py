@@ -13,7 +13,7 @@ from helm_python import HelmRenderError, HelmValuesError
 
 from devtools import pod
 from devtools.azurite import REPO_ROOT
-from predictor.settings import Settings
+from predictor.settings import load_settings, setting_infos
 from tests.deploy import chart
 
 URL = "https://account.blob.example/models/iris-svm/1.onnx?sv=x&sig=y"
@@ -86,7 +86,7 @@ def test_probes_service_and_scrape_annotations_name_the_predictors_port() -> Non
     objects = chart.render(VALUES)
     kinds = chart.by_kind(objects)
     container = deployment_container(objects)
-    port = Settings().http_port
+    port = load_settings().http_port
     assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -107,7 +107,7 @@ def test_the_cache_is_an_empty_dir_at_the_predictors_cache_dir() -> None:
     objects = chart.render(VALUES)
     spec = chart.by_kind(objects)["Deployment"]["spec"]["template"]["spec"]
     start = pod.container_start(chart.by_kind(objects)["Deployment"], chart.secrets(objects))
-    cache_dir = str(Settings().model_cache_dir)
+    cache_dir = str(load_settings().model_cache_dir)
     assert start.overrides.tmpfs == (cache_dir,)
     assert start.env["PREDICTOR_MODEL_CACHE_DIR"] == cache_dir
     assert spec["volumes"] == [{"name": "model-cache", "emptyDir": {"sizeLimit": "256Mi"}}]
@@ -130,7 +130,7 @@ def test_the_model_url_comes_from_the_secret_and_the_other_keys_are_optional() -
     assert start.env["PREDICTOR_STORAGE_CONNECTION_STRING"] == "AccountName=a"
     assert start.env["PREDICTOR_MODEL_PUBLIC_KEY"] == "k"
     # Every env value that is a PREDICTOR_ setting names one the predictor reads.
-    fields = {f"PREDICTOR_{name.upper()}" for name in Settings.model_fields}
+    fields = {f"PREDICTOR_{name.upper()}" for name in setting_infos()}
     literal = [e["name"] for e in deployment_container(objects)["env"] if "value" in e]
     assert set(literal) <= fields
 

@@ -50,7 +50,7 @@ def test_requirements_resolve_to_arm64_wheels_only(module: str) -> None:
     assert found["paho-mqtt"].path.name == "paho_mqtt-1.6.1-py3-none-any.whl"
     if module == "predictor":
         # The native wheels really hold arm64 code, not just an arm64 file name.
-        for name in ("onnxruntime", "numpy", "aiohttp", "pydantic-core"):
+        for name in ("onnxruntime", "numpy", "aiohttp", "msgspec"):
             assert found[name].machines == {"aarch64"}, name
 
 

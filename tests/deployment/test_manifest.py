@@ -6,6 +6,8 @@ import importlib
 import json
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +157,29 @@ def test_cli_writes_the_manifest(tmp_path: Path) -> None:
     )
 
 
-def module_settings(module: str) -> Any:
-    """The module's own typed settings class: the one place it reads its environment from."""
-    settings = importlib.import_module(f"{module}.settings").Settings
-    return settings
+@dataclass(frozen=True)
+class ModuleSettings:
+    """A module's own typed settings: the one place it reads its environment from."""
+
+    prefix: str
+    fields: set[str]
+    load: Callable[..., Any]  # field=text, ...: the module's own parsing, or raise
+
+
+def module_settings(module: str) -> ModuleSettings:
+    settings = importlib.import_module(f"{module}.settings")
+    if hasattr(settings, "load_settings"):  # the predictor's msgspec settings
+        return ModuleSettings(
+            settings.ENV_PREFIX,
+            set(settings.setting_infos()),
+            lambda **values: settings.load_settings({}, **values),
+        )
+    cls = settings.Settings  # pydantic-settings (the sensor)
+    return ModuleSettings(
+        cls.model_config["env_prefix"],
+        set(cls.model_fields),
+        cls,
+    )
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -166,13 +187,13 @@ def test_environment_names_are_settings_the_modules_read(name: str) -> None:
     modules = load(name)["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"]
     for module, spec in modules.items():
         settings = module_settings(module)
-        prefix = settings.model_config["env_prefix"]
+        prefix = settings.prefix
         for variable, entry in spec.get("env", {}).items():
             assert variable.startswith(prefix), f"{module}: {variable} lacks {prefix}"
             field = variable.removeprefix(prefix).lower()
-            assert field in settings.model_fields, f"{module} reads no {variable}"
+            assert field in settings.fields, f"{module} reads no {variable}"
             # The value itself must be one the module accepts.
-            settings(**{field: entry["value"]})
+            settings.load(**{field: entry["value"]})
 
 
 ROUTE = re.compile(
@@ -191,8 +212,8 @@ def test_routes_name_outputs_and_inputs_the_modules_really_use(name: str) -> Non
         # What the module uses with the template's environment applied.
         env = {k: v["value"] for k, v in modules[module].get("env", {}).items()}
         settings = module_settings(module)
-        prefix = settings.model_config["env_prefix"]
-        return settings(**{k.removeprefix(prefix).lower(): v for k, v in env.items()})
+        prefix = settings.prefix
+        return settings.load(**{k.removeprefix(prefix).lower(): v for k, v in env.items()})
 
     outputs = {
         "sensor": {configured("sensor").output},

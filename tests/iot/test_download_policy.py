@@ -18,7 +18,7 @@ from predictor.iot.edge import EdgeModule
 from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
@@ -170,7 +170,7 @@ def test_a_malformed_connection_string_is_refused_without_echoing_it(value: str)
 def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
     manager: ModelManager,
 ) -> None:
-    settings = Settings(
+    settings = load_settings(
         storage_connection_string=f"AccountKey={ACCOUNT_KEY}", model_cache_dir=manager.cache_dir
     )
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:

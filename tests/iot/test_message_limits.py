@@ -19,7 +19,7 @@ from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
 from tests.iot.edge_module import FLOWER, MODULE, start
@@ -60,7 +60,7 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
 ) -> None:
     for name, value in hub.module_env(MODULE).items():  # the SDK reads its edge environment
         monkeypatch.setenv(name, value)
-    settings = Settings(
+    settings = load_settings(
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
     module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())

@@ -16,7 +16,7 @@ from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
@@ -64,7 +64,7 @@ async def test_a_contract_error_quoting_a_huge_value_is_reported_capped(
 
 async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManager) -> None:
     plane = DataPlane(ModelRegistry(manager), max_rows=10)
-    module = EdgeModule(Settings(model_cache_dir=manager.cache_dir), plane, Metrics())
+    module = EdgeModule(load_settings(model_cache_dir=manager.cache_dir), plane, Metrics())
     module.handle_desired(
         {"model": {"url": "ftp://x", "sha256": "f" * 4000, "version": "é" * 4000}}
     )

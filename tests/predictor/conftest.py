@@ -14,7 +14,7 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from predictor.app import create_app
-from predictor.settings import Settings
+from predictor.settings import Settings, load_settings
 from tests.predictor.modelfactory import iris_model
 from trainer.contract import Contract
 from trainer.conversion import to_onnx_model
@@ -71,7 +71,7 @@ def make_settings(tmp_path: Path) -> MakeSettings:
             "default_model": bundled,
         }
         values.update(overrides)
-        return Settings(**values)
+        return load_settings(**values)
 
     return make
 

@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
 from predictor import logs
-from predictor.settings import EDGEHUB_MESSAGE_LIMIT, Settings
+from predictor.settings import EDGEHUB_MESSAGE_LIMIT, SettingsError, load_settings, setting_infos
 
 
 @pytest.fixture
@@ -61,7 +60,7 @@ def test_settings_come_from_predictor_environment_variables(
     monkeypatch.setenv("PREDICTOR_HTTP_PORT", "9090")
     monkeypatch.setenv("PREDICTOR_MODEL_CACHE_DIR", "/data/cache")
     monkeypatch.setenv("PREDICTOR_MAX_ROWS", "50")
-    settings = Settings()
+    settings = load_settings()
     assert settings.http_port == 9090
     assert settings.model_cache_dir == Path("/data/cache")
     assert settings.max_rows == 50
@@ -70,7 +69,7 @@ def test_settings_come_from_predictor_environment_variables(
 
 
 def test_every_setting_is_documented() -> None:
-    for name, field in Settings.model_fields.items():
+    for name, field in setting_infos().items():
         assert field.description, f"PREDICTOR_{name.upper()} has no description"
 
 
@@ -87,8 +86,8 @@ def test_invalid_settings_are_refused(
     monkeypatch: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     monkeypatch.setenv(variable, value)
-    with pytest.raises(ValidationError):
-        Settings()
+    with pytest.raises(SettingsError):
+        load_settings()
 
 
 def test_the_message_limit_is_the_one_the_iot_sdk_enforces(
@@ -100,25 +99,73 @@ def test_the_message_limit_is_the_one_the_iot_sdk_enforces(
 
     assert EDGEHUB_MESSAGE_LIMIT == TELEMETRY_MESSAGE_SIZE_LIMIT == wire.SDK_MESSAGE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT))
-    assert Settings().max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
+    assert load_settings().max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT + 1))
-    with pytest.raises(ValidationError, match="less than or equal to 262144"):
-        Settings()
+    with pytest.raises(SettingsError, match="<= 262144"):
+        load_settings()
 
 
 def test_the_settings_tables_in_the_docs_list_every_setting() -> None:
     repo = Path(__file__).resolve().parents[2]
     for doc in (repo / "docs" / "predictor.md", repo / "README.md"):
         text = doc.read_text()
-        for name in Settings.model_fields:
+        for name in setting_infos():
             assert f"| `PREDICTOR_{name.upper()}` |" in text, f"{doc.name} lacks {name}"
 
 
 def test_the_cache_default_matches_the_image_and_the_deployment() -> None:
     repo = Path(__file__).resolve().parents[2]
-    default = str(Settings.model_fields["model_cache_dir"].default)
+    default = str(setting_infos()["model_cache_dir"].default)
     assert (
         f"PREDICTOR_MODEL_CACHE_DIR={default}"
         in (repo / "modules" / "predictor" / "Dockerfile.amd64").read_text()
     )
     assert f":{default}" in (repo / "deployment.template.json").read_text()
+
+
+def test_every_wrong_variable_is_named_at_once_and_no_secret_is_echoed() -> None:
+    env = {
+        "PREDICTOR_HTTP_PORT": "eighty",
+        "PREDICTOR_MAX_ROWS": "0",
+        "PREDICTOR_MODEL_URL_HOSTS": "a.example",  # not JSON
+        "PREDICTOR_STORAGE_CONNECTION_STRING": "AccountKey=hush",  # fine: a secret, any text
+        "PREDICTOR_HTTP_BODY_TIMEOUT_SECONDS": "301",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.problems == [
+        "PREDICTOR_HTTP_PORT: Expected `int`, got 'eighty'",
+        "PREDICTOR_MAX_ROWS: Expected `int` >= 1, got '0'",
+        "PREDICTOR_MODEL_URL_HOSTS: not a JSON list, got 'a.example'",
+        "PREDICTOR_HTTP_BODY_TIMEOUT_SECONDS: Expected `float` <= 300.0, got '301'",
+    ]
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PREDICTOR_HTTP_TOKEN": "hush-hush "})
+    assert "white space" in str(caught.value) and "hush" not in str(caught.value)
+    with pytest.raises(SettingsError, match="PREDICTOR_MODEL_URL: expected text"):
+        load_settings({}, model_url=7)
+
+
+def test_environment_text_is_read_as_operators_write_it() -> None:
+    settings = load_settings(
+        {
+            "predictor_max_rows": "5",  # names are case-insensitive
+            "PREDICTOR_COALESCE": "off",
+            "PREDICTOR_ACCESS_LOG": "Yes",
+            "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "1",
+            "PREDICTOR_MODEL_URL_HOSTS": '["a.example", "b.example"]',
+            "PREDICTOR_MODEL_PUBLIC_KEY": " ",  # blank: unset
+            "PREDICTOR_UNKNOWN": "ignored",
+            "OTHER_HTTP_PORT": "1",
+        }
+    )
+    assert settings.max_rows == 5
+    assert settings.coalesce is False and settings.access_log is True
+    assert settings.allow_http_model_urls is True
+    assert settings.model_url_hosts == ["a.example", "b.example"]
+    assert settings.model_public_key is None
+    assert settings.http_port == 8080
+    # Values given in code override the environment, and are checked the same way.
+    assert load_settings({"PREDICTOR_MAX_ROWS": "5"}, max_rows=7).max_rows == 7
+    with pytest.raises(SettingsError, match="PREDICTOR_MAX_ROWS"):
+        load_settings({}, max_rows=0)

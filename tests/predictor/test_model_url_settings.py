@@ -8,24 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from tests.predictor.process import REPO, env_for
 
 
 def test_empty_values_mean_unset_and_the_url_is_trimmed() -> None:
-    settings = Settings(model_url="  ", model_sha256="", model_signature=" ")
+    settings = load_settings(model_url="  ", model_sha256="", model_signature=" ")
     assert (settings.model_url, settings.model_sha256, settings.model_signature) == (
         None,
         None,
         None,
     )
-    url = Settings(model_url=" https://a.blob.core.windows.net/m/x.onnx?sig=s ").model_url
+    url = load_settings(model_url=" https://a.blob.core.windows.net/m/x.onnx?sig=s ").model_url
     assert (
         url is not None
         and url.get_secret_value() == "https://a.blob.core.windows.net/m/x.onnx?sig=s"
     )
-    assert "sig=s" not in repr(Settings(model_url="https://a/m/x.onnx?sig=s"))  # a secret
-    assert Settings().model_poll_seconds == 60
+    assert "sig=s" not in repr(load_settings(model_url="https://a/m/x.onnx?sig=s"))  # a secret
+    assert load_settings().model_poll_seconds == 60
 
 
 @pytest.mark.parametrize(

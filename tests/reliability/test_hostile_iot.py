@@ -24,7 +24,7 @@ from predictor.iot.methods import DirectMethods
 from predictor.iot.target import TargetError, parse_target
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
 from tests.iot.edge_module import MODULE, REPO, model_status, start
@@ -123,7 +123,7 @@ def test_parse_target_takes_only_https_urls_of_the_allowed_hosts(value: Any) -> 
 async def test_handle_desired_submits_a_valid_target_or_reports_failed_with_a_reason(
     manager: ModelManager, desired: Any, model: Any
 ) -> None:
-    settings_ = Settings(model_url_hosts=ALLOWED, model_cache_dir=manager.cache_dir)
+    settings_ = load_settings(model_url_hosts=ALLOWED, model_cache_dir=manager.cache_dir)
     module = EdgeModule(settings_, DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), Metrics())
     if isinstance(desired, dict):
         desired = {**desired, "model": model}

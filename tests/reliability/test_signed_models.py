@@ -18,14 +18,13 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import ValidationError
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from predictor.iot.download import Downloader
 from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
-from predictor.settings import Settings
+from predictor.settings import SettingsError, load_settings
 from predictor.signature import load_public_key
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, V2, IotModels
@@ -134,9 +133,9 @@ async def test_without_a_key_signatures_are_not_needed(
 
 
 def test_a_bad_public_key_setting_is_refused_with_the_reason() -> None:
-    with pytest.raises(ValidationError, match="not an Ed25519 public key"):
-        Settings(model_public_key="not a key")
-    assert Settings(model_public_key="").model_public_key is None
+    with pytest.raises(SettingsError, match="not an Ed25519 public key"):
+        load_settings(model_public_key="not a key")
+    assert load_settings(model_public_key="").model_public_key is None
 
 
 def test_end_to_end_the_module_reports_why_it_refused_and_applies_the_signed_model(

@@ -5,12 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from pydantic import ValidationError
-
 from predictor import logs
 from predictor.app import create_app
 from predictor.serve import AppFactory, run
-from predictor.settings import Settings
+from predictor.settings import SettingsError, load_settings
 
 log = logging.getLogger("predictor")
 
@@ -18,13 +16,9 @@ log = logging.getLogger("predictor")
 def main(app_factory: AppFactory = create_app) -> int:
     logs.configure()
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"PREDICTOR_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors()
-        )
-        log.error("invalid settings: %s", problems)
+        settings = load_settings()
+    except SettingsError as exc:
+        log.error("invalid settings: %s", exc)
         return 2
     logs.configure(settings.log_level)
     log.info("predictor starting")
