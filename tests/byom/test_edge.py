@@ -8,9 +8,7 @@ Needs the predictor's IoT side and the edgeHub emulator; skipped where they are 
 
 from __future__ import annotations
 
-import json
 import shutil
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +24,8 @@ from trainer import publish_model
 edgehub = pytest.importorskip("devtools.edgehub", reason="the edgeHub emulator is not merged")
 pytest.importorskip("predictor.iot", reason="the predictor's IoT Edge side is not merged")
 
-from tests.predictor.process import HOST, predictor  # noqa: E402
+from tests.iot.edge_module import post  # noqa: E402
+from tests.predictor.process import predictor  # noqa: E402
 
 MODULE = "predictor"
 BATCH = 50  # rows per telemetry message: answers stay far below edgeHub's 256 KB
@@ -93,13 +92,7 @@ def test_foreign_models_via_the_module_twin_answer_telemetry_like_scikit_learn(
             expected = model.sklearn_labels()
             assert telemetry_labels(hub, model) == expected
 
-            request = urllib.request.Request(
-                f"http://{HOST}:{module.port}/predict",
-                data=json.dumps({"instances": model.features.tolist()}).encode(),
-                headers={"Content-Type": "application/json"},
-            )
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answer = json.loads(response.read())
+            answer = post(module, {"instances": model.features.tolist()})
             assert [p["label"] for p in answer["predictions"]] == expected
             signature = parse_qs(urlsplit(published.twin_patch["model"]["url"]).query)["sig"][0]
             assert signature not in module.log.read_text()  # the SAS never reaches the log

@@ -9,12 +9,6 @@ give scikit-learn's label for every row of the data set.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
@@ -26,12 +20,13 @@ import pytest
 import tritonclient.http.aio as triton
 from aiohttp.test_utils import TestClient, TestServer
 
-from devtools.azurite import REPO_ROOT, Azurite
-from devtools.ports import free_port, port_in_use
+from devtools.azurite import Azurite
 from predictor.api.state import MANAGER
 from predictor.app import create_app
 from predictor.settings import load_settings
 from tests.byom.conftest import Foreign
+from tests.iot.edge_module import post
+from tests.predictor.process import predictor
 from trainer import publish_model
 
 Client = TestClient[Any, Any]
@@ -152,40 +147,8 @@ def test_a_predictor_process_serves_a_foreign_model_from_its_bundle(
     cancer: Foreign, tmp_path: Path
 ) -> None:
     """``python -m predictor`` as the container runs it, the breast-cancer model as its bundle."""
-    bundled = tmp_path / "default.onnx"
-    bundled.write_bytes(cancer.onnx)
-    port = free_port("127.0.0.1")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
-    env.update(
-        PYTHONPATH=str(REPO_ROOT / "modules" / "predictor"),
-        PREDICTOR_HTTP_HOST="127.0.0.1",
-        PREDICTOR_HTTP_PORT=str(port),
-        PREDICTOR_MODEL_CACHE_DIR=str(tmp_path / "cache"),
-        PREDICTOR_DEFAULT_MODEL=str(bundled),
-    )
-    log = tmp_path / "predictor.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "predictor"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while not port_in_use("127.0.0.1", port):
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/predict",
-            data=json.dumps({"instances": cancer.features.tolist()}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.loads(response.read())
+    (tmp_path / "bundled.onnx").write_bytes(cancer.onnx)
+    with predictor(tmp_path) as module:
+        answer = post(module, {"instances": cancer.features.tolist()})
         assert [p["label"] for p in answer["predictions"]] == cancer.sklearn_labels()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=15) == 0, log.read_text()
+    assert module.process.returncode == 0, module.log.read_text()  # SIGTERM: a clean stop

@@ -17,6 +17,7 @@ import pytest
 
 from devtools import arm64, netns, onnx_probe, rootfs, wheels
 from tests.deployment.conftest import Arm64Root
+from tests.deployment.predictions import assert_predicts_as_on_host
 from trainer.training import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -111,16 +112,7 @@ def test_the_predictor_serves_under_emulation(
     try:
         # Its own network namespace: the default port 8080, whatever the host runs.
         netns.wait_until_healthy(process, "http://127.0.0.1:8080/healthz", log, timeout=600)
-        answer = netns.request(
-            process.pid, "POST", "http://127.0.0.1:8080/predict", json.dumps(SAMPLE).encode()
-        )
-        assert answer.status == 200, answer.body
-        host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
-        served = answer.json()
-        assert served["label"] == host["labels"][0]
-        assert list(served["probabilities"].values()) == pytest.approx(
-            host["probabilities"][0], abs=1e-5
-        )
+        assert_predicts_as_on_host(process.pid, "http://127.0.0.1:8080", default_model_file, SAMPLE)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=120) == 0, log.read_text()
     finally:

@@ -8,13 +8,13 @@ devtools.arm64 for why ONNX Runtime needs one under qemu).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from devtools import arm64, buildah, container, image_sizes, netns, onnx_probe
+from devtools import arm64, buildah, container, image_sizes, netns
+from tests.deployment.predictions import assert_predicts_as_on_host
 
 # Every module of predictor/ whose compiled form the interpreter would not find (it cannot
 # write one: /app is root's and PYTHONDONTWRITEBYTECODE is set).
@@ -58,14 +58,7 @@ def test_predictor_arm64_image_builds_and_serves_under_emulation(
         assert "\nNoNewPrivs:\t1\n" in status and "\nCapEff:\t0000000000000000\n" in status
         check = started.healthcheck(timeout=60)
         assert check.returncode == 0, check.stderr
-        answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())
-        assert answer.status == 200, answer.body
-        host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
-        served = answer.json()
-        assert served["label"] == host["labels"][0]
-        assert list(served["probabilities"].values()) == pytest.approx(
-            host["probabilities"][0], abs=1e-5
-        )
+        assert_predicts_as_on_host(started.pid, base, default_model_file, SAMPLE)
         uncompiled = started.run(["python", "-c", UNCOMPILED])
         assert uncompiled.stdout.decode().strip() == "0", uncompiled.stderr
         # The installed size per package, on arm64 (BENCHMARKS.md, memory and size): printed

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from devtools import buildah, container, netns, onnx_probe
+from tests.deployment.predictions import assert_predicts_as_on_host
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "deployment.template.json"
@@ -113,14 +114,7 @@ def test_predictor_container_answers_healthz_and_predicts(
         for writable in ("/tmp/written", "/var/lib/predictor/written"):
             done = started.run(["python", "-c", probe, writable])
             assert done.returncode == 0, done.stderr
-        answer = netns.request(started.pid, "POST", f"{base}/predict", json.dumps(SAMPLE).encode())
-        assert answer.status == 200, answer.body
-        host = onnx_probe.predict(default_model_file.read_bytes(), [list(SAMPLE.values())])
-        served = answer.json()
-        assert served["label"] == host["labels"][0]
-        assert list(served["probabilities"].values()) == pytest.approx(
-            host["probabilities"][0], abs=1e-5
-        )
+        assert_predicts_as_on_host(started.pid, base, default_model_file, SAMPLE)
         # A model update's bounded check as the module runs it (predictor.modelcheck's child
         # process, its PYTHONPATH, its limits) under the read-only root and without
         # capabilities: the bundled model passes, bytes that are no model are refused.

@@ -4,6 +4,7 @@ disturb another), and real SDK modules connected to it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -28,29 +29,22 @@ def edgehub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeHub]:
         yield hub
 
 
-def _module(hub: EdgeHub, name: str) -> Iterator[SdkModule]:
-    module = SdkModule.start(hub.module_env(name))
-    try:
-        yield module
-    finally:
-        module.shutdown()
+def _module_fixture(name: str) -> Any:
+    """A fixture named ``name``: the SDK module ``name`` on the session's emulator, shut down
+    after the test."""
+
+    @pytest.fixture(name=name)
+    def module(edgehub: EdgeHub) -> Iterator[SdkModule]:
+        started = SdkModule.start(edgehub.module_env(name))
+        try:
+            yield started
+        finally:
+            started.shutdown()
+
+    return module
 
 
-@pytest.fixture
-def echo(edgehub: EdgeHub) -> Iterator[SdkModule]:
-    yield from _module(edgehub, "echo")
-
-
-@pytest.fixture
-def sink(edgehub: EdgeHub) -> Iterator[SdkModule]:
-    yield from _module(edgehub, "sink")
-
-
-@pytest.fixture
-def flood(edgehub: EdgeHub) -> Iterator[SdkModule]:
-    yield from _module(edgehub, "flood")
-
-
-@pytest.fixture
-def crash(edgehub: EdgeHub) -> Iterator[SdkModule]:
-    yield from _module(edgehub, "crash")
+echo = _module_fixture("echo")
+sink = _module_fixture("sink")
+flood = _module_fixture("flood")
+crash = _module_fixture("crash")

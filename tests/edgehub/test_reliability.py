@@ -5,12 +5,27 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from devtools.edgehub import EdgeHub
+from devtools.edgehub import Counters, EdgeHub
 from tests.edgehub.sdk_module import Record, SdkModule
 
 
 def _distinct_ids(record: Record) -> set[str | None]:
     return {received.message_id for received in record.inputs}
+
+
+def _queued_while_offline(
+    edgehub: EdgeHub, module: SdkModule, name: str, text: str, count: int, timeout: float
+) -> tuple[list[str], Counters]:
+    """Disconnect ``module`` (``name``) and send it ``count`` inputs ``collect`` (``"text n"``)
+    until the broker has acknowledged them all: their ids, and the counters from before."""
+    module.disconnect()
+    edgehub.wait_for_connection(name, connected=False, timeout=10)
+    before = edgehub.counters()
+    sent = [edgehub.send_input(name, "collect", f"{text} {n}") for n in range(count)]
+    edgehub.wait_for_counters(
+        lambda c: c.inputs_acknowledged - before.inputs_acknowledged == count, timeout=timeout
+    )
+    return sent, before
 
 
 def test_2000_messages_in_and_out_none_lost(edgehub: EdgeHub, flood: SdkModule) -> None:
@@ -80,14 +95,8 @@ def test_a_module_connecting_late_gets_what_was_queued(edgehub: EdgeHub) -> None
 def test_1500_inputs_queued_for_an_offline_module_all_arrive(
     edgehub: EdgeHub, flood: SdkModule
 ) -> None:
-    flood.disconnect()
-    edgehub.wait_for_connection("flood", connected=False, timeout=10)
-    before = edgehub.counters()
     # mosquitto's default (max_queued_messages 1000) would silently drop a third of these.
-    sent = [edgehub.send_input("flood", "collect", f"queued {n}") for n in range(1500)]
-    edgehub.wait_for_counters(
-        lambda c: c.inputs_acknowledged - before.inputs_acknowledged == 1500, timeout=60
-    )
+    sent, before = _queued_while_offline(edgehub, flood, "flood", "queued", 1500, timeout=60)
     flood.run(flood.client.connect())
     flood.wait_until(lambda r: set(sent) <= _distinct_ids(r), timeout=120)
     received = [i for i in flood.record.inputs if i.input_name == "collect"]
@@ -96,13 +105,7 @@ def test_1500_inputs_queued_for_an_offline_module_all_arrive(
 
 
 def test_inputs_the_broker_had_not_saved_are_sent_again(edgehub: EdgeHub, crash: SdkModule) -> None:
-    crash.disconnect()
-    edgehub.wait_for_connection("crash", connected=False, timeout=10)
-    before = edgehub.counters()
-    sent = [edgehub.send_input("crash", "collect", f"unsaved {n}") for n in range(300)]
-    edgehub.wait_for_counters(
-        lambda c: c.inputs_acknowledged - before.inputs_acknowledged == 300, timeout=30
-    )
+    sent, before = _queued_while_offline(edgehub, crash, "crash", "unsaved", 300, timeout=30)
     # Killed within moments of acknowledging them: its last save (every second) predates most.
     edgehub.restart_broker("crash")
     crash.run(crash.client.connect())

@@ -13,6 +13,7 @@ from devtools.edgehub import EdgeHub, load_manifest
 from predictor.store import ModelManager
 from tests.iot.edge_module import MODULE, REPO
 from tests.predictor.modelfactory import iris_model
+from tests.predictor.process import bundled_manager
 from trainer.training import Hyperparameters
 
 V1 = "20261125.100001"
@@ -39,9 +40,7 @@ def iot_models() -> IotModels:
 @pytest.fixture
 async def manager(tmp_path: Path, iot_models: IotModels) -> ModelManager:
     """A manager serving v1 (as the bundled model), with an empty cache."""
-    bundled = tmp_path / "bundled.onnx"
-    bundled.write_bytes(iot_models.v1)
-    manager = ModelManager(tmp_path / "cache", bundled)
+    manager = bundled_manager(tmp_path, iot_models.v1)
     await manager.load_at_start()
     return manager
 

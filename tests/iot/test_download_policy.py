@@ -3,9 +3,7 @@ downloader and updater against a real Azurite and a dishonest loopback server.""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.updates import Reports, policy, settle, target
+from tests.iot.updates import Reports, policy, running, settle, target
 from tests.reliability.hostile_storage import HostileStorage
 
 SAS = "sv=2025-01-05&sr=b&sp=r&sig=AAAA"
@@ -41,17 +39,6 @@ def elsewhere() -> Iterator[HostileStorage]:
     server = HostileStorage()
     yield server
     server.close()
-
-
-@contextlib.asynccontextmanager
-async def running(updater: ModelUpdater) -> AsyncIterator[ModelUpdater]:
-    task = asyncio.create_task(updater.run())
-    try:
-        yield updater
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def update(

@@ -4,7 +4,6 @@ error quotes: a model's contract, or the desired value itself."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from typing import Any
 
@@ -12,7 +11,6 @@ from devtools.azurite import Azurite
 from predictor.dataplane import DataPlane
 from predictor.iot.download import Downloader
 from predictor.iot.edge import EdgeModule
-from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
@@ -20,7 +18,7 @@ from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.updates import Reports, policy
+from tests.iot.updates import Reports, policy, update_once
 from tests.predictor.modelfactory import edit
 
 VALUE_LIMIT = 4096
@@ -43,15 +41,7 @@ async def test_a_contract_error_quoting_a_huge_value_is_reported_capped(
     manager = ModelManager(manager.cache_dir, manager.default_model, check=None)
     await manager.load_at_start()
     reports = Reports()
-    updater = ModelUpdater(manager, Downloader(policy()), reports)
-    task = asyncio.create_task(updater.run())
-    try:
-        updater.submit(parse_target(blob.desired(V2), allow_http=True))
-        await asyncio.wait_for(updater.wait_idle(), 30)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await update_once(ModelUpdater(manager, Downloader(policy()), reports), blob.desired(V2))
     assert reports.statuses[-1] == (V2, "failed")
     failed = reports.states[-1]
     assert failed["error"].startswith("unknown contract_version 'xxx")

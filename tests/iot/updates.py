@@ -1,9 +1,11 @@
 """What the updater tests share: a recorder of the updater's reports, a download policy, a
-target from a desired value and a wait until the updater is idle."""
+target from a desired value, a wait until the updater is idle, and the updater run as a task."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from predictor.iot.download import DownloadPolicy
@@ -42,3 +44,25 @@ def target(value: dict[str, str]) -> ModelTarget:
 
 async def settle(updater: ModelUpdater) -> None:
     await asyncio.wait_for(updater.wait_idle(), 30)
+
+
+@contextlib.asynccontextmanager
+async def running(updater: ModelUpdater) -> AsyncIterator[ModelUpdater]:
+    """``updater.run()`` as a task for the block, cancelled after it."""
+    task = asyncio.create_task(updater.run())
+    try:
+        yield updater
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def update_once(
+    updater: ModelUpdater, desired: dict[str, Any], idle_within: float = 30
+) -> None:
+    """Run ``updater`` for one target, ``desired``: submitted, then waited for until it is idle
+    (``idle_within`` seconds at the most)."""
+    async with running(updater):
+        updater.submit(target(desired))
+        await asyncio.wait_for(updater.wait_idle(), idle_within)

@@ -1,5 +1,6 @@
 """``python -m predictor`` as a real process on a free loopback port, for the tests that need one
-(tests/predictor/test_process.py, the IoT, BYOM and reliability tests)."""
+(tests/predictor/test_process.py, the IoT, BYOM and reliability tests), and model managers in
+the same folder layout."""
 
 from __future__ import annotations
 
@@ -76,6 +77,13 @@ def predictor(tmp_path: Path, **settings: str) -> Iterator[Predictor]:
         yield running
     finally:
         terminate(process, timeout=10)
+
+
+def bundled_manager(tmp_path: Path, bundled: bytes) -> ModelManager:
+    """A model manager with ``bundled`` as its bundled model and an empty cache, in ``tmp_path``
+    as ``predictor()`` lays it out (``bundled.onnx``, ``cache/``); not loaded yet."""
+    (tmp_path / "bundled.onnx").write_bytes(bundled)
+    return ModelManager(tmp_path / "cache", tmp_path / "bundled.onnx")
 
 
 async def cache_model(tmp_path: Path, data: bytes) -> None:

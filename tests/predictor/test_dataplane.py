@@ -17,6 +17,7 @@ from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
 from predictor.store import ModelManager
 from tests.predictor.conftest import V1, V2, Models
+from tests.predictor.process import bundled_manager
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 
@@ -25,9 +26,7 @@ IRIS = {"model": "iris-svm"}  # the metrics label of the test models
 
 @pytest.fixture
 async def manager(tmp_path: Path, models: Models) -> ModelManager:
-    bundled = tmp_path / "bundled.onnx"
-    bundled.write_bytes(models.v1)
-    store = ModelManager(tmp_path / "cache", bundled)
+    store = bundled_manager(tmp_path, models.v1)
     await store.load_at_start()
     return store
 
@@ -79,9 +78,7 @@ async def test_batches_merged_into_one_call_get_their_own_rows(manager: ModelMan
 
 
 async def test_the_store_announces_loads_swaps_and_refusals(tmp_path: Path, models: Models) -> None:
-    bundled = tmp_path / "bundled.onnx"
-    bundled.write_bytes(models.v1)
-    store = ModelManager(tmp_path / "cache", bundled)
+    store = bundled_manager(tmp_path, models.v1)
     events: list[ModelEvent] = []
     store.subscribe(events.append)
     store.subscribe(lambda event: 1 / 0)  # type: ignore[func-returns-value]  # a broken one
@@ -104,9 +101,7 @@ async def test_the_store_announces_loads_swaps_and_refusals(tmp_path: Path, mode
 
 
 async def test_metrics_follow_the_store_through_events(tmp_path: Path, models: Models) -> None:
-    bundled = tmp_path / "bundled.onnx"
-    bundled.write_bytes(models.v1)
-    store = ModelManager(tmp_path / "cache", bundled)
+    store = bundled_manager(tmp_path, models.v1)
     metrics = Metrics()
     store.subscribe(metrics.on_model_event)
     await store.load_at_start()

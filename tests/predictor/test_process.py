@@ -118,6 +118,19 @@ def test_invalid_settings_exit_2_with_an_error_line(tmp_path: Path) -> None:
     assert "PREDICTOR_HTTP_PORT" in line and "PREDICTOR_MAX_ROWS" in line
 
 
+def python(tmp_path: Path, code: str, timeout: float) -> str:
+    """What ``python -c code`` prints with the predictor's environment (it must exit 0)."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env_for(tmp_path),
+        capture_output=True,
+        timeout=timeout,
+        check=True,
+    )
+    return result.stdout.decode()
+
+
 def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path: Path) -> None:
     # Cold start matters on a device (the Azure SDKs cost ~0.7 s to import on the HTTP path),
     # and the image must stay small: no trainer, scikit-learn, scipy, pandas or onnx. Only the
@@ -145,15 +158,7 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
         "print(sorted({m.split('.')[0] for m in sys.modules} & "
         "{'azure', 'paho', 'trainer', 'sklearn', 'scipy', 'pandas', 'onnx', 'skl2onnx'}))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env_for(tmp_path),
-        capture_output=True,
-        timeout=30,
-        check=True,
-    )
-    assert result.stdout.decode().strip() == "[]"
+    assert python(tmp_path, code, timeout=30).strip() == "[]"
 
 
 def test_the_way_to_the_first_answer_does_not_import_protobuf(tmp_path: Path) -> None:
@@ -167,15 +172,7 @@ def test_the_way_to_the_first_answer_does_not_import_protobuf(tmp_path: Path) ->
         "print('google.protobuf' in sys.modules); "
         "OnnxModel.from_bytes(data, 'twin'); print('google.protobuf' in sys.modules)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        env=env_for(tmp_path),
-        capture_output=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.decode().split() == ["False", "True"]
+    assert python(tmp_path, code, timeout=60).split() == ["False", "True"]
 
 
 def test_a_port_in_use_exits_1_with_an_error_line(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from predictor.store import CacheWriteError, ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.iot.updates import Reports, policy
+from tests.iot.updates import Reports, policy, update_once
 from tests.predictor.process import cache_model
 from tests.reliability.cutting_proxy import CuttingProxy
 
@@ -97,14 +97,7 @@ async def test_storage_gone_mid_download_is_retried_then_failed_and_nothing_half
         desired = blob.desired(V2, url=blob.url.replace(f":{port}/", f":{proxy.port}/"))
         reports = Reports()
         updater = ModelUpdater(manager, Downloader(policy(attempts=3)), reports)
-        task = asyncio.create_task(updater.run())
-        try:
-            updater.submit(parse_target(desired, allow_http=True))
-            await asyncio.wait_for(updater.wait_idle(), 60)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await update_once(updater, desired, idle_within=60)
     assert reports.statuses == [(V2, "downloading"), (V2, "failed")]
     assert "the download broke off" in reports.states[-1]["error"]
     assert caplog.text.count("trying again in") == 2  # 3 tries, with backoff between

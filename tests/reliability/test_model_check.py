@@ -41,6 +41,8 @@ BOUNDS = {
     "PREDICTOR_MODEL_CHECK_SECONDS": str(SECONDS),
     "PREDICTOR_MODEL_CHECK_MEMORY_MB": str(MEMORY_MB),
 }
+# A check bound long enough that a test can catch the check's child process at work.
+PATIENT = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
 TOO_LONG = f"took more than {SECONDS} s"
 TOO_BIG = f"needs more memory than the {MEMORY_MB} MB cap"
 # Two gigabytes: past the cap, and what kills a small device's module when nothing bounds it.
@@ -239,23 +241,32 @@ def test_a_looping_and_a_bomb_model_fail_in_time_the_next_applies_serving_goes_o
         assert "downloading from" not in restarted.log.read_text()
 
 
-def test_a_module_killed_mid_check_refuses_that_model_after_its_restart(
+@contextmanager
+def mid_check(
     tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
-) -> None:
+) -> Iterator[tuple[Predictor, Uploaded, int]]:
+    """The module (serving V1, with the ``PATIENT`` bound) set to an endless-loop model: it,
+    the model's blob and the pid of the check's child process, while the check runs."""
     loop = upload(azurite, endless_loop(iot_models.v2))
-    patient = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
-    with start(tmp_path, hub, iot_models.v1, **patient) as first:
+    with start(tmp_path, hub, iot_models.v1, **PATIENT) as module:
         hub.wait_for_connection(MODULE, timeout=60)
         wait_status(hub, V1, "applied")
         hub.set_desired(MODULE, {"model": loop.desired(V2)})
-        wait_until(lambda: check_children(first.process.pid), 60, "model check")
-        [child] = check_children(first.process.pid)
+        wait_until(lambda: check_children(module.process.pid), 60, "model check")
+        [child] = check_children(module.process.pid)
+        yield module, loop, child
+
+
+def test_a_module_killed_mid_check_refuses_that_model_after_its_restart(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+) -> None:
+    with mid_check(tmp_path, hub, azurite, iot_models) as (first, loop, child):
         assert loop.sha256 in (tmp_path / "cache" / FILE).read_text()
         first.process.kill()  # as the OOM killer would
         first.process.wait()
         wait_until(lambda: not alive(child), 10, "end of the orphaned check")
 
-    with start(tmp_path, hub, iot_models.v1, **patient) as second:
+    with start(tmp_path, hub, iot_models.v1, **PATIENT) as second:
         assert INTERRUPTED in wait_failed(hub, loop, timeout=60)
         assert post(second, FLOWER)["model_version"] == V1
         assert "downloading from" not in second.log.read_text()
@@ -267,14 +278,7 @@ def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(
 ) -> None:
     # SIGTERM (a redeployment, a reboot) is not the model's fault: the check is stopped, the
     # mark removed, and the next start tries the model again.
-    loop = upload(azurite, endless_loop(iot_models.v2))
-    patient = {**BOUNDS, "PREDICTOR_MODEL_CHECK_SECONDS": "300"}
-    with start(tmp_path, hub, iot_models.v1, **patient) as module:
-        hub.wait_for_connection(MODULE, timeout=60)
-        wait_status(hub, V1, "applied")
-        hub.set_desired(MODULE, {"model": loop.desired(V2)})
-        wait_until(lambda: check_children(module.process.pid), 60, "model check")
-        [child] = check_children(module.process.pid)
+    with mid_check(tmp_path, hub, azurite, iot_models) as (module, loop, child):
         # The child gets no credentials: none of the settings, not the module's connection
         # string (the emulator's, with the module's key, as a simulator passes it).
         hidden = (b"PREDICTOR_", b"IOTEDGE_", b"EdgeHubConnectionString=", b"EdgeModuleCA")

@@ -5,13 +5,12 @@ and a target naming the running model."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import json
 import logging
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from predictor.iot.download import Downloader
-from predictor.iot.target import parse_target
 from predictor.iot.updater import ModelUpdater
 from predictor.settings import SettingsError, load_settings
 from predictor.signature import load_public_key
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.iot.updates import Reports, policy
+from tests.iot.updates import Reports, policy, update_once
 from trainer import signing
 from trainer.cli import main
 
@@ -40,6 +38,19 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return result
 
 
+@dataclass(frozen=True)
+class Published:
+    """Model V2 as ``trainer publish --signing-key`` published it."""
+
+    public_key: str  # PREDICTOR_MODEL_PUBLIC_KEY, as ``trainer keygen`` printed it
+    target: dict[str, Any]  # the twin patch's ``model``, signature included
+
+    @property
+    def unsigned(self) -> dict[str, Any]:
+        """The same target without its signature."""
+        return {k: v for k, v in self.target.items() if k != "signature"}
+
+
 @pytest.fixture
 def published(
     tmp_path: Path,
@@ -47,15 +58,15 @@ def published(
     iot_models: IotModels,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A key pair from ``trainer keygen`` and model V2 published with it: (keys, twin patch)."""
+) -> Published:
+    """A key pair from ``trainer keygen`` and model V2 published with it."""
     keys = cli(capsys, "keygen", "--out", str(tmp_path / "keys"))
     model = tmp_path / "v2.onnx"
     model.write_bytes(iot_models.v2)
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite.connection_string)
     monkeypatch.setenv("TRAINER_SIGNING_KEY", keys["private_key"])  # the env, not the flag
     result = cli(capsys, "publish", str(model), "--container", "signed", "--overwrite")
-    return keys, result["twin_patch"]
+    return Published(keys["PREDICTOR_MODEL_PUBLIC_KEY"], result["twin_patch"]["model"])
 
 
 async def run_update(
@@ -63,15 +74,7 @@ async def run_update(
 ) -> Reports:
     reports = Reports()
     key = load_public_key(public_key) if public_key else None
-    updater = ModelUpdater(manager, Downloader(policy()), reports, public_key=key)
-    task = asyncio.create_task(updater.run())
-    try:
-        updater.submit(parse_target(desired, allow_http=True))
-        await asyncio.wait_for(updater.wait_idle(), 30)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await update_once(ModelUpdater(manager, Downloader(policy()), reports, public_key=key), desired)
     return reports
 
 
@@ -87,11 +90,10 @@ def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(
 
 
 async def test_a_signed_model_is_applied_with_the_key(
-    manager: ModelManager, published: tuple[dict[str, Any], dict[str, Any]]
+    manager: ModelManager, published: Published
 ) -> None:
-    keys, patch = published
-    assert patch["model"]["signature"]
-    reports = await run_update(manager, patch["model"], keys["PREDICTOR_MODEL_PUBLIC_KEY"])
+    assert published.target["signature"]
+    reports = await run_update(manager, published.target, published.public_key)
     assert reports.statuses[-1] == (V2, "applied")
     assert manager.current is not None and manager.current.version == V2
 
@@ -106,29 +108,26 @@ async def test_a_signed_model_is_applied_with_the_key(
 )
 async def test_a_missing_or_wrong_signature_is_refused_although_the_sha256_matches(
     manager: ModelManager,
-    published: tuple[dict[str, Any], dict[str, Any]],
+    published: Published,
     iot_models: IotModels,
     signature: str | None,
     reason: str,
 ) -> None:
-    keys, patch = published
-    desired = {k: v for k, v in patch["model"].items() if k != "signature"}
+    desired = published.unsigned
     if signature == "forged":
         signature = signing.sign(iot_models.v2, Ed25519PrivateKey.generate())
     if signature is not None:
         desired["signature"] = signature
-    reports = await run_update(manager, desired, keys["PREDICTOR_MODEL_PUBLIC_KEY"])
+    reports = await run_update(manager, desired, published.public_key)
     assert reports.statuses[-1] == (V2, "failed")
     assert reason in reports.states[-1]["error"]
     assert manager.current is not None and manager.current.version == V1
 
 
 async def test_without_a_key_signatures_are_not_needed(
-    manager: ModelManager, published: tuple[dict[str, Any], dict[str, Any]]
+    manager: ModelManager, published: Published
 ) -> None:
-    _, patch = published
-    unsigned = {k: v for k, v in patch["model"].items() if k != "signature"}
-    reports = await run_update(manager, unsigned, None)
+    reports = await run_update(manager, published.unsigned, None)
     assert reports.statuses[-1] == (V2, "applied")
 
 
@@ -142,19 +141,17 @@ def test_end_to_end_the_module_reports_why_it_refused_and_applies_the_signed_mod
     tmp_path: Path,
     hub: EdgeHub,
     iot_models: IotModels,
-    published: tuple[dict[str, Any], dict[str, Any]],
+    published: Published,
 ) -> None:
-    keys, patch = published
-    unsigned = {k: v for k, v in patch["model"].items() if k != "signature"}
-    key = keys["PREDICTOR_MODEL_PUBLIC_KEY"]
+    key = published.public_key
     with start(tmp_path, hub, iot_models.v1, PREDICTOR_MODEL_PUBLIC_KEY=key) as module:
         hub.wait_for_connection(MODULE, timeout=60)
         wait_status(hub, V1, "applied")
-        hub.set_desired(MODULE, {"model": unsigned})
+        hub.set_desired(MODULE, {"model": published.unsigned})
         failed = wait_status(hub, V2, "failed")
         assert "not signed" in failed["error"]
         assert failed["running"]["version"] == V1
-        hub.set_desired(MODULE, {"model": patch["model"]})
+        hub.set_desired(MODULE, {"model": published.target})
         wait_status(hub, V2, "applied")
         assert post(module, FLOWER)["model_version"] == V2
 
@@ -205,17 +202,15 @@ def test_a_restarted_module_with_a_key_serves_the_bundled_model_not_an_unsigned_
     tmp_path: Path,
     hub: EdgeHub,
     iot_models: IotModels,
-    published: tuple[dict[str, Any], dict[str, Any]],
+    published: Published,
 ) -> None:
     """The module process itself: an unsigned model cached before the key was configured."""
-    keys, patch = published
-    unsigned = {k: v for k, v in patch["model"].items() if k != "signature"}
     with start(tmp_path, hub, iot_models.v1) as module:
         hub.wait_for_connection(MODULE, timeout=60)
-        hub.set_desired(MODULE, {"model": unsigned})
+        hub.set_desired(MODULE, {"model": published.unsigned})
         wait_status(hub, V2, "applied")
         assert post(module, FLOWER)["model_version"] == V2
-    key = keys["PREDICTOR_MODEL_PUBLIC_KEY"]
+    key = published.public_key
     with start(tmp_path, hub, iot_models.v1, PREDICTOR_MODEL_PUBLIC_KEY=key) as module:
         assert post(module, FLOWER)["model_version"] == V1  # before it even reaches the hub
         assert f"cached model {V2} (applied from twin) refused" in module.log.read_text()

@@ -19,6 +19,7 @@ from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.predictor.modelfactory import edit
+from tests.predictor.process import Predictor
 from tests.reliability.throttled_proxy import ThrottledProxy
 from tests.waiting import wait_until
 
@@ -114,19 +115,25 @@ def through(blob: Uploaded, proxy: ThrottledProxy) -> dict[str, str]:
     return blob.desired(V2, url=blob.url.replace(f":{port}/", f":{proxy.port}/"))
 
 
-def kill_mid_download(storage: Storage, proxy: ThrottledProxy, tmp_path: Path) -> None:
-    proxy.wait_sent(KILL_AFTER, 60)  # the download is under way
-    storage.kill()
-    assert proxy.sent < MODEL_BYTES  # in the middle of the body
-    assert not cache_files(tmp_path)
+@dataclass(frozen=True)
+class KilledDownload:
+    """A module asked to download ``data`` (as ``blob``, through ``proxy``) when storage died."""
+
+    data: bytes
+    blob: Uploaded
+    proxy: ThrottledProxy
+    module: Predictor
+    requests: Requests
 
 
-def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_model(
-    tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
-) -> None:
+@contextlib.contextmanager
+def killed_mid_download(
+    tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels, **settings: str
+) -> Iterator[KilledDownload]:
+    """The module serving V1 and asked all along (``Requests``), set to a large V2 through the
+    throttling proxy, and storage killed in the middle of its body; the requests stop after."""
     data = big_model(iot_models)
     blob = published(storage, data)
-    settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "8", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.5"}
     with (
         ThrottledProxy(("127.0.0.1", storage.port), RATE) as proxy,
         start(tmp_path, hub, iot_models.v1, **settings) as module,
@@ -135,16 +142,29 @@ def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_mod
         requests = Requests(module, tmp_path / "cache", len(data))
         try:
             hub.set_desired(MODULE, {"model": through(blob, proxy)})
-            kill_mid_download(storage, proxy, tmp_path)
-            wait_until(lambda: "trying again in" in module.log.read_text(), 30, "no retry")
-            wait_until(lambda: proxy.refused >= 1, 30, "no try while storage was down")
-            assert not cache_files(tmp_path)  # nothing half-written while storage is down
-            storage.start()
-            applied = wait_status(hub, V2, "applied", timeout=90)
-            wait_until(lambda: V2 in requests.versions, 10, "no request answered by V2")
+            proxy.wait_sent(KILL_AFTER, 60)  # the download is under way
+            storage.kill()
+            assert proxy.sent < MODEL_BYTES  # in the middle of the body
+            assert not cache_files(tmp_path)
+            yield KilledDownload(data, blob, proxy, module, requests)
         finally:
             requests.stop()
+
+
+def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_model(
+    tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
+) -> None:
+    settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "8", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.5"}
+    with killed_mid_download(tmp_path, hub, storage, iot_models, **settings) as killed:
+        module, proxy, requests = killed.module, killed.proxy, killed.requests
+        wait_until(lambda: "trying again in" in module.log.read_text(), 30, "no retry")
+        wait_until(lambda: proxy.refused >= 1, 30, "no try while storage was down")
+        assert not cache_files(tmp_path)  # nothing half-written while storage is down
+        storage.start()
+        applied = wait_status(hub, V2, "applied", timeout=90)
+        wait_until(lambda: V2 in requests.versions, 10, "no request answered by V2")
         log = module.log.read_text()
+    blob, data = killed.blob, killed.data
     assert applied["sha256"] == blob.sha256
     assert requests.failures == []
     assert requests.partial == []
@@ -163,22 +183,11 @@ def test_storage_killed_mid_download_and_back_within_the_retries_applies_the_mod
 def test_storage_killed_mid_download_for_good_fails_the_update_with_a_reason(
     tmp_path: Path, hub: EdgeHub, storage: Storage, iot_models: IotModels
 ) -> None:
-    data = big_model(iot_models)
-    blob = published(storage, data)
     settings = {"PREDICTOR_DOWNLOAD_ATTEMPTS": "3", "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.2"}
-    with (
-        ThrottledProxy(("127.0.0.1", storage.port), RATE) as proxy,
-        start(tmp_path, hub, iot_models.v1, **settings) as module,
-    ):
-        wait_status(hub, V1, "applied")
-        requests = Requests(module, tmp_path / "cache", len(data))
-        try:
-            hub.set_desired(MODULE, {"model": through(blob, proxy)})
-            kill_mid_download(storage, proxy, tmp_path)
-            failed = wait_status(hub, V2, "failed", timeout=60)
-        finally:
-            requests.stop()
-        log = module.log.read_text()
+    with killed_mid_download(tmp_path, hub, storage, iot_models, **settings) as killed:
+        failed = wait_status(hub, V2, "failed", timeout=60)
+        log = killed.module.log.read_text()
+    requests = killed.requests
     assert "storage unreachable" in failed["error"] or "broke off" in failed["error"]
     assert failed["running"] == {"version": V1, "sha256": failed["running"]["sha256"]}
     assert log.count("trying again in") == 2  # 3 tries, backoff between

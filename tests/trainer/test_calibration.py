@@ -18,17 +18,15 @@ import onnx
 import onnxruntime as ort
 import pytest
 from numpy.typing import NDArray
-from skl2onnx import convert_sklearn, to_onnx
+from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
-from skl2onnx.operator_converters.calibrated_classifier_cv import (
-    convert_sklearn_calibrated_classifier_cv,
-)
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from bench.graph import stock_graph
 from trainer import calibration, parity
 from trainer.build import BuiltModel
 from trainer.byom import build_export
@@ -50,15 +48,7 @@ def calibrated(
 
 def stock_nodes(model: Pipeline) -> int:
     """Nodes of the same model converted by skl2onnx's own CalibratedClassifierCV converter."""
-    graph = convert_sklearn(
-        model,
-        initial_types=[("input", FloatTensorType([None, 4]))],
-        options={"zipmap": False},
-        custom_conversion_functions={
-            CalibratedClassifierCV: convert_sklearn_calibrated_classifier_cv
-        },
-    )
-    return len(graph.graph.node)
+    return len(onnx.load_from_string(stock_graph(model)).graph.node)
 
 
 def export(model: Pipeline) -> onnx.ModelProto:

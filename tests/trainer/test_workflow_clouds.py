@@ -3,12 +3,14 @@ Azure Government and the other national clouds (issue 17, docs/sovereign-clouds.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.trainer.workflows import (
     KNOWN,
+    Step,
     az_calls,
     fake_az,
     find_step,
@@ -62,16 +64,24 @@ def test_every_azure_login_of_the_github_workflow_uses_the_cloud_variable(
     assert az_jobs <= login_jobs
 
 
+def run_deploy(
+    tmp_path: Path, job: str, name: str, **az: str
+) -> tuple[Step, subprocess.CompletedProcess[str], Path]:
+    """The pipeline's deploy step ``name`` of ``job``, run with a fake az set up by ``az``."""
+    (tmp_path / "layered.json").write_text("{}")
+    step = find_step("azure-pipelines.yml", job, name)
+    env, log = fake_az(tmp_path, "azure-pipelines.yml", **az)
+    process, _, _ = run_step(step, STEP_KNOWN, tmp_path, extra_env=env)
+    return step, process, log
+
+
 @pytest.mark.parametrize(("job", "name"), DEPLOY_STEPS)
 def test_an_azure_pipelines_deploy_stops_when_the_connection_is_in_another_cloud(
     tmp_path: Path, job: str, name: str
 ) -> None:
-    (tmp_path / "layered.json").write_text("{}")
-    step = find_step("azure-pipelines.yml", job, name)
-    assert step.env["AZURE_CLOUD"] == "AzureCloud"  # the default
     # The service connection is for Azure Government; the variable still says AzureCloud.
-    env, log = fake_az(tmp_path, "azure-pipelines.yml", AZ_CLOUD="AzureUSGovernment")
-    process, _, _ = run_step(step, STEP_KNOWN, tmp_path, extra_env=env)
+    step, process, log = run_deploy(tmp_path, job, name, AZ_CLOUD="AzureUSGovernment")
+    assert step.env["AZURE_CLOUD"] == "AzureCloud"  # the default
     assert process.returncode == 1
     assert "not in the cloud AZURE_CLOUD names (AzureCloud)" in process.stdout
     assert az_calls(log) == []  # nothing was deployed
@@ -81,15 +91,13 @@ def test_an_azure_pipelines_deploy_stops_when_the_connection_is_in_another_cloud
 def test_an_azure_pipelines_deploy_runs_when_the_clouds_agree(
     tmp_path: Path, job: str, name: str
 ) -> None:
-    (tmp_path / "layered.json").write_text("{}")
-    step = find_step("azure-pipelines.yml", job, name)
-    env, log = fake_az(
+    _, process, log = run_deploy(
         tmp_path,
-        "azure-pipelines.yml",
+        job,
+        name,
         AZ_CLOUD="AzureUSGovernment",
         AZURE_CLOUD="AzureUSGovernment",
         AZ_CONTENT="{}",
     )
-    process, _, _ = run_step(step, STEP_KNOWN, tmp_path, extra_env=env)
     assert process.returncode == 0, process.stdout + process.stderr
     assert az_calls(log)[-1][:4] == ["iot", "edge", "deployment", "create"]

@@ -10,12 +10,13 @@ live in estimator.py (what the estimator says of itself) and samples.py (the gat
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,50 +44,27 @@ from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
 from trainer.samples import parity_rows
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions
 
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 
-def export_model(
-    estimator: Any,
-    *,
-    name: str,
-    version: str | None = None,
-    feature_names: Sequence[str] | None = None,
-    class_labels: Sequence[Label] | None = None,
-    target_names: Sequence[str] | None = None,
-    sample_rows: ArrayLike | None = None,
-    feature_ranges: Sequence[tuple[float, float]] | None = None,
-    parity_points: int = parity.RANDOM_POINTS,
-    parity_tolerance: float = parity.TOLERANCE,
-    seed: int = 0,
-    training_metrics: Mapping[str, Any] | None = None,
-    device_runtime: str = device.PREDICTOR_RUNTIME,
-) -> bytes:
-    """ONNX bytes of a fitted model, with the model contract, refused unless parity holds.
 
-    The model is a classifier (with ``predict_proba``), a regressor (single or multi-output) or an
-    outlier detector (with ``decision_function``). Feature names and class labels come from the
-    estimator (``feature_names_in_``, ``classes_``) where it knows them; names or labels given
-    must match it. A regressor's value columns are ``target_names`` (default ``value``, or
-    ``value_0``, ``value_1``, ...). The parity gate runs on ``sample_rows`` plus
-    ``parity_points`` random points over and around their range, or, with no rows, on random
-    points over and around ``feature_ranges`` (one ``(low, high)`` per feature). Sample rows in a
-    DataFrame with string or integer columns give the model one typed input per column. The
-    model is refused if ONNX Runtime ``device_runtime`` (the fleet's) could not load it.
+def _same_parameters_as(
+    source: Callable[_Params, object],
+) -> Callable[[Callable[..., _Result]], Callable[_Params, _Result]]:
+    """Give the decorated function ``source``'s parameters, for mypy and for ``help()``.
+
+    ``export_model`` is ``build_export`` returning only the bytes; its parameters are written once
+    (on ``build_export``), so the two cannot drift apart.
     """
-    return build_export(
-        estimator,
-        name=name,
-        version=version,
-        feature_names=feature_names,
-        class_labels=class_labels,
-        target_names=target_names,
-        sample_rows=sample_rows,
-        feature_ranges=feature_ranges,
-        parity_points=parity_points,
-        parity_tolerance=parity_tolerance,
-        seed=seed,
-        training_metrics=training_metrics,
-        device_runtime=device_runtime,
-    ).data
+
+    def apply(target: Callable[..., _Result]) -> Callable[_Params, _Result]:
+        returns = inspect.signature(target).return_annotation
+        target.__signature__ = inspect.signature(source).replace(  # type: ignore[attr-defined]
+            return_annotation=returns
+        )
+        return target
+
+    return apply
 
 
 def build_export(
@@ -133,6 +111,23 @@ def build_export(
         name, version, features, labels, metrics, kind=kind, inputs=typed, target_names=targets
     )
     return export(estimator, contract, rows, options, reference=sample_rows)
+
+
+@_same_parameters_as(build_export)
+def export_model(estimator: Any, **options: Any) -> bytes:
+    """ONNX bytes of a fitted model, with the model contract, refused unless parity holds.
+
+    The model is a classifier (with ``predict_proba``), a regressor (single or multi-output) or an
+    outlier detector (with ``decision_function``). Feature names and class labels come from the
+    estimator (``feature_names_in_``, ``classes_``) where it knows them; names or labels given
+    must match it. A regressor's value columns are ``target_names`` (default ``value``, or
+    ``value_0``, ``value_1``, ...). The parity gate runs on ``sample_rows`` plus
+    ``parity_points`` random points over and around their range, or, with no rows, on random
+    points over and around ``feature_ranges`` (one ``(low, high)`` per feature). Sample rows in a
+    DataFrame with string or integer columns give the model one typed input per column. The
+    model is refused if ONNX Runtime ``device_runtime`` (the fleet's) could not load it.
+    """
+    return build_export(estimator, **options).data
 
 
 def _width(prediction: Any) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,12 +24,9 @@ from azure.storage.blob import (
 )
 
 from trainer.naming import check_name
-from trainer.publish import Published
-from trainer.storage import StorageError
+from trainer.publish import Published, SasWindow
 
 POINTER_FILE = "latest.json"
-# Devices and the service may disagree on the time; a SAS valid from "now" can be refused.
-_CLOCK_SKEW = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -87,18 +84,14 @@ def container_read_url(
     now: datetime | None = None,
 ) -> tuple[str, datetime]:
     """``blob_url`` with a read-only SAS for the whole container, and its expiry."""
-    key = getattr(service.credential, "account_key", None)
-    if not key:
-        raise StorageError("the connection string has no AccountKey to sign a read-only SAS with")
-    now = now or datetime.now(UTC)
-    expires_at = (now + timedelta(days=days)).replace(microsecond=0)
+    window = SasWindow.of(service, days, now)
     token = generate_container_sas(
         account_name=service.account_name or "",
         container_name=container,
-        account_key=key,
+        account_key=window.key,
         permission=ContainerSasPermissions(read=True),
-        start=now - _CLOCK_SKEW,
-        expiry=expires_at,
+        start=window.start,
+        expiry=window.expires_at,
         protocol="https" if urlsplit(blob_url).scheme == "https" else None,
     )
-    return f"{blob_url}?{token}", expires_at
+    return f"{blob_url}?{token}", window.expires_at

@@ -164,23 +164,40 @@ def read_only_url(
     service: BlobServiceClient, blob: BlobClient, days: int, now: datetime | None = None
 ) -> tuple[str, datetime]:
     """The blob's URL with a read-only SAS signed by the account key, and its expiry."""
-    key = getattr(service.credential, "account_key", None)
-    if not key:
-        raise StorageError("the connection string has no AccountKey to sign a read-only SAS with")
-    now = now or datetime.now(UTC)
-    expires_at = (now + timedelta(days=days)).replace(microsecond=0)
+    window = SasWindow.of(service, days, now)
     https_only = urlsplit(blob.url).scheme == "https"
     token = generate_blob_sas(
         account_name=blob.account_name or service.account_name or "",
         container_name=blob.container_name,
         blob_name=blob.blob_name,
-        account_key=key,
+        account_key=window.key,
         permission=BlobSasPermissions(read=True),
-        start=now - _CLOCK_SKEW,
-        expiry=expires_at,
+        start=window.start,
+        expiry=window.expires_at,
         protocol="https" if https_only else None,
     )
-    return f"{blob.url}?{token}", expires_at
+    return f"{blob.url}?{token}", window.expires_at
+
+
+@dataclass(frozen=True)
+class SasWindow:
+    """What a read-only SAS is signed with: the account key, and when it is valid from and to."""
+
+    key: str
+    start: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, service: BlobServiceClient, days: int, now: datetime | None = None) -> SasWindow:
+        """``days`` from ``now`` (whole seconds), starting early for the devices' clocks."""
+        key = getattr(service.credential, "account_key", None)
+        if not key:
+            raise StorageError(
+                "the connection string has no AccountKey to sign a read-only SAS with"
+            )
+        now = now or datetime.now(UTC)
+        expires_at = (now + timedelta(days=days)).replace(microsecond=0)
+        return cls(key=key, start=now - _CLOCK_SKEW, expires_at=expires_at)
 
 
 def delete_if_unchanged(blob: BlobClient, etag: str | None) -> None:
