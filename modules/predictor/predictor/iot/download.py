@@ -17,11 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceNotFoundError,
-)
+from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineResponse
 from azure.storage.blob.aio import BlobClient
 from tenacity import (
@@ -33,6 +29,7 @@ from tenacity import (
 )
 
 from predictor.iot.account import StorageAccount
+from predictor.iot.download_errors import as_download_error
 from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 # Bytes one GET asks for, the first one included (the SDK's defaults are 32 MiB, then 4 MiB):
 # the SDK holds a whole answer in memory before handing it on.
@@ -202,43 +198,16 @@ class Downloader:
 
 @contextlib.contextmanager
 def storage_errors(what: str) -> Iterator[None]:
-    """Turns what the storage SDK and the network raise into DownloadError, transient or not:
-    the one mapping for the model and the pointer reads."""
+    """Turns what the storage SDK and the network raise into DownloadError, transient or not, by
+    the one table (``download_errors.MESSAGES``): the one mapping for the model and the pointer
+    reads."""
     try:
         yield
-    except DownloadError:
-        raise
-    except ResourceNotFoundError as exc:
-        raise DownloadError(f"{what} does not exist (404)", transient=False) from exc
-    except ClientAuthenticationError as exc:
-        raise DownloadError(
-            f"access to {what} was denied (403): the SAS token may be expired or wrong",
-            transient=False,
-        ) from exc
-    except HttpResponseError as exc:
-        if exc.status_code is None:  # no status: the answer broke off (storage went away)
-            raise DownloadError(f"the download broke off: {_reason(exc)}", transient=True) from exc
-        status = exc.status_code
-        if 300 <= status < 400:
-            raise DownloadError(
-                f"storage answered with a redirect ({status}), which is not followed: "
-                "name the blob's own URL",
-                transient=False,
-            ) from exc
-        if status == 403:
-            raise DownloadError(
-                f"access to {what} was denied (403): the SAS token may be expired "
-                f"or wrong ({_reason(exc)})",
-                transient=False,
-            ) from exc
-        transient = status >= 500 or status in (408, 429)
-        raise DownloadError(
-            f"storage answered {status}: {_reason(exc)}", transient=transient
-        ) from exc
-    except TimeoutError as exc:
-        raise DownloadError("the download stalled (timed out)", transient=True) from exc
-    except Exception as exc:  # connection refused/reset, TLS, DNS: the network's to fix
-        raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
+    except Exception as exc:
+        error = as_download_error(exc, what)
+        if error is exc:  # our own check's DownloadError: it already says what went wrong
+            raise
+        raise error from exc
 
 
 class ReadBound:
@@ -288,9 +257,3 @@ class ReadBound:
 def _range_length(value: str | None) -> int | None:
     match = _RANGE.match(value.strip()) if value else None
     return int(match[2]) - int(match[1]) + 1 if match else None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc).strip() or type(exc).__name__
-    # An SDK error may quote the request URL: its query string is the SAS token.
-    return _URL_QUERY.sub(r"\1", text.splitlines()[0])[:200]
