@@ -3,6 +3,10 @@
 Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
 the first host only), the size in the blob's properties is not believed, and every answer is
 bounded as it comes (``ReadBound``), so that memory stays near ``max_bytes`` plus one chunk.
+
+The storage SDK (azure-storage-blob, its aiohttp transport and azure-core: ~16 MB and ~70 ms of
+CPU) is imported by the first request, in a worker thread so that the event loop keeps serving:
+a module whose models are all cached or bundled never loads it.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import logging
 import re
 from collections.abc import Iterator
@@ -17,13 +22,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceNotFoundError,
-)
-from azure.core.pipeline import PipelineResponse
-from azure.storage.blob.aio import BlobClient
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -37,15 +35,19 @@ from predictor.iot.errors import DownloadError
 from predictor.iot.target import ModelTarget
 
 if TYPE_CHECKING:
+    from azure.core.pipeline import PipelineResponse
+    from azure.storage.blob.aio import BlobClient
+
     from predictor.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 # Bytes one GET asks for, the first one included (the SDK's defaults are 32 MiB, then 4 MiB):
 # the SDK holds a whole answer in memory before handing it on.
 CHUNK_BYTES = 4 * 1024 * 1024
+STORAGE_SDK = "azure.storage.blob.aio"
+_sdk_loaded = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Downloader:
         raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _fetch_once(self, target: ModelTarget) -> bytes:
+        await load_storage_sdk()
         with storage_errors("the model blob"):
             async with self._client(target.url, self.policy.max_bytes) as blob:
                 return await asyncio.wait_for(self._read(blob, target), self._overall_timeout())
@@ -118,8 +121,9 @@ class Downloader:
         """One small blob (a pointer) and its ETag, in one bounded GET, under the same URL
         rules as a model; None when its ETag is still ``etag`` (storage answered 304).
         DownloadError otherwise (not retried: the caller reads it again later)."""
+        await load_storage_sdk()
         from azure.core import MatchConditions
-        from azure.core.exceptions import ResourceNotModifiedError
+        from azure.core.exceptions import HttpResponseError, ResourceNotModifiedError
 
         conditions: dict[str, Any] = (
             {} if etag is None else {"etag": etag, "match_condition": MatchConditions.IfModified}
@@ -143,6 +147,7 @@ class Downloader:
 
     async def metadata(self, url: str) -> dict[str, str]:
         """The blob's metadata (one HEAD), under the same URL rules; DownloadError otherwise."""
+        await load_storage_sdk()
         with storage_errors("the model blob"):
             async with self._client(url, self.policy.max_bytes) as blob:
                 async with asyncio.timeout(self.policy.timeout):
@@ -151,6 +156,8 @@ class Downloader:
         raise AssertionError("unreachable: storage_errors re-raises")
 
     def _client(self, url: str, max_bytes: int, what: str = "the model") -> BlobClient:
+        from azure.storage.blob.aio import BlobClient
+
         options: dict[str, Any] = {
             # One retry layer only (ours, with backoff and logs); the SDK's would multiply it.
             "retry_total": 0,
@@ -200,45 +207,31 @@ class Downloader:
         return self.policy.timeout * 10
 
 
+async def load_storage_sdk() -> None:
+    """Imports the storage SDK in a worker thread, the first time."""
+    global _sdk_loaded
+    # Not ``in sys.modules``: a module is there from the start of its import, and a second
+    # download would then wait for the first one's import on the event loop.
+    if not _sdk_loaded:
+        await asyncio.to_thread(importlib.import_module, STORAGE_SDK)
+        _sdk_loaded = True
+
+
 @contextlib.contextmanager
 def storage_errors(what: str) -> Iterator[None]:
-    """Turns what the storage SDK and the network raise into DownloadError, transient or not:
-    the one mapping for the model and the pointer reads."""
+    """Turns what the storage SDK and the network raise into DownloadError, transient or not, by
+    the one table (``download_errors.MESSAGES``): the one mapping for the model and the pointer
+    reads."""
     try:
         yield
-    except DownloadError:
-        raise
-    except ResourceNotFoundError as exc:
-        raise DownloadError(f"{what} does not exist (404)", transient=False) from exc
-    except ClientAuthenticationError as exc:
-        raise DownloadError(
-            f"access to {what} was denied (403): the SAS token may be expired or wrong",
-            transient=False,
-        ) from exc
-    except HttpResponseError as exc:
-        if exc.status_code is None:  # no status: the answer broke off (storage went away)
-            raise DownloadError(f"the download broke off: {_reason(exc)}", transient=True) from exc
-        status = exc.status_code
-        if 300 <= status < 400:
-            raise DownloadError(
-                f"storage answered with a redirect ({status}), which is not followed: "
-                "name the blob's own URL",
-                transient=False,
-            ) from exc
-        if status == 403:
-            raise DownloadError(
-                f"access to {what} was denied (403): the SAS token may be expired "
-                f"or wrong ({_reason(exc)})",
-                transient=False,
-            ) from exc
-        transient = status >= 500 or status in (408, 429)
-        raise DownloadError(
-            f"storage answered {status}: {_reason(exc)}", transient=transient
-        ) from exc
-    except TimeoutError as exc:
-        raise DownloadError("the download stalled (timed out)", transient=True) from exc
-    except Exception as exc:  # connection refused/reset, TLS, DNS: the network's to fix
-        raise DownloadError(f"storage unreachable: {_reason(exc)}", transient=True) from exc
+    except Exception as exc:
+        # The table imports azure.core's exceptions: loaded by then (load_storage_sdk).
+        from predictor.iot.download_errors import as_download_error
+
+        error = as_download_error(exc, what)
+        if error is exc:  # our own check's DownloadError: it already says what went wrong
+            raise
+        raise error from exc
 
 
 class ReadBound:
@@ -288,9 +281,3 @@ class ReadBound:
 def _range_length(value: str | None) -> int | None:
     match = _RANGE.match(value.strip()) if value else None
     return int(match[2]) - int(match[1]) + 1 if match else None
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "reason", None) or exc).strip() or type(exc).__name__
-    # An SDK error may quote the request URL: its query string is the SAS token.
-    return _URL_QUERY.sub(r"\1", text.splitlines()[0])[:200]

@@ -1,0 +1,101 @@
+"""The one table that turns what the storage SDK and the network raise into a ``DownloadError``.
+
+``as_download_error`` looks an exception's classes up in ``MESSAGES``, most specific first (its
+method resolution order), as httpx maps httpcore's exceptions to its own and as the trainer's
+``trainer/errors.py`` does: a class not in the table is said as its nearest listed base, so
+``ResourceNotFoundError`` gets its own line, any other ``HttpResponseError`` the one by status,
+and anything else (connection refused or reset, TLS, DNS) "storage unreachable". Each entry gives
+the message and whether another try may fix it (``transient``), which is what the downloader
+retries on.
+
+Imported when a storage call first fails (``download.storage_errors``): the storage SDK, and
+azure.core with it, is loaded by then, and a module that never downloads never loads either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+)
+
+from predictor.iot.errors import DownloadError
+
+# Says an exception about ``what`` ("the model blob", "the pointer blob").
+Say = Callable[[BaseException, str], DownloadError]
+
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+
+
+def reason(exc: BaseException) -> str:
+    """The first line of ``exc``'s reason (its class name when it has none), without any URL's
+    query string, cut at 200 characters."""
+    text = str(getattr(exc, "reason", None) or exc).strip() or type(exc).__name__
+    # An SDK error may quote the request URL: its query string is the SAS token.
+    return _URL_QUERY.sub(r"\1", text.splitlines()[0])[:200]
+
+
+def _as_is(exc: BaseException, what: str) -> DownloadError:
+    assert isinstance(exc, DownloadError)
+    return exc
+
+
+def _denied(exc: BaseException, what: str) -> DownloadError:
+    return DownloadError(
+        f"access to {what} was denied (403): the SAS token may be expired or wrong",
+        transient=False,
+    )
+
+
+def _http(exc: BaseException, what: str) -> DownloadError:
+    status = getattr(exc, "status_code", None)
+    if status is None:  # no status: the answer broke off (storage went away)
+        return DownloadError(f"the download broke off: {reason(exc)}", transient=True)
+    if 300 <= status < 400:
+        return DownloadError(
+            f"storage answered with a redirect ({status}), which is not followed: "
+            "name the blob's own URL",
+            transient=False,
+        )
+    if status == 403:  # a 403 the SDK did not map to ClientAuthenticationError
+        return DownloadError(
+            f"access to {what} was denied (403): the SAS token may be expired "
+            f"or wrong ({reason(exc)})",
+            transient=False,
+        )
+    return DownloadError(
+        f"storage answered {status}: {reason(exc)}",
+        transient=status >= 500 or status in (408, 429),
+    )
+
+
+MESSAGES: dict[type[BaseException], Say] = {
+    # Our own checks (size, sha256, Content-Length, hosts) already say what went wrong.
+    DownloadError: _as_is,
+    ResourceNotFoundError: lambda exc, what: DownloadError(
+        f"{what} does not exist (404)", transient=False
+    ),
+    ClientAuthenticationError: _denied,
+    HttpResponseError: _http,
+    TimeoutError: lambda exc, what: DownloadError(
+        "the download stalled (timed out)", transient=True
+    ),
+    # Connection refused or reset, TLS, DNS: the network's to fix, so worth another try.
+    Exception: lambda exc, what: DownloadError(
+        f"storage unreachable: {reason(exc)}", transient=True
+    ),
+}
+
+
+def as_download_error(exc: BaseException, what: str) -> DownloadError:
+    """The DownloadError for ``exc``, from the entry of its most specific listed class
+    (``exc`` itself when it is one)."""
+    for cls in type(exc).__mro__:
+        say = MESSAGES.get(cls)
+        if say is not None:
+            return say(exc, what)
+    return MESSAGES[Exception](exc, what)  # a BaseException that is not an Exception
