@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import signal
 import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from devtools.edgehub import EdgeHub
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
-from tests.predictor.process import predictor
+from tests.predictor.process import HOST, predictor
 
 
 def test_twin_update_downloads_verifies_swaps_and_reports_applied(
@@ -79,7 +81,7 @@ def test_a_change_made_while_disconnected_is_applied_after_reconnecting(
 def test_telemetry_is_answered_on_predictions_and_bad_messages_on_errors(
     tmp_path: Path, hub: EdgeHub, iot_models: IotModels
 ) -> None:
-    with start(tmp_path, hub, iot_models.v1):
+    with start(tmp_path, hub, iot_models.v1) as module:
         hub.wait_for_connection(MODULE, timeout=60)
         good = [
             hub.send_input(MODULE, "telemetry", FLOWER, {"site": f"s{i}"}, sender="sensor")
@@ -87,8 +89,16 @@ def test_telemetry_is_answered_on_predictions_and_bad_messages_on_errors(
         ]
         bad = hub.send_input(MODULE, "telemetry", b"{not json", {"site": "bad"}, sender="sensor")
         answers = hub.wait_for_upstream(21, 60)
+        with urllib.request.urlopen(f"http://{HOST}:{module.port}/metrics", timeout=10) as page:
+            metrics = page.read().decode()
     by_id = {m.correlation_id: m for m in answers}
     assert set(by_id) == {*good, bad}
+    # Each answer has its own message id, a random UUID as the SDK's users expect.
+    ids = [uuid.UUID(m.message_id or "") for m in answers]
+    assert len(set(ids)) == 21
+    assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+    assert 'predictor_messages_total{result="predicted"} 20.0' in metrics
+    assert 'predictor_messages_total{result="error"} 1.0' in metrics
     for index, mid in enumerate(good):
         message = by_id[mid]
         assert message.output_name == "predictions"

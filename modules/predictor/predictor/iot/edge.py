@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -325,15 +326,14 @@ class EdgeModule:
         grouped = self.answerer.answer_many([incoming for _, incoming in telemetry])
         for (i, _), outgoing in zip(telemetry, grouped, strict=True):
             answers[i] = outgoing
-        sends = []
+        predictions = self.settings.predictions_output
+        results: Counter[str] = Counter()
         for outgoing in answers:
             assert outgoing
-            result = (
-                "predicted" if outgoing[0].output == self.settings.predictions_output else "error"
-            )
-            self.metrics.messages.labels(result=result).inc()
-            sends.append(self._send_all(outgoing))
-        await asyncio.gather(*sends)
+            results["predicted" if outgoing[0].output == predictions else "error"] += 1
+        for result, count in results.items():  # one update a label, not one a message
+            self.metrics.messages.labels(result=result).inc(count)
+        await asyncio.gather(*(self._send_all(outgoing) for outgoing in answers))
 
     async def _send_all(self, outgoing: list[Outgoing]) -> None:
         for out in outgoing:  # the parts of one answer, in order
