@@ -101,7 +101,7 @@ def build(
         "limit": candidates.limit(),
         "seed-1w": candidates.seed(1, pickle),
         "seed-2w": candidates.seed(2, pickle),
-        "predictor-swap": candidates.swap(other, seconds, count=4),
+        "predictor-swap": candidates.swap(other, run.swap_seconds(seconds), count=4),
         "predictor-uvloop": candidates.predictor("predictor-uvloop", PREDICTOR_EVENT_LOOP="uvloop"),
         "predictor-uncoalesced": candidates.predictor(
             "predictor-uncoalesced", PREDICTOR_COALESCE="false"

@@ -185,13 +185,20 @@ def _calls_and_rows(server: processes.Server, candidate: Candidate) -> tuple[flo
     return sum(map(float, calls)), sum(map(float, rows))
 
 
+def swap_seconds(seconds: int) -> int:
+    """The swap run's length: each swap checks the model in a child process (~0.5 CPU s on the
+    server's loaded core), so a shorter run (the smoke test's 1 s) may end before the first."""
+    return max(seconds, 3)
+
+
 def _swap_run(server: processes.Server, url: str, bodies: Bodies, plan: Plan) -> dict[str, float]:
     """16 connections for one wrk run while the server swaps models (see swap_server.py)."""
+    seconds = swap_seconds(plan.seconds)
     cpu = server.cpu_seconds()
-    load = wrk.start(url, bodies.row, 16, plan.seconds, plan.client_cpus)
+    load = wrk.start(url, bodies.row, 16, seconds, plan.client_cpus)
     time.sleep(0.1)  # let wrk connect first
     server.signal(signal.SIGUSR1)
-    result = wrk.finish(load, timeout=plan.seconds + 30)
+    result = wrk.finish(load, timeout=seconds + 30)
     cpu = server.cpu_seconds() - cpu
     status, metrics = server.get("/metrics")
     match = _SWAPS.search(metrics) if status == 200 else None
