@@ -400,7 +400,7 @@ def setting_infos() -> dict[str, SettingInfo]:
             field.name,
             ENV_PREFIX + field.name.upper(),
             default,
-            metas[-1].description or "" if metas else "",
+            (metas[-1].description or "") if metas else "",
         )
     return infos
 
