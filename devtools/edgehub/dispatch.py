@@ -15,7 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from devtools.edgehub import hub_client
+from devtools.edgehub import hub_client, twin_store
 from devtools.edgehub.records import RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Route
 from devtools.edgehub.state import HubState, ModuleKey
@@ -26,7 +26,7 @@ from devtools.edgehub.topics import (
     input_topic,
     query,
 )
-from devtools.edgehub.twin import check_patch
+from devtools.edgehub.twin import check_patch, parse_json
 
 log = logging.getLogger("devtools.edgehub")
 
@@ -126,23 +126,31 @@ class Dispatcher:
     def _twin_get(self, key: ModuleKey, topic: str) -> None:
         rid = query(topic).get("rid", "")
         with self.state.lock:
-            document = self.state.modules[key].twin.document()
+            document = twin_store.get_twin(self.state.modules[key], self.state.offline)
             self.state.counters.twin_gets += 1
         self._twin_response(key, 200, rid, "", json.dumps(document).encode())
 
     def _reported_patch(self, key: ModuleKey, topic: str, payload: bytes) -> None:
         rid = query(topic).get("rid", "")
+        module = self.state.modules[key]
         try:
-            patch = check_patch(json.loads(payload or b"null"))
-        except ValueError as error:  # JSONDecodeError is a ValueError too
-            body = json.dumps({"message": f"invalid reported properties patch: {error}"})
-            self._twin_response(key, 400, rid, "", body.encode())
+            patch = check_patch(parse_json(payload))
+            with self.state.lock:
+                twin_store.take_reported(module, patch, self.state.offline)
+                self.state.counters.reported_patches += 1
+                self.state.lock.notify_all()
+        except ValueError as error:  # JSONDecodeError and ReportedPatchError are ValueErrors
+            log.warning("refused a reported patch of %s: %s", module.name, error)
+            with self.state.lock:
+                module.refused.append(str(error))
+                self.state.counters.reported_refused += 1
+                self.state.lock.notify_all()
+            # DeviceMessageHandler.cs (HandleTwinOperationException): 400, an empty body.
+            self._twin_response(key, 400, rid, "", b"")
             return
-        with self.state.lock:
-            version = self.state.modules[key].twin.reported.apply(patch)
-            self.state.counters.reported_patches += 1
-            self.state.lock.notify_all()
-        self._twin_response(key, 204, rid, f"&$version={version}", b"")
+        # DeviceMessageHandler.cs (UpdateReportedPropertiesAsync): 204, an empty body, and no
+        # $version: its answer carries none, so TwinAddressHelper.cs writes the topic without.
+        self._twin_response(key, 204, rid, "", b"")
 
     # -- direct methods ----------------------------------------------------------------------
 

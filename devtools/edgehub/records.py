@@ -67,6 +67,8 @@ class Counters:
     rejected: int = 0  # outputs refused (too large)
     twin_gets: int = 0
     reported_patches: int = 0
+    reported_refused: int = 0  # reported patches answered 400 (edgeHub's rules)
+    desired_catch_ups: int = 0  # desired patches sent when edgeHub came online again
     desired_patches_sent: int = 0
     methods_invoked: int = 0
     methods_answered: int = 0

@@ -19,7 +19,7 @@ from devtools.edgehub.broker import Broker
 from devtools.edgehub.inputs import ModuleInputs
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.relay import Relay
-from devtools.edgehub.twin import Twin
+from devtools.edgehub.twin import JsonObject, Twin
 
 log = logging.getLogger("devtools.edgehub")
 
@@ -46,6 +46,13 @@ class ModuleState:
     hub_connections: int = 0  # times the hub (re)connected to this broker and subscribed
     online: bool = False  # the module is connected to its broker
     departures: list[str] = field(default_factory=list)  # how it left, each time
+    # edgeHub's own store of this twin (twin/StoringTwinManager.cs, TwinStore.cs): the twin
+    # last read from IoT Hub, with the reported patches taken since merged in; None: none
+    # stored. It answers twin GETs while edgeHub is offline.
+    stored: JsonObject | None = None
+    stored_at: float | None = None  # when it was last read from IoT Hub (monotonic)
+    unsynced: list[JsonObject] = field(default_factory=list)  # reported, not yet in IoT Hub
+    refused: list[str] = field(default_factory=list)  # why each refused reported patch was
 
     @property
     def name(self) -> str:
@@ -73,6 +80,7 @@ class HubState:
         self.rejected: list[RejectedMessage] = []
         self.methods: dict[str, PendingMethod] = {}
         self.closed = False
+        self.offline = False  # edgeHub cannot reach IoT Hub (EdgeHub.go_offline)
 
     def set_online(self, key: ModuleKey, online: bool) -> None:
         with self.lock:

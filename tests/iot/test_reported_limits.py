@@ -60,7 +60,7 @@ async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManag
     )
     await asyncio.sleep(0)  # the failure report is a task
     await asyncio.sleep(0)
-    report = module._last_report
+    report = module.reporter.value(("model",))
     assert report is not None and report["status"] == "failed"
     assert report["version"].startswith("éé") and len(report["version"]) == 512
     assert_fits_the_twin(report)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import onnx
 
 from trainer.build import build_model
-from trainer.training import Hyperparameters
+from trainer.export import GateOptions, export, new_contract
+from trainer.training import Hyperparameters, load_dataset, train
 
 
 def iris_model(version: str, params: Hyperparameters, name: str = "iris-svm") -> bytes:
@@ -48,3 +52,23 @@ def fix_batch_size(data: bytes, size: int) -> bytes:
     model = onnx.load_from_string(data)
     model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = size
     return model.SerializeToString()
+
+
+def labelled_iris_model(
+    version: str, params: Hyperparameters, labels: tuple[str, str, str], name: str = "iris-svm"
+) -> bytes:
+    """An iris SVM as ``iris_model`` makes it, its three species named ``labels`` instead (for
+    labels that are awkward elsewhere: ``I. setosa``, ``not spam``, ``1.5``)."""
+    iris = load_dataset()
+    rename = dict(zip(iris.class_labels, labels, strict=True))
+    dataset = dataclasses.replace(
+        iris,
+        labels=np.asarray([rename[str(label)] for label in iris.labels]),
+        class_labels=labels,
+    )
+    result = train(dataset, params)
+    contract = new_contract(name, version, dataset.feature_names, labels, {})
+    options = GateOptions(seed=params.seed)
+    return export(
+        result.model, contract, dataset.features, options, reference=dataset.features
+    ).data

@@ -4,7 +4,6 @@ is the runner); the real-model path is tested end to end in tests/iot/test_shado
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from predictor.iot.twin_rules import MAX_PATCH_BYTES, patch_bytes, refusal
 from predictor.runtime import Prediction
 from predictor.shadow import ShadowRunner
 
@@ -60,6 +60,12 @@ def test_agreement_and_the_confusion_matrix_are_counted() -> None:
     assert stats.confusion == {"a": {"a": 4}, "b": {"a": 2, "b": 2}}
     report = stats.report()
     assert report["rows"] == 8 and report["agreement"] == 0.75 and report["errors"] == 0
+    # Labels are values, never property names (edgeHub refuses names with '.', ' ', '$', '#').
+    assert report["confusion"] == [
+        {"live": "a", "shadow": "a", "count": 4},
+        {"live": "b", "shadow": "a", "count": 2},
+        {"live": "b", "shadow": "b", "count": 2},
+    ]
 
 
 def test_a_failing_shadow_is_counted_and_the_live_call_returns_at_once() -> None:
@@ -98,8 +104,8 @@ def test_a_new_candidate_starts_a_new_comparison_and_forget_drops_it() -> None:
     assert runner.stats("m") is None
 
 
-def test_the_biggest_comparison_fits_one_twin_value() -> None:
-    labels = tuple(f"{i}-a-long-class-label-cut-here" for i in range(8))
+def test_the_biggest_comparison_is_a_reported_part_edgehub_takes() -> None:
+    labels = tuple(f"{i}. a long class label, cut here" for i in range(8))
     runner = ShadowRunner(max_pending_rows=10_000)
     rows = np.zeros((6400, 2), dtype=np.float32)
     live = Prediction([labels[i % 8] for i in range(6400)], np.zeros(6400), np.zeros((6400, 2)))
@@ -112,4 +118,6 @@ def test_the_biggest_comparison_fits_one_twin_value() -> None:
     assert len(stats.confusion) == 8 and all(len(row) == 8 for row in stats.confusion.values())
     entry = {"version": "x" * 64, "sha256": "f" * 64, "status": "applied", "error": None}
     entry |= {"updatedAt": "2026-12-03T00:00:00Z", "source": "twin", "comparison": stats.report()}
-    assert len(json.dumps(entry).encode()) < 4096
+    assert refusal({"shadow": {"m": entry}}) is None
+    # Small enough that four shadows' entries fit one patch (the reporter splits beyond that).
+    assert patch_bytes(entry) < MAX_PATCH_BYTES // 4

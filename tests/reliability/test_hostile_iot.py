@@ -130,7 +130,7 @@ async def test_handle_desired_submits_a_valid_target_or_reports_failed_with_a_re
     module.handle_desired(desired)
     await asyncio.sleep(0)  # the failure report is a task
     await asyncio.sleep(0)
-    wanted, report = module.updater._wanted, module._last_report
+    wanted, report = module.updater._wanted, module.reporter.value(("model",))
     if wanted is not None:
         assert report is None
         assert wanted.url.startswith("https://account.blob.core.windows.net/")

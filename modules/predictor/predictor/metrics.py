@@ -71,6 +71,12 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.twin_reports_refused = Counter(
+            "predictor_twin_reports_refused",
+            "Reported-property parts edgeHub refuses (or would): each logged once with its "
+            "reason and not sent again unchanged (iot/reporter.py).",
+            registry=self.registry,
+        )
         self.model_loaded = Gauge(
             "predictor_model_loaded",
             "Models loaded: 1 for the default model alone, 0 when none is (not ready).",

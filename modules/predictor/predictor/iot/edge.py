@@ -12,21 +12,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
+from azure.iot.device.exceptions import ServiceError
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_never, wait_exponential
 
 from predictor.dataplane import DataPlane
 from predictor.iot import wire
+from predictor.iot.desired_version import HandledVersion
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.iot.methods import DirectMethods
 from predictor.iot.monitoring import Monitoring
+from predictor.iot.reporter import ReportRefusedError, TwinReporter
 from predictor.iot.shadows import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
@@ -37,6 +41,8 @@ from predictor.settings import Settings
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
+
+MODEL: tuple[str] = ("model",)  # the default model's reported part
 
 # How many input messages are answered at once: sends wait for edgeHub's acknowledgement, so a
 # few in flight keep the link busy without reordering much.
@@ -57,11 +63,12 @@ class EdgeModule:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._desired_version: int | None = None
-        self._report_lock = asyncio.Lock()
-        self._last_report: dict[str, Any] | None = None
-        self._report_pending = False
         self.registry = plane.registry
+        # Every reported property goes through this one reporter (reporter.py).
+        self.reporter = TwinReporter(
+            self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
+        )
+        self._handled = HandledVersion(self.registry.cache_dir)
         self.downloader = Downloader(DownloadPolicy.of(settings))
         # With a connection string, model URLs may name its blob host only (docs/reliability.md).
         account = self.downloader.account
@@ -77,20 +84,20 @@ class EdgeModule:
             drop_slot=self.registry.unload,
             present=lambda: self.registry.named,
             new_updater=self._new_updater,
-            send=self._send_reported,
+            reporter=self.reporter,
             parse=self._parse_target,
         )
         self.shadows = ShadowControl(
             plane,
             new_updater=self._new_updater,
-            send=self._send_reported,
+            reporter=self.reporter,
             parse=self._parse_target,
             interval=settings.report_interval_seconds,
             report_live=self._report_live,
         )
         self.monitoring = Monitoring(
             plane,
-            self._send_reported,
+            self.reporter,
             settings.report_interval_seconds,
             message=self._send_monitoring if settings.monitoring_output else None,
             max_message_bytes=settings.max_message_bytes,
@@ -101,7 +108,7 @@ class EdgeModule:
             predictions_output=settings.predictions_output,
             errors_output=settings.errors_output,
         )
-        self.methods = DirectMethods(plane, update_state=lambda: self._last_report)
+        self.methods = DirectMethods(plane, update_state=lambda: self.reporter.value(MODEL))
         # Called when the twin's desired ``model`` names a target: the twin wins over
         # PREDICTOR_MODEL_URL (follow.py), which stops being followed.
         self.on_twin_model: Callable[[], None] = lambda: None
@@ -144,15 +151,15 @@ class EdgeModule:
         await self._set_handler(client, "on_message_received", self._on_message)
         # Reported last: once the twin says what runs, the module answers everything.
         await self._report_if_needed()
-        await self._send_reported({"runtime": runtime_versions()})  # for fleet queries
 
     async def _report_if_needed(self) -> None:
-        if self._last_report is None or self._report_pending:
-            await self.report_model(self._last_report or running_state(self.manager.current))
+        """Report what runs (what no update reported yet), and send whatever is pending."""
+        if self.reporter.value(MODEL) is None:
+            self.reporter.set(MODEL, running_state(self.manager.current))
         self.models.adopt(self.registry.named)  # restored from the cache at start
         self.shadows.slots.adopt(self.registry.shadows)
-        await self.models.flush()
-        await self.shadows.slots.flush()
+        self.reporter.set(("runtime",), runtime_versions())  # for fleet queries
+        await self.reporter.flush()
 
     async def _set_handler(self, client: IoTHubModuleClient, name: str, handler: Any) -> None:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -179,7 +186,7 @@ class EdgeModule:
     async def _after_reconnect(self, client: IoTHubModuleClient) -> None:
         """Read the whole twin after a reconnect: changes made while offline apply now. A client
         that cannot even read its twin has lost its subscriptions: replace it."""
-        if self._last_report is None:
+        if self.reporter.value(MODEL) is None:
             return  # start-up is setting this client up
         try:
             async with asyncio.timeout(self.settings.iot_timeout_seconds):
@@ -199,21 +206,30 @@ class EdgeModule:
         """A desired patch, or the ``whole`` desired section: act on ``model`` and ``models``.
 
         In the whole section, a named model that ``models`` no longer holds is unloaded; in a
-        patch, a key set to null is.
+        patch, a key set to null is. A section older than the last one handled is ignored; a
+        whole one without ``$version`` (edgeHub's empty twin, offline with nothing stored)
+        unloads nothing (desired_version.py).
         """
         if not isinstance(desired, dict):
             log.warning("ignoring a desired-properties document that is not an object")
             return
         version = desired.get("$version")
-        if isinstance(version, int):
-            if self._desired_version is not None and version < self._desired_version:
-                log.info(
-                    "ignoring desired properties $version %d: %d was already handled",
-                    version,
-                    self._desired_version,
+        if isinstance(version, bool) or not isinstance(version, int):
+            if whole:
+                log.warning(
+                    "the twin has no desired $version (edgeHub offline with no stored twin?): "
+                    "nothing is unloaded until it has one"
                 )
-                return
-            self._desired_version = version
+                whole = False
+        elif self._handled.is_older(version):
+            log.info(
+                "ignoring desired properties $version %d: %s was already handled",
+                version,
+                self._handled.version,
+            )
+            return
+        else:
+            self._handled.handled(version)
         if "models" in desired or whole:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
@@ -254,33 +270,24 @@ class EdgeModule:
     def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
         return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
 
-    async def _send_reported(self, patch: dict[str, Any]) -> bool:
-        """Patch the reported properties; False (logged) when edgeHub did not take it."""
+    async def _patch_reported(self, patch: dict[str, Any]) -> None:
+        """Send one reported patch (the reporter's ``SendPatch``): ReportRefusedError when edgeHub
+        answers 4xx, any other error when it may take it later."""
         client = self.client
         if client is None:
-            return False
+            raise ConnectionError("no connection to edgeHub")
         try:
             async with asyncio.timeout(self.settings.iot_timeout_seconds):
                 await client.patch_twin_reported_properties(patch)
         except Exception as exc:
-            log.warning("could not report %s: %s", ", ".join(patch), describe(exc))
-            return False
-        return True
+            status = _service_status(exc)
+            if status is not None and 400 <= status < 500:
+                raise ReportRefusedError(f"status {status}") from exc
+            raise ConnectionError(describe(exc)) from exc
 
     async def report_model(self, state: dict[str, Any]) -> None:
-        """Report the ``model`` property; kept and sent again after a reconnect if it fails."""
-        async with self._report_lock:
-            self._last_report = state
-            if self.client is None:
-                self._report_pending = True
-                return
-            try:
-                async with asyncio.timeout(self.settings.iot_timeout_seconds):
-                    await self.client.patch_twin_reported_properties({"model": state})
-                self._report_pending = False
-            except Exception as exc:
-                self._report_pending = True
-                log.warning("could not report model status %s: %s", state.get("status"), exc)
+        """Report the ``model`` property (kept and sent again after a reconnect if it fails)."""
+        await self.reporter.report(MODEL, state)
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -411,6 +418,18 @@ class EdgeModule:
             await self.client.send_method_response(response)
         except Exception as exc:
             log.warning("could not answer direct method %s: %s", request.name, exc)
+
+
+def _service_status(exc: BaseException) -> int | None:
+    """The status edgeHub answered a twin operation with, if that is what failed: the SDK
+    raises ``ClientError`` caused by ``ServiceError("twin operation returned status 400")``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ServiceError):
+            found = re.search(r"status (\d{3})", str(seen))
+            return int(found.group(1)) if found else None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _as_bytes(data: Any) -> bytes:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from predictor.dataplane import DataPlane
-from predictor.iot.slots import SendPatch
+from predictor.iot.reporter import TwinReporter
 from predictor.jsonio import dumps
 
 log = logging.getLogger(__name__)
@@ -28,18 +28,17 @@ class Monitoring:
     def __init__(
         self,
         plane: DataPlane,
-        send: SendPatch,
+        reporter: TwinReporter,
         interval: float,
         *,
         message: SendMessage | None = None,
         max_message_bytes: int = 250_000,
     ) -> None:
         self.plane = plane
-        self.send = send
+        self.reporter = reporter
         self.interval = interval
         self.message = message
         self.max_message_bytes = max_message_bytes
-        self._sent: dict[str, dict[str, Any]] = {}
 
     async def run(self) -> None:
         while True:
@@ -52,16 +51,14 @@ class Monitoring:
                 log.exception("the monitoring report failed")
 
     async def report(self) -> dict[str, dict[str, Any]]:
-        """Send the drift summaries that changed since the last report edgeHub took."""
+        """Report the drift summaries (the reporter sends those that changed)."""
         summaries = self.plane.drift.refresh()
-        changed: dict[str, Any] = {k: v for k, v in summaries.items() if self._sent.get(k) != v}
-        changed |= {name: None for name in self._sent if name not in summaries}  # gone models
-        if changed and await self.send({"drift": changed}):
-            for name, summary in changed.items():
-                if summary is None:
-                    self._sent.pop(name, None)
-                else:
-                    self._sent[name] = summary
+        for name, summary in summaries.items():
+            self.reporter.set(("drift", name), summary)
+        for name in self.reporter.names("drift"):
+            if name not in summaries:  # a model gone
+                self.reporter.set(("drift", name), None)
+        await self.reporter.flush()
         return summaries
 
     async def summary_message(self, drift: dict[str, dict[str, Any]]) -> None:

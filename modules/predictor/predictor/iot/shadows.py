@@ -21,7 +21,8 @@ from typing import Any
 
 from predictor.contract import ModelError
 from predictor.dataplane import DataPlane
-from predictor.iot.slots import SendPatch, TwinSlots
+from predictor.iot.reporter import TwinReporter
+from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError
 from predictor.iot.updater import ModelUpdater, Report, now, running_state
 from predictor.runtime import OnnxModel
@@ -67,7 +68,7 @@ class ShadowControl:
         plane: DataPlane,
         *,
         new_updater: Callable[[ModelManager, Report], ModelUpdater],
-        send: SendPatch,
+        reporter: TwinReporter,
         parse: Callable[[Any], ModelTarget],
         interval: float,
         report_live: Callable[[str, OnnxModel], Awaitable[None]],
@@ -83,11 +84,10 @@ class ShadowControl:
             drop_slot=self._drop,
             present=lambda: self.registry.shadows,
             new_updater=new_updater,
-            send=send,
+            reporter=reporter,
             parse=self._parse,
             settled=self._settled,
         )
-        self._sent: dict[str, dict[str, Any]] = {}  # the comparison last reported, by name
         self._promoting: set[str] = set()
 
     def handle(self, value: Any, *, whole: bool) -> None:
@@ -107,7 +107,6 @@ class ShadowControl:
 
     async def _drop(self, name: str) -> bool:
         self.plane.shadows.forget(name)
-        self._sent.pop(name, None)
         return await self.registry.drop_shadow(name)
 
     async def run(self) -> None:
@@ -138,8 +137,8 @@ class ShadowControl:
         ):
             await self._promote(name, slot, comparison)
             return
-        if comparison != self._sent.get(name):
-            self._sent[name] = comparison
+        # The reporter sends it only if it changed, and keeps it until edgeHub has it.
+        if comparison != (self.slots.last_report(name) or {}).get("comparison"):
             await self.slots.report(name, {**running_state(slot.current), "comparison": comparison})
 
     def _promotion(self, name: str) -> Promotion | None:

@@ -5,7 +5,7 @@ The twin's ``models`` names the named models; ``shadow`` names a candidate per s
 Both work the same way, written once here: a key with a target gets its slot and its own
 update worker (one model's download never waits for another's), a key set to null (or missing
 from the whole twin read after a connect) is dropped, and each key's state is reported under
-the same property, kept and sent again after a reconnect if a patch fails.
+the same property through the module's one ``TwinReporter``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
+from predictor.iot.reporter import TwinReporter
 from predictor.iot.target import TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.registry import ModelNameError, check_name
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
-
-SendPatch = Callable[[dict[str, Any]], Awaitable[bool]]  # True when edgeHub took the patch
 
 
 class TwinSlots:
@@ -37,7 +36,7 @@ class TwinSlots:
         drop_slot: Callable[[str], Awaitable[bool]],
         present: Callable[[], Collection[str]],
         new_updater: Callable[[ModelManager, Report], ModelUpdater],
-        send: SendPatch,
+        reporter: TwinReporter,
         parse: Callable[[Any], Any] = parse_target,
         settled: Callable[[str, Any], dict[str, Any] | None] | None = None,
     ) -> None:
@@ -46,16 +45,13 @@ class TwinSlots:
         self._drop_slot = drop_slot
         self._present = present
         self._new_updater = new_updater
-        self._send = send
+        self.reporter = reporter
         self._parse = parse
         # A target that needs no slot (a shadow already serving live): the state to report.
         self._settled = settled
         self.updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
         self.desired: dict[str, dict[str, Any]] = {}  # each key's desired value, as given
-        self._reports: dict[str, dict[str, Any] | None] = {}  # None: delete the key
-        self._pending: set[str] = set()
         self._background: set[asyncio.Task[None]] = set()
-        self._lock = asyncio.Lock()
 
     def handle(self, value: Any, *, whole: bool) -> None:
         """Act on the desired property's value (a patch of it, or all of it when ``whole``)."""
@@ -89,7 +85,7 @@ class TwinSlots:
             self._spawn(self.report(name, state))
             return
         if updater is None:
-            if (self._reports.get(name) or {}).get("status") != (state or {}).get("status"):
+            if (self.last_report(name) or {}).get("status") != (state or {}).get("status"):
                 self._spawn(self._settle(name, state))
             return
         self.desired[name] = item
@@ -122,38 +118,22 @@ class TwinSlots:
             entry[1].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await entry[1]
-        if await self._drop_slot(name) or name in self._reports:
+        if await self._drop_slot(name) or self.last_report(name) is not None:
             await self.report(name, None)
 
     async def report(self, name: str, state: dict[str, Any] | None) -> None:
         """Report ``name``'s state under the property (None deletes its key)."""
-        self._reports[name] = state
-        self._pending.add(name)
-        await self.flush({name})
+        await self.reporter.report((self.prop, name), state)
 
     def last_report(self, name: str) -> dict[str, Any] | None:
-        return self._reports.get(name)
+        value: dict[str, Any] | None = self.reporter.value((self.prop, name))
+        return value
 
     def adopt(self, slots: dict[str, ModelManager]) -> None:
         """Report the slots restored from the cache at start, which no update reported yet."""
         for name, slot in slots.items():
-            if name not in self._reports:
-                self._reports[name] = running_state(slot.current)
-                self._pending.add(name)
-
-    async def flush(self, names: set[str] | None = None) -> None:
-        """Send the pending reports (``names`` of them, or all); they stay pending on failure."""
-        async with self._lock:
-            batch = set(self._pending) if names is None else names & self._pending
-            if not batch:
-                return
-            patch: dict[str, Any] = {name: self._reports.get(name) for name in batch}
-            if not await self._send({self.prop: patch}):
-                return
-            self._pending -= batch
-            for name in batch:
-                if self._reports.get(name) is None:
-                    self._reports.pop(name, None)
+            if self.last_report(name) is None:
+                self.reporter.set((self.prop, name), running_state(slot.current))
 
     def tasks(self) -> list[asyncio.Task[None]]:
         return [task for _, task in self.updaters.values()]
