@@ -219,6 +219,14 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd("acr login", Option("--name", ("-n",)), required=("--name",), source=CORE + " (acr)"),
     _cmd(
+        "acr delete",
+        Option("--name", ("-n",)),
+        RG,
+        Option("--yes", ("-y",), value="none"),
+        required=("--name",),
+        source=CORE + " acr/_help.py: az acr delete -n MyRegistry",
+    ),
+    _cmd(
         "acr scope-map show",
         Option("--name", ("-n",)),
         Option("--registry", ("-r",)),
