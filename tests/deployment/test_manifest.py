@@ -140,6 +140,28 @@ def test_schema_versions_in_env_template_match_the_templates() -> None:
         )
 
 
+# IoT Edge 1.6 LTS: 1.5 left support on 2026-11-10 (docs/getting-started.md,
+# "From IoT Edge 1.5 to 1.6").
+EDGE_RUNTIME = "1.6"
+
+
+def test_env_template_defaults_to_iot_edge_1_6() -> None:
+    assert env_template()["EDGE_RUNTIME_VERSION"] == EDGE_RUNTIME
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_manifests_deploy_the_iot_edge_1_6_runtime(name: str, platform: str) -> None:
+    generated = manifest.generate(load(name), env_template(), platform)
+    system = generated["modulesContent"]["$edgeAgent"]["properties.desired"]["systemModules"]
+    assert system["edgeAgent"]["settings"]["image"] == (
+        f"mcr.microsoft.com/azureiotedge-agent:{EDGE_RUNTIME}"
+    )
+    assert system["edgeHub"]["settings"]["image"] == (
+        f"mcr.microsoft.com/azureiotedge-hub:{EDGE_RUNTIME}"
+    )
+
+
 def test_unset_variable_is_a_clear_error() -> None:
     with pytest.raises(manifest.ManifestError, match="is not set"):
         manifest.generate(load("deployment.template.json"), {}, "amd64")
