@@ -104,6 +104,23 @@ async def test_a_redirect_is_not_followed(
     assert elsewhere.requests == []
 
 
+async def test_an_answer_that_runs_past_its_length_is_final_and_named_the_same_each_time(
+    manager: ModelManager, hostile: HostileStorage
+) -> None:
+    # 1 KiB as announced, then bytes without end: it breaks HTTP. Not "storage unreachable"
+    # (transient, so tried for ever) with aiohttp's quote of the bytes (different each run).
+    errors = []
+    for _ in range(2):
+        hostile.streamed = 0
+        reports = await update(manager, hostile.url(f"overflow/m.onnx?{SAS}"), attempts=3)
+        assert reports.statuses[-1] == (V2, "failed"), reports.states
+        errors.append(reports.states[-1]["error"])
+    assert errors[0] == errors[1]
+    assert "breaks HTTP" in errors[0] or "not one blob storage gives" in errors[0]
+    assert "\\x00" not in errors[0]
+    assert len([s for s in hostile.requests if s.method == "GET"]) == 2  # once a target
+
+
 @pytest.mark.parametrize(
     ("kind", "max_bytes", "reason"),
     [

@@ -1,4 +1,8 @@
-"""Download a model blob: size limit, stall timeout, sha256 check, retries with backoff.
+"""Download a model blob: size limit, stall timeout, sha256 check, one round of tries.
+
+``fetch`` makes one round: up to ``attempts`` tries ``backoff_seconds`` apart (doubling, and
+never sooner than storage's ``Retry-After``), for a blip. The updater runs rounds until one
+succeeds or fails for good (``updater.py``), paced by ``pacing``.
 
 Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
 the first host only), the size in the blob's properties is not believed, and every answer is
@@ -18,7 +22,7 @@ import importlib
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -32,6 +36,8 @@ from tenacity import (
 
 from predictor.iot.account import StorageAccount
 from predictor.iot.errors import DownloadError
+from predictor.iot.identity import module_identity
+from predictor.iot.pacing import Pacing, PacingPolicy
 from predictor.iot.target import ModelTarget
 
 if TYPE_CHECKING:
@@ -57,6 +63,8 @@ class DownloadPolicy:
     backoff_seconds: float
     timeout: float
     connection_string: str | None = None
+    pacing: PacingPolicy = field(default_factory=PacingPolicy)
+    identity: str | None = None  # seeds the random source of the waits (pacing.py)
 
     @classmethod
     def of(cls, settings: Settings) -> DownloadPolicy:
@@ -69,6 +77,11 @@ class DownloadPolicy:
             backoff_seconds=settings.download_backoff_seconds,
             timeout=settings.download_timeout,
             connection_string=connection.get_secret_value() if connection else None,
+            pacing=PacingPolicy(
+                retry_max_seconds=settings.download_retry_max_seconds,
+                spread_seconds=settings.update_spread_seconds,
+            ),
+            identity=module_identity(),
         )
 
 
@@ -81,9 +94,17 @@ class Downloader:
         self.account = (
             StorageAccount.parse(policy.connection_string) if policy.connection_string else None
         )
+        # One random source for every updater of the module (pacing.py).
+        self.pacing = Pacing(policy.pacing, policy.identity)
 
     async def fetch(self, target: ModelTarget) -> bytes:
         """The verified model bytes, after up to ``attempts`` tries; DownloadError otherwise."""
+        backoff = wait_exponential(multiplier=self.policy.backoff_seconds, max=60)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            floor = getattr(error, "retry_after", None) or 0.0
+            return max(backoff(state), min(floor, self.policy.pacing.retry_max_seconds))
 
         def log_retry(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -99,7 +120,7 @@ class Downloader:
         retrying = AsyncRetrying(
             retry=retry_if_exception(lambda exc: isinstance(exc, DownloadError) and exc.transient),
             stop=stop_after_attempt(self.policy.attempts),
-            wait=wait_exponential(multiplier=self.policy.backoff_seconds, max=60),
+            wait=wait,
             before_sleep=log_retry,
             reraise=True,
         )
