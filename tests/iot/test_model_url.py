@@ -17,6 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.ports import free_port
+from predictor.iot.pacing import Pacing, PacingPolicy
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
@@ -223,6 +224,32 @@ def test_storage_back_after_an_outage_brings_the_model_without_a_restart(
             proxy.upstream = (azurite.host, azurite.port)
             assert serving(module, V2)["model_url"]["status"] == "applied"
             assert post(module, FLOWER)["model_version"] == V2
+
+
+def test_a_replica_waits_its_spread_ready_with_what_it_serves(
+    azurite: Azurite, release: Release, iot_models: IotModels, tmp_path: Path
+) -> None:
+    import asyncio
+
+    asyncio.run(cache_model(tmp_path, iot_models.v1))
+    url = release.publish(azurite, release.v2, "--pointer")["pointer"]["PREDICTOR_MODEL_URL"]
+    # IOTEDGE_DEVICEID names the replica (without IoT Edge's other variables, no IoT side):
+    # "pod-2" draws 5.2 s of the 6 s spread.
+    wait = Pacing(PacingPolicy(spread_seconds=6), "pod-2/").spread()
+    assert wait > 3
+    with predictor(
+        tmp_path,
+        PREDICTOR_MODEL_URL=url,
+        PREDICTOR_UPDATE_SPREAD_SECONDS="6",
+        IOTEDGE_DEVICEID="pod-2",
+        **FAST,
+    ) as module:
+        answer = ready(module)
+        assert answer["model_version"] == V1
+        assert answer["model_url"]["status"] == "scheduled"
+        assert answer["model_url"]["nextTryAt"]
+        assert serving(module, V2)["model_url"]["status"] == "applied"
+    assert "downloading in 5.2 s" in module.log.read_text()
 
 
 def test_a_bad_pointer_keeps_the_old_model_serving(

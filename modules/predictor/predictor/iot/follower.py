@@ -231,9 +231,9 @@ class Follower:
         status = state.get("status")
         if status == "downloading":
             self.state.update("downloading", target=state.get("version"))
-        elif status == "scheduled":
+        elif status == "scheduled":  # the fleet's spread: ready with what serves meanwhile
             self.state.update(
-                "scheduled", target=state.get("version"), nextTryAt=state["nextTryAt"]
+                "scheduled", settled=True, target=state.get("version"), nextTryAt=state["nextTryAt"]
             )
         elif status == "retrying":  # the first try has ended: ready with what serves
             self.state.update(
