@@ -8,7 +8,8 @@ request it gets, headers included. What it answers depends on the path's first s
 - ``/lying/...``: HEAD says 1 KB; each GET is answered honestly for the range asked, but the
   total in Content-Range is 10^11 bytes, so the SDK keeps asking;
 - ``/overflow/...``: HEAD says 1 KB; GET answers 200 with a Content-Length of 1024, and then
-  sends bytes past it until ``ENDLESS_CAP`` or the client goes away (an answer that breaks HTTP);
+  sends random bytes past it until ``ENDLESS_CAP`` or the client goes away (an answer that
+  breaks HTTP);
 - ``/busy/...``: 503 with ``Retry-After: retry_after`` (storage throttling);
 - anything else: 200 with a 1 KB body.
 """
@@ -16,6 +17,7 @@ request it gets, headers included. What it answers depends on the path's first s
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import ssl
 import threading
@@ -114,9 +116,10 @@ class HostileStorage:
 
             def _overflow(self) -> None:
                 self._blob(1024, body=True)
+                block = os.urandom(len(_BLOCK))  # different in every answer
                 while owner.streamed < ENDLESS_CAP:
-                    self.wfile.write(_BLOCK)
-                    owner.streamed += len(_BLOCK)
+                    self.wfile.write(block)
+                    owner.streamed += len(block)
                 self.close_connection = True
 
             def _lying(self) -> None:

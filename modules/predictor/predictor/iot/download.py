@@ -1,8 +1,9 @@
 """Download a model blob: size limit, stall timeout, sha256 check, one round of tries.
 
-``fetch`` makes one round: up to ``attempts`` tries ``backoff_seconds`` apart (doubling, and
-never sooner than storage's ``Retry-After``), for a blip. The updater runs rounds until one
-succeeds or fails for good (``updater.py``), paced by ``pacing``.
+``fetch`` makes one round: up to ``attempts`` tries ``backoff_seconds`` apart (doubling), for a
+blip. A ``Retry-After`` from storage ends the round at once: the wait it asks for is the
+updater's to report. The updater runs rounds until one succeeds or fails for good
+(``updater.py``), paced by ``pacing``.
 
 Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
 the first host only), the size in the blob's properties is not believed, and every answer is
@@ -99,12 +100,6 @@ class Downloader:
 
     async def fetch(self, target: ModelTarget) -> bytes:
         """The verified model bytes, after up to ``attempts`` tries; DownloadError otherwise."""
-        backoff = wait_exponential(multiplier=self.policy.backoff_seconds, max=60)
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            floor = getattr(error, "retry_after", None) or 0.0
-            return max(backoff(state), min(floor, self.policy.pacing.retry_max_seconds))
 
         def log_retry(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
@@ -118,9 +113,9 @@ class Downloader:
             )
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, DownloadError) and exc.transient),
+            retry=retry_if_exception(_blip),
             stop=stop_after_attempt(self.policy.attempts),
-            wait=wait,
+            wait=wait_exponential(multiplier=self.policy.backoff_seconds, max=60),
             before_sleep=log_retry,
             reraise=True,
         )
@@ -226,6 +221,11 @@ class Downloader:
     def _overall_timeout(self) -> float:
         # Generous: a slow cellular link still gets there; a stalled one is caught per read.
         return self.policy.timeout * 10
+
+
+def _blip(exc: BaseException) -> bool:
+    """Worth another try within the round: transient, and storage named no wait of its own."""
+    return isinstance(exc, DownloadError) and exc.transient and exc.retry_after is None
 
 
 async def load_storage_sdk() -> None:
