@@ -29,7 +29,8 @@ FILE = "refused.json"
 KEEP = 32
 DEFAULT_INTERRUPTIONS = 3
 _REASON_CHARS = 500
-CHECKING = "checking: the module stopped while this model was being checked"
+# Found at start, this mark means the module stopped during that check.
+CHECKING = "being checked (found at start: the check was cut short by a kill or a power cut)"
 # What a "checking" mark said before marks were counted: such an entry counts as one.
 _UNCOUNTED = "the module stopped while this model was being checked"
 INTERRUPTED = (
