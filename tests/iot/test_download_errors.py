@@ -11,6 +11,8 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 
 from predictor.iot.download_errors import MESSAGES, as_download_error
@@ -26,6 +28,29 @@ def http_error(
     cls: type[HttpResponseError] = HttpResponseError,
 ) -> HttpResponseError:
     error = cls(message=message)
+    error.status_code = status
+    return error
+
+
+def broken_http(message: str) -> ServiceResponseError:
+    """What the SDK raises for an answer aiohttp cannot parse as HTTP."""
+    inner = aiohttp.ClientResponseError(None, (), status=400, message=message)  # type: ignore[arg-type]
+    return ServiceResponseError(message, error=inner)
+
+
+def throttled(status: int, retry_after: str) -> HttpResponseError:
+    """An HttpResponseError with a real answer's ``Retry-After`` header."""
+
+    class Answer:
+        def __init__(self) -> None:
+            self.headers = {"Retry-After": retry_after}
+            self.status_code = status
+            self.reason = "busy"
+
+        def text(self) -> str:
+            return ""
+
+    error = HttpResponseError(message="busy", response=Answer())
     error.status_code = status
     return error
 
@@ -60,7 +85,27 @@ class UnlistedNotFoundError(ResourceNotFoundError):
         (http_error(408, "slow"), "storage answered 408: slow", True),
         (http_error(429, "busy"), "storage answered 429: busy", True),
         (http_error(503, "down"), "storage answered 503: down", True),
+        (http_error(500, "oops"), "storage answered 500: oops", True),
+        (http_error(502, "gateway"), "storage answered 502: gateway", True),
+        (http_error(504, "gateway"), "storage answered 504: gateway", True),
+        # Not "not now" but "no": another try gets the same answer.
+        (http_error(501, "not implemented"), "storage answered 501: not implemented", False),
+        (http_error(505, "version"), "storage answered 505: version", False),
         (TimeoutError(), "the download stalled (timed out)", True),
+        (ServiceResponseTimeoutError("read"), "the download stalled (timed out)", True),
+        (
+            broken_http("Bad status line:\n  Expected HTTP/:\n  b'\\x00\\x01'"),
+            "storage's answer for the model blob breaks HTTP (Bad status line): it sent "
+            "something that is not an HTTP answer, or more than it announced",
+            False,
+        ),
+        (ServiceResponseError("no answer"), "the download broke off: no answer", True),
+        (
+            ValueError("Required Content-Range response header is missing or malformed."),
+            "storage's answer for the model blob is not one blob storage gives: Required "
+            "Content-Range response header is missing or malformed.",
+            False,
+        ),
         (ConnectionRefusedError("refused"), "storage unreachable: refused", True),
     ],
 )
@@ -78,8 +123,32 @@ def test_the_table_lists_the_classes_it_is_tested_for() -> None:
         ClientAuthenticationError,
         HttpResponseError,
         TimeoutError,
+        ServiceResponseTimeoutError,
+        ServiceResponseError,
+        ValueError,
         Exception,
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "seconds"),
+    [(429, "7", 7.0), (503, "120", 120.0), (503, "soon", None), (500, "7", None)],
+)
+def test_retry_after_is_read_on_429_and_503_only(
+    status: int, header: str, seconds: float | None
+) -> None:
+    error = as_download_error(throttled(status, header), WHAT)
+    assert error.transient
+    assert error.retry_after == seconds
+
+
+def test_retry_after_as_an_http_date_is_the_seconds_until_then() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=60), usegmt=True)
+    error = as_download_error(throttled(503, later), WHAT)
+    assert error.retry_after is not None and 55 < error.retry_after <= 60
 
 
 @pytest.mark.parametrize(

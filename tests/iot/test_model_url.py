@@ -17,11 +17,13 @@ from azure.storage.blob import BlobServiceClient
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.ports import free_port
+from predictor.iot.pacing import Pacing, PacingPolicy
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.iot.recording_proxy import RecordingProxy
 from tests.predictor.process import Predictor, cache_model, predictor
+from tests.reliability.throttled_proxy import ThrottledProxy
 from tests.trainer.process import run_cli
 from tests.waiting import wait_until
 from trainer.storage import CONNECTION_STRING_ENV
@@ -170,7 +172,9 @@ def test_an_unchanged_pointer_costs_one_304_a_poll_and_no_download(
         assert {e.path for e in proxy.exchanges} == {pointer_path, model_path}
 
 
-def test_with_storage_down_at_start_the_cache_serves(iot_models: IotModels, tmp_path: Path) -> None:
+def test_with_storage_down_at_start_the_cache_serves_and_it_is_retried(
+    iot_models: IotModels, tmp_path: Path
+) -> None:
     import asyncio
 
     asyncio.run(cache_model(tmp_path, iot_models.v1))
@@ -182,10 +186,70 @@ def test_with_storage_down_at_start_the_cache_serves(iot_models: IotModels, tmp_
         ) as module:
             answer = ready(module)
             assert answer["model_version"] == V1
-            assert answer["model_url"]["status"] == "failed"
+            # Not failed for good: storage may come back (PREDICTOR_DOWNLOAD_RETRY_MAX_SECONDS).
+            assert answer["model_url"]["status"] == "retrying"
             assert "storage unreachable" in answer["model_url"]["error"]
+            assert answer["model_url"]["attempt"] >= 1 and answer["model_url"]["nextTryAt"]
             assert post(module, FLOWER)["model_version"] == V1
             assert "sig=y" not in module.log.read_text()
+
+
+@pytest.mark.parametrize("kind", ["pointer", "model"])
+def test_storage_back_after_an_outage_brings_the_model_without_a_restart(
+    azurite: Azurite, release: Release, iot_models: IotModels, tmp_path: Path, kind: str
+) -> None:
+    # Storage unreachable at start (a proxy to a closed port), the pointer read at start only:
+    # the follower still tries again, with growing random waits, and once the proxy turns to
+    # Azurite the model applies by itself.
+    import asyncio
+
+    asyncio.run(cache_model(tmp_path, iot_models.v1))
+    published = release.publish(azurite, release.v2, "--pointer")
+    url = published["pointer"]["PREDICTOR_MODEL_URL"]
+    if kind == "model":
+        url = url.replace("latest.json", f"{V2}.onnx")
+    with ThrottledProxy(("127.0.0.1", free_port()), 10**9) as proxy:
+        through = url.replace(f":{azurite.port}/", f":{proxy.port}/", 1)
+        settings = {
+            **FAST,
+            "PREDICTOR_MODEL_POLL_SECONDS": "0",
+            "PREDICTOR_DOWNLOAD_ATTEMPTS": "1",
+            "PREDICTOR_DOWNLOAD_RETRY_MAX_SECONDS": "1",
+        }
+        with predictor(tmp_path, PREDICTOR_MODEL_URL=through, **settings) as module:
+            state = url_state(module, "storage unreachable")
+            assert state["status"] == "retrying"
+            assert module.get("/readyz")[1]["model_version"] == V1
+            wait_until(lambda: proxy.refused >= 3, 30, "no retries while storage was down")
+            proxy.upstream = (azurite.host, azurite.port)
+            assert serving(module, V2)["model_url"]["status"] == "applied"
+            assert post(module, FLOWER)["model_version"] == V2
+
+
+def test_a_replica_waits_its_spread_ready_with_what_it_serves(
+    azurite: Azurite, release: Release, iot_models: IotModels, tmp_path: Path
+) -> None:
+    import asyncio
+
+    asyncio.run(cache_model(tmp_path, iot_models.v1))
+    url = release.publish(azurite, release.v2, "--pointer")["pointer"]["PREDICTOR_MODEL_URL"]
+    # IOTEDGE_DEVICEID names the replica (without IoT Edge's other variables, no IoT side):
+    # "pod-2" draws 5.2 s of the 6 s spread.
+    wait = Pacing(PacingPolicy(spread_seconds=6), "pod-2/").spread()
+    assert wait > 3
+    with predictor(
+        tmp_path,
+        PREDICTOR_MODEL_URL=url,
+        PREDICTOR_UPDATE_SPREAD_SECONDS="6",
+        IOTEDGE_DEVICEID="pod-2",
+        **FAST,
+    ) as module:
+        answer = ready(module)
+        assert answer["model_version"] == V1
+        assert answer["model_url"]["status"] == "scheduled"
+        assert answer["model_url"]["nextTryAt"]
+        assert serving(module, V2)["model_url"]["status"] == "applied"
+    assert "downloading in 5.2 s" in module.log.read_text()
 
 
 def test_a_bad_pointer_keeps_the_old_model_serving(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,12 +15,14 @@ from azure.storage.blob import BlobClient
 from devtools.azurite import Azurite
 from devtools.ports import free_port
 from predictor.iot.download import Downloader
+from predictor.iot.pacing import Pacing, PacingPolicy
 from predictor.iot.updater import ModelUpdater
 from predictor.store import ModelManager
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.updates import Reports, policy, settle, target
+from tests.iot.updates import Reports, policy, reported, running, settle, target
 from tests.predictor.modelfactory import edit
+from tests.reliability.hostile_storage import HostileStorage
 from tests.reliability.throttled_proxy import ThrottledProxy
 
 # A first target slow enough to be caught in the middle of its body: about 600 kB at 100 kB/s
@@ -45,8 +49,17 @@ async def updater(manager: ModelManager, reports: Reports) -> AsyncIterator[Mode
 
 def through(proxy: ThrottledProxy, desired: dict[str, str]) -> dict[str, str]:
     """``desired`` with its URL pointed at ``proxy`` instead of Azurite."""
-    port = urlsplit(desired["url"]).port
-    return {**desired, "url": desired["url"].replace(f":{port}/", f":{proxy.port}/", 1)}
+    return through_port(proxy.port, desired)
+
+
+def through_port(port: int, desired: dict[str, str]) -> dict[str, str]:
+    """``desired`` with its URL pointed at ``port`` instead of Azurite's."""
+    own = urlsplit(desired["url"]).port
+    return {**desired, "url": desired["url"].replace(f":{own}/", f":{port}/", 1)}
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def test_a_new_model_is_downloaded_verified_swapped_and_reported(
@@ -120,28 +133,85 @@ async def test_a_failed_update_reports_why_and_keeps_serving(
     assert "sig=" not in str(reports.states)
 
 
-async def test_an_unreachable_storage_is_retried_then_reported(
-    iot_models: IotModels, manager: ModelManager, reports: Reports
+async def test_an_unreachable_storage_is_retried_until_it_answers(
+    azurite: Azurite, iot_models: IotModels, manager: ModelManager, reports: Reports
 ) -> None:
-    port = free_port()
-    updater = ModelUpdater(manager, Downloader(policy(attempts=3, timeout=2.0)), reports)
-    task = asyncio.create_task(updater.run())
+    # A proxy to a port nobody listens on (storage down); once the updater reports retrying,
+    # the proxy turns to Azurite (storage back): a later round gets the model, with no new
+    # submit.
+    blob = upload(azurite, iot_models.v2)
+    fast = PacingPolicy(retry_max_seconds=1.0)
+    updater = ModelUpdater(manager, Downloader(policy(attempts=2, pacing=fast)), reports)
+    with ThrottledProxy(("127.0.0.1", free_port()), 10**9) as proxy:
+        async with running(updater):
+            updater.submit(target(through(proxy, blob.desired(V2))))
+            first = await reported(reports, "retrying")
+            assert manager.current is not None and manager.current.version == V1
+            proxy.upstream = (azurite.host, azurite.port)
+            await settle(updater)
+    assert "storage unreachable" in first["error"]
+    assert first["attempt"] == 1
+    assert proxy.refused >= 2
+    assert reports.statuses[0] == (V2, "downloading")
+    assert set(reports.statuses[1:-1]) == {(V2, "retrying")}
+    assert reports.statuses[-1] == (V2, "applied")
+    attempts = [s["attempt"] for s in reports.states if s["status"] == "retrying"]
+    assert attempts == list(range(1, len(attempts) + 1))
+    assert manager.current is not None and manager.current.version == V2
+
+
+async def test_a_throttled_download_waits_for_retry_after_and_a_new_target_cuts_the_wait(
+    azurite: Azurite, iot_models: IotModels, manager: ModelManager, reports: Reports
+) -> None:
+    busy = HostileStorage(retry_after="120")  # 503 with Retry-After: 120
     try:
-        updater.submit(
-            target(
-                {
-                    "url": f"http://127.0.0.1:{port}/acct/models/m.onnx",
-                    "sha256": "a" * 64,
-                    "version": V2,
-                }
+        updater = ModelUpdater(manager, Downloader(policy(attempts=4)), reports)
+        async with running(updater):
+            updater.submit(
+                target(
+                    {"url": busy.url("busy/m.onnx?sv=1&sig=S"), "sha256": "b" * 64, "version": V2}
+                )
             )
-        )
-        await settle(updater)
+            retrying = await reported(reports, "retrying")
+            wait = (parse_time(retrying["nextTryAt"]) - datetime.now(UTC)).total_seconds()
+            good = upload(azurite, iot_models.v3)
+            started = time.monotonic()
+            updater.submit(target(good.desired(V3)))
+            await settle(updater)
+            elapsed = time.monotonic() - started
     finally:
-        task.cancel()
-    assert reports.statuses == [(V2, "downloading"), (V2, "failed")]
-    assert "storage unreachable" in reports.states[-1]["error"]
-    assert manager.current is not None and manager.current.version == V1
+        busy.close()
+    assert "storage answered 503" in retrying["error"]
+    assert 100 < wait <= 121  # Retry-After is a floor: not the jitter's 0-1 s
+    assert len(busy.requests) == 1  # Retry-After ends the round of 4 tries at once
+    assert reports.statuses[-1] == (V3, "applied")
+    assert elapsed < 20, "the retry wait was not cut by the newer target"
+
+
+async def test_a_spread_waits_before_the_download_and_the_twin_can_set_it(
+    azurite: Azurite, iot_models: IotModels, manager: ModelManager, reports: Reports
+) -> None:
+    blob = upload(azurite, iot_models.v2)
+    spread = PacingPolicy(spread_seconds=2.0)
+    updater = ModelUpdater(
+        manager, Downloader(policy(pacing=spread, identity="dev-1/predictor")), reports
+    )
+    started = time.monotonic()
+    async with running(updater):
+        updater.submit(target(blob.desired(V2)))
+        await settle(updater)
+    elapsed = time.monotonic() - started
+    expected = Pacing(spread, "dev-1/predictor").spread()  # the same draw: seeded by identity
+    assert reports.statuses == [(V2, "scheduled"), (V2, "downloading"), (V2, "applied")]
+    assert expected - 0.1 <= elapsed
+    assert reports.states[0]["nextTryAt"]
+    # The desired value's own spread wins for its roll-out: 0 means at once.
+    reports.states.clear()
+    three = upload(azurite, iot_models.v3)
+    async with running(updater):
+        updater.submit(target({**three.desired(V3), "spread": 0}))
+        await settle(updater)
+    assert reports.statuses == [(V3, "downloading"), (V3, "applied")]
 
 
 async def test_the_newest_target_wins(

@@ -58,6 +58,16 @@ async def running(updater: ModelUpdater) -> AsyncIterator[ModelUpdater]:
             await task
 
 
+async def reported(reports: Reports, status: str, within: float = 30) -> dict[str, Any]:
+    """The first state reported with ``status``, waited for up to ``within`` seconds."""
+    async with asyncio.timeout(within):
+        while True:
+            for state in reports.states:
+                if state["status"] == status:
+                    return state
+            await asyncio.sleep(0.02)
+
+
 async def update_once(
     updater: ModelUpdater, desired: dict[str, Any], idle_within: float = 30
 ) -> None:

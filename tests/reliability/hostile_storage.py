@@ -7,12 +7,17 @@ request it gets, headers included. What it answers depends on the path's first s
 - ``/huge/...``: the same, but announcing a Content-Length of 10^12;
 - ``/lying/...``: HEAD says 1 KB; each GET is answered honestly for the range asked, but the
   total in Content-Range is 10^11 bytes, so the SDK keeps asking;
+- ``/overflow/...``: HEAD says 1 KB; GET answers 200 with a Content-Length of 1024, and then
+  sends random bytes past it until ``ENDLESS_CAP`` or the client goes away (an answer that
+  breaks HTTP);
+- ``/busy/...``: 503 with ``Retry-After: retry_after`` (storage throttling);
 - anything else: 200 with a 1 KB body.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import ssl
 import threading
@@ -43,6 +48,7 @@ class HostileStorage:
     redirect_to: str = ""
     requests: list[Seen] = field(default_factory=list)
     streamed: int = 0  # body bytes of the endless answers that left the server
+    retry_after: str = "1"
 
     def __post_init__(self) -> None:
         owner = self
@@ -72,6 +78,13 @@ class HostileStorage:
                         self._endless(chunked=kind == "endless")
                     elif kind == "lying" and body:
                         self._lying()
+                    elif kind == "overflow" and body:
+                        self._overflow()
+                    elif kind == "busy":
+                        self.send_response(503)
+                        self.send_header("Retry-After", owner.retry_after)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
                     else:
                         self._blob(1024, body)
 
@@ -99,6 +112,14 @@ class HostileStorage:
                     owner.streamed += len(_BLOCK)
                 if chunked:
                     self.wfile.write(b"0\r\n\r\n")
+                self.close_connection = True
+
+            def _overflow(self) -> None:
+                self._blob(1024, body=True)
+                block = os.urandom(len(_BLOCK))  # different in every answer
+                while owner.streamed < ENDLESS_CAP:
+                    self.wfile.write(block)
+                    owner.streamed += len(block)
                 self.close_connection = True
 
             def _lying(self) -> None:

@@ -25,9 +25,9 @@ def test_killed_at_random_moments_during_updates_it_restarts_from_a_whole_model(
     tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
 ) -> None:
     rng = random.Random(8)
-    # A model of its own (bytes, so sha256) per kill: a kill during a model's check marks that
-    # sha256 refused for good (docs/reliability.md, "Hostile but valid models"), and the next
-    # rounds must still have something to apply.
+    # A model of its own (bytes, so sha256) per kill: a kill during a model's check counts
+    # against that sha256 (refused after PREDICTOR_MODEL_CHECK_INTERRUPTIONS of them,
+    # docs/reliability.md, "Hostile but valid models"), and every round must have a new update.
     models = [(iot_models.v2, V2), (iot_models.v3, V3)] * (KILLS // 2)
     blobs = [
         upload(azurite, edit(data, kill_round=str(kill))).desired(version)

@@ -26,7 +26,7 @@ from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from predictor.contract import ModelError
 from predictor.modelcheck import CheckLimits
-from predictor.refusals import FILE, INTERRUPTED, KEEP, Refusals
+from predictor.refusals import CHECKING, FILE, KEEP, Refusals
 from predictor.store import ModelManager
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, V3, IotModels
@@ -129,9 +129,14 @@ async def test_a_check_in_progress_is_marked_and_a_shutdown_kills_it_and_unmarks
     data = endless_loop(iot_models.v3)
     applying = asyncio.create_task(bounded.apply(data, "twin"))
     await asyncio.to_thread(wait_until, lambda: check_children(os.getpid()), 30, "model check")
-    # Marked before the check: a module killed now would refuse it after its restart.
-    marked = Refusals(bounded.cache_dir).get(sha256(data))
-    assert marked is not None and marked["reason"] == INTERRUPTED
+    # Marked before the check: a module killed now would count it cut short after its restart
+    # (and check it again, up to PREDICTOR_MODEL_CHECK_INTERRUPTIONS times).
+    marked = json.loads((bounded.cache_dir / FILE).read_text())["refused"]
+    assert marked == [
+        {"sha256": sha256(data), "reason": CHECKING, "at": marked[0]["at"], "interruptions": 1}
+    ]
+    assert Refusals(bounded.cache_dir).get(sha256(data)) is None  # not refused: checked again
+    assert Refusals(bounded.cache_dir).interruptions(sha256(data)) == 1
     [child] = check_children(os.getpid())
     # Should the device's memory run out below the cap, the kernel kills the child first.
     await asyncio.to_thread(
@@ -143,6 +148,50 @@ async def test_a_check_in_progress_is_marked_and_a_shutdown_kills_it_and_unmarks
     assert not alive(child)
     assert bounded.refusal(sha256(data)) is None
     assert not (bounded.cache_dir / FILE).exists()
+
+
+def test_interrupted_checks_are_counted_and_refused_at_the_limit(tmp_path: Path) -> None:
+    model = "cd" * 32
+    for count in (1, 2):
+        Refusals(tmp_path, max_interruptions=3).checking(model)  # then the module was killed
+        reread = Refusals(tmp_path, max_interruptions=3)
+        assert reread.get(model) is None
+        assert reread.interruptions(model) == count
+    Refusals(tmp_path, max_interruptions=3).checking(model)
+    refused = Refusals(tmp_path, max_interruptions=3).get(model)
+    assert refused is not None
+    assert refused["reason"].startswith("the module stopped 3 times while this model was being")
+    assert "PREDICTOR_MODEL_CHECK_INTERRUPTIONS" in refused["reason"]
+    # A clean stop during a check is not counted; a result ends the count.
+    other = "ef" * 32
+    refusals = Refusals(tmp_path)
+    refusals.checking(other)
+    refusals.checking(other)
+    refusals.stopped(other)
+    assert Refusals(tmp_path).interruptions(other) == 1
+    refusals.forget(other)
+    assert Refusals(tmp_path).interruptions(other) == 0
+    # A mark an older version wrote (refused at once, no count) counts as one interruption.
+    (tmp_path / FILE).write_text(
+        json.dumps(
+            {
+                "refused": [
+                    {
+                        "sha256": model,
+                        "reason": "the module stopped while this model was being checked "
+                        "(killed, out of memory, or a power cut); it is not tried again",
+                        "at": "2026-12-01T00:00:00Z",
+                    }
+                ]
+            }
+        )
+    )
+    assert Refusals(tmp_path).get(model) is None
+    assert Refusals(tmp_path).interruptions(model) == 1
+    for bad in (0, -1, "2", True):
+        entry = {"sha256": model, "reason": CHECKING, "at": "x", "interruptions": bad}
+        (tmp_path / FILE).write_text(json.dumps({"refused": [entry]}))
+        assert Refusals(tmp_path).interruptions(model) == 0  # unreadable: started afresh
 
 
 def test_refusals_keep_the_newest_and_a_corrupt_file_starts_afresh(tmp_path: Path) -> None:
@@ -243,12 +292,12 @@ def test_a_looping_and_a_bomb_model_fail_in_time_the_next_applies_serving_goes_o
 
 @contextmanager
 def mid_check(
-    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels, **settings: str
 ) -> Iterator[tuple[Predictor, Uploaded, int]]:
     """The module (serving V1, with the ``PATIENT`` bound) set to an endless-loop model: it,
     the model's blob and the pid of the check's child process, while the check runs."""
     loop = upload(azurite, endless_loop(iot_models.v2))
-    with start(tmp_path, hub, iot_models.v1, **PATIENT) as module:
+    with start(tmp_path, hub, iot_models.v1, **(settings or PATIENT)) as module:
         hub.wait_for_connection(MODULE, timeout=60)
         wait_status(hub, V1, "applied")
         hub.set_desired(MODULE, {"model": loop.desired(V2)})
@@ -257,20 +306,44 @@ def mid_check(
         yield module, loop, child
 
 
-def test_a_module_killed_mid_check_refuses_that_model_after_its_restart(
+def test_a_module_killed_mid_check_checks_it_again_until_the_limit_then_refuses_it(
     tmp_path: Path, hub: EdgeHub, azurite: Azurite, iot_models: IotModels
 ) -> None:
-    with mid_check(tmp_path, hub, azurite, iot_models) as (first, loop, child):
-        assert loop.sha256 in (tmp_path / "cache" / FILE).read_text()
+    # A check cut short by a kill (a power cut, an OOM kill of the module) is not the model's
+    # proof: the next start checks it again, until PREDICTOR_MODEL_CHECK_INTERRUPTIONS (2 here)
+    # checks were cut short; then it is refused with the count, so a model that kills the whole
+    # module cannot crash-loop it.
+    limit = {**PATIENT, "PREDICTOR_MODEL_CHECK_INTERRUPTIONS": "2"}
+    with mid_check(tmp_path, hub, azurite, iot_models, **limit) as (first, loop, child):
         first.process.kill()  # as the OOM killer would
         first.process.wait()
         wait_until(lambda: not alive(child), 10, "end of the orphaned check")
+    assert Refusals(tmp_path / "cache").interruptions(loop.sha256) == 1
 
-    with start(tmp_path, hub, iot_models.v1, **PATIENT) as second:
-        assert INTERRUPTED in wait_failed(hub, loop, timeout=60)
+    with start(tmp_path, hub, iot_models.v1, **limit) as second:
+        # Checked again, and the report says why it is downloaded and checked again.
+        again = hub.wait_for_reported(
+            MODULE,
+            lambda r: (
+                model_status(r)[1] == "downloading" and r["model"].get("interruptedChecks") == 1
+            ),
+            60,
+        )
+        assert again["model"]["sha256"] == loop.sha256
+        wait_until(lambda: check_children(second.process.pid), 60, "the second check")
+        [child] = check_children(second.process.pid)
         assert post(second, FLOWER)["model_version"] == V1
-        assert "downloading from" not in second.log.read_text()
-        assert not check_children(second.process.pid)
+        second.process.kill()
+        second.process.wait()
+        wait_until(lambda: not alive(child), 10, "end of the orphaned check")
+
+    with start(tmp_path, hub, iot_models.v1, **limit) as third:
+        error = wait_failed(hub, loop, timeout=60)
+        assert error.startswith("refused on ")
+        assert "the module stopped 2 times while this model was being checked" in error
+        assert post(third, FLOWER)["model_version"] == V1
+        assert f"model {V2}: downloading" not in third.log.read_text()
+        assert not check_children(third.process.pid)
 
 
 def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(

@@ -43,7 +43,11 @@ def create_app(settings: Settings) -> web.Application:
         settings.default_model,
         threads=settings.inference_threads,
         public_key=model_public_key(settings),
-        check=CheckLimits(settings.model_check_seconds, settings.model_check_memory_mb),
+        check=CheckLimits(
+            settings.model_check_seconds,
+            settings.model_check_memory_mb,
+            settings.model_check_interruptions,
+        ),
     )
     registry = ModelRegistry(manager, max_named=settings.max_models)
     registry.subscribe(metrics.on_model_event)

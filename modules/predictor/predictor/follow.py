@@ -6,10 +6,11 @@ the default slot to the URL's model, or to the model a pointer blob names, re-re
 every ``PREDICTOR_MODEL_POLL_SECONDS``.
 
 Readiness: with a URL set, ``/readyz`` answers 503 until the first try has ended - the model
-applied (or already serving), or the try failed for good (every download try spent, or
-refused). From then on it is ready with whatever serves (the applied model, else the cached or
-bundled one) and says in ``model_url`` what the follower last saw. Under IoT Edge, the twin wins:
-once its desired ``model`` names a target, ``twin_took_over`` stops the follower for good.
+applied (or already serving), its first round of tries failed for a reason another try may fix
+(``retrying``: tried again until it works), or it failed for good (refused). From then on it is
+ready with whatever serves (the applied model, else the cached or bundled one) and says in
+``model_url`` what the follower last saw. Under IoT Edge, the twin wins: once its desired
+``model`` names a target, ``twin_took_over`` stops the follower for good.
 """
 
 from __future__ import annotations

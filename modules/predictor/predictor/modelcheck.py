@@ -42,10 +42,12 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 @dataclass(frozen=True)
 class CheckLimits:
     """How long, and with how much address space, a candidate model may take to load and
-    answer its smoke prediction (``PREDICTOR_MODEL_CHECK_*``)."""
+    answer its smoke prediction, and how many of its checks a kill or a power cut may cut
+    short before it is refused (``PREDICTOR_MODEL_CHECK_*``)."""
 
     seconds: float = 30.0
     memory_mb: int = 1024
+    interruptions: int = 3
 
 
 DEFAULT_LIMITS = CheckLimits()

@@ -267,8 +267,29 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
         ),
     ] = 1024
+    model_check_interruptions: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=100,
+            description=(
+                "Checks of one model that a kill, an out-of-memory kill or a power cut may cut "
+                "short before that model is refused for good; until then the next start checks "
+                "it again (a model that kills the whole module cannot crash-loop it)."
+            ),
+        ),
+    ] = 3
     download_attempts: Annotated[
-        int, Meta(ge=1, le=20, description="Tries per model download before reporting failed.")
+        int,
+        Meta(
+            ge=1,
+            le=20,
+            description=(
+                "Tries in one round of a model download, PREDICTOR_DOWNLOAD_BACKOFF_SECONDS apart "
+                "(doubling). A round that fails for a reason another try may fix is reported "
+                "`retrying`, and another round follows (PREDICTOR_DOWNLOAD_RETRY_MAX_SECONDS)."
+            ),
+        ),
     ] = 4
     download_backoff_seconds: Annotated[
         float,
@@ -278,6 +299,32 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             description="First wait between download tries; it doubles after each failed try.",
         ),
     ] = 1.0
+    download_retry_max_seconds: Annotated[
+        float,
+        Meta(
+            ge=1,
+            le=86400,
+            description=(
+                "Longest wait between two rounds of a download that failed for a reason another "
+                "try may fix (storage unreachable, a timeout, 408, 429, 5xx): a random wait up "
+                "to 1, 2, 4... s, capped here, and never shorter than storage's Retry-After "
+                "(itself capped here). Rounds go on while the desired model stands."
+            ),
+        ),
+    ] = 300.0
+    update_spread_seconds: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=86400,
+            description=(
+                "Longest random wait before the first download of a newly desired model, so "
+                "that a fleet does not hit its storage account at once (docs/reliability.md "
+                "suggests a value per fleet size); the desired `model`'s own `spread` wins for "
+                "one roll-out. Random per device, seeded from its identity."
+            ),
+        ),
+    ] = 0.0
     download_timeout: Annotated[
         float,
         Meta(gt=0, description="Seconds without progress before a model download is abandoned."),

@@ -67,7 +67,7 @@ class ModelManager:
         # Models from outside are first tried in a bounded child process (modelcheck.py); None
         # loads them here directly. Refusals outlive a restart (refusals.py).
         self.check = check
-        self.refusals = Refusals(cache_dir)
+        self.refusals = Refusals(cache_dir, (check or DEFAULT_LIMITS).interruptions)
 
     @property
     def current(self) -> OnnxModel | None:
@@ -179,13 +179,20 @@ class ModelManager:
         refused = self.refusals.get(sha256)
         return None if refused is None else f"refused on {refused['at']}: {refused['reason']}"
 
+    def interruptions(self, sha256: str) -> int:
+        """How many checks of the model of ``sha256`` a kill or a power cut cut short (it is
+        checked again until ``PREDICTOR_MODEL_CHECK_INTERRUPTIONS`` of them)."""
+        return self.refusals.interruptions(sha256)
+
     async def _load_checked(self, data: bytes, source: str, digest: str) -> OnnxModel:
         """The model loaded for serving once the child process passed it; ModelError (persisted
         by sha256) if either refuses it, or if it was refused before."""
         earlier = self.refusal(digest)
         if earlier is not None:
             raise ModelError(earlier)
-        # Written before the check: if the module dies during it, the restart refuses the model.
+        # Written before the check: if the module dies during it, the restart counts it as cut
+        # short, and refuses the model once that happened PREDICTOR_MODEL_CHECK_INTERRUPTIONS
+        # times (a model that kills the module cannot crash-loop it).
         await asyncio.to_thread(self.refusals.checking, digest)
         try:
             if self.check is not None:
@@ -197,7 +204,7 @@ class ModelManager:
             await asyncio.to_thread(self.refusals.refuse, digest, str(exc))
             raise
         except BaseException:
-            self.refusals.forget(digest)  # stopped (a clean shutdown), not the model's fault
+            self.refusals.stopped(digest)  # a clean shutdown: not the model's fault
             raise
         await asyncio.to_thread(self.refusals.forget, digest)
         return model

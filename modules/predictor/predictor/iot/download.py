@@ -1,4 +1,9 @@
-"""Download a model blob: size limit, stall timeout, sha256 check, retries with backoff.
+"""Download a model blob: size limit, stall timeout, sha256 check, one round of tries.
+
+``fetch`` makes one round: up to ``attempts`` tries ``backoff_seconds`` apart (doubling), for a
+blip. A ``Retry-After`` from storage ends the round at once: the wait it asks for is the
+updater's to report. The updater runs rounds until one succeeds or fails for good
+(``updater.py``), paced by ``pacing``.
 
 Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
 the first host only), the size in the blob's properties is not believed, and every answer is
@@ -18,7 +23,7 @@ import importlib
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -32,6 +37,8 @@ from tenacity import (
 
 from predictor.iot.account import StorageAccount
 from predictor.iot.errors import DownloadError
+from predictor.iot.identity import module_identity
+from predictor.iot.pacing import Pacing, PacingPolicy
 from predictor.iot.target import ModelTarget
 
 if TYPE_CHECKING:
@@ -57,6 +64,8 @@ class DownloadPolicy:
     backoff_seconds: float
     timeout: float
     connection_string: str | None = None
+    pacing: PacingPolicy = field(default_factory=PacingPolicy)
+    identity: str | None = None  # seeds the random source of the waits (pacing.py)
 
     @classmethod
     def of(cls, settings: Settings) -> DownloadPolicy:
@@ -69,6 +78,11 @@ class DownloadPolicy:
             backoff_seconds=settings.download_backoff_seconds,
             timeout=settings.download_timeout,
             connection_string=connection.get_secret_value() if connection else None,
+            pacing=PacingPolicy(
+                retry_max_seconds=settings.download_retry_max_seconds,
+                spread_seconds=settings.update_spread_seconds,
+            ),
+            identity=module_identity(),
         )
 
 
@@ -81,6 +95,8 @@ class Downloader:
         self.account = (
             StorageAccount.parse(policy.connection_string) if policy.connection_string else None
         )
+        # One random source for every updater of the module (pacing.py).
+        self.pacing = Pacing(policy.pacing, policy.identity)
 
     async def fetch(self, target: ModelTarget) -> bytes:
         """The verified model bytes, after up to ``attempts`` tries; DownloadError otherwise."""
@@ -97,7 +113,7 @@ class Downloader:
             )
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, DownloadError) and exc.transient),
+            retry=retry_if_exception(_blip),
             stop=stop_after_attempt(self.policy.attempts),
             wait=wait_exponential(multiplier=self.policy.backoff_seconds, max=60),
             before_sleep=log_retry,
@@ -205,6 +221,11 @@ class Downloader:
     def _overall_timeout(self) -> float:
         # Generous: a slow cellular link still gets there; a stalled one is caught per read.
         return self.policy.timeout * 10
+
+
+def _blip(exc: BaseException) -> bool:
+    """Worth another try within the round: transient, and storage named no wait of its own."""
+    return isinstance(exc, DownloadError) and exc.transient and exc.retry_after is None
 
 
 async def load_storage_sdk() -> None:

@@ -6,7 +6,18 @@ method resolution order), as httpx maps httpcore's exceptions to its own and as 
 ``ResourceNotFoundError`` gets its own line, any other ``HttpResponseError`` the one by status,
 and anything else (connection refused or reset, TLS, DNS) "storage unreachable". Each entry gives
 the message and whether another try may fix it (``transient``), which is what the downloader
-retries on.
+retries on - while the desired model stands, for ever (docs/reliability.md, Storage outages):
+
+| transient: tried again | final: reported ``failed``, not tried again |
+| --- | --- |
+| connection refused or reset, DNS, TLS ("storage unreachable") | 403 (an expired or wrong SAS) |
+| a stalled read (timed out) | 404 |
+| a body cut off (the download broke off) | a redirect (3xx), any other 4xx, 501, 505... |
+| 408, 429, 500, 502, 503, 504 (429 and 503 with ``Retry-After``) | an answer that breaks HTTP |
+| | an answer the SDK cannot take as blob storage's (a ValueError: no Content-Range...) |
+| | our own checks: sha256, size limit, Content-Length, hosts |
+
+The model's contract, its check and the signature policy are final too (``updater.py``).
 
 Imported when a storage call first fails (``download.storage_errors``): the storage SDK, and
 azure.core with it, is loaded by then, and a module that never downloads never loads either.
@@ -16,11 +27,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
+import aiohttp
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
     ResourceNotFoundError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 
 from predictor.iot.errors import DownloadError
@@ -29,6 +45,8 @@ from predictor.iot.errors import DownloadError
 Say = Callable[[BaseException, str], DownloadError]
 
 _URL_QUERY = re.compile(r"(https?://[^\s?'\"]+)\?[^\s'\"]*")
+# Statuses that say "not now" rather than "no": another try may get the model.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def reason(exc: BaseException) -> str:
@@ -69,7 +87,38 @@ def _http(exc: BaseException, what: str) -> DownloadError:
         )
     return DownloadError(
         f"storage answered {status}: {reason(exc)}",
-        transient=status >= 500 or status in (408, 429),
+        transient=status in TRANSIENT_STATUSES,
+        retry_after=retry_after(exc) if status in (429, 503) else None,
+    )
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """The seconds of the answer's ``Retry-After`` (a number, or an HTTP date), if any."""
+    response = getattr(exc, "response", None)
+    value = getattr(response, "headers", {}).get("Retry-After") if response else None
+    if not value:
+        return None
+    value = str(value).strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None  # unreadable: the device's own backoff applies
+
+
+def _broken(exc: BaseException, what: str) -> DownloadError:
+    """Storage's answer could not be parsed as HTTP (aiohttp says why in a ClientResponseError,
+    the SDK wraps it in a ServiceResponseError): say so in words that do not change from run to
+    run (aiohttp's message quotes the bytes it choked on), and do not try again."""
+    inner = getattr(exc, "inner_exception", None) or exc.__cause__
+    if not isinstance(inner, aiohttp.ClientResponseError):
+        return DownloadError(f"the download broke off: {reason(exc)}", transient=True)
+    problem = str(inner.message).split(":", 1)[0].strip()[:60] or "unreadable"
+    return DownloadError(
+        f"storage's answer for {what} breaks HTTP ({problem}): it sent something that is not "
+        "an HTTP answer, or more than it announced",
+        transient=False,
     )
 
 
@@ -83,6 +132,16 @@ MESSAGES: dict[type[BaseException], Say] = {
     HttpResponseError: _http,
     TimeoutError: lambda exc, what: DownloadError(
         "the download stalled (timed out)", transient=True
+    ),
+    ServiceResponseTimeoutError: lambda exc, what: DownloadError(
+        "the download stalled (timed out)", transient=True
+    ),
+    ServiceResponseError: _broken,
+    # The SDK's word for an answer that is HTTP but not blob storage's (a ranged read answered
+    # without its Content-Range, say): the same server answers the same way next time.
+    ValueError: lambda exc, what: DownloadError(
+        f"storage's answer for {what} is not one blob storage gives: {reason(exc)}",
+        transient=False,
     ),
     # Connection refused or reset, TLS, DNS: the network's to fix, so worth another try.
     Exception: lambda exc, what: DownloadError(

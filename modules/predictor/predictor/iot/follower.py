@@ -4,12 +4,16 @@ The model is downloaded, checked, cached and swapped in by the same ``Downloader
 ``ModelUpdater`` as a twin target (one download and apply path). The URL names either:
 
 - a model blob: its sha256 and version are ``PREDICTOR_MODEL_SHA256`` (if set) and the blob's
-  metadata (as ``trainer publish`` writes them); it is tried until applied, once per poll
-  period after a failure that another try may fix;
+  metadata (as ``trainer publish`` writes them); it is tried until applied;
 - a pointer blob (``pointer.py``): read at start and then every ``PREDICTOR_MODEL_POLL_SECONDS``
   with its ETag in ``If-None-Match``, so that an unchanged pointer costs one small request
   answered 304. A pointer that moves hot-swaps the model; a bad one (malformed, a wrong sha256,
   gone) leaves the running model serving, logged and shown in ``/readyz``.
+
+A read or a download that fails for a reason another try may fix (storage down, throttled) is
+shown ``retrying`` and tried again after the same random, growing waits as a twin target
+(``pacing.py``, capped by ``PREDICTOR_DOWNLOAD_RETRY_MAX_SECONDS``), whatever the poll period;
+a pointer that moves meanwhile still wins.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ class Follower:
             source=SOURCE_URL,
         )
         self._last: dict[str, Any] = {}
+        self._failures = 0  # reads in a row that failed for a reason another try may fix
+        self._pending: ModelTarget | None = None  # the pointer's target, while it retries
 
     async def run(self) -> None:
         """Follow the URL until cancelled (or, with a poll period of 0, after the first try)."""
@@ -89,14 +95,15 @@ class Follower:
             try:
                 target = await self._model_target()
             except (DownloadError, TargetError) as exc:
+                if isinstance(exc, DownloadError) and exc.transient:
+                    await self._retry(exc)
+                    continue
                 self._failed(exc)
-                if isinstance(exc, TargetError) or not exc.transient:
-                    return  # the setting itself is wrong: another try changes nothing
-            else:
-                if await self._apply(target) or self.updater.refused(target):
-                    return  # an immutable version: applied once, or refused for good
-            if not await self._wait():
-                return
+                return  # the setting itself is wrong: another try changes nothing
+            self._failures = 0
+            # The updater tries until the model is applied or refused for good.
+            await self._apply(target, until_idle=True)
+            return  # an immutable version: applied once, or refused for good
 
     async def _model_target(self) -> ModelTarget:
         settings = self.settings
@@ -136,17 +143,26 @@ class Follower:
         )
         etag: str | None = None
         while True:
-            etag = await self._read_pointer(etag)
+            try:
+                read = await self.downloader.read_small(self.url, MAX_POINTER_BYTES, etag)
+            except DownloadError as exc:
+                if exc.transient:  # a pointer that cannot be read now may be readable later
+                    await self._retry(exc, pointer=True)
+                    continue
+                self._failed(exc, pointer=True)
+            else:
+                self._failures = 0
+                etag = await self._follow_read(read, etag)
             if not await self._wait():
+                if self._pending is not None:  # read once only: see its download through
+                    await self._apply(self._pending, until_idle=True)
                 return
 
-    async def _read_pointer(self, etag: str | None) -> str | None:
-        """One look at the pointer; the ETag to send next time (None: read it whole again)."""
-        try:
-            read = await self.downloader.read_small(self.url, MAX_POINTER_BYTES, etag)
-        except DownloadError as exc:
-            self._failed(exc, pointer=True)
-            return etag  # a pointer that cannot be read now may be readable later
+    async def _follow_read(
+        self, read: tuple[bytes, str | None] | None, etag: str | None
+    ) -> str | None:
+        """Act on one read of the pointer; the ETag to send next time (None: read it whole
+        again)."""
         self.state.update(pointer_checked_at=now())
         if read is None:
             log.debug("pointer %s unchanged (304)", redact(self.url))
@@ -165,33 +181,69 @@ class Follower:
             self._failed(exc, pointer=True)
             return new_etag  # logged once: read again in full only when it changes
         self.state.update(pointer={"version": target.version, "sha256": target.sha256})
-        applied = await self._apply(target)
-        if not applied and not self.updater.refused(target):
+        applied = await self._apply(target, until_idle=False)
+        retrying = not applied and not self.updater.refused(target)
+        self._pending = target if retrying else None
+        if retrying:
             return None  # a failure another try may fix: read the pointer in full next time
         return new_etag
 
     # -- both -----------------------------------------------------------------------------
 
-    async def _apply(self, target: ModelTarget) -> bool:
-        """Submit ``target`` to the updater and wait; True if it is the model serving now."""
+    async def _apply(self, target: ModelTarget, *, until_idle: bool) -> bool:
+        """Submit ``target`` to the updater and wait until it is done (``until_idle``) or waits
+        for its next round; True if it is the model serving now."""
         self.updater.submit(target)
-        await self.updater.wait_idle()
+        if until_idle:
+            await self.updater.wait_idle()
+        else:  # a pointer: read on while the download waits for storage, it may move
+            await self.updater.wait_settled()
         running = self.manager.current
         applied = running is not None and running.sha256 == target.sha256
         serving = None if running is None else running.version
+        if (
+            not applied
+            and not self.updater.refused(target)
+            and self._last.get("status") == "retrying"
+        ):
+            return False  # shown as retrying (``_report``)
         if applied:
-            self.state.update("applied", settled=True, error=None, target=None, serving=serving)
+            self.state.update(
+                "applied",
+                settled=True,
+                error=None,
+                target=None,
+                serving=serving,
+                attempt=None,
+                nextTryAt=None,
+            )
         else:
             # A target refused before is skipped without a report: its own reason, not the last.
             error = self.updater.refused(target) or self._last.get("error") or "not applied"
-            self.state.update("failed", settled=True, error=error, serving=serving)
+            self.state.update(
+                "failed", settled=True, error=error, serving=serving, attempt=None, nextTryAt=None
+            )
         return applied
 
     async def _report(self, state: dict[str, Any]) -> None:
         """The updater's reported states (the twin's ``model`` property, here for /readyz)."""
         self._last = state
-        if state.get("status") == "downloading":
+        status = state.get("status")
+        if status == "downloading":
             self.state.update("downloading", target=state.get("version"))
+        elif status == "scheduled":  # the fleet's spread: ready with what serves meanwhile
+            self.state.update(
+                "scheduled", settled=True, target=state.get("version"), nextTryAt=state["nextTryAt"]
+            )
+        elif status == "retrying":  # the first try has ended: ready with what serves
+            self.state.update(
+                "retrying",
+                settled=True,
+                target=state.get("version"),
+                error=state.get("error"),
+                attempt=state.get("attempt"),
+                nextTryAt=state.get("nextTryAt"),
+            )
 
     def _failed(self, exc: Exception, *, pointer: bool = False) -> None:
         what = "pointer" if pointer else "model URL"
@@ -203,7 +255,30 @@ class Follower:
             exc,
             running.version if running else "no model",
         )
-        self.state.update("failed", settled=True, error=str(exc)[:300])
+        self.state.update(
+            "failed", settled=True, error=str(exc)[:300], attempt=None, nextTryAt=None
+        )
+
+    async def _retry(self, exc: DownloadError, *, pointer: bool = False) -> None:
+        """Show ``retrying`` and wait the next of the growing random waits (pacing.py)."""
+        self._failures += 1
+        seconds = self.downloader.pacing.retry_wait(self._failures, exc.retry_after)
+        what = "pointer" if pointer else "model URL"
+        log.warning(
+            "PREDICTOR_MODEL_URL %s %s: %s; trying again in %.1f s",
+            what,
+            redact(self.url),
+            exc,
+            seconds,
+        )
+        self.state.update(
+            "retrying",
+            settled=True,
+            error=str(exc)[:300],
+            attempt=self._failures,
+            nextTryAt=now(seconds),
+        )
+        await asyncio.sleep(seconds)
 
     async def _wait(self) -> bool:
         """Sleep one poll period; False when polling is off (0)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+MAX_SPREAD_SECONDS = 86400.0
 
 
 class TargetError(ValueError):
@@ -23,6 +24,10 @@ class ModelTarget:
     sha256: str
     version: str
     signature: str | None = None  # base64 Ed25519 over the model bytes (see signature.py)
+    # Longest random wait before the first download, for this roll-out (None: the module's
+    # PREDICTOR_UPDATE_SPREAD_SECONDS). Not part of what is asked for: a patch that changes
+    # only the spread does not start the update again.
+    spread: float | None = field(default=None, compare=False)
 
     @property
     def safe_url(self) -> str:
@@ -63,10 +68,25 @@ def parse_target(
     signature = value.get("signature")
     if signature is not None and not (isinstance(signature, str) and len(signature) <= 200):
         raise TargetError("desired 'model' signature must be a base64 string")
+    spread = value.get("spread")
+    if spread is not None and not (
+        isinstance(spread, int | float)
+        and not isinstance(spread, bool)
+        and 0 <= spread <= MAX_SPREAD_SECONDS
+    ):
+        raise TargetError(
+            f"desired 'model' spread must be a number of seconds from 0 to {MAX_SPREAD_SECONDS:g}"
+        )
     check_url(
         url, allow_http=allow_http, allowed_hosts=allowed_hosts or [], storage_host=storage_host
     )
-    return ModelTarget(url=url, sha256=sha256, version=version, signature=signature or None)
+    return ModelTarget(
+        url=url,
+        sha256=sha256,
+        version=version,
+        signature=signature or None,
+        spread=None if spread is None else float(spread),
+    )
 
 
 def check_url(

@@ -3,6 +3,12 @@
 One worker task handles one target at a time. A new target cancels a download in progress (the
 newest wins), but never an apply in progress: the swap and the cache write finish first, so the
 cache never holds a model that is not the one serving.
+
+A download waits a random time first (the fleet's spread, ``pacing.py``), reported ``scheduled``.
+A round of tries that fails for a reason another try may fix (``download_errors.py``) is
+reported ``retrying`` and followed by another one after a random, growing wait, for as long as
+the target stands: a storage outage ends with the model applied, without a new desired push. A
+new target cancels any of these waits at once.
 """
 
 from __future__ import annotations
@@ -10,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
 from predictor.contract import ModelError
 from predictor.iot.errors import DownloadError
+from predictor.iot.pacing import Pacing
 from predictor.iot.target import ModelTarget
 from predictor.reported import capped
 from predictor.runtime import OnnxModel
@@ -31,13 +39,18 @@ Report = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class Fetcher(Protocol):
-    """Brings a target's verified bytes (``download.Downloader``); DownloadError otherwise."""
+    """Brings a target's verified bytes in one round of tries (``download.Downloader``);
+    DownloadError otherwise. ``pacing`` says how long to wait before and between rounds."""
+
+    pacing: Pacing
 
     async def fetch(self, target: ModelTarget) -> bytes: ...
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+def now(after: float = 0.0) -> str:
+    """The time (``after`` seconds from now) as the reported properties write it."""
+    moment = datetime.now(UTC) + timedelta(seconds=after)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def model_state(
@@ -47,9 +60,11 @@ def model_state(
     *,
     error: str | None = None,
     source: str | None = SOURCE_TWIN,
+    **more: int | str,
 ) -> dict[str, Any]:
     """The reported ``model`` property. Every one is built here, its texts capped, so that a
-    huge error (or an echoed desired value) cannot push the patch past the twin's limits."""
+    huge error (or an echoed desired value) cannot push the patch past the twin's limits.
+    ``more``: a status's own fields (``attempt``, ``nextTryAt``, ``interruptedChecks``)."""
     return {
         "version": None if version is None else capped(version),
         "sha256": None if sha256 is None else capped(sha256),
@@ -57,6 +72,7 @@ def model_state(
         "error": None if error is None else capped(error),
         "updatedAt": now(),
         "source": source,
+        **more,
     }
 
 
@@ -104,13 +120,18 @@ class ModelUpdater:
         self._refused: dict[ModelTarget, str] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        # Set when idle, or when the target waits for its next round (``retrying``).
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     def submit(self, target: ModelTarget) -> None:
-        """Ask for ``target``; a download of an older target in progress is abandoned."""
+        """Ask for ``target``; a download of an older target in progress (or a wait before
+        one) is abandoned."""
         if target == self._wanted and not self._idle.is_set():
             return  # already on it
         self._wanted = target
         self._idle.clear()
+        self._settled.clear()
         if self._download is not None and not self._download.done():
             log.info("model %s asked for: abandoning the download in progress", target.version)
             self._download.cancel()
@@ -124,6 +145,10 @@ class ModelUpdater:
         """Until no update is in progress (for tests and a clean shutdown)."""
         await self._idle.wait()
 
+    async def wait_settled(self) -> None:
+        """Until no update is in progress, or the one in progress waits to try again."""
+        await self._settled.wait()
+
     async def run(self) -> None:
         """The worker: runs until cancelled."""
         while True:
@@ -134,6 +159,7 @@ class ModelUpdater:
                 await self._update(target)
             if not self._wake.is_set():
                 self._idle.set()
+                self._settled.set()
 
     async def _update(self, target: ModelTarget) -> None:
         running = self.manager.current
@@ -160,18 +186,15 @@ class ModelUpdater:
             self._refused[target] = persisted
             await self._fail(target, persisted)
             return
-        log.info("model %s: downloading from %s", target.version, target.safe_url)
-        await self.report(self._state(target, "downloading"))
-        self._download = asyncio.create_task(self.downloader.fetch(target))
+        self._download = asyncio.create_task(self._fetch(target))
         try:
             data = await self._download
         except asyncio.CancelledError:
             if self._wanted != target:
                 return  # a newer target took over; the worker picks it up next
             raise
-        except DownloadError as exc:
-            if not exc.transient:
-                self._refused[target] = str(exc)
+        except DownloadError as exc:  # final: another try cannot fix it
+            self._refused[target] = str(exc)
             await self._fail(target, str(exc))
             return
         finally:
@@ -202,6 +225,66 @@ class ModelUpdater:
             await self._fail(target, str(exc))
             return
         await self.report(running_state(model))
+
+    async def _fetch(self, target: ModelTarget) -> bytes:
+        """The target's bytes: after the spread, rounds of tries until one brings them;
+        DownloadError when one fails for good. Cancelled by a newer target."""
+        pacing = self.downloader.pacing
+        spread = pacing.spread(target.spread)
+        if spread > 0:
+            log.info("model %s: downloading in %.1f s (the fleet's spread)", target.version, spread)
+            await self.report(self._state(target, "scheduled", nextTryAt=now(spread)))
+            await asyncio.sleep(spread)
+        interrupted = self.manager.interruptions(target.sha256)
+        if interrupted:
+            log.warning(
+                "model %s: checked again: %d earlier check(s) of it were cut short by a stop "
+                "of the module (PREDICTOR_MODEL_CHECK_INTERRUPTIONS)",
+                target.version,
+                interrupted,
+            )
+        log.info("model %s: downloading from %s", target.version, target.safe_url)
+        state = self._state(target, "downloading")
+        if interrupted:  # says why a model that was being checked is downloaded again
+            state["interruptedChecks"] = interrupted
+        await self.report(state)
+
+        def wait(state: RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return pacing.retry_wait(state.attempt_number, getattr(error, "retry_after", None))
+
+        async def retrying(state: RetryCallState) -> None:
+            error = state.outcome.exception() if state.outcome else None
+            seconds = state.next_action.sleep if state.next_action else 0.0
+            log.warning(
+                "model %s: download round %d failed (%s); next round in %.1f s",
+                target.version,
+                state.attempt_number,
+                error,
+                seconds,
+            )
+            await self.report(
+                self._state(
+                    target,
+                    "retrying",
+                    error=str(error),
+                    attempt=state.attempt_number,
+                    nextTryAt=now(seconds),
+                )
+            )
+            self._settled.set()
+
+        rounds = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, DownloadError) and exc.transient),
+            stop=stop_never,
+            wait=wait,
+            before_sleep=retrying,
+            reraise=True,
+        )
+        async for attempt in rounds:
+            with attempt:
+                return await self.downloader.fetch(target)
+        raise AssertionError("unreachable: tenacity either returns or re-raises")
 
     async def _running_signature_refusal(
         self, running: OnnxModel, target: ModelTarget
@@ -237,5 +320,9 @@ class ModelUpdater:
         )
         await self.report(state)
 
-    def _state(self, target: ModelTarget, status: str, error: str | None = None) -> dict[str, Any]:
-        return model_state(target.version, target.sha256, status, error=error, source=self.source)
+    def _state(
+        self, target: ModelTarget, status: str, error: str | None = None, **more: int | str
+    ) -> dict[str, Any]:
+        return model_state(
+            target.version, target.sha256, status, error=error, source=self.source, **more
+        )
