@@ -119,15 +119,16 @@ async def test_integer_labels_are_int64_tensors(
     assert body["outputs"][0]["data"] == [2, 0]
 
 
-async def test_health_bodies_are_empty_and_no_model_is_not_ready(
+async def test_health_bodies_are_kserves_and_no_model_is_503_not_ready(
     make_settings: MakeSettings,
 ) -> None:
     async with serve(make_settings(None)) as client:
         live = await client.get("/v2/health/live")
-        assert live.status == 200 and await live.read() == b""
+        assert live.status == 200 and await live.json() == {"live": True}
         ready = await client.get("/v2/health/ready")
-        assert ready.status == 400 and await ready.read() == b""
-        assert (await client.get("/v2/models/iris-svm/ready")).status == 400
+        assert ready.status == 503
+        assert await ready.json() == {"error": "no model is loaded yet; try again later"}
+        assert (await client.get("/v2/models/iris-svm/ready")).status == 503
         for method, path in [("GET", "/v2/models/iris-svm"), ("POST", "/v2/models/iris-svm/infer")]:
             response = await client.request(method, path, json=infer_body())
             assert response.status == 503

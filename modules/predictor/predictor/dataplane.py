@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
+import numpy as np
+
 from predictor import columns, schema
 from predictor.batching import Coalescer
 from predictor.contract import REGRESSOR
@@ -21,6 +23,22 @@ from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel, Prediction, Rows
 from predictor.schema import Batch, RequestError
 from predictor.shadow import ShadowRunner
+
+
+def checked(prediction: Prediction) -> Prediction:
+    """``prediction``, or ``non_finite_output`` (422) naming the first row whose answer holds
+    NaN or infinity: JSON has no such numbers (a null in their place is no answer), and a model
+    gives them for rows far outside the data it was fitted on."""
+    for numbers in (prediction.probabilities, prediction.values, prediction.scores):
+        if numbers is not None and numbers.size and not np.isfinite(numbers).all():
+            finite = np.isfinite(numbers).reshape(len(numbers), -1).all(axis=1)
+            row = int(np.argmin(finite))
+            raise RequestError(
+                "non_finite_output",
+                f"the model answered row {row} with NaN or infinity; its values may be far "
+                "outside the range the model was trained on",
+            )
+    return prediction
 
 
 class DataPlane:
@@ -58,23 +76,18 @@ class DataPlane:
         if model is None:
             served = self.registry.served()
             if not served:
-                raise RequestError(
-                    "no_model", "no model is loaded yet; try again later", status=503
-                )
+                raise RequestError("no_model", "no model is loaded yet; try again later")
             names = ", ".join(repr(m.name) for m in served)
             if name is None:
-                raise RequestError(
-                    "no_model", f"no default model is loaded; name one of {names}", status=503
-                )
+                raise RequestError("no_model", f"no default model is loaded; name one of {names}")
             raise RequestError(
-                "unknown_model", f"unknown model {name[:70]!r}; this server serves {names}", 404
+                "unknown_model", f"unknown model {name[:70]!r}; this server serves {names}"
             )
         if version is not None and version != model.version:
             raise RequestError(
                 "unknown_version",
                 f"model {model.name!r} has no version {version[:70]!r} loaded; "
                 f"it serves {model.version!r}",
-                404,
             )
         return model
 
@@ -87,21 +100,21 @@ class DataPlane:
 
     async def infer(self, model: OnnxModel, rows: Rows) -> Prediction:
         """``model`` on ``rows``, in one call with the other requests of this loop turn."""
-        prediction = await self.coalescer.predict(model, rows)
+        prediction = checked(await self.coalescer.predict(model, rows))
         if self._watch or self.registry.shadows:
             self._served(model, rows, prediction)
         return prediction
 
     def infer_now(self, model: OnnxModel, rows: Rows) -> Prediction:
         """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
-        prediction = predict_rows(model, rows, self.metrics)
+        prediction = checked(predict_rows(model, rows, self.metrics))
         if self._watch or self.registry.shadows:
             self._served(model, rows, prediction)
         return prediction
 
     def infer_together(self, model: OnnxModel, batches: Sequence[Rows]) -> list[Prediction]:
         """Batches that are ready together (grouped messages) in one call, one share each."""
-        shares = predict_together(model, batches, self.metrics)
+        shares = [checked(share) for share in predict_together(model, batches, self.metrics)]
         if self._watch or self.registry.shadows:
             for rows, share in zip(batches, shares, strict=True):
                 self._served(model, rows, share)

@@ -19,22 +19,12 @@ from numpy.typing import NDArray
 
 from predictor import jsonio
 from predictor.contract import CLASSIFIER, REGRESSOR, Contract
+
+# Re-exported: the parsers raise it and their callers import it from here.
+from predictor.errors import RequestError as RequestError
 from predictor.runtime import Prediction, Rows
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-class RequestError(Exception):
-    """A request that cannot be answered; ``code`` is stable, ``message`` says what was wrong."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
 
 
 class Form(Enum):

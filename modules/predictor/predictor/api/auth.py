@@ -21,7 +21,7 @@ class UnauthorizedError(RequestError):
     """401: no token, or the wrong one; the answer carries ``WWW-Authenticate``."""
 
     def __init__(self, message: str) -> None:
-        super().__init__("unauthorized", message, status=401)
+        super().__init__("unauthorized", message)
 
 
 def check_token(request: web.Request, token: bytes) -> None:

@@ -20,7 +20,6 @@ class BodyTimeoutError(RequestError):
         super().__init__(
             "body_timeout",
             f"the request body did not arrive within {seconds:g} s",
-            status=408,
         )
 
 
@@ -34,9 +33,7 @@ def check_content_type(request: web.Request, also: tuple[str, ...] = ()) -> None
         return
     if media.startswith("application/") and media.endswith("+json"):
         return
-    raise RequestError(
-        "unsupported_media_type", f"the body is {media}; send application/json", status=415
-    )
+    raise RequestError("unsupported_media_type", f"the body is {media}; send application/json")
 
 
 async def read_body(request: web.Request) -> bytes:

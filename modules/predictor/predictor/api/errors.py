@@ -1,7 +1,8 @@
 """One middleware for every route: JSON errors (never a 500 for bad input) and request metrics.
 
-The v2 routes answer errors in the Open Inference Protocol's form ``{"error": "message"}``;
-the module's own routes in ``{"error": {"code": ..., "message": ...}}``.
+Every error's status and body come from ``predictor.errors.answer_for``. The v2 routes answer
+in the Open Inference Protocol's form ``{"error": "message"}``; the module's own routes in
+``{"error": {"code": ..., "message": ...}}``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from predictor.api.auth import CHALLENGE, UnauthorizedError, check_token
 from predictor.api.body import BodyTimeoutError, answer_and_close
 from predictor.api.inflight import InFlight
 from predictor.api.reply import json_response
+from predictor.errors import Answer, RequestError, answer_for
 from predictor.metrics import Metrics
-from predictor.schema import RequestError
 
 log = logging.getLogger(__name__)
 
 V2_PREFIX = "/v2"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Headers = dict[str, str] | None
 
 # Label values must stay few: any other method a client invents is counted as "other".
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
@@ -41,11 +43,11 @@ def is_v2(request: web.Request) -> bool:
     return request.path == V2_PREFIX or request.path.startswith(V2_PREFIX + "/")
 
 
-def error_response(request: web.Request, error: RequestError) -> web.Response:
-    body: object = {"error": error.message} if is_v2(request) else error.to_dict()
-    response = json_response(body, status=error.status)
-    if isinstance(error, UnauthorizedError):
-        response.headers[hdrs.WWW_AUTHENTICATE] = CHALLENGE
+def error_response(request: web.Request, answer: Answer, headers: Headers = None) -> web.Response:
+    body = answer.to_v2() if is_v2(request) else answer.to_dict()
+    response = json_response(body, status=answer.status)
+    if headers:
+        response.headers.update(headers)
     return response
 
 
@@ -59,6 +61,16 @@ def _from_http_exception(request: web.Request, exc: web.HTTPException) -> Reques
     else:
         message = exc.reason
     return RequestError(_CODES.get(exc.status, f"http_{exc.status}"), message, exc.status)
+
+
+def _kept_headers(exc: BaseException) -> Headers:
+    """The headers an error answer must carry: aiohttp's ``Allow`` on a 405 (RFC 9110 15.5.6
+    requires it), the bearer challenge on a 401 (RFC 6750)."""
+    if isinstance(exc, UnauthorizedError):
+        return {hdrs.WWW_AUTHENTICATE: CHALLENGE}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return {hdrs.ALLOW: exc.headers[hdrs.ALLOW]}
+    return None
 
 
 def _endpoint(request: web.Request) -> str:
@@ -81,26 +93,29 @@ def errors_and_metrics(
         in_flight.started()
         try:
             started = time.perf_counter()
-            error: RequestError | None = None
+            failure: BaseException | None = None
             try:
                 if token is not None:
                     check_token(request, token)
                 response = await handler(request)
             except RequestError as exc:
-                error = exc
+                failure = exc
             except web.HTTPException as exc:
                 if exc.status < 400:
                     raise
-                error = _from_http_exception(request, exc)
-            except Exception:
+                failure = exc
+            except Exception as exc:
                 log.exception("unexpected error answering %s %s", request.method, request.path)
-                error = RequestError(
-                    "internal_error", "the server failed to answer; see its log", 500
-                )
-            if error is not None:
-                log.debug("%s %s: %s %s", request.method, request.path, error.code, error.message)
-                response = error_response(request, error)
-                if isinstance(error, BodyTimeoutError):
+                failure = exc
+            answer: Answer | None = None
+            if failure is not None:
+                if isinstance(failure, web.HTTPException):
+                    answer = answer_for(_from_http_exception(request, failure))
+                else:
+                    answer = answer_for(failure)
+                log.debug("%s %s: %s %s", request.method, request.path, answer.code, answer.message)
+                response = error_response(request, answer, _kept_headers(failure))
+                if isinstance(failure, BodyTimeoutError):
                     await answer_and_close(request, response)
             method = request.method if request.method in _METHODS else "other"
             metrics.http_answered(
@@ -108,7 +123,7 @@ def errors_and_metrics(
                 method,
                 response.status,
                 time.perf_counter() - started,
-                None if error is None else error.code,
+                None if answer is None else answer.code,
             )
             return response
         finally:

@@ -10,10 +10,11 @@ from multidict import CIMultiDict
 from predictor import jsonio
 
 # Built once: aiohttp copies it into each response, which is cheaper than composing the
-# header from content_type and charset on every request.
-_JSON = CIMultiDict({hdrs.CONTENT_TYPE: "application/json; charset=utf-8"})
+# header on every request. No charset: JSON is UTF-8 by definition (RFC 8259, which defines no
+# charset parameter), and the KServe SDK reads an error's text only under this exact type.
+_JSON = CIMultiDict({hdrs.CONTENT_TYPE: "application/json"})
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
-    """The same answer ``web.json_response`` gives (``application/json; charset=utf-8``)."""
+    """``value`` as a JSON answer (``application/json``)."""
     return web.Response(body=jsonio.dumps(value), status=status, headers=_JSON)

@@ -1,7 +1,9 @@
 """The Open Inference Protocol (KServe v2) routes, so that existing v2 clients work unchanged.
 
-Health answers carry no body (200 true, 400 false), errors are ``{"error": "message"}`` and an
-infer request needs no Content-Type header, all as the protocol says.
+Health and readiness answer 200 with the body KServe's server gives (``{"live": true}``,
+``{"ready": true}``), 404 for an unknown model or version and 503 when not ready, as the
+protocol's REST document says; errors are ``{"error": "message"}`` (statuses from
+``predictor.errors``) and an infer request needs no Content-Type header.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from aiohttp import web
 
 from predictor import __version__
 from predictor.api.body import check_content_type, read_body
+from predictor.api.local import served_or_raise
 from predictor.api.reply import json_response
-from predictor.api.state import MODEL_SOURCE, PLANE
+from predictor.api.state import PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.runtime import OnnxModel
-from predictor.schema import RequestError
 
 SERVER_NAME = "iotedge-predictor"
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -30,16 +32,18 @@ async def server_metadata(request: web.Request) -> web.Response:
 
 
 async def live(request: web.Request) -> web.Response:
-    return web.Response(status=200)
+    # The body KServe's client reads (is_server_live); the protocol's clients read the status.
+    return json_response({"live": True})
 
 
 async def ready(request: web.Request) -> web.Response:
-    ready = request.app[MODEL_SOURCE].settled and request.app[PLANE].registry.served()
-    return web.Response(status=200 if ready else 400)
+    served_or_raise(request)  # 503 starting / no_model
+    return json_response({"ready": True})
 
 
 async def models_index(request: web.Request) -> web.Response:
-    """Every model served, as the protocol's model repository extension lists them."""
+    """Every model served. Not in the protocol's REST document (docs/predictor.md): its model
+    repository extension lists models with ``POST /v2/repository/index``."""
     return json_response(
         {
             "models": [
@@ -51,11 +55,8 @@ async def models_index(request: web.Request) -> web.Response:
 
 
 async def model_ready(request: web.Request) -> web.Response:
-    try:
-        _model(request)
-    except RequestError:
-        return web.Response(status=400)
-    return web.Response(status=200)
+    model = _model(request)  # 404 unknown_model / unknown_version, 503 no_model
+    return json_response({"name": model.name, "ready": True})
 
 
 async def get_model_metadata(request: web.Request) -> web.Response:

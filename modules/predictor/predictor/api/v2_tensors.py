@@ -74,16 +74,38 @@ def parse_infer(
     request = schema.decode_json(json_part)
     if not isinstance(request, dict):
         raise RequestError("invalid_body", "the inference request must be a JSON object")
+    _check_members(request)
     request_id = request.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise RequestError("invalid_body", "'id' must be a string")
-    if not isinstance(request.get("parameters", {}), dict):
-        raise RequestError("invalid_body", "'parameters' must be an object")
     if model.contract.float_rows:
         rows: Rows = _input_rows(request.get("inputs"), binary, model, max_rows)
     else:
         rows = typed_inputs(request.get("inputs"), binary, model.contract, max_rows)
     return InferRequest(request_id, rows, _requested_outputs(request.get("outputs"), model))
+
+
+def _check_members(request: dict[str, Any]) -> None:
+    """The optional members the protocol's REST document types, checked as it types them: a
+    member that is present has its type, so ``null`` is refused like any other wrong value (its
+    schemas are not nullable), in the request, in each input and in each requested output."""
+    if not isinstance(request.get("id", ""), str):
+        raise RequestError("invalid_body", "'id' must be a string")
+    _check_parameters(request, "")
+    inputs = request.get("inputs")
+    for tensor in inputs if isinstance(inputs, list) else []:
+        if isinstance(tensor, dict):
+            _check_parameters(tensor, f"input {str(tensor.get('name'))[:40]!r}: ")
+    outputs = request.get("outputs", [])
+    if not isinstance(outputs, list) or not all(
+        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+    ):
+        raise RequestError("invalid_body", "'outputs' must be an array of {\"name\": ...} objects")
+    for output in outputs:
+        _check_parameters(output, f"output {output['name'][:40]!r}: ")
+
+
+def _check_parameters(member: dict[str, Any], where: str) -> None:
+    if not isinstance(member.get("parameters", {}), dict):
+        raise RequestError("invalid_body", f"{where}'parameters' must be an object")
 
 
 def infer_response(
@@ -202,9 +224,7 @@ def _input_rows(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> 
         raise RequestError(
             "too_many_rows", f"input {name!r} holds {count} rows; at most {max_rows} are accepted"
         )
-    parameters = tensor.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise RequestError("invalid_body", f"input {name!r}: 'parameters' must be an object")
+    parameters = tensor.get("parameters", {})  # an object: _check_members saw to it
     if "binary_data_size" in parameters:
         values = _binary_values(parameters["binary_data_size"], binary, count * width, name)
     else:
@@ -251,13 +271,11 @@ def _binary_values(size: Any, binary: bytes, expected: int, name: str) -> NDArra
 
 
 def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:
+    """The outputs asked for (checked by ``_check_members``); none or ``[]`` is all of them, as
+    KServe's own server reads an empty list."""
     known = list(_output_specs(model))
-    if outputs is None:
+    if not outputs:
         return known
-    if not isinstance(outputs, list) or not all(
-        isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
-    ):
-        raise RequestError("invalid_body", "'outputs' must be an array of {\"name\": ...} objects")
     names = [o["name"] for o in outputs]
     unknown = [n for n in names if n not in known]
     if unknown:

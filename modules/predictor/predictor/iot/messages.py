@@ -17,6 +17,7 @@ from typing import Any
 
 from predictor import jsonio, schema
 from predictor.dataplane import DataPlane
+from predictor.errors import answer_for
 from predictor.iot import wire
 from predictor.schema import RequestError
 
@@ -127,7 +128,8 @@ class MessageAnswerer:
                 result = plane.answer(model, batch, plane.infer_now(model, batch.rows))
             except Exception as exc:  # a model that breaks at run time must not stop the module
                 log.exception("message %s could not be predicted", message.message_id)
-                answers[i] = [self.error(message, "internal", f"prediction failed: {exc}")]
+                answer = answer_for(exc)
+                answers[i] = [self.error(message, answer.code, answer.message)]
             else:
                 answers[i] = self._predictions(message, result)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from predictor.dataplane import DataPlane
-from predictor.schema import RequestError
+from predictor.errors import RequestError, answer_for
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,17 @@ class DirectMethods:
             return self.predict(payload)
         if name == "getModelInfo":
             return 200, self.model_info()
-        return 404, {"error": {"code": "unknown_method", "message": f"no method named {name!r}"}}
+        answer = answer_for(RequestError("unknown_method", f"no method named {name!r}"))
+        return answer.status, answer.to_dict()
 
     def predict(self, payload: Any) -> tuple[int, Any]:
         try:
             return 200, self.plane.predict_now(payload)
-        except RequestError as exc:
-            return exc.status, exc.to_dict()
-        except Exception as exc:  # a model failing at run time: an answer, not a crash
-            log.exception("direct method predict failed")
-            return 500, {"error": {"code": "internal", "message": f"prediction failed: {exc}"}}
+        except Exception as exc:  # bad input or a model failing at run time: an answer, not a crash
+            answer = answer_for(exc)
+            if not isinstance(exc, RequestError):
+                log.exception("direct method predict failed")
+            return answer.status, answer.to_dict()
 
     def model_info(self) -> dict[str, Any]:
         registry = self.plane.registry
