@@ -24,6 +24,7 @@ from devtools.edgehub.twin import Twin
 log = logging.getLogger("devtools.edgehub")
 
 ModuleKey = tuple[str, str]  # (device id, module id)
+IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"  # the hub the modules' tokens name
 
 
 def _access_key() -> str:
@@ -36,7 +37,8 @@ class ModuleState:
     address, its broker, the relay in front of it, and the hub's client of that broker."""
 
     key: ModuleKey
-    access_key: str = field(default_factory=_access_key)  # in the module's connection string
+    access_key: str = field(default_factory=_access_key)  # signs its tokens (workload API)
+    generation_id: str = field(default_factory=lambda: secrets.token_hex(8))
     twin: Twin = field(default_factory=Twin)
     address: str | None = None
     broker: Broker | None = None
@@ -46,6 +48,8 @@ class ModuleState:
     hub_connections: int = 0  # times the hub (re)connected to this broker and subscribed
     online: bool = False  # the module is connected to its broker
     departures: list[str] = field(default_factory=list)  # how it left, each time
+    token_expiries: list[float] = field(default_factory=list)  # of each accepted CONNECT
+    refusals: list[str] = field(default_factory=list)  # why each refused CONNECT was refused
 
     @property
     def name(self) -> str:
@@ -80,6 +84,21 @@ class HubState:
             if online and not module.online:
                 self.counters.module_connects += 1
             module.online = online
+            self.lock.notify_all()
+
+    def gate_report(self, key: ModuleKey, event: str, detail: str) -> None:
+        """What the module's relay did with a connection (relay.Gate)."""
+        with self.lock:
+            module = self.modules[key]
+            if event == "accepted":
+                module.token_expiries.append(float(detail))
+            elif event == "refused":
+                module.refusals.append(detail)
+                self.counters.connects_refused += 1
+                log.warning("%s: CONNECT refused: %s", module.name, detail)
+            elif event == "expired":
+                self.counters.tokens_expired += 1
+                log.warning("%s: connection closed, its SAS token expired", module.name)
             self.lock.notify_all()
 
     def inputs(self, key: ModuleKey) -> ModuleInputs:
