@@ -86,6 +86,7 @@ class WorkloadApi:
     def __init__(self, identities: Iterable[WorkloadIdentity], trust_bundle: Path) -> None:
         self.identities = list(identities)
         self.trust_bundle = trust_bundle
+        self._also_trusted: list[Path] = []
         # A short folder of its own: a unix socket path must fit in 108 bytes.
         self.folder = Path(tempfile.mkdtemp(prefix="workload-"))
         self.counts = WorkloadCounts()
@@ -156,6 +157,12 @@ class WorkloadApi:
         if self._release is not None:
             self._loop.call_soon_threadsafe(self._release.set)
 
+    def trust(self, ca: Path) -> None:
+        """Add ``ca`` to the trust bundle (a test's TLS proxy in front of the emulator); a
+        device's bundle may hold several certificates too."""
+        with self._lock:
+            self._also_trusted.append(ca)
+
     def fail_signing(self, seconds: float) -> None:
         """Answer every signing request with 500 for ``seconds`` from now."""
         with self._lock:
@@ -197,7 +204,9 @@ class WorkloadApi:
             return error
         with self._lock:
             self.counts.trust_bundles += 1
-        pem = self.trust_bundle.read_text(encoding="utf-8")
+        with self._lock:
+            files = [self.trust_bundle, *self._also_trusted]
+        pem = "".join(path.read_text(encoding="utf-8") for path in files)
         return web.json_response({"certificate": pem})
 
     async def _sign(self, request: web.Request) -> web.Response:

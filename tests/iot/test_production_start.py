@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from devtools.edgehub import EdgeHub
-from tests.iot.conftest import IotModels
-from tests.iot.edge_module import MODULE, start
+from tests.iot.conftest import V1, IotModels
+from tests.iot.edge_module import MODULE, start, wait_status
 from tests.waiting import wait_until
 
 
@@ -76,3 +76,17 @@ def test_a_failed_token_renewal_gets_a_new_token_before_the_old_one_expires(
         hub.wait_for_connection(MODULE, timeout=30)
         assert hub.counters().tokens_expired == 0
         assert module.get("/healthz")[0] == 200
+
+
+def test_the_debug_path_connection_string_still_connects(
+    tmp_path: Path, hub: EdgeHub, iot_models: IotModels
+) -> None:
+    # deployment.debug.template.json's simulator path: EdgeHubConnectionString and the CA file,
+    # no workload API; the module's key signs its tokens in the module itself.
+    signed = hub.workload.snapshot().signed
+    with start(tmp_path, hub, iot_models.v1, debug=True) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, V1, "applied")
+        assert module.get("/healthz")[0] == 200
+    assert hub.workload.snapshot().signed == signed
+    assert hub.refusals(MODULE) == []
