@@ -11,6 +11,7 @@ import base64
 import logging
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -48,8 +49,10 @@ class ModuleState:
     hub_connections: int = 0  # times the hub (re)connected to this broker and subscribed
     online: bool = False  # the module is connected to its broker
     departures: list[str] = field(default_factory=list)  # how it left, each time
-    token_expiries: list[float] = field(default_factory=list)  # of each accepted CONNECT
-    refusals: list[str] = field(default_factory=list)  # why each refused CONNECT was refused
+    # The token expiry of each accepted CONNECT, and why each refused one was refused (the
+    # latest ones: a client refused in a loop must not grow them for ever).
+    token_expiries: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    refusals: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
 
     @property
     def name(self) -> str:
