@@ -12,6 +12,8 @@ import paho.mqtt.client as mqtt
 
 from devtools.edgehub import EdgeHub
 from tests.edgehub.credentials import Credentials, credentials
+from tests.edgehub.sdk_module import SdkModule
+from tests.waiting import wait_until
 
 MODULE = "raw"  # connected only by these plain clients
 
@@ -144,3 +146,19 @@ def test_a_connection_is_closed_when_its_token_expires(edgehub: EdgeHub) -> None
     # Closed at the expiry (se is whole seconds), not before it and not long after.
     assert expiry - 0.5 <= ended < expiry + 3
     assert edgehub.counters().tokens_expired == before + 1
+
+
+def test_the_sdks_own_token_renewal_passes_the_checks(edgehub: EdgeHub) -> None:
+    # The SDK renews 120 s before expiry (then connects again with the new token): with a
+    # 125 s token, 5 s after it is made.
+    refused = len(edgehub.refusals(MODULE))
+    module = SdkModule.start(edgehub.module_env(MODULE), report_patches=False, token_ttl=125)
+    try:
+        first = edgehub.token_expiries(MODULE)[-1]
+        wait_until(lambda: edgehub.token_expiries(MODULE)[-1] > first, 30, "no renewal")
+        edgehub.wait_for_connection(MODULE, timeout=30)
+        module.run(module.client.patch_twin_reported_properties({"renewed": True}))
+        assert edgehub.reported(MODULE).get("renewed") is True
+    finally:
+        module.shutdown()
+    assert edgehub.refusals(MODULE)[refused:] == []
