@@ -246,6 +246,7 @@ class EdgeHub:
                 "EdgeHubConnectionString": connection_string,
                 "EdgeModuleCACertificateFile": str(self.certificates.ca),
             }
+        # As edge-agent's Edgelet/commands/CreateOrUpdateCommand.cs sets them (Core/Constants.cs).
         return {
             "IOTEDGE_WORKLOADURI": self.workload.uri(*module.key),
             "IOTEDGE_DEVICEID": module.key[0],
