@@ -1,11 +1,12 @@
 """The message path's limit: an IoT Edge module that forwards each input message unchanged.
 
-``python -m bench.passthrough_module`` with the edge environment (``EdgeHubConnectionString``,
-``EdgeModuleCACertificateFile``). The same SDK use as the predictor's ``predictor/iot/edge.py``:
-the asyncio client, the message handler hands each message to the event loop, and the same number
-of workers each take the messages waiting (up to the same group size) and send them to an output
-side by side, waiting for edgeHub's acknowledgements. Only the prediction is
-missing, so the predictor's rate over this one's is what its own work costs on the message path.
+``python -m bench.passthrough_module`` with the edge environment (``IOTEDGE_*``, as edgeAgent
+sets it, from the emulator's ``module_env``). The same SDK use as the predictor's
+``predictor/iot/edge.py``: the asyncio client, the message handler hands each message to the event
+loop, and the same number of workers each take the messages waiting (up to the same group size)
+and send them to an output side by side, waiting for edgeHub's acknowledgements. Only the
+prediction is missing, so the predictor's rate over this one's is what its own work costs on the
+message path.
 
 Once it listens, it reports ``{"passthrough": {"ready": <PASSTHROUGH_READY_TOKEN>}}``, so that a
 bench knows this very process is subscribed. SIGTERM: answer what was received, then disconnect.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from collections.abc import Coroutine
 from typing import Any, Self
@@ -24,6 +25,9 @@ class ThreadedServer:
     accepted from then on. ``close()`` stops listening, cancels every connection's task and
     waits for them, then stops the loop; it is safe to call twice.
     """
+
+    # TLS for every connection, set by a subclass that ends TLS itself (None: plain TCP).
+    tls: ssl.SSLContext | None = None
 
     def __init__(self, listen: tuple[str, int]) -> None:
         self.listen = listen
@@ -53,7 +57,9 @@ class ThreadedServer:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(15)
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self.handle, *self.listen, reuse_address=True)
+        self._server = await asyncio.start_server(
+            self.handle, *self.listen, reuse_address=True, ssl=self.tls
+        )
 
     def close(self) -> None:
         async def stop() -> None:

@@ -1,10 +1,11 @@
 """The real MQTT broker: Debian's mosquitto, with TLS on loopback and persistence on.
 
 One mosquitto per module, each on its own loopback address, behind a relay on port 8883 (the
-SDK's fixed port; see relay.py). Modules use the same topic names (``$iothub/twin/res/#``,
-``$iothub/methods/POST/#``), which edgeHub keeps apart per connection; separate brokers do
-the same. (mosquitto's ``mount_point`` would do it with one broker, but 2.0.11 does not strip
-the mount point from the messages it sends, so the SDK would not recognise them.)
+SDK's fixed port; see relay.py) that reaches it on a plain listener of its own. Modules use
+the same topic names (``$iothub/twin/res/#``, ``$iothub/methods/POST/#``), which edgeHub keeps
+apart per connection; separate brokers do the same. (mosquitto's ``mount_point`` would do it
+with one broker, but 2.0.11 does not strip the mount point from the messages it sends, so the
+SDK would not recognise them.)
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def find_mosquitto() -> str:
     return found
 
 
-def render_config(folder: Path, certificates: Certificates, address: str, port: int) -> str:
+def render_config(
+    folder: Path, certificates: Certificates, address: str, port: int, relay_port: int
+) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
     for path in (folder, certificates.ca, certificates.server_cert, certificates.server_key):
         if any(character.isspace() for character in str(path)):
@@ -58,7 +61,7 @@ def render_config(folder: Path, certificates: Certificates, address: str, port: 
         # Offline modules must not get stale desired patches or method calls (IoT Hub drops
         # them too); they read the whole twin when they reconnect.
         "queue_qos0_messages false",
-        # The SDK authenticates with SAS tokens that the emulator does not check (see docs).
+        # The relay checks the modules' SAS tokens (relay.py, tokens.py); mosquitto takes all.
         "allow_anonymous true",
         f"log_dest file {folder}/mosquitto.log",
         # Also to $SYS/broker/log/#: the hub learns from it when its module (dis)connects.
@@ -69,7 +72,10 @@ def render_config(folder: Path, certificates: Certificates, address: str, port: 
         "log_type subscribe",
         "connection_messages true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-        # The only listener: TLS on one loopback address (behind the relay), nothing on 1883.
+        # Plain MQTT for the relay, which ends the modules' TLS itself to read their CONNECT.
+        f"listener {relay_port} {address}",
+        # TLS for the hub's own client; nothing on 1883. (The certificate lines below apply to
+        # the listener just above them.)
         f"listener {port} {address}",
         f"cafile {certificates.ca}",
         f"certfile {certificates.server_cert}",

@@ -22,8 +22,9 @@ from devtools.edgehub.broker import Broker, render_config
 from devtools.edgehub.certs import Certificates, make_certificates
 from devtools.edgehub.dispatch import Dispatcher
 from devtools.edgehub.inputs import ModuleInputs
-from devtools.edgehub.relay import Relay
-from devtools.edgehub.state import HubState, ModuleKey, ModuleState
+from devtools.edgehub.relay import Gate, Relay, server_context
+from devtools.edgehub.state import IOTHUB_HOSTNAME, HubState, ModuleKey, ModuleState
+from devtools.edgehub.tokens import Identity
 from devtools.ports import free_port
 
 log = logging.getLogger("devtools.edgehub")
@@ -58,18 +59,33 @@ class Brokers:
             folder = brokers_dir / f"{module.key[0]}.{module.key[1]}"
             address = module.address
             assert address is not None
-            port = free_port(address)
-            broker = Broker(
-                folder, render_config(folder, self.certificates, address, port), [(address, port)]
-            )
+            port, relay_port = free_port(address), free_port(address)
+            while relay_port == port:
+                relay_port = free_port(address)
+            config = render_config(folder, self.certificates, address, port, relay_port)
+            # The hub's TLS listener first (endpoints[0]), the relay's plain one second.
+            broker = Broker(folder, config, [(address, port), (address, relay_port)])
             module.broker = broker
-            module.relay = Relay((address, MQTTS_PORT), (address, port))
+            module.relay = Relay((address, MQTTS_PORT), (address, relay_port), self._gate(module))
             # Whatever happens to this object, no broker outlives the process.
             weakref.finalize(self, broker.kill)
             broker.start()
             with self.state.lock:
                 self.state.counters.broker_starts += 1
             self._connect_hub(module)
+
+    def _gate(self, module: ModuleState) -> Gate:
+        """Who may connect through this module's relay: the module, with a token signed by
+        its key for IoT Hub's host name or this gateway's address."""
+        assert self.certificates is not None and module.address is not None
+        key = module.key
+        hosts = (IOTHUB_HOSTNAME, module.address)
+        certificates = self.certificates
+        return Gate(
+            identity=Identity(key[0], key[1], module.access_key, hosts),
+            tls=server_context(str(certificates.server_cert), str(certificates.server_key)),
+            report=lambda event, detail: self.state.gate_report(key, event, detail),
+        )
 
     def _connect_hub(self, module: ModuleState) -> None:
         assert self.certificates is not None and module.broker is not None

@@ -1,7 +1,8 @@
 """A small HTTP API on loopback to drive a running emulator from the demo (or curl).
 
 GET   /modules                              modules, gateway addresses, connected or not
-GET   /modules/{module}/env                 EdgeHubConnectionString, EdgeModuleCACertificateFile
+GET   /modules/{module}/env                 IOTEDGE_* as edgeAgent sets them (?debug=true:
+                                            EdgeHubConnectionString, EdgeModuleCACertificateFile)
 GET   /modules/{module}/twin                {"desired": {...}, "reported": {...}}
 PATCH /modules/{module}/twin/desired        body: a JSON patch -> {"$version": n}
 POST  /modules/{module}/inputs/{input}      body: the message; ?k=v: custom properties
@@ -69,7 +70,8 @@ async def modules(request: web.Request) -> web.Response:
 
 
 async def module_env(request: web.Request) -> web.Response:
-    return web.json_response(request.app[HUB].module_env(request.match_info["module"]))
+    debug = request.query.get("debug", "").lower() in {"1", "true"}
+    return web.json_response(request.app[HUB].module_env(request.match_info["module"], debug=debug))
 
 
 async def twin(request: web.Request) -> web.Response:

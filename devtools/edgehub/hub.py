@@ -26,16 +26,16 @@ from devtools.edgehub.certs import Certificates
 from devtools.edgehub.dispatch import MAX_MESSAGE_BYTES, Dispatcher
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Route, parse_routes
-from devtools.edgehub.state import HubState, ModuleKey, PendingMethod
+from devtools.edgehub.state import IOTHUB_HOSTNAME, HubState, ModuleKey, PendingMethod
 from devtools.edgehub.topics import Message, check_id
 from devtools.edgehub.twin import check_patch
+from devtools.edgehub.workload import API_VERSION, WorkloadApi, WorkloadIdentity
 
 __all__ = ["DEFAULT_DEVICE", "MAX_MESSAGE_BYTES", "EdgeHub", "ModuleKey"]
 
 log = logging.getLogger("devtools.edgehub")
 
 DEFAULT_DEVICE = "edge-device"
-IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"
 
 
 def _check_json(value: Json) -> bytes:
@@ -99,6 +99,7 @@ class EdgeHub:
         self._lock = self._state.lock
         self._dispatch = Dispatcher(self._state, self.routes, upstream_file)
         self._brokers = Brokers(self._state, self.state_dir, self._dispatch)
+        self._workload: WorkloadApi | None = None
 
     @property
     def certificates(self) -> Certificates | None:
@@ -124,6 +125,15 @@ class EdgeHub:
     def open(self) -> None:
         try:
             self._brokers.open()
+            assert self.certificates is not None
+            self._workload = WorkloadApi(
+                [
+                    WorkloadIdentity(m.key[0], m.key[1], m.generation_id, m.access_key)
+                    for m in self._state.modules.values()
+                ],
+                trust_bundle=self.certificates.ca,
+            )
+            self._workload.open()
         except BaseException:
             self.close()
             raise
@@ -132,6 +142,8 @@ class EdgeHub:
     def close(self) -> None:
         """Stop the hub and the brokers and release the addresses. Safe to call twice."""
         self._state.closed = True
+        if self._workload is not None:
+            self._workload.close()
         self._brokers.close()
         with self._lock:
             for pending in self._state.methods.values():
@@ -204,20 +216,61 @@ class EdgeHub:
             raise RuntimeError("the emulator is not started")
         return address
 
-    def module_env(self, module_id: str, device_id: str | None = None) -> dict[str, str]:
-        """The two variables with which ``IoTHubModuleClient.create_from_edge_environment()``
-        connects to this emulator as this module."""
-        module = self._state.modules[self._key(device_id, module_id)]
-        if self.certificates is None:
+    @property
+    def workload(self) -> WorkloadApi:
+        """The workload API stand-in the modules sign their tokens with (and its faults)."""
+        if self._workload is None:
             raise RuntimeError("the emulator is not started")
-        connection_string = (
-            f"HostName={IOTHUB_HOSTNAME};DeviceId={module.key[0]};ModuleId={module.key[1]};"
-            f"SharedAccessKey={module.access_key};GatewayHostName={module.address}"
-        )
+        return self._workload
+
+    def module_env(
+        self, module_id: str, device_id: str | None = None, *, debug: bool = False
+    ) -> dict[str, str]:
+        """The environment with which ``IoTHubModuleClient.create_from_edge_environment()``
+        connects to this emulator as this module.
+
+        By default, what edgeAgent gives a module on a device (``IOTEDGE_*``: the SDK reads the
+        trust bundle and signs its tokens through the workload API, ``self.workload``). With
+        ``debug``, the two variables of the SDK's local-debug path instead (a connection string
+        holding the module's key, and the CA file), as deployment.debug.template.json's
+        simulator gives them.
+        """
+        module = self._state.modules[self._key(device_id, module_id)]
+        if self.certificates is None or module.address is None:
+            raise RuntimeError("the emulator is not started")
+        if debug:
+            connection_string = (
+                f"HostName={IOTHUB_HOSTNAME};DeviceId={module.key[0]};ModuleId={module.key[1]};"
+                f"SharedAccessKey={module.access_key};GatewayHostName={module.address}"
+            )
+            return {
+                "EdgeHubConnectionString": connection_string,
+                "EdgeModuleCACertificateFile": str(self.certificates.ca),
+            }
+        # As edge-agent's Edgelet/commands/CreateOrUpdateCommand.cs sets them (Core/Constants.cs).
         return {
-            "EdgeHubConnectionString": connection_string,
-            "EdgeModuleCACertificateFile": str(self.certificates.ca),
+            "IOTEDGE_WORKLOADURI": self.workload.uri(*module.key),
+            "IOTEDGE_DEVICEID": module.key[0],
+            "IOTEDGE_MODULEID": module.key[1],
+            "IOTEDGE_MODULEGENERATIONID": module.generation_id,
+            "IOTEDGE_IOTHUBHOSTNAME": IOTHUB_HOSTNAME,
+            "IOTEDGE_GATEWAYHOSTNAME": module.address,
+            "IOTEDGE_APIVERSION": API_VERSION,
+            "IOTEDGE_AUTHSCHEME": "sasToken",
         }
+
+    def token_expiries(self, module_id: str, device_id: str | None = None) -> list[float]:
+        """The expiry (epoch seconds) of the SAS token of each connection the module's relay
+        accepted, oldest first."""
+        key = self._key(device_id, module_id)
+        with self._lock:
+            return list(self._state.modules[key].token_expiries)
+
+    def refusals(self, module_id: str, device_id: str | None = None) -> list[str]:
+        """Why each CONNECT the module's relay refused was refused, oldest first."""
+        key = self._key(device_id, module_id)
+        with self._lock:
+            return list(self._state.modules[key].refusals)
 
     def is_connected(self, module_id: str, device_id: str | None = None) -> bool:
         """Whether the module is connected to its broker right now."""

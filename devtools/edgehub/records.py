@@ -75,6 +75,8 @@ class Counters:
     methods_timed_out: int = 0
     unknown_topics: int = 0
     module_connects: int = 0
+    connects_refused: int = 0  # CONNECTs the relay refused (bad or expired SAS token, ids)
+    tokens_expired: int = 0  # connections the relay closed because their token expired
     broker_warnings: int = 0  # warnings and errors in the brokers' logs
     broker_starts: int = 0
     hub_connections: int = 0  # connections of the hub to the brokers (one broker per module)

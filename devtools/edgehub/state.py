@@ -11,6 +11,7 @@ import base64
 import logging
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
@@ -24,6 +25,7 @@ from devtools.edgehub.twin import JsonObject, Twin
 log = logging.getLogger("devtools.edgehub")
 
 ModuleKey = tuple[str, str]  # (device id, module id)
+IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"  # the hub the modules' tokens name
 
 
 def _access_key() -> str:
@@ -36,7 +38,8 @@ class ModuleState:
     address, its broker, the relay in front of it, and the hub's client of that broker."""
 
     key: ModuleKey
-    access_key: str = field(default_factory=_access_key)  # in the module's connection string
+    access_key: str = field(default_factory=_access_key)  # signs its tokens (workload API)
+    generation_id: str = field(default_factory=lambda: secrets.token_hex(8))
     twin: Twin = field(default_factory=Twin)
     address: str | None = None
     broker: Broker | None = None
@@ -52,7 +55,12 @@ class ModuleState:
     stored: JsonObject | None = None
     stored_at: float | None = None  # when it was last read from IoT Hub (monotonic)
     unsynced: list[JsonObject] = field(default_factory=list)  # reported, not yet in IoT Hub
-    refused: list[str] = field(default_factory=list)  # why each refused reported patch was
+    # Why each refused reported patch was refused, the token expiry of each accepted CONNECT,
+    # and why each refused CONNECT was refused (the latest ones: a client refused in a loop
+    # must not grow them for ever).
+    refused: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
+    token_expiries: deque[float] = field(default_factory=lambda: deque(maxlen=1000))
+    refusals: deque[str] = field(default_factory=lambda: deque(maxlen=1000))
 
     @property
     def name(self) -> str:
@@ -88,6 +96,21 @@ class HubState:
             if online and not module.online:
                 self.counters.module_connects += 1
             module.online = online
+            self.lock.notify_all()
+
+    def gate_report(self, key: ModuleKey, event: str, detail: str) -> None:
+        """What the module's relay did with a connection (relay.Gate)."""
+        with self.lock:
+            module = self.modules[key]
+            if event == "accepted":
+                module.token_expiries.append(float(detail))
+            elif event == "refused":
+                module.refusals.append(detail)
+                self.counters.connects_refused += 1
+                log.warning("%s: CONNECT refused: %s", module.name, detail)
+            elif event == "expired":
+                self.counters.tokens_expired += 1
+                log.warning("%s: connection closed, its SAS token expired", module.name)
             self.lock.notify_all()
 
     def inputs(self, key: ModuleKey) -> ModuleInputs:

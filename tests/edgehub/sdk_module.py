@@ -48,8 +48,11 @@ class Record:
 class SdkModule:
     """Start with ``SdkModule.start(env)``; always ``shutdown()`` (the fixture does)."""
 
-    def __init__(self, env: Mapping[str, str], report_patches: bool = True) -> None:
+    def __init__(
+        self, env: Mapping[str, str], report_patches: bool = True, token_ttl: int = 3600
+    ) -> None:
         self.env = dict(env)
+        self.token_ttl = token_ttl
         self.report_patches = report_patches
         self.record = Record()
         self._changed = threading.Condition()
@@ -59,8 +62,10 @@ class SdkModule:
         self.client = self.run(self._create())
 
     @classmethod
-    def start(cls, env: Mapping[str, str], report_patches: bool = True) -> SdkModule:
-        module = cls(env, report_patches)
+    def start(
+        cls, env: Mapping[str, str], report_patches: bool = True, token_ttl: int = 3600
+    ) -> SdkModule:
+        module = cls(env, report_patches, token_ttl)
         try:
             module.connect()
         except BaseException:
@@ -77,7 +82,7 @@ class SdkModule:
             os.environ.update(self.env)
             try:
                 client = IoTHubModuleClient.create_from_edge_environment(
-                    connection_retry_interval=1, keep_alive=10
+                    connection_retry_interval=1, keep_alive=10, sastoken_ttl=self.token_ttl
                 )
             finally:
                 for key, value in saved.items():

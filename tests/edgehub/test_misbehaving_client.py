@@ -11,6 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from devtools.edgehub import MAX_MESSAGE_BYTES, EdgeHub
+from tests.edgehub.credentials import credentials
 
 
 class RawClient:
@@ -18,7 +19,10 @@ class RawClient:
         assert hub.certificates is not None
         self.received: list[mqtt.MQTTMessage] = []
         self._changed = threading.Condition()
-        self.client = mqtt.Client(client_id=f"raw-{module}", protocol=mqtt.MQTTv311)
+        # A valid token: the relay checks it as edgeHub does (test_tokens.py).
+        login = credentials(hub, module)
+        self.client = mqtt.Client(client_id=login.client_id, protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(login.username, login.password)
         self.client.tls_set_context(ssl.create_default_context(cafile=str(hub.certificates.ca)))
         self.client.on_message = self._on_message
         self.client.connect(hub.gateway_address(module), 8883)

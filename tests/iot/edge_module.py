@@ -22,10 +22,14 @@ def model_status(reported: dict[str, Any]) -> tuple[str | None, str | None]:
     return model.get("version"), model.get("status")
 
 
-def start(tmp_path: Path, hub: EdgeHub, bundled: bytes, **settings: str) -> Any:
+def start(
+    tmp_path: Path, hub: EdgeHub, bundled: bytes, *, debug: bool = False, **settings: str
+) -> Any:
+    """The module as edgeAgent starts it (``IOTEDGE_*``, the workload API), or with ``debug``
+    as a simulator does (a connection string)."""
     (tmp_path / "bundled.onnx").write_bytes(bundled)
     env = {
-        **hub.module_env(MODULE),
+        **hub.module_env(MODULE, debug=debug),
         "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
         "PREDICTOR_DOWNLOAD_BACKOFF_SECONDS": "0.1",
         "PREDICTOR_IOT_RECONNECT_SECONDS": "1",

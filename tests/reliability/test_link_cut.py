@@ -9,7 +9,8 @@ the module's first write after the end is answered with a reset and the next one
 is ever reported, the client still says it is connected, and every send waits for ever.
 
 Here a TLS-terminating proxy (tests/reliability/tls_cut_proxy.py) stands in front of the
-module's real mosquitto and does exactly that while the module answers a stream of telemetry.
+emulator's gate for the module (its relay, which checks the module's token, then mosquitto) and
+does exactly that while the module answers a stream of telemetry.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def proxy(tmp_path: Path, hub: EdgeHub) -> Iterator[TlsCutProxy]:
     certificates = make_certificates(tmp_path / "proxy-certs", [address])
     running = TlsCutProxy(
         (address, MQTTS_PORT),
-        hub.broker(MODULE).endpoints[0],
+        (hub.gateway_address(MODULE), MQTTS_PORT),
         cert=certificates.server_cert,
         key=certificates.server_key,
         upstream_ca=hub.certificates.ca,
@@ -55,14 +56,10 @@ def proxy(tmp_path: Path, hub: EdgeHub) -> Iterator[TlsCutProxy]:
 
 
 def through(hub: EdgeHub, proxy: TlsCutProxy) -> dict[str, str]:
-    """The module's edge environment, pointed at the proxy instead of the emulator's relay."""
-    env = hub.module_env(MODULE)
-    fields = dict(part.split("=", 1) for part in env["EdgeHubConnectionString"].split(";"))
-    fields["GatewayHostName"] = proxy.listen[0]
-    return {
-        "EdgeHubConnectionString": ";".join(f"{k}={v}" for k, v in fields.items()),
-        "EdgeModuleCACertificateFile": str(proxy.ca),  # type: ignore[attr-defined]
-    }
+    """The module's edge environment, pointed at the proxy instead of the emulator's relay,
+    with the proxy's CA in the workload API's trust bundle."""
+    hub.workload.trust(proxy.ca)  # type: ignore[attr-defined]
+    return {**hub.module_env(MODULE), "IOTEDGE_GATEWAYHOSTNAME": proxy.listen[0]}
 
 
 def wait_answered(hub: EdgeHub, module: Predictor, sent: list[str]) -> None:

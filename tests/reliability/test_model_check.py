@@ -352,12 +352,13 @@ def test_a_module_stopped_cleanly_mid_check_does_not_refuse_that_model(
     # SIGTERM (a redeployment, a reboot) is not the model's fault: the check is stopped, the
     # mark removed, and the next start tries the model again.
     with mid_check(tmp_path, hub, azurite, iot_models) as (module, loop, child):
-        # The child gets no credentials: none of the settings, not the module's connection
-        # string (the emulator's, with the module's key, as a simulator passes it).
+        # The child gets no credentials: none of the settings, not the workload API's socket
+        # (it signs tokens with the module's key), as IoT Edge passes them.
         hidden = (b"PREDICTOR_", b"IOTEDGE_", b"EdgeHubConnectionString=", b"EdgeModuleCA")
         own = Path(f"/proc/{module.process.pid}/environ").read_bytes().split(b"\0")
         childs = Path(f"/proc/{child}/environ").read_bytes().split(b"\0")
-        assert any(v.startswith(b"EdgeHubConnectionString=") for v in own)
+        assert any(v.startswith(b"IOTEDGE_WORKLOADURI=unix://") for v in own)
+        assert any(v.startswith(b"IOTEDGE_MODULEGENERATIONID=") for v in own)
         assert any(v.startswith(b"PREDICTOR_MODEL_CHECK_SECONDS=") for v in own)
         assert [v.split(b"=")[0] for v in childs if v.startswith(hidden)] == []
         module.process.send_signal(signal.SIGTERM)

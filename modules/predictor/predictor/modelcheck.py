@@ -28,9 +28,10 @@ from pathlib import Path
 from predictor.contract import ModelError
 
 # The parent's environment without the settings and IoT Edge's variables: the child needs no
-# credentials to load a model. ``EdgeHubConnectionString`` (with the module's key) and
-# ``EdgeModuleCACertificateFile`` are how the IoT SDK connects outside the IoT Edge runtime (a
-# simulator, the tests' emulator); IoT Edge itself passes ``IOTEDGE_*``.
+# credentials to load a model. IoT Edge passes ``IOTEDGE_*`` (``IOTEDGE_WORKLOADURI`` is the
+# socket that signs tokens with the module's key); ``EdgeHubConnectionString`` (with the key
+# itself) and ``EdgeModuleCACertificateFile`` are how the IoT SDK connects outside the IoT Edge
+# runtime (a simulator's debug path).
 _HIDDEN = ("PREDICTOR_", "IOTEDGE_", "EdgeHubConnectionString", "EdgeModuleCACertificateFile")
 # Where ``predictor`` is importable from, whatever the parent's working directory.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])

@@ -348,6 +348,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ),
         ),
     ] = 30.0
+    iot_token_ttl_seconds: Annotated[
+        int,
+        Meta(
+            ge=130,
+            le=86400,
+            description=(
+                "Lifetime of the SAS token the module signs through the IoT Edge workload API; "
+                "the IoT SDK renews it 120 s before it expires, and a module whose renewal "
+                "fails connects again with a new one."
+            ),
+        ),
+    ] = 3600
     storage_connection_string: Annotated[
         Secret | None,
         Meta(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from azure.iot.device import Message
 from azure.iot.device.aio import IoTHubModuleClient
+from azure.iot.device.common.auth.sastoken import SasTokenError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
 from predictor.iot.netthread import watch_network_threads
@@ -52,6 +54,7 @@ class EdgeLink:
         # Set while a client is connected and set up; senders wait for it after a replacement.
         self._ready = asyncio.Event()
         self._unwatch: Callable[[], None] | None = None
+        self._creating: asyncio.Future[IoTHubModuleClient] | None = None  # see _new_client
         # The sends in flight, oldest deadline first (a dict as an ordered set), and the one
         # timer that watches them all: one per send cost ~a third of the event loop's time
         # per message beyond the pass-through's (BENCHMARKS.md, the message path).
@@ -83,21 +86,64 @@ class EdgeLink:
             except Exception as exc:  # a broken link must not keep the process alive
                 log.warning("disconnect from edgeHub failed: %s", exc)
 
-    def _new_client(self) -> IoTHubModuleClient:
-        client = IoTHubModuleClient.create_from_edge_environment(
-            connection_retry_interval=self.settings.iot_reconnect_seconds
-        )
+    async def _new_client(self) -> IoTHubModuleClient:
+        """A new client, made off the event loop and within ``iot_timeout_seconds``.
+
+        On a device the SDK reads the trust bundle and signs its first token through the
+        workload API, over HTTP with no timeout: made on the loop, a workload API that accepts
+        and never answers would freeze the HTTP API and SIGTERM for good. The thread is a
+        daemon: one left waiting on a hung workload API does not hold the process at exit.
+        """
+        made = self._creating
+        if made is None:
+            made = self._creating = self._start_creation()
+        try:
+            async with asyncio.timeout(self.settings.iot_timeout_seconds):
+                # Shielded: a creation that outlives the deadline is awaited again by the next
+                # try rather than started again, so that at most one thread waits on the API.
+                client = await asyncio.shield(made)
+        except TimeoutError:
+            seconds = self.settings.iot_timeout_seconds
+            message = f"the IoT Edge workload API did not answer in {seconds:.0f} s"
+            raise TimeoutError(message) from None
+        finally:
+            if made.done():
+                self._creating = None
 
         def state_changed(*_: object) -> None:
             self._on_connection_state_change(client)
 
+        def background_exception(exc: Exception) -> None:
+            self._on_background_exception(client, exc)
+
         client.on_connection_state_change = state_changed
-        client.on_background_exception = _on_background_exception
+        client.on_background_exception = background_exception
         # Handler mode before connecting: a client that resumes this module's MQTT session is
         # sent the inputs the broker kept for it at once, before our handler can be set; in
         # handler mode the SDK holds them until it is, otherwise it drops them (acknowledged).
         client.on_message_received = None  # type: ignore[assignment]  # the SDK allows None
         return client
+
+    def _start_creation(self) -> asyncio.Future[IoTHubModuleClient]:
+        loop = asyncio.get_running_loop()
+        made: asyncio.Future[IoTHubModuleClient] = loop.create_future()
+        # Retrieved here, so that one settled after shutdown is not reported as lost.
+        made.add_done_callback(lambda f: f.cancelled() or f.exception())
+        settings = self.settings
+
+        def create() -> None:
+            try:
+                client = IoTHubModuleClient.create_from_edge_environment(
+                    connection_retry_interval=settings.iot_reconnect_seconds,
+                    sastoken_ttl=settings.iot_token_ttl_seconds,
+                )
+            except Exception as exc:
+                _settle(loop, made, exc)
+            else:
+                _settle(loop, made, client)
+
+        threading.Thread(target=create, name="iot-client-create", daemon=True).start()
+        return made
 
     async def _connect(self) -> None:
         """Set up a client; one that keeps failing is replaced by a new one.
@@ -120,7 +166,7 @@ class EdgeLink:
                 if self.client is not None and number > 1 and number % REBUILD_AFTER == 1:
                     await self._drop_client()
                 if self.client is None:
-                    self.client = self._new_client()
+                    self.client = await self._new_client()
                 await self._set_up(self.client)
         self._ready.set()
 
@@ -240,6 +286,19 @@ class EdgeLink:
         reason = f"the IoT SDK's network thread died ({type(exc).__name__}: {exc})"
         self._loop.call_soon_threadsafe(self.request_recovery, reason)
 
+    def _on_background_exception(self, client: IoTHubModuleClient, exc: Exception) -> None:
+        log.warning("IoT SDK background error: %s", describe(exc))
+        if isinstance(exc, SasTokenError):
+            # The SDK renews its token once, 120 s before expiry; when that fails it never
+            # tries again and the link dies at expiry (edgeHub closes it). A new client signs
+            # a new token (retried until the workload API signs again).
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(self._token_renewal_failed, client)
+
+    def _token_renewal_failed(self, client: IoTHubModuleClient) -> None:
+        if client is self.client:
+            self.request_recovery("the IoT SDK could not renew its SAS token")
+
     def _on_connection_state_change(self, client: IoTHubModuleClient) -> None:
         assert self._loop is not None
         if client is not self.client:
@@ -271,8 +330,23 @@ class _Send:
         self.task.cancel()
 
 
-def _on_background_exception(exc: Exception) -> None:
-    log.warning("IoT SDK background error: %s", exc)
+def _settle(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[IoTHubModuleClient],
+    outcome: IoTHubModuleClient | Exception,
+) -> None:
+    """From the creating thread: hand the outcome to the loop (which may be gone by now)."""
+
+    def settle() -> None:
+        if future.done():
+            return
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    with contextlib.suppress(RuntimeError):  # the loop is closed: the process is ending
+        loop.call_soon_threadsafe(settle)
 
 
 def describe(exc: BaseException | None) -> str:
