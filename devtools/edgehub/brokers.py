@@ -80,7 +80,7 @@ class Brokers:
         client.on_publish = self.dispatcher.on_publish
         client.on_disconnect = self._on_disconnect
         module.client = client
-        module.inputs = ModuleInputs(client)
+        module.inputs = ModuleInputs(client, self.state.time_to_live)
         module.hub_connections = 0
         # Straight to the broker, not through the relay: the hub is not the SDK.
         client.connect(*module.broker.endpoints[0], keepalive=30)
