@@ -38,7 +38,9 @@ def find_mosquitto() -> str:
     return found
 
 
-def render_config(folder: Path, certificates: Certificates, address: str, port: int) -> str:
+def render_config(
+    folder: Path, certificates: Certificates, address: str, port: int, inputs_in_flight: int = 1
+) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
     for path in (folder, certificates.ca, certificates.server_cert, certificates.server_key):
         if any(character.isspace() for character in str(path)):
@@ -62,7 +64,7 @@ def render_config(folder: Path, certificates: Certificates, address: str, port: 
         # module acknowledged the last (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/
         # device/DeviceMessageHandler.cs, SendMessageAsync). Applies to every client of the
         # broker; the hub takes module outputs at QoS 0 so that its own side is not slowed.
-        "max_inflight_messages 1",
+        f"max_inflight_messages {inputs_in_flight}",
         # edgeHub's MQTT decoder closes the connection of a client that sends a packet over
         # 262144 bytes, counted whole: fixed header, remaining length, topic and payload
         # (DotNetty's MqttDecoder.cs, set up in edge-hub/.../Edge.Hub.Mqtt/MqttProtocolHead.cs).

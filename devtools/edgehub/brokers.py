@@ -60,7 +60,11 @@ class Brokers:
             assert address is not None
             port = free_port(address)
             broker = Broker(
-                folder, render_config(folder, self.certificates, address, port), [(address, port)]
+                folder,
+                render_config(
+                    folder, self.certificates, address, port, self.state.inputs_in_flight
+                ),
+                [(address, port)],
             )
             module.broker = broker
             module.relay = Relay((address, MQTTS_PORT), (address, port))

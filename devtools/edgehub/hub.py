@@ -77,6 +77,9 @@ class EdgeHub:
 
     ``modules`` names the modules that may connect (ids on ``device_id``, or ``(device, module)``
     pairs); modules named in routes are added. Each gets its own loopback address.
+    ``time_to_live``: seconds an input may wait for its module. ``inputs_in_flight``: inputs a
+    module may have unacknowledged; edgeHub sends one at a time, more only reproduces for a
+    test the bursts of an emulator that sent many.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class EdgeHub:
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
         time_to_live: float = DEFAULT_TIME_TO_LIVE,
+        inputs_in_flight: int = 1,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()  # the env it hands out must work anywhere
         self.device_id = check_id("device", device_id)
@@ -104,7 +108,9 @@ class EdgeHub:
         self.upstream_file = upstream_file
         if time_to_live <= 0:
             raise ValueError(f"time_to_live must be positive, not {time_to_live}")
-        self._state = HubState(list(dict.fromkeys(keys)), time_to_live)
+        if not 1 <= inputs_in_flight <= 100:
+            raise ValueError(f"inputs_in_flight must be 1 to 100, not {inputs_in_flight}")
+        self._state = HubState(list(dict.fromkeys(keys)), time_to_live, inputs_in_flight)
         self._lock = self._state.lock
         self._dispatch = Dispatcher(self._state, self.routes, upstream_file)
         self._brokers = Brokers(self._state, self.state_dir, self._dispatch)

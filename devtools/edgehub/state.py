@@ -67,9 +67,15 @@ class PendingMethod:
 class HubState:
     """The modules, counters, upstream sink, refused messages and method calls in flight."""
 
-    def __init__(self, keys: list[ModuleKey], time_to_live: float = DEFAULT_TIME_TO_LIVE) -> None:
+    def __init__(
+        self,
+        keys: list[ModuleKey],
+        time_to_live: float = DEFAULT_TIME_TO_LIVE,
+        inputs_in_flight: int = 1,
+    ) -> None:
         self.lock = threading.Condition()
         self.time_to_live = time_to_live  # seconds an input may wait for its module
+        self.inputs_in_flight = inputs_in_flight  # per module, unacknowledged
         self.modules: dict[ModuleKey, ModuleState] = {key: ModuleState(key) for key in keys}
         self.counters = Counters()
         self.upstream: list[UpstreamMessage] = []
