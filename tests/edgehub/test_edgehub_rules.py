@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools.edgehub import EdgeHub, load_manifest
+from devtools.edgehub import EdgeHub, UndeliverableError, load_manifest
 from devtools.edgehub.sizes import MAX_MESSAGE_BYTES, packet_size
 from devtools.edgehub.topics import Message, decode_properties, input_topic
 from tests.edgehub.bare_mqtt import BareClient, publish_packet, read_publish
@@ -43,6 +43,9 @@ def test_a_packet_over_262144_bytes_closes_the_connection(edgehub: EdgeHub) -> N
             client.read(timeout=10)
     finally:
         client.close()
+    # The limit holds for the hub's own client too: an input it cannot deliver is refused.
+    with pytest.raises(UndeliverableError, match="262144"):
+        edgehub.send_input("raw", "in", payload)
 
 
 def test_the_router_counts_the_properties_edgehub_adds_and_drops_silently(
