@@ -75,6 +75,12 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         "--messages", type=int, default=3000, help="messages per module per round (0: none)"
     )
     iot.add_argument("--twin-patches", type=int, default=5, help="twin patches per round (0: none)")
+    iot.add_argument(
+        "--inputs-in-flight",
+        type=int,
+        default=1,
+        help="inputs a module may have unacknowledged (edgeHub: 1; up to 100 to compare)",
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.seconds < 1 or args.warmup < 1:
         parser.error("--rounds, --seconds and --warmup must be at least 1")
@@ -165,6 +171,7 @@ def main(argv: list[str]) -> int:
         module_cpus=args.server_cpus,
         work_dir=args.work_dir,
         baselines=tuple(candidates.baseline(ref, args.work_dir) for ref in args.baseline),
+        inputs_in_flight=args.inputs_in_flight,
     )
     iot_raw = iot_run.run_all(iot_plan)
     goals = ([] if args.iot_only else report.goals(raw, stacks)) + iot_report.goals(iot_raw)

@@ -140,14 +140,17 @@ class EdgeRig:
 
 
 @contextmanager
-def edge_rig(work_dir: Path, hub_cpus: str, module_cpus: str) -> Iterator[EdgeRig]:
-    """The emulator and Azurite, on ``hub_cpus``, for the whole IoT part of a run."""
+def edge_rig(
+    work_dir: Path, hub_cpus: str, module_cpus: str, inputs_in_flight: int = 1
+) -> Iterator[EdgeRig]:
+    """The emulator and Azurite, on ``hub_cpus``, for the whole IoT part of a run.
+    ``inputs_in_flight``: 1 as edgeHub delivers; more only to compare with such a delivery."""
     state = Path(tempfile.mkdtemp(prefix="iot-", dir=work_dir))
     try:
         with pinned(hub_cpus):
             azurite = start_azurite(state / "azurite")
             try:
-                with EdgeHub(state / "edgehub", ROUTES) as hub:
+                with EdgeHub(state / "edgehub", ROUTES, inputs_in_flight=inputs_in_flight) as hub:
                     yield EdgeRig(hub, azurite, work_dir, module_cpus)
             finally:
                 azurite.stop()

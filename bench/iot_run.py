@@ -32,13 +32,14 @@ class IotPlan:
     # ``--baseline`` predictors: each takes the same messages in every round, beside the
     # current one, under its own name (``predictor@REF``); no twin patches.
     baselines: tuple[Candidate, ...] = ()
+    inputs_in_flight: int = 1  # per module: edgeHub's 1, or more to compare
 
 
 def run_all(plan: IotPlan) -> Raw:
     raw: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     if plan.messages == 0 and plan.patches == 0:
         return {}
-    with edge_rig(plan.work_dir, plan.hub_cpus, plan.module_cpus) as rig:
+    with edge_rig(plan.work_dir, plan.hub_cpus, plan.module_cpus, plan.inputs_in_flight) as rig:
         models = twin_update.publish_models(rig.azurite, plan.work_dir, plan.patches)
         for round_no in range(plan.rounds):
             order = [PASSTHROUGH, PREDICTOR]

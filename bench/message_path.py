@@ -1,8 +1,9 @@
 """One run of the message path: N input messages in at once, counted out on ``$upstream``.
 
 The emulator's hub publishes every message to the module's input (QoS 1, as fast as paho takes
-them; the broker queues what the module has not taken yet), and the module drains them at its
-own pace. The run lasts from the first input published to the last answer's arrival at the hub.
+them); the broker queues them and sends the module one at a time, the next once the module
+acknowledged the last, as edgeHub does (``--inputs-in-flight`` lets more go at once, to
+compare). The run lasts from the first input published to the last answer's arrival at the hub.
 Each answer is matched to its input - by correlation id (the predictor's answers) or message id
 (the pass-through's unchanged copies) - so that losses, duplicates and error answers show.
 """

@@ -6,6 +6,7 @@ from ``EdgeHub.module_env``). See docs/edgehub-emulator.md.
 
 from __future__ import annotations
 
+from devtools.edgehub.dispatch import UndeliverableError
 from devtools.edgehub.hub import DEFAULT_DEVICE, MAX_MESSAGE_BYTES, EdgeHub
 from devtools.edgehub.records import Counters, RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Manifest, Route, RouteError, load_manifest, parse_routes
@@ -19,6 +20,7 @@ __all__ = [
     "RejectedMessage",
     "Route",
     "RouteError",
+    "UndeliverableError",
     "UpstreamMessage",
     "load_manifest",
     "parse_routes",

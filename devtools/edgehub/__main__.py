@@ -19,6 +19,7 @@ from aiohttp import web
 
 from devtools.edgehub.control import make_app
 from devtools.edgehub.hub import DEFAULT_DEVICE, EdgeHub
+from devtools.edgehub.inputs import DEFAULT_TIME_TO_LIVE
 from devtools.edgehub.routes import RouteError, load_manifest, parse_routes
 from devtools.ports import free_port
 
@@ -91,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         routes = list(parse_routes(args.route))
         modules = list(args.module)
+        time_to_live = DEFAULT_TIME_TO_LIVE
         if args.manifest is not None:
             manifest = load_manifest(args.manifest)
             routes += manifest.routes
             modules += manifest.modules
-        hub = EdgeHub(args.state_dir, routes, modules, args.device, args.upstream_file)
+            time_to_live = manifest.time_to_live or time_to_live
+        hub = EdgeHub(
+            args.state_dir, routes, modules, args.device, args.upstream_file, time_to_live
+        )
     except (RouteError, ValueError) as error:
         print(f"edgehub: {error}", file=sys.stderr)
         return 2

@@ -24,6 +24,10 @@ from devtools.edgehub.certs import Certificates
 from devtools.ports import port_in_use
 
 DB_FILE = "mosquitto.db"
+# edgeHub's MaxInboundMessageSize (edge-hub/.../Edge.Hub.Service/appsettings_hub.json).
+MAX_PACKET_BYTES = 262_144
+# Bytes of the remaining-length field of a packet of 16 KB to 2 MB (MQTT 3.1.1, 2.2.3).
+PACKET_LENGTH_FIELD = 3
 
 
 def find_mosquitto() -> str:
@@ -36,7 +40,12 @@ def find_mosquitto() -> str:
 
 
 def render_config(
-    folder: Path, certificates: Certificates, address: str, port: int, relay_port: int
+    folder: Path,
+    certificates: Certificates,
+    address: str,
+    port: int,
+    relay_port: int,
+    inputs_in_flight: int = 1,
 ) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
     for path in (folder, certificates.ca, certificates.server_cert, certificates.server_key):
@@ -57,7 +66,17 @@ def render_config(
         # edgeHub stores and forwards instead, so: no limit.
         "max_queued_messages 0",
         "max_queued_bytes 0",
-        "max_inflight_messages 100",
+        # One input in flight per module: edgeHub sends a module its next input only once the
+        # module acknowledged the last (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/
+        # device/DeviceMessageHandler.cs, SendMessageAsync). Applies to every client of the
+        # broker; the hub takes module outputs at QoS 0 so that its own side is not slowed.
+        f"max_inflight_messages {inputs_in_flight}",
+        # edgeHub's MQTT decoder closes the connection of a client that sends a packet over
+        # 262144 bytes, counted whole: fixed header, remaining length, topic and payload
+        # (DotNetty's MqttDecoder.cs, set up in edge-hub/.../Edge.Hub.Mqtt/MqttProtocolHead.cs).
+        # mosquitto counts the remaining length + 1, without the 3 bytes of the length field
+        # that every packet near the limit has: so 3 less gives the same limit.
+        f"max_packet_size {MAX_PACKET_BYTES - PACKET_LENGTH_FIELD}",
         # Offline modules must not get stale desired patches or method calls (IoT Hub drops
         # them too); they read the whole twin when they reconnect.
         "queue_qos0_messages false",

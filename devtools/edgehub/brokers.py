@@ -62,7 +62,9 @@ class Brokers:
             port, relay_port = free_port(address), free_port(address)
             while relay_port == port:
                 relay_port = free_port(address)
-            config = render_config(folder, self.certificates, address, port, relay_port)
+            config = render_config(
+                folder, self.certificates, address, port, relay_port, self.state.inputs_in_flight
+            )
             # The hub's TLS listener first (endpoints[0]), the relay's plain one second.
             broker = Broker(folder, config, [(address, port), (address, relay_port)])
             module.broker = broker
@@ -96,7 +98,7 @@ class Brokers:
         client.on_publish = self.dispatcher.on_publish
         client.on_disconnect = self._on_disconnect
         module.client = client
-        module.inputs = ModuleInputs(client)
+        module.inputs = ModuleInputs(client, self.state.time_to_live)
         module.hub_connections = 0
         # Straight to the broker, not through the relay: the hub is not the SDK.
         client.connect(*module.broker.endpoints[0], keepalive=30)

@@ -18,6 +18,7 @@ import paho.mqtt.client as mqtt
 from devtools.edgehub import hub_client, twin_store
 from devtools.edgehub.records import RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Route
+from devtools.edgehub.sizes import MAX_MESSAGE_BYTES, MAX_PACKET_BYTES, packet_size, routed_size
 from devtools.edgehub.state import HubState, ModuleKey
 from devtools.edgehub.topics import (
     Message,
@@ -30,7 +31,13 @@ from devtools.edgehub.twin import check_patch, parse_json
 
 log = logging.getLogger("devtools.edgehub")
 
-MAX_MESSAGE_BYTES = 256 * 1024  # edgeHub refuses larger messages
+
+METHODS_TOPIC = "$iothub/methods/POST/#"
+
+
+class UndeliverableError(ValueError):
+    """An input the emulator cannot deliver (edgeHub could): its packet would pass the broker's
+    packet limit, which applies to the hub's own client too."""
 
 
 class Dispatcher:
@@ -58,8 +65,17 @@ class Dispatcher:
     # -- towards modules ---------------------------------------------------------------------
 
     def deliver(self, key: ModuleKey, input_name: str, message: Message) -> None:
-        """Send ``message`` to a module's input (QoS 1, held until it subscribes)."""
-        self.state.inputs(key).send(input_topic(key[0], key[1], input_name, message), message.body)
+        """Send ``message`` to a module's input (QoS 1, held until it subscribes), or raise
+        UndeliverableError."""
+        topic = input_topic(key[0], key[1], input_name, message)
+        size = packet_size(topic, message.body, qos=1)
+        if size > MAX_PACKET_BYTES:
+            # edgeHub sends larger packets to modules; mosquitto would disconnect the hub.
+            raise UndeliverableError(
+                f"an input packet of {size} bytes: the emulator's broker takes at most "
+                f"{MAX_PACKET_BYTES} from the hub too (edgeHub would deliver it)"
+            )
+        self.state.inputs(key).send(topic, message.body)
 
     # -- by topic ----------------------------------------------------------------------------
 
@@ -81,7 +97,7 @@ class Dispatcher:
             if properties is None:
                 self._unknown(topic)
             else:
-                self._route(key, decode_properties(properties, payload), len(properties))
+                self._route(key, decode_properties(properties, payload))
 
     def _broker_log(self, key: ModuleKey, topic: str, line: str) -> None:
         module = self.state.modules[key]
@@ -92,6 +108,10 @@ class Dispatcher:
                 # is lost for good: edgeHub keeps subscriptions durably, so save them at once.
                 if module.broker is not None:
                     module.broker.save()
+                if METHODS_TOPIC in topics:
+                    with self.state.lock:
+                        module.methods_subscribed = True
+                        self.state.lock.notify_all()
                 inputs = f"devices/{key[0]}/modules/{key[1]}/inputs/#"
                 if inputs in topics and (held := self.state.inputs(key).subscribed()):
                     log.info("%s subscribed: sent the %d input(s) held", module.name, held)
@@ -163,6 +183,7 @@ class Dispatcher:
         if pending is None or pending.key != key:
             log.warning("a method response for an unknown or expired request: %s", topic)
             return
+        pending.size = len(payload)
         try:
             pending.status = int(status_text)
         except ValueError:
@@ -175,10 +196,15 @@ class Dispatcher:
 
     # -- routes ------------------------------------------------------------------------------
 
-    def _route(self, key: ModuleKey, message: Message, properties_size: int) -> None:
+    def _route(self, key: ModuleKey, message: Message) -> None:
         with self.state.lock:
             self.state.counters.outputs_received += 1
-        size = len(message.body) + properties_size
+        # edgeHub knows the sender from its connection; $.cdid/$.cmid the module set itself
+        # stay application properties (decode_properties).
+        message.connection_device_id, message.connection_module_id = key
+        # Over the limit: the module has its acknowledgement already, and the message is
+        # dropped without a word to it (RoutingEdgeHub.cs throws after the MQTT layer acked).
+        size = routed_size(message)
         if size > MAX_MESSAGE_BYTES:
             self._reject(key, f"message of {size} bytes exceeds {MAX_MESSAGE_BYTES}")
             return
@@ -193,17 +219,13 @@ class Dispatcher:
                 self._to_upstream(key, message, route)
             else:
                 assert route.sink_input is not None
-                # System and custom properties travel on; the output name does not; edgeHub
-                # says which connection the message came from.
-                forwarded = Message(
-                    **{
-                        **asdict(message),
-                        "output_name": None,
-                        "connection_device_id": key[0],
-                        "connection_module_id": key[1],
-                    }
-                )
-                self.deliver((key[0], route.sink_module), route.sink_input, forwarded)
+                # Application and system properties travel on; the output name does not.
+                forwarded = Message(**{**asdict(message), "output_name": None})
+                try:
+                    self.deliver((key[0], route.sink_module), route.sink_input, forwarded)
+                except UndeliverableError as error:
+                    self._reject(key, str(error))
+                    continue
                 with self.state.lock:
                     self.state.counters.routed_to_inputs += 1
 

@@ -23,9 +23,11 @@ from devtools.edgehub import twin_store
 from devtools.edgehub.broker import Broker
 from devtools.edgehub.brokers import Brokers
 from devtools.edgehub.certs import Certificates
-from devtools.edgehub.dispatch import MAX_MESSAGE_BYTES, Dispatcher
+from devtools.edgehub.dispatch import Dispatcher
+from devtools.edgehub.inputs import DEFAULT_TIME_TO_LIVE
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Route, parse_routes
+from devtools.edgehub.sizes import MAX_MESSAGE_BYTES
 from devtools.edgehub.state import IOTHUB_HOSTNAME, HubState, ModuleKey, PendingMethod
 from devtools.edgehub.topics import Message, check_id
 from devtools.edgehub.twin import check_patch
@@ -36,6 +38,11 @@ __all__ = ["DEFAULT_DEVICE", "MAX_MESSAGE_BYTES", "EdgeHub", "ModuleKey"]
 log = logging.getLogger("devtools.edgehub")
 
 DEFAULT_DEVICE = "edge-device"
+# IoT Hub's limit for a direct method's request and response payloads (docs: "Other limits").
+MAX_METHOD_BYTES = 128 * 1024
+# edgeHub waits this long after a module subscribes to methods before it sends the calls that
+# waited for it (Edge.Hub.Core/InvokeMethodHandler.cs, ProcessInvokeMethodSubscriptionInternal).
+METHOD_DELAY_AFTER_SUBSCRIBE = 3.0
 
 
 def _check_json(value: Json) -> bytes:
@@ -71,6 +78,9 @@ class EdgeHub:
 
     ``modules`` names the modules that may connect (ids on ``device_id``, or ``(device, module)``
     pairs); modules named in routes are added. Each gets its own loopback address.
+    ``time_to_live``: seconds an input may wait for its module. ``inputs_in_flight``: inputs a
+    module may have unacknowledged; edgeHub sends one at a time, more only reproduces for a
+    test the bursts of an emulator that sent many.
     """
 
     def __init__(
@@ -80,6 +90,8 @@ class EdgeHub:
         modules: Iterable[str | ModuleKey] = (),
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
+        time_to_live: float = DEFAULT_TIME_TO_LIVE,
+        inputs_in_flight: int = 1,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()  # the env it hands out must work anywhere
         self.device_id = check_id("device", device_id)
@@ -95,7 +107,11 @@ class EdgeHub:
         if not keys:
             raise ValueError("the emulator needs at least one module (from modules or routes)")
         self.upstream_file = upstream_file
-        self._state = HubState(list(dict.fromkeys(keys)))
+        if time_to_live <= 0:
+            raise ValueError(f"time_to_live must be positive, not {time_to_live}")
+        if not 1 <= inputs_in_flight <= 100:
+            raise ValueError(f"inputs_in_flight must be 1 to 100, not {inputs_in_flight}")
+        self._state = HubState(list(dict.fromkeys(keys)), time_to_live, inputs_in_flight)
         self._lock = self._state.lock
         self._dispatch = Dispatcher(self._state, self.routes, upstream_file)
         self._brokers = Brokers(self._state, self.state_dir, self._dispatch)
@@ -116,9 +132,10 @@ class EdgeHub:
         modules: Iterable[str | ModuleKey] = (),
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
+        time_to_live: float = DEFAULT_TIME_TO_LIVE,
     ) -> EdgeHub:
         """Start the brokers and the hub, and return once all are ready."""
-        hub = cls(state_dir, routes, modules, device_id, upstream_file)
+        hub = cls(state_dir, routes, modules, device_id, upstream_file, time_to_live)
         hub.open()
         return hub
 
@@ -418,7 +435,7 @@ class EdgeHub:
         module_id: str,
         input_name: str,
         body: bytes | str | Json,
-        properties: Mapping[str, str] | None = None,
+        properties: Mapping[str, str | None] | None = None,
         *,
         message_id: str | None = None,
         correlation_id: str | None = None,
@@ -429,14 +446,18 @@ class EdgeHub:
     ) -> str:
         """Deliver a message to a module's input (QoS 1), as if a route had sent it there.
         A body that is not bytes or str is sent as JSON. ``sender``: the module it seems to
-        come from (``$.cdid``/``$.cmid``, as edgeHub adds them). Returns the message id (a
-        new UUID unless given)."""
+        come from (``$.cdid``/``$.cmid``, as edgeHub adds them). A property without a value
+        (None or "") reaches the module as edgeHub sends one: a key alone, which the SDK reads
+        as None. Returns the message id (a new UUID unless given); UndeliverableError (a
+        ValueError) for an input whose packet the emulator's broker would refuse."""
         key = self._key(device_id, module_id)
         check_id("input", input_name)
         data, is_json = _body_bytes(body)
         message = Message(
             body=data,
-            properties={str(k): str(v) for k, v in (properties or {}).items()},
+            properties={
+                str(k): None if v is None else str(v) for k, v in (properties or {}).items()
+            },
             message_id=message_id or str(uuid.uuid4()),
             correlation_id=correlation_id,
             content_type=content_type or ("application/json" if is_json else None),
@@ -509,15 +530,36 @@ class EdgeHub:
         payload: Json = None,
         timeout: float = 30.0,
         device_id: str | None = None,
+        connect_timeout: float | None = None,
     ) -> tuple[int, Json]:
-        """Call a direct method and return ``(status, payload)``. As IoT Hub does, answer 404
-        at once when the module is not connected (calls are not queued); raise TimeoutError
-        when it does not answer in time."""
+        """Call a direct method and return ``(status, payload)``, as edgeHub does
+        (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/InvokeMethodHandler.cs and
+        device/DeviceMessageHandler.cs):
+
+        - a module that is not connected and subscribed to methods is waited for up to
+          ``connect_timeout`` (default: ``timeout``): 404 if it does not come; if it does, the
+          call goes 3 s after its subscription, as edgeHub delays it;
+        - no answer within ``timeout`` after the call went out: 504;
+        - an answer over IoT Hub's 128 KB for a method's response: 413 (IoT Hub's own answer
+          to that is not documented; the caller never gets such an answer).
+        """
         key = self._key(device_id, module_id)
         check_id("method name", method_name)
         body = _check_json(payload)
-        if not self.is_connected(module_id, device_id):
-            return 404, {"message": f"module {key[0]}/{key[1]} is not connected"}
+        if len(body) > MAX_METHOD_BYTES:
+            raise ValueError(f"a method's payload may be at most {MAX_METHOD_BYTES} bytes")
+        module = self._state.modules[key]
+
+        def ready() -> bool:
+            return self._state.closed or (module.online and module.methods_subscribed)
+
+        with self._lock:
+            waited = not ready()
+            wait = timeout if connect_timeout is None else connect_timeout
+            if not self._lock.wait_for(ready, wait) or self._state.closed:
+                return 404, {"message": f"module {key[0]}/{key[1]} is not connected"}
+        if waited:
+            time.sleep(METHOD_DELAY_AFTER_SUBSCRIBE)
         rid = uuid.uuid4().hex
         pending = PendingMethod(key)
         with self._lock:
@@ -529,9 +571,14 @@ class EdgeHub:
             if not pending.event.wait(timeout) or self._state.closed:
                 with self._lock:
                     self._state.counters.methods_timed_out += 1
-                raise TimeoutError(
-                    f"{key[0]}/{key[1]} did not answer {method_name!r} in {timeout} s"
+                message = f"{key[0]}/{key[1]} did not answer {method_name!r} in {timeout} s"
+                return 504, {"message": message}
+            if pending.size > MAX_METHOD_BYTES:
+                message = (
+                    f"the answer of {pending.size} bytes exceeds the {MAX_METHOD_BYTES} "
+                    "bytes IoT Hub allows a method's response"
                 )
+                return 413, {"message": message}
             return pending.status, pending.payload
         finally:
             with self._lock:

@@ -1,6 +1,11 @@
 """QoS 1 input messages to one module, delivered the way edgeHub stores and forwards them.
 
-- Held until the module first subscribes to its inputs (a bare broker would drop them).
+- Held until the module first subscribes to its inputs (a bare broker would drop them), and
+  dropped if they waited longer than the deployment's ``timeToLiveSecs``, as edgeHub's store
+  expires them (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/config/
+  StoreAndForwardConfiguration.cs).
+- Delivered one at a time: the broker sends a module its next input only once the module
+  acknowledged the last (``max_inflight_messages 1`` in broker.py).
 - Tracked until the broker acknowledges them, and counted.
 - After a broker SIGKILL, sent again if the broker acknowledged them after its last save
   (mosquitto saves once a second): at least once, as QoS 1 promises.
@@ -36,26 +41,33 @@ class InputCounts:
     acknowledged: int
     redelivered: int
     held: int
+    expired: int
+
+
+# edgeHub's default timeToLiveSecs (Edge.Hub.Service/appsettings_hub.json).
+DEFAULT_TIME_TO_LIVE = 7200.0
 
 
 class ModuleInputs:
-    def __init__(self, client: mqtt.Client) -> None:
+    def __init__(self, client: mqtt.Client, time_to_live: float = DEFAULT_TIME_TO_LIVE) -> None:
         self._client = client
+        self._time_to_live = time_to_live
         # Never taken by paho's callbacks: on_publish runs with paho's lock held, and
         # send() calls paho with this lock held (see acknowledged()).
         self._lock = threading.RLock()
         self._subscribed = False
-        self._held: list[tuple[str, bytes]] = []
+        self._held: list[tuple[str, bytes, float]] = []
         self._sent: dict[int, _Sent] = {}
         self._recent: collections.deque[_Sent] = collections.deque()
         self._acks: collections.deque[tuple[int, float]] = collections.deque()
         self._published = self._acknowledged = self._redelivered = self._held_count = 0
+        self._expired = 0
 
     def send(self, topic: str, body: bytes) -> None:
         self._drain_acks()
         with self._lock:
             if not self._subscribed:
-                self._held.append((topic, body))
+                self._held.append((topic, body, time.monotonic()))
                 self._held_count += 1
                 return
             info = self._client.publish(topic, body, qos=1)
@@ -76,9 +88,14 @@ class ModuleInputs:
         with self._lock:  # nothing new may overtake what waited
             self._subscribed = True
             held, self._held = self._held, []
-            for topic, body in held:
+            oldest = time.monotonic() - self._time_to_live
+            fresh = [(topic, body) for topic, body, since in held if since >= oldest]
+            if expired := len(held) - len(fresh):
+                log.warning("%d input(s) expired before the module subscribed", expired)
+                self._expired += expired
+            for topic, body in fresh:
                 self.send(topic, body)
-        return len(held)
+        return len(fresh)
 
     def redeliver(self, saved_at: float | None) -> int:
         """After a broker restart: send again what it acknowledged after ``saved_at``."""
@@ -99,7 +116,11 @@ class ModuleInputs:
         self._drain_acks()
         with self._lock:
             return InputCounts(
-                self._published, self._acknowledged, self._redelivered, self._held_count
+                self._published,
+                self._acknowledged,
+                self._redelivered,
+                self._held_count,
+                self._expired,
             )
 
     def _drain_acks(self) -> None:

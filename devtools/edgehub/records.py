@@ -18,7 +18,9 @@ class UpstreamMessage:
     module_id: str
     output_name: str | None
     body: bytes
-    properties: dict[str, str]
+    # Application properties as IoT Hub gets them: $.cdid/$.cmid a module set are among them;
+    # None for one without a value.
+    properties: dict[str, str | None]
     message_id: str | None
     correlation_id: str | None
     content_type: str | None
@@ -60,11 +62,12 @@ class Counters:
     inputs_acknowledged: int = 0  # ... of which the broker acknowledged
     inputs_redelivered: int = 0  # sent again after a broker crash (may be duplicates)
     inputs_held: int = 0  # kept until the module first subscribed to its inputs
+    inputs_expired: int = 0  # ... of which dropped, older than the time to live
     outputs_received: int = 0  # messages modules sent (outputs and telemetry)
     routed_to_inputs: int = 0
     upstream: int = 0
     unrouted: int = 0  # outputs that no route took
-    rejected: int = 0  # outputs refused (too large)
+    rejected: int = 0  # outputs refused (too large), dropped without a word to the module
     twin_gets: int = 0
     reported_patches: int = 0
     reported_refused: int = 0  # reported patches answered 400 (edgeHub's rules)

@@ -128,6 +128,8 @@ class Manifest:
 
     routes: list[Route]
     modules: list[str]
+    # $edgeHub's storeAndForwardConfiguration.timeToLiveSecs; None when the manifest has none.
+    time_to_live: float | None = None
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -149,4 +151,8 @@ def load_manifest(path: Path) -> Manifest:
     if not isinstance(modules_section, dict):
         raise ValueError(f"{path}: $edgeAgent modules must be an object")
     modules = [check_id("module", name) for name in modules_section]
-    return Manifest(routes=parse_routes(routes), modules=modules)
+    forward = content["$edgeHub"]["properties.desired"].get("storeAndForwardConfiguration", {})
+    ttl = forward.get("timeToLiveSecs") if isinstance(forward, dict) else None
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl <= 0):
+        raise ValueError(f"{path}: timeToLiveSecs must be a positive integer, not {ttl!r}")
+    return Manifest(routes=parse_routes(routes), modules=modules, time_to_live=ttl)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from devtools.edgehub.broker import Broker
-from devtools.edgehub.inputs import ModuleInputs
+from devtools.edgehub.inputs import DEFAULT_TIME_TO_LIVE, ModuleInputs
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.relay import Relay
 from devtools.edgehub.twin import JsonObject, Twin
@@ -48,6 +48,7 @@ class ModuleState:
     inputs: ModuleInputs | None = None
     hub_connections: int = 0  # times the hub (re)connected to this broker and subscribed
     online: bool = False  # the module is connected to its broker
+    methods_subscribed: bool = False  # it subscribed to direct methods (kept by its session)
     departures: list[str] = field(default_factory=list)  # how it left, each time
     # edgeHub's own store of this twin (twin/StoringTwinManager.cs, TwinStore.cs): the twin
     # last read from IoT Hub, with the reported patches taken since merged in; None: none
@@ -75,13 +76,21 @@ class PendingMethod:
     event: threading.Event = field(default_factory=threading.Event)
     status: int = 0
     payload: Json = None
+    size: int = 0  # the answer's bytes
 
 
 class HubState:
     """The modules, counters, upstream sink, refused messages and method calls in flight."""
 
-    def __init__(self, keys: list[ModuleKey]) -> None:
+    def __init__(
+        self,
+        keys: list[ModuleKey],
+        time_to_live: float = DEFAULT_TIME_TO_LIVE,
+        inputs_in_flight: int = 1,
+    ) -> None:
         self.lock = threading.Condition()
+        self.time_to_live = time_to_live  # seconds an input may wait for its module
+        self.inputs_in_flight = inputs_in_flight  # per module, unacknowledged
         self.modules: dict[ModuleKey, ModuleState] = {key: ModuleState(key) for key in keys}
         self.counters = Counters()
         self.upstream: list[UpstreamMessage] = []

@@ -7,7 +7,8 @@ the emulator's blocking waits run in the test's thread. What it receives is reco
   its custom properties and content type carried over; input ``forward`` does the same to
   output ``forward``; every other input is only recorded.
 - desired patches: recorded, and ``seenDesiredVersion`` reported back.
-- direct methods: ``echo`` answers 200 with ``{"echo": payload}``, ``fail`` answers 400.
+- direct methods: ``echo`` answers 200 with ``{"echo": payload}``, ``sleep`` the same after
+  ``payload`` seconds, ``bulky`` with a text of ``payload`` characters; others answer 400.
 """
 
 from __future__ import annotations
@@ -181,6 +182,11 @@ class SdkModule:
         self._note(lambda record: record.methods.append((request.name, request.payload)))
         if request.name == "echo":
             status, payload = 200, {"echo": request.payload}
+        elif request.name == "sleep":  # answers after ``payload`` seconds
+            await asyncio.sleep(float(request.payload))
+            status, payload = 200, {"slept": request.payload}
+        elif request.name == "bulky":  # answers with a text of ``payload`` characters
+            status, payload = 200, {"text": "x" * int(request.payload)}
         else:
             status, payload = 400, {"error": f"no method {request.name!r}"}
         response = MethodResponse.create_from_method_request(request, status, payload)

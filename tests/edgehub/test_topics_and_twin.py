@@ -14,13 +14,13 @@ from devtools.edgehub.topics import (
 )
 from devtools.edgehub.twin import Section, Twin, merge_patch
 
-AWKWARD = {"a b": "c&d=e", "plus+": "50%", "slash/": "é", "empty": ""}
+AWKWARD = {"a b": "c&d=e", "plus+": "50%", "slash/": "é"}
 
 
 def test_the_sdk_reads_our_input_topics() -> None:
     ours = Message(
         body=b"{}",
-        properties=dict(AWKWARD),
+        properties={**AWKWARD, "empty": ""},
         message_id="m 1",
         correlation_id="c/1",
         content_type="application/json",
@@ -31,7 +31,8 @@ def test_the_sdk_reads_our_input_topics() -> None:
     assert mqtt_topic_iothub.get_input_name_from_topic(topic) == "in put"
     sdk = SdkMessage(b"{}")
     mqtt_topic_iothub.extract_message_properties_from_topic(topic, sdk)
-    assert sdk.custom_properties == AWKWARD
+    # edgeHub sends an empty value as a key alone: the SDK hands it over as None.
+    assert sdk.custom_properties == {**AWKWARD, "empty": None}
     assert (sdk.message_id, sdk.correlation_id) == ("m 1", "c/1")
     assert (sdk.content_type, sdk.content_encoding) == ("application/json", "utf-8")
 
@@ -39,7 +40,7 @@ def test_the_sdk_reads_our_input_topics() -> None:
 def test_we_read_the_sdk_output_topics() -> None:
     sdk = SdkMessage(b"x", message_id="m1", content_type="text/plain", output_name="out")
     sdk.correlation_id = "c1"
-    sdk.custom_properties.update(AWKWARD)
+    sdk.custom_properties.update({**AWKWARD, "empty": ""})
     base = mqtt_topic_iothub.get_telemetry_topic_for_publish("dev", "mod")
     topic = mqtt_topic_iothub.encode_message_properties_in_topic(sdk, base)
     properties = events_properties("dev", "mod", topic)
@@ -47,7 +48,7 @@ def test_we_read_the_sdk_output_topics() -> None:
     ours = decode_properties(properties, b"x")
     assert ours.output_name == "out"
     assert (ours.message_id, ours.correlation_id, ours.content_type) == ("m1", "c1", "text/plain")
-    assert ours.properties == AWKWARD
+    assert ours.properties == {**AWKWARD, "empty": None}  # as edgeHub holds it: null
     assert events_properties("dev", "other", topic) is None
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import pytest
+from msgspec import Meta
 
 from devtools.edgehub import EdgeHub
 from predictor.dataplane import DataPlane
@@ -19,7 +21,7 @@ from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
-from predictor.settings import load_settings
+from predictor.settings import Settings, load_settings
 from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
 from tests.iot.edge_module import FLOWER, MODULE, start
@@ -66,8 +68,10 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
     module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
     await module.start()
     try:
-        # Past the SDK's size check whatever the sizing says: the send path alone is tested.
-        huge = Outgoing(b"[" + b"0," * 140_000 + b"0]", "predictions", "m-huge", {"site": "s"})
+        # Past the SDK's size check (sys.getsizeof of each value: ~50 bytes a 1-character one),
+        # not past edgeHub's counts: the send path alone is tested.
+        many = {"site": "s", **{f"k{i:03d}": "v" for i in range(300)}}
+        huge = Outgoing(b"[" + b"0," * 124_000 + b"0]", "predictions", "m-huge", many)
         async with asyncio.timeout(30):
             with pytest.raises(wire.UnsendableError, match="256 KB"):
                 await module.send(huge)
@@ -80,3 +84,85 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
     assert error.output_name == "errors"
     assert error.properties.get("site") == "s"
     assert json.loads(error.body)["error"]["code"] == "answer_unsendable"
+
+
+def _largest_max_message_bytes() -> int:
+    """The upper bound of PREDICTOR_MAX_MESSAGE_BYTES, from the setting's own metadata."""
+    hints = get_type_hints(Settings, include_extras=True)
+    [meta] = [m for m in get_args(hints["max_message_bytes"]) if isinstance(m, Meta)]
+    assert isinstance(meta.le, int)
+    return meta.le
+
+
+LONG_NAME = {"p" * 300: "v"}  # a long name: the SDK's own size check counts values only
+
+
+def test_at_the_largest_setting_a_long_property_name_neither_disconnects_nor_drops(
+    tmp_path: Path, hub: EdgeHub, iot_models: IotModels
+) -> None:
+    # Parts packed up to the limit: edgeHub counts the whole packet (topic included) and,
+    # when routing, the names it adds itself. Counted short, a part was over either: the
+    # broker closed the connection at each try, or edgeHub dropped it without a word.
+    rows = [[5.0 + i / 1000, 3.0, 1.5 + i / 500, 0.2] for i in range(1800)]  # two parts
+    settings = {
+        "PREDICTOR_MAX_MESSAGE_BYTES": str(_largest_max_message_bytes()),
+        "PREDICTOR_MAX_ROWS": "5000",
+    }
+    with start(tmp_path, hub, iot_models.v1, **settings) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        big = hub.send_input(MODULE, "telemetry", {"instances": rows}, LONG_NAME)
+        try:
+            parts = hub.wait_for_upstream(2, 30, predicate=lambda m: m.correlation_id == big)
+        finally:
+            log = module.log.read_text()
+            left = hub.disconnects(MODULE)
+    assert hub.rejected == [], log[-2000:]
+    assert left == [], log[-2000:]  # the broker never closed the connection
+    predictions = [p for m in parts for p in json.loads(m.body)["predictions"]]
+    assert len(predictions) == len(rows)
+
+
+async def test_a_message_whose_packet_passes_the_limit_is_never_sent_and_becomes_an_error(
+    hub: EdgeHub, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in hub.module_env(MODULE).items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(
+        model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
+    )
+    module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
+    await module.start()
+    try:
+        # The SDK takes it (it counts the body and the property's value: under 256 KB); the
+        # whole packet, with the name and the topic, is over edgeHub's 262144 bytes.
+        body = b"[" + b"0," * 130_850 + b"0]"
+        huge = Outgoing(body, "predictions", "m-packet", {"p" * 300: "v"})
+        assert wire.to_message(huge).get_size() <= SDK_LIMIT
+        async with asyncio.timeout(30):
+            with pytest.raises(wire.UnsendableError, match="262144"):
+                await module.send(huge)
+            await module._send_all([huge])
+        [error] = await asyncio.to_thread(
+            hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-packet"
+        )
+        left = hub.disconnects(MODULE)
+    finally:
+        await module.shutdown(2)
+    assert error.output_name == "errors"
+    assert json.loads(error.body)["error"]["code"] == "answer_unsendable"
+    assert left == []  # the broker never closed the connection
+
+
+def test_input_properties_are_carried_over_without_system_properties_or_none(
+    tmp_path: Path, hub: EdgeHub, iot_models: IotModels
+) -> None:
+    with start(tmp_path, hub, iot_models.v1) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        mid = hub.send_input(
+            MODULE, "telemetry", FLOWER, {"site": "a", "note": ""}, sender="sensor"
+        )
+        (answer,) = hub.wait_for_upstream(1, 30, predicate=lambda m: m.correlation_id == mid)
+        log = module.log.read_text()
+    # No $.cdid/$.cmid claiming the sensor sent the prediction; the empty value stays empty.
+    assert answer.properties == {"site": "a", "note": None}, log[-2000:]
+    assert (answer.module_id, answer.output_name) == (MODULE, "predictions")

@@ -157,14 +157,27 @@ SDK_LIMIT = 262_144
 BULKY = {f"note{i:02d}": "x" * 1000 for i in range(20)}
 
 
-def sdk_sizes(out: Outgoing) -> tuple[int, int]:
-    """What the SDK checks before it sends, and what the emulator counts when it routes."""
+LONGEST_ID = "i" * 128  # IoT Hub's longest device and module ids
+
+
+def sdk_sizes(out: Outgoing) -> tuple[int, int, int]:
+    """What the SDK checks before it sends, and what the emulator (as edgeHub) counts: the
+    whole packet, and the routed message - with the longest ids."""
     from azure.iot.device.iothub.pipeline.mqtt_topic_iothub import (
         encode_message_properties_in_topic,
+        get_telemetry_topic_for_publish,
     )
 
+    from devtools.edgehub.sizes import packet_size, routed_size
+    from devtools.edgehub.topics import decode_properties
+
     message = wire.to_message(out)
-    return message.get_size(), len(out.body) + len(encode_message_properties_in_topic(message, ""))
+    topic = encode_message_properties_in_topic(
+        message, get_telemetry_topic_for_publish(LONGEST_ID, LONGEST_ID)
+    )
+    routed = decode_properties(topic.split("/messages/events/", 1)[1], out.body)
+    routed.connection_device_id = routed.connection_module_id = LONGEST_ID
+    return message.get_size(), packet_size(topic, out.body, qos=1), routed_size(routed)
 
 
 def rows(count: int) -> list[list[float]]:

@@ -41,3 +41,18 @@ async def test_get_model_info_and_unknown_methods(manager: ModelManager) -> None
     status, payload = methods(manager).call("reboot", {})
     assert status == 404
     assert payload["error"]["code"] == "unknown_method"
+
+
+async def test_predict_answers_413_when_the_answer_would_pass_128_kb(
+    manager: ModelManager,
+) -> None:
+    plane = DataPlane(ModelRegistry(manager), max_rows=5000)
+    calls = DirectMethods(plane, update_state=lambda: None)
+    status, payload = calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100})
+    assert status == 200 and len(payload["predictions"]) == 100
+    # IoT Hub caps a method's answer at 128 KB: this one would be far over it.
+    status, payload = calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 3000})
+    assert status == 413
+    assert payload["error"]["code"] == "answer_too_large"
+    assert "131072" in payload["error"]["message"]
+    assert "PREDICTOR" not in payload["error"]["message"]  # the caller cannot change settings

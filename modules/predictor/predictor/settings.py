@@ -173,9 +173,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             le=EDGEHUB_MESSAGE_LIMIT,
             description=(
                 "Largest output message, body and properties together, as the SDK and edgeHub "
-                "count them (at most 262144, their 256 KB limit). A larger answer is split into "
-                "parts that each carry the input's properties; one that cannot fit goes to the "
-                "errors output."
+                "count them: edgeHub counts the whole MQTT packet (topic included) and, when "
+                "routing, the properties it adds; device and module ids are counted at their "
+                "longest, with a margin, so that even at the most (262144, their 256 KB limit) "
+                "every message fits. A larger answer is split into parts that each carry the "
+                "input's properties; one that cannot fit goes to the errors output."
             ),
         ),
     ] = 250000

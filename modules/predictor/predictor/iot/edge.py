@@ -310,7 +310,7 @@ class EdgeModule:
         answers: list[list[Outgoing]] = [[] for _ in messages]
         telemetry: list[tuple[int, Incoming]] = []
         for i, message in enumerate(messages):
-            properties = {str(k): str(v) for k, v in (message.custom_properties or {}).items()}
+            properties = wire.carried_properties(message.custom_properties)
             incoming = Incoming(
                 body=_as_bytes(message.data),
                 message_id=message.message_id,
@@ -363,6 +363,7 @@ class EdgeModule:
         SDK refuses for itself (too large, say) is never tried again: ``UnsendableError``.
         """
         message = wire.to_message(out)
+        wire.check_sendable(message)
         try:
             # Most sends succeed at once; the retry machinery costs ~30 us a message, so it
             # starts only after a failure (BENCHMARKS.md, the message path).

@@ -1,7 +1,12 @@
-"""Direct methods: ``predict`` (as ``POST /predict``) and ``getModelInfo``."""
+"""Direct methods: ``predict`` (as ``POST /predict``) and ``getModelInfo``.
+
+IoT Hub takes at most 128 KB for a method's answer: a larger one is replaced by a 413 that says
+so (the caller would otherwise get no answer it can use).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +15,9 @@ from predictor.dataplane import DataPlane
 from predictor.errors import RequestError, answer_for
 
 log = logging.getLogger(__name__)
+
+# IoT Hub's limit for a direct method's request and response payloads ("Other limits").
+MAX_ANSWER_BYTES = 128 * 1024
 
 
 class DirectMethods:
@@ -26,9 +34,9 @@ class DirectMethods:
 
     def call(self, name: str, payload: Any) -> tuple[int, Any]:
         if name == "predict":
-            return self.predict(payload)
+            return _capped(*self.predict(payload))
         if name == "getModelInfo":
-            return 200, self.model_info()
+            return _capped(200, self.model_info())
         answer = answer_for(RequestError("unknown_method", f"no method named {name!r}"))
         return answer.status, answer.to_dict()
 
@@ -45,3 +53,16 @@ class DirectMethods:
         registry = self.plane.registry
         named = {name: slot.status() for name, slot in sorted(registry.named.items())}
         return {**registry.default.status(), "update": self.update_state(), "models": named}
+
+
+def _capped(status: int, payload: Any) -> tuple[int, Any]:
+    """``(status, payload)``, or a 413 if the payload, as the SDK sends it (``json.dumps``),
+    is over MAX_ANSWER_BYTES."""
+    size = len(json.dumps(payload).encode("utf-8"))
+    if size <= MAX_ANSWER_BYTES:
+        return status, payload
+    text = (
+        f"the answer would be {size} bytes; a direct method may answer at most "
+        f"{MAX_ANSWER_BYTES} (IoT Hub's limit): send fewer rows, or send them as messages"
+    )
+    return 413, {"error": {"code": "answer_too_large", "message": text}}

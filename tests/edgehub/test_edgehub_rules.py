@@ -1,0 +1,193 @@
+"""The emulator keeps edgeHub's rules for messages and methods (each rule's source is named in
+devtools/edgehub): packet and routing sizes, property bags, one input in flight, time to live,
+and method timing and size."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from devtools.edgehub import EdgeHub, UndeliverableError, load_manifest
+from devtools.edgehub.sizes import MAX_MESSAGE_BYTES, packet_size
+from devtools.edgehub.topics import Message, decode_properties, input_topic
+from tests.edgehub.bare_mqtt import BareClient, publish_packet, read_publish
+from tests.edgehub.sdk_module import SdkModule
+from tests.edgehub.test_misbehaving_client import RawClient
+
+EVENTS = "devices/edge-device/modules/raw/messages/events/"
+PACKET_LIMIT = 262_144
+
+
+def _bare(hub: EdgeHub, module: str = "raw") -> BareClient:
+    assert hub.certificates is not None
+    return BareClient(hub.gateway_address(module), hub.certificates.ca, f"edge-device/{module}")
+
+
+def test_a_packet_over_262144_bytes_closes_the_connection(edgehub: EdgeHub) -> None:
+    topic = EVENTS + "%24.on=nowhere"
+    empty = len(publish_packet(topic, b"", 1))
+    payload = b"x" * (PACKET_LIMIT - empty - 2)  # the length field grows by 2 bytes
+    at_limit = publish_packet(topic, payload, 1)
+    assert len(at_limit) == packet_size(topic, payload, qos=1) == PACKET_LIMIT
+    client = _bare(edgehub)
+    try:
+        client.send(at_limit)
+        kind, _ = client.read(timeout=10)
+        assert kind == 0x40  # PUBACK: taken
+        client.send(publish_packet(topic, payload + b"x", 2))
+        with pytest.raises(ConnectionError):
+            client.read(timeout=10)
+    finally:
+        client.close()
+    # The limit holds for the hub's own client too: an input it cannot deliver is refused.
+    with pytest.raises(UndeliverableError, match="262144"):
+        edgehub.send_input("raw", "in", payload)
+
+
+def test_the_router_counts_the_properties_edgehub_adds_and_drops_silently(
+    edgehub: EdgeHub,
+) -> None:
+    name = "n" * 300
+    properties = f"%24.on=x&{name}=v"
+    # Routing.Core/Message.cs: characters of every name and value, body bytes, and what
+    # RoutingEdgeHub adds: edgeMessageId (a GUID) and edgeHubOriginInterface ("internal").
+    counted = (
+        len(name) + 1
+        + len("outputName") + 1
+        + len("connectionDeviceId") + len("edge-device")
+        + len("connectionModuleId") + len("raw")
+        + len("edgeMessageId") + 36
+        + len("edgeHubOriginInterface") + len("internal")
+    )  # fmt: skip
+    fits = b"x" * (MAX_MESSAGE_BYTES - counted)
+    raw = RawClient(edgehub, "raw")
+    try:
+        before = edgehub.counters()
+        raw.publish(EVENTS + properties, fits)  # acknowledged, no route takes it
+        after = edgehub.wait_for_counters(lambda c: c.unrouted > before.unrouted)
+        assert after.rejected == before.rejected
+        raw.publish(EVENTS + properties, fits + b"x")  # acknowledged too, then dropped
+        after = edgehub.wait_for_counters(lambda c: c.rejected > before.rejected)
+        assert f"message of {MAX_MESSAGE_BYTES + 1} bytes" in edgehub.rejected[-1].reason
+        assert raw.client.is_connected()  # nothing tells the module
+    finally:
+        raw.close()
+
+
+def test_property_bags_as_edgehub_converts_them() -> None:
+    # From a module: "k=" and "k" have no value; $.cdid/$.cmid it sets stay its own properties.
+    sent = decode_properties("%24.on=o&k=&j&%24.cdid=dev&%24.cmid=sensor&%24.to=t", b"")
+    assert sent.properties == {"k": None, "j": None, "$.cdid": "dev", "$.cmid": "sensor"}
+    assert (sent.connection_device_id, sent.connection_module_id) == (None, None)
+    assert sent.other_system == {"$.to": "t"}
+    # To a module: a property without a value is a key alone; the connection ids replace the
+    # application properties of the same name.
+    routed = Message(
+        b"",
+        properties={"k": None, "e": "", "$.cmid": "sensor"},
+        connection_device_id="dev",
+        connection_module_id="predictor",
+    )
+    tail = input_topic("dev", "sink", "in", routed).rsplit("/", 1)[1]
+    assert tail.split("&") == ["%24.cmid=predictor", "e", "k", "%24.cdid=dev"]
+
+
+def test_an_empty_property_reaches_the_module_as_none_and_copies_go_upstream(
+    edgehub: EdgeHub, echo: SdkModule
+) -> None:
+    message_id = edgehub.send_input("echo", "echo", "x", {"empty": "", "k": "v"}, sender="sensor")
+    record = echo.wait_until(lambda r: any(i.message_id == message_id for i in r.inputs))
+    received = next(i for i in record.inputs if i.message_id == message_id)
+    assert received.properties == {
+        "empty": None,
+        "k": "v",
+        "$.cdid": "edge-device",
+        "$.cmid": "sensor",
+    }
+    # The echo copies every property (the SDK writes None as "None"): upstream, the copied
+    # connection ids are application properties that name the sensor.
+    (up,) = edgehub.wait_for_upstream(1, 15, lambda m: m.correlation_id == message_id)
+    assert up.properties == {"empty": "None", "k": "v", "$.cdid": "edge-device", "$.cmid": "sensor"}
+    assert (up.device_id, up.module_id) == ("edge-device", "echo")
+
+
+def test_one_input_in_flight_until_the_module_acknowledges(edgehub: EdgeHub) -> None:
+    client = _bare(edgehub)
+    try:
+        client.subscribe("devices/edge-device/modules/raw/inputs/#")
+        first = edgehub.send_input("raw", "in", "first")
+        second = edgehub.send_input("raw", "in", "second")
+        kind, body = client.read(timeout=15)
+        topic, packet_id, payload = read_publish(body)
+        assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+        with pytest.raises(TimeoutError):  # not acknowledged: nothing more comes
+            client.read(timeout=1.5)
+        client.acknowledge(packet_id)
+        kind, body = client.read(timeout=15)
+        topic, packet_id, payload = read_publish(body)
+        assert payload == b"second" and second in topic
+        client.acknowledge(packet_id)
+    finally:
+        client.close()
+
+
+def test_inputs_older_than_the_time_to_live_expire(tmp_path: Path) -> None:
+    with EdgeHub(tmp_path, modules=["late"], time_to_live=1) as hub:
+        old = hub.send_input("late", "collect", "old")
+        time.sleep(1.5)
+        new = hub.send_input("late", "collect", "new")
+        module = SdkModule.start(hub.module_env("late"))
+        try:
+            record = module.wait_until(lambda r: any(i.message_id == new for i in r.inputs))
+        finally:
+            module.shutdown()
+        assert old not in {i.message_id for i in record.inputs}
+        assert hub.counters().inputs_expired == 1
+
+
+def test_the_manifest_gives_the_time_to_live(tmp_path: Path) -> None:
+    manifest = {
+        "modulesContent": {
+            "$edgeHub": {
+                "properties.desired": {
+                    "routes": {},
+                    "storeAndForwardConfiguration": {"timeToLiveSecs": 60},
+                }
+            }
+        }
+    }
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(manifest))
+    assert load_manifest(path).time_to_live == 60
+    manifest["modulesContent"]["$edgeHub"]["properties.desired"]["storeAndForwardConfiguration"] = {
+        "timeToLiveSecs": "soon"
+    }
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="timeToLiveSecs"):
+        load_manifest(path)
+
+
+def test_a_method_waits_for_its_module_a_late_answer_is_504_a_big_one_413(
+    tmp_path: Path,
+) -> None:
+    with EdgeHub(tmp_path, modules=["late"]) as hub, ThreadPoolExecutor(1) as pool:
+        early = pool.submit(hub.invoke_method, "late", "echo", "hi", 30)
+        time.sleep(0.5)
+        assert not early.done()  # waiting for the module, not 404
+        module = SdkModule.start(hub.module_env("late"))
+        try:
+            assert early.result(60) == (200, {"echo": "hi"})
+            status, answer = hub.invoke_method("late", "sleep", 2, timeout=0.5)
+            assert status == 504 and "did not answer" in answer["message"]
+            assert hub.invoke_method("late", "bulky", 130_000, timeout=15)[0] == 200
+            status, answer = hub.invoke_method("late", "bulky", 131_072, timeout=15)
+            assert status == 413 and "131072 bytes" in answer["message"]
+        finally:
+            module.shutdown()
+        hub.wait_for_connection("late", connected=False, timeout=10)
+        status, answer = hub.invoke_method("late", "echo", None, timeout=5, connect_timeout=0.5)
+        assert status == 404 and "not connected" in answer["message"]
