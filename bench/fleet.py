@@ -31,6 +31,7 @@ import math
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -195,6 +196,10 @@ def start_fleet(hub: EdgeHub, size: int, batch: int, work_dir: Path) -> list[Ser
 
 
 def stop_fleet(fleet: list[Server]) -> None:
+    """SIGTERM to every module first, then each waited for: they shut down side by side."""
+    for server in fleet:
+        if server.process.poll() is None:
+            server.signal(signal.SIGTERM)
     for server in fleet:
         server.stop()
 
