@@ -350,6 +350,13 @@ def table(results: list[Rollout]) -> str:
     return "\n".join([HEADER, separator, *(row(r) for r in results)])
 
 
+def _commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__)
     parser.add_argument("--sizes", default="10,50", help="comma-separated fleet sizes")
@@ -399,6 +406,7 @@ def main(argv: list[str]) -> int:
     document = {
         "command": "python -m bench.fleet " + shlex.join(argv),
         "started_at": started,
+        "commit": _commit(),
         "machine": machine(),
         "plan": {k: str(v) for k, v in asdict(plan).items()},
         "rollouts": [asdict(r) for r in results],
