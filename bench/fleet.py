@@ -99,6 +99,7 @@ class Rollout:
     peak_concurrent_downloads: int
     peak_requests_per_s: int
     bytes_served: int
+    methods: dict[str, int]  # requests by HTTP method
     rss_mb: list[float]
     load_average: tuple[float, float, float]
     outage: tuple[float, float] | None = None  # seconds after the patch: down, up again
@@ -269,6 +270,7 @@ def roll_out(
         peak_concurrent_downloads=seen.peak_concurrent_downloads,
         peak_requests_per_s=seen.peak_requests_per_s,
         bytes_served=seen.bytes_served,
+        methods=seen.methods,
         rss_mb=[server.rss_mb() for server in fleet],
         load_average=os.getloadavg(),
         outage=(down_at, up_at) if name == "outage" else None,

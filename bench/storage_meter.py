@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Self
 
@@ -50,6 +51,7 @@ class Load:
     peak_concurrent_downloads: int
     peak_requests_per_s: int  # the most requests begun in any one-second window
     bytes_served: int
+    methods: dict[str, int]  # requests by HTTP method
 
 
 def load(requests: list[Request]) -> Load:
@@ -74,6 +76,7 @@ def load(requests: list[Request]) -> Load:
         peak_concurrent_downloads=peak,
         peak_requests_per_s=per_second,
         bytes_served=sum(r.body_bytes for r in requests),
+        methods=dict(Counter(r.method for r in requests)),
     )
 
 

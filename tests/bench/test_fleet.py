@@ -28,6 +28,7 @@ def test_a_small_fleet_applies_every_roll_out_and_the_account_counts_each_downlo
         # Each module downloaded the whole model once at least, through the meter.
         assert rollout["downloads"] >= 2
         assert rollout["bytes_served"] >= 2 * MODEL_BYTES
+        assert rollout["methods"]["HEAD"] >= 2 and rollout["methods"]["GET"] >= 2
         assert rollout["peak_concurrent_downloads"] >= 1
         assert rollout["peak_requests_per_s"] >= 1
         assert all(rss > 10 for rss in rollout["rss_mb"])  # real processes
@@ -53,3 +54,4 @@ def test_the_load_counts_concurrent_downloads_and_requests_in_a_second() -> None
     assert seen.peak_concurrent_downloads == 2
     assert seen.peak_requests_per_s == 3  # 0.0, 0.5 and 0.6 (or 0.5, 0.6 and 1.0) in a second
     assert seen.bytes_served == 1800
+    assert seen.methods == {"GET": 5, "HEAD": 1}
