@@ -324,10 +324,11 @@ HEADER = (
 
 def row(result: Rollout) -> str:
     what = result.rollout
-    if result.spread_s:
-        what += f" {result.spread_s:g} s"
-    if result.outage:
-        what += f", storage down {result.outage[0]:.0f}-{result.outage[1]:.0f} s"
+    if result.rollout == "spread":
+        what = f"spread {result.spread_s:g} s"
+    elif result.outage:
+        down, up = result.outage
+        what = f"outage, spread {result.spread_s:g} s, storage down {down:.0f}-{up:.0f} s"
     rss = sorted(result.rss_mb)
     median = rss[len(rss) // 2] if rss else 0.0
     cells = [
