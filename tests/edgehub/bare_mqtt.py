@@ -31,14 +31,24 @@ def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
 
 
 class BareClient:
-    """Connects as ``client_id`` with a clean session; every call has a timeout."""
+    """Connects as ``client_id`` with a clean session and the given credentials; every call has a
+    timeout."""
 
-    def __init__(self, address: str, ca: Path, client_id: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        ca: Path,
+        client_id: str,
+        username: str,
+        password: str,
+        timeout: float = 10.0,
+    ) -> None:
         context = ssl.create_default_context(cafile=str(ca))
         raw = socket.create_connection((address, 8883), timeout=timeout)
         self.sock = context.wrap_socket(raw, server_hostname=address)
-        variable = _string("MQTT") + bytes([4, 0x02]) + struct.pack("!H", 60)
-        rest = variable + _string(client_id)
+        # Clean session, with a username and a password (the emulator checks the SAS token).
+        variable = _string("MQTT") + bytes([4, 0x02 | 0x80 | 0x40]) + struct.pack("!H", 60)
+        rest = variable + _string(client_id) + _string(username) + _string(password)
         self.sock.sendall(b"\x10" + _length(len(rest)) + rest)
         kind, body = self.read()
         if kind != 0x20 or body[1] != 0:

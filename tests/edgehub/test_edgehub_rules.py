@@ -15,6 +15,7 @@ from devtools.edgehub import EdgeHub, UndeliverableError, load_manifest
 from devtools.edgehub.sizes import MAX_MESSAGE_BYTES, packet_size
 from devtools.edgehub.topics import Message, decode_properties, input_topic
 from tests.edgehub.bare_mqtt import BareClient, publish_packet, read_publish
+from tests.edgehub.credentials import credentials
 from tests.edgehub.sdk_module import SdkModule
 from tests.edgehub.test_misbehaving_client import RawClient
 
@@ -24,7 +25,14 @@ PACKET_LIMIT = 262_144
 
 def _bare(hub: EdgeHub, module: str = "raw") -> BareClient:
     assert hub.certificates is not None
-    return BareClient(hub.gateway_address(module), hub.certificates.ca, f"edge-device/{module}")
+    signed = credentials(hub, module)
+    return BareClient(
+        hub.gateway_address(module),
+        hub.certificates.ca,
+        signed.client_id,
+        signed.username,
+        signed.password,
+    )
 
 
 def test_a_packet_over_262144_bytes_closes_the_connection(edgehub: EdgeHub) -> None:
