@@ -40,6 +40,10 @@ class LabelMismatchError(ExportError):
     """The class labels given do not match the estimator's ``classes_``."""
 
 
+class DeviceRefusalError(ExportError):
+    """The model made is one every device would refuse (the device's own checks say why)."""
+
+
 def check_estimator(estimator: Any) -> str:
     """The kind of a fitted estimator a device can serve: classifier, regressor or outlier.
 

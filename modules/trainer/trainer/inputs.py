@@ -87,7 +87,7 @@ def probe_frame(frame: Any, contract: Contract, count: int, seed: int) -> Any:
 
 def onnx_feed(contract: Contract, points: Any) -> dict[str, NDArray[Any]]:
     """The ONNX Runtime inputs for ``points``: one float32 matrix, or one array per column."""
-    if not contract.inputs:
+    if not contract.typed_inputs:
         return {contract.input_name: np.asarray(points, dtype=np.float32)}
     feed: dict[str, NDArray[Any]] = {}
     for spec in contract.inputs:
