@@ -1,8 +1,9 @@
 """The model contract (docs/model-contract.md) on an ``onnx.ModelProto``: written into it, and
 checked with the device's own rules (the shared ``modelcontract`` package).
 
-The device checks ONNX Runtime's view of a model's graph; ``tensor_info`` gives that view of
-the ONNX graph here, so that the trainer refuses exactly the models every device would refuse.
+``device_accepts`` runs the device's acceptance on a model's bytes, through ONNX Runtime as a
+device does, so that the trainer refuses exactly the models every device would refuse;
+``read`` and ``check_graph`` check an ``onnx.ModelProto`` as written (the converter's output).
 """
 
 from __future__ import annotations
@@ -110,12 +111,21 @@ def read(model: onnx.ModelProto) -> Contract:
 
 
 def device_accepts(data: bytes) -> Contract:
-    """What every device checks before it serves ``data``: the operator domains, then the
-    contract against the graph. ModelError (ContractError) with the device's reason otherwise."""
+    """What every device checks before it serves ``data``, as the device checks it: the
+    operator domains, then the contract against ONNX Runtime's view of the graph (which can
+    differ from the graph as written: ONNX Runtime merges the shapes it infers into it).
+    ModelError (ContractError) with the device's reason otherwise."""
+    import onnxruntime as ort
+
     from modelcontract.opsets import operator_domains
 
     check_operator_domains(operator_domains(data))
-    return read(onnx.load_from_string(data))
+    try:
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
+        raise ModelError(f"not a loadable ONNX model: {str(exc).strip()[:300]}") from None
+    metadata = dict(session.get_modelmeta().custom_metadata_map)
+    return accept_view(metadata, session.get_inputs(), session.get_outputs())
 
 
 def check_graph(model: onnx.ModelProto, contract: Contract) -> None:

@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from modelcontract import ALLOWED_DOMAINS, name_domains, outside_domains
 from modelcontract.opsets import operator_domains
 from trainer import contract as contract_mod
-from trainer.contract import Contract, ContractError
+from trainer.contract import Contract, ContractError, ModelError
 from trainer.errors import TrainerError, first_line
 
 # Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
@@ -30,7 +30,7 @@ class ModelFile:
 
 
 def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
-    """Parse ``data`` as ONNX, run the ONNX checker, and read and check its contract."""
+    """Parse ``data`` as ONNX, run the ONNX checker, and check it as a device does."""
     try:
         model = onnx.load_from_string(data)
     except DecodeError as exc:
@@ -41,10 +41,12 @@ def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise ModelFileError(f"{source} is not an ONNX model ({first_line(exc)})") from None
-    try:
-        return ModelFile(data=data, contract=contract_mod.read(model))
+    try:  # the device's own acceptance: what is published, every device serves
+        return ModelFile(data=data, contract=contract_mod.device_accepts(data))
     except ContractError as exc:
         raise ModelFileError(f"{source} lacks a valid contract: {exc}") from None
+    except ModelError as exc:
+        raise ModelFileError(f"{source} is not an ONNX model ({exc})") from None
 
 
 def _check_domains(data: bytes, source: str) -> None:
