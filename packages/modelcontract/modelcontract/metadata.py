@@ -36,8 +36,8 @@ def from_metadata(metadata: Mapping[str, str]) -> Contract:
         raise ContractError(f"the model has no contract: missing {', '.join(missing)}")
     if metadata["contract_version"] not in CONTRACT_VERSIONS:
         raise ContractError(
-            f"unknown contract_version {metadata['contract_version'][:20]!r} "
-            f"(this reader knows {', '.join(CONTRACT_VERSIONS)})"
+            f"unknown contract_version {metadata['contract_version']!r} "
+            f"(this predictor knows {', '.join(CONTRACT_VERSIONS)})"
         )
     features = _json(metadata, "feature_names")
     labels = _json(metadata, "class_labels")
@@ -81,7 +81,7 @@ def _from_metadata_2(metadata: Mapping[str, str]) -> Contract:
         raise ContractError("with one input per column, feature_names must be the input names")
     if len(inputs) == 1 and inputs[0].width != len(features):
         raise ContractError(
-            f"the input {inputs[0].name[:40]!r} is {inputs[0].width} wide "
+            f"the input {inputs[0].name!r} is {inputs[0].width} wide "
             f"but the contract names {len(features)} features"
         )
     if inputs[0].type != "float" and inputs[0].width != 1:
