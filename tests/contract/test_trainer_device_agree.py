@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
+import modelcontract
 from predictor import contract as device
 from trainer import contract as trainer
 from trainer.contract import Contract, InputSpec, ModelError
@@ -36,7 +37,7 @@ def _rarely(draw: st.DrawFn) -> bool:
 
 @st.composite
 def contracts(draw: st.DrawFn) -> Contract:
-    kind = draw(st.sampled_from(trainer.KINDS))
+    kind = draw(st.sampled_from(modelcontract.KINDS))
     unique = not _rarely(draw)
     if draw(st.booleans()):  # version 1's one float tensor
         inputs: tuple[InputSpec, ...] = ()
@@ -67,10 +68,10 @@ def contracts(draw: st.DrawFn) -> Contract:
         model_name="m",
         model_version="1",
         feature_names=features,
-        class_labels=labels if kind == trainer.CLASSIFIER else (),
+        class_labels=labels if kind == modelcontract.CLASSIFIER else (),
         kind=kind,
         inputs=inputs,
-        target_names=targets if kind == trainer.REGRESSOR else (),
+        target_names=targets if kind == modelcontract.REGRESSOR else (),
     )
 
 
@@ -98,7 +99,7 @@ def graphs(draw: st.DrawFn, contract: Contract) -> tuple[list[Any], list[Any]]:
         element = TensorProto.FLOAT
         width = 1
         if role == "label":
-            integer = contract.kind != trainer.CLASSIFIER or contract.integer_labels
+            integer = contract.kind != modelcontract.CLASSIFIER or contract.integer_labels
             element = TensorProto.INT64 if integer else TensorProto.STRING
         if role == "probabilities":
             width = max(len(contract.class_labels), 1)
@@ -106,7 +107,7 @@ def graphs(draw: st.DrawFn, contract: Contract) -> tuple[list[Any], list[Any]]:
             width = max(len(contract.target_names), 1)
         if draw(st.integers(0, 9)) == 0:
             element = draw(st.sampled_from(ELEMENTS))
-        rank = 1 if role == "label" and contract.kind == trainer.CLASSIFIER else 2
+        rank = 1 if role == "label" and contract.kind == modelcontract.CLASSIFIER else 2
         rank = 3 - rank if _rarely(draw) else rank
         outputs.append((name, element, _dims(draw, rank, width)))
     if draw(st.integers(0, 9)) == 0:

@@ -12,46 +12,14 @@ from dataclasses import dataclass
 
 import onnx
 
-from modelcontract import (
-    CLASSIFIER,
-    CONTRACT_VERSION,
-    CONTRACT_VERSION_2,
-    CONTRACT_VERSIONS,
-    INPUT_NAME,
-    KINDS,
-    LABEL_OUTPUT,
-    OUTLIER,
-    PROBABILITIES_OUTPUT,
-    REGRESSOR,
-    SCORE_OUTPUT,
-    VALUE_OUTPUT,
-    Contract,
-    ContractError,
-    InputSpec,
-    Label,
-    ModelError,
-    check_operator_domains,
-)
+from modelcontract import Contract, ContractError, InputSpec, ModelError, check_operator_domains
 from modelcontract import accept as accept_view
 from modelcontract import check_graph as check_view
 
 __all__ = [
-    "CLASSIFIER",
-    "CONTRACT_VERSION",
-    "CONTRACT_VERSIONS",
-    "CONTRACT_VERSION_2",
-    "INPUT_NAME",
-    "KINDS",
-    "LABEL_OUTPUT",
-    "OUTLIER",
-    "PROBABILITIES_OUTPUT",
-    "REGRESSOR",
-    "SCORE_OUTPUT",
-    "VALUE_OUTPUT",
     "Contract",
     "ContractError",
     "InputSpec",
-    "Label",
     "ModelError",
     "TensorView",
     "check_graph",

@@ -15,7 +15,7 @@ from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from trainer.contract import CLASSIFIER, OUTLIER, REGRESSOR, Label
+from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Label
 from trainer.errors import TrainerError
 
 

@@ -16,16 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
 from trainer import device, parity, profile
-from trainer.contract import (
-    CLASSIFIER,
-    REGRESSOR,
-    Contract,
-    InputSpec,
-    Label,
-    ModelError,
-    device_accepts,
-)
+from trainer.contract import device_accepts
 from trainer.conversion import to_onnx_model
 from trainer.estimator import DeviceRefusalError
 from trainer.inputs import probe_frame

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trainer.contract import Contract, InputSpec
+from modelcontract import Contract, InputSpec
 from trainer.estimator import ExportError
 
 # Numbers of probe points drawn per column of a typed table come from the rows given: floats and
