@@ -27,9 +27,9 @@ demo-stop:
 # `BENCH_ARGS="--peer mlserver --peer bentoml"` adds the peers (their venvs made on first use).
 .PHONY: bench
 bench: setup
-	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)
+	PYTHONPATH=packages/modelcontract:modules/predictor:modules/trainer:. .venv/bin/python -m bench $(BENCH_ARGS)
 
 # The long soak run of issue 8 (docs/reliability.md): `make soak SOAK_ARGS="--seconds 1800"`.
 .PHONY: soak
 soak: setup
-	PYTHONPATH=modules/predictor:modules/trainer:. .venv/bin/python -m devtools.soak $(SOAK_ARGS)
+	PYTHONPATH=packages/modelcontract:modules/predictor:modules/trainer:. .venv/bin/python -m devtools.soak $(SOAK_ARGS)

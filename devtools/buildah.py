@@ -268,10 +268,14 @@ def image_label(buildah: Buildah, image: str, label: str) -> str | None:
 
 
 def context_with_model(module_dir: Path, model: Path, dest: Path) -> Path:
-    """A copy of a module folder as build context, with the bundled model in models/."""
-    shutil.copytree(
-        module_dir, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
-    )
-    (dest / "models").mkdir(exist_ok=True)
-    shutil.copyfile(model, dest / "models" / "default.onnx")
+    """A build context laid out as the repository root (the predictor's module.json
+    ``contextPath``): the module folder with the bundled model in its models/, and the shared
+    packages its Dockerfiles copy (packages/modelcontract)."""
+    root = module_dir.parents[1]
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", "*.egg-info")
+    module = dest / module_dir.relative_to(root)
+    shutil.copytree(module_dir, module, ignore=ignore)
+    shutil.copytree(root / "packages", dest / "packages", ignore=ignore)
+    (module / "models").mkdir(exist_ok=True)
+    shutil.copyfile(model, module / "models" / "default.onnx")
     return dest

@@ -5,6 +5,8 @@ push plain images; nothing defaults to IoT Edge 1.5; the generated manifests are
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
 import subprocess
@@ -176,6 +178,10 @@ def test_buildx_commands_push_one_plain_image_per_tag() -> None:
     for path, argv in builds:
         assert "--provenance=false" in argv, f"{path}: docker {shlex.join(argv)}"
         assert "--platform" in argv and "--push" in argv
+        # The context is the one module.json names (the predictor's: the repository root).
+        module = Path(argv[argv.index("-f") + 1]).parent
+        context = json.loads((REPO_ROOT / module / "module.json").read_text())["image"]
+        assert os.path.normpath(module / context["contextPath"]) == argv[-1], f"{path}: {argv}"
 
 
 def test_nothing_defaults_to_iot_edge_1_5_any_more() -> None:

@@ -101,7 +101,8 @@ class Builds:
             shutil.rmtree(context, ignore_errors=True)
             buildah.context_with_model(PREDICTOR_DIR, model, context)
             tag = f"localhost/predictor:test-{platform.name}"
-            return buildah.build(store, context, platform.dockerfile, tag, platform.base)
+            dockerfile = f"{PREDICTOR_DIR.relative_to(REPO_ROOT)}/{platform.dockerfile}"
+            return buildah.build(store, context, dockerfile, tag, platform.base)
 
         return make
 

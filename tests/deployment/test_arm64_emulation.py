@@ -22,6 +22,7 @@ from trainer.training import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PREDICTOR_PACKAGE = REPO_ROOT / "modules" / "predictor" / "predictor"
+MODELCONTRACT_PACKAGE = REPO_ROOT / "packages" / "modelcontract" / "modelcontract"
 HAS_PREDICTOR_SERVER = (PREDICTOR_PACKAGE / "__main__.py").is_file()
 SAMPLE = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
 
@@ -97,6 +98,9 @@ def test_the_predictor_serves_under_emulation(
     shutil.rmtree(app, ignore_errors=True)
     shutil.copytree(
         PREDICTOR_PACKAGE, app / "predictor", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(
+        MODELCONTRACT_PACKAGE, app / "modelcontract", ignore=shutil.ignore_patterns("__pycache__")
     )
     (app / "models").mkdir()
     shutil.copy(default_model_file, app / "models" / "default.onnx")

@@ -15,8 +15,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from modelcontract.opsets import _MANY, _SCHEMA, operator_domains
 from predictor.contract import ModelError
-from predictor.opsets import _MANY, _SCHEMA, operator_domains
 from predictor.runtime import OnnxModel
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels

@@ -154,7 +154,8 @@ def test_a_contract_that_does_not_match_the_graph_is_refused(built: BuiltModel) 
     for prop in model.metadata_props:
         if prop.key == "feature_names":
             prop.value = '["a","b","c"]'
-    with pytest.raises(ModelFileError, match="takes 4 features but the contract names 3"):
+    # The device's wording (modelcontract.graph), which the trainer now shares.
+    with pytest.raises(ModelFileError, match="is 4 wide but the contract names 3 columns"):
         check_model_bytes(model.SerializeToString())
 
 

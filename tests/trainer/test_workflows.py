@@ -267,6 +267,9 @@ def test_release_pushes_the_images_the_manifest_names(
     assert outputs["ref"].startswith(f"registry.test.example/{module}:")
     assert outputs["ref"].endswith(f"-{platform}")
     assert (workdir / outputs["dockerfile"]).is_file()
+    # The predictor's context is the repository root: its images copy packages/modelcontract.
+    shared = workdir / outputs["context"] / "packages" / "modelcontract" / "modelcontract"
+    assert shared.is_dir() == (module == "predictor"), outputs["context"]
 
 
 def _only_release_inputs(folder: str, names: list[str]) -> set[str]:

@@ -143,7 +143,7 @@ class OnnxModel:
         if not data:
             raise ModelError("the model file is empty")
         if check_domains:
-            from predictor.opsets import operator_domains
+            from modelcontract.opsets import operator_domains
 
             contract_mod.check_operator_domains(operator_domains(data))
         try:
@@ -153,8 +153,7 @@ class OnnxModel:
         except Exception as exc:  # ORT raises its own exception types for a bad file
             raise ModelError(f"not a loadable ONNX model: {_first_line(exc)}") from exc
         metadata = dict(session.get_modelmeta().custom_metadata_map)
-        contract = contract_mod.from_metadata(metadata)
-        contract_mod.check_graph(contract, session.get_inputs(), session.get_outputs())
+        contract = contract_mod.accept(metadata, session.get_inputs(), session.get_outputs())
         model = cls(
             session,
             contract,

@@ -21,9 +21,9 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
+from modelcontract import CLASSIFIER, REGRESSOR, Label
 from trainer import device, parity
 from trainer.commands import DeploymentRequest, PublishedModel, PublishRequest, publish
-from trainer.contract import CLASSIFIER, REGRESSOR, Label
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.estimator import (
     ConversionError,

@@ -18,9 +18,9 @@ from skl2onnx.common.data_types import (
     StringTensorType,
 )
 
+from modelcontract import CLASSIFIER, REGRESSOR, VALUE_OUTPUT, Contract, ContractError
 from trainer import boosters, calibration, device
 from trainer import contract as contract_mod
-from trainer.contract import CLASSIFIER, REGRESSOR, VALUE_OUTPUT, Contract, ContractError
 from trainer.errors import first_line
 from trainer.estimator import ConversionError
 

@@ -15,7 +15,7 @@ from sklearn.base import is_classifier, is_outlier_detector, is_regressor
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from trainer.contract import CLASSIFIER, OUTLIER, REGRESSOR, Label
+from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Label
 from trainer.errors import TrainerError
 
 
@@ -38,6 +38,10 @@ class FeatureMismatchError(ExportError):
 
 class LabelMismatchError(ExportError):
     """The class labels given do not match the estimator's ``classes_``."""
+
+
+class DeviceRefusalError(ExportError):
+    """The model made is one every device would refuse (the device's own checks say why)."""
 
 
 def check_estimator(estimator: Any) -> str:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
 from trainer import device, parity, profile
-from trainer.contract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label
+from trainer.contract import device_accepts
 from trainer.conversion import to_onnx_model
+from trainer.estimator import DeviceRefusalError
 from trainer.inputs import probe_frame
 from trainer.naming import check_name, check_version
 
@@ -151,7 +153,13 @@ def export(
             if text is not None:
                 model.metadata_props.add(key="profile", value=text)
         data = model.SerializeToString()
-        if contract.inputs:
+        try:  # the device's own acceptance, on the very bytes written
+            device_accepts(data)
+        except ModelError as exc:
+            raise DeviceRefusalError(
+                f"every device would refuse {contract.model_name} {contract.model_version}: {exc}"
+            ) from None
+        if contract.typed_inputs:
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
             points = parity.probe_points(rows, options.points, seed=options.seed)

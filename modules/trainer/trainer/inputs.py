@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from trainer.contract import Contract, InputSpec
+from modelcontract import Contract, InputSpec
 from trainer.estimator import ExportError
 
 # Numbers of probe points drawn per column of a typed table come from the rows given: floats and
@@ -87,7 +87,7 @@ def probe_frame(frame: Any, contract: Contract, count: int, seed: int) -> Any:
 
 def onnx_feed(contract: Contract, points: Any) -> dict[str, NDArray[Any]]:
     """The ONNX Runtime inputs for ``points``: one float32 matrix, or one array per column."""
-    if not contract.inputs:
+    if not contract.typed_inputs:
         return {contract.input_name: np.asarray(points, dtype=np.float32)}
     feed: dict[str, NDArray[Any]] = {}
     for spec in contract.inputs:

@@ -8,16 +8,15 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from modelcontract import ALLOWED_DOMAINS, name_domains, outside_domains
+from modelcontract.opsets import operator_domains
 from trainer import contract as contract_mod
-from trainer.contract import Contract, ContractError
+from trainer.contract import Contract, ContractError, ModelError
 from trainer.errors import TrainerError, first_line
 
 # Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
 # one request; also stops a wrong path from reading gigabytes into memory.
 MAX_MODEL_BYTES = 64 * 1024 * 1024
-# The predictor runs only standard-domain operators (docs/model-contract.md); a model that needs
-# others would be refused by every device, so it is refused here, before it is published.
-ALLOWED_DOMAINS = ("ai.onnx", "ai.onnx.ml")
 
 
 class ModelFileError(TrainerError):
@@ -31,45 +30,33 @@ class ModelFile:
 
 
 def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
-    """Parse ``data`` as ONNX, run the ONNX checker, and read and check its contract."""
+    """Parse ``data`` as ONNX, run the ONNX checker, and check it as a device does."""
     try:
         model = onnx.load_from_string(data)
     except DecodeError as exc:
         raise ModelFileError(f"{source} is not an ONNX model ({first_line(exc)})") from None
     # Before the checker, so that a model built for other runtimes hears the reason that matters.
-    _check_domains(model, source)
+    _check_domains(data, source)
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise ModelFileError(f"{source} is not an ONNX model ({first_line(exc)})") from None
-    try:
-        return ModelFile(data=data, contract=contract_mod.read(model))
+    try:  # the device's own acceptance: what is published, every device serves
+        return ModelFile(data=data, contract=contract_mod.device_accepts(data))
     except ContractError as exc:
         raise ModelFileError(f"{source} lacks a valid contract: {exc}") from None
+    except ModelError as exc:
+        raise ModelFileError(f"{source} is not an ONNX model ({exc})") from None
 
 
-def _check_domains(model: onnx.ModelProto, source: str) -> None:
-    """The predictor's rule (predictor/opsets.py): every import and every node's domain, in the
+def _check_domains(data: bytes, source: str) -> None:
+    """The predictor's rule (modelcontract.opsets): every import and every node's domain, in the
     graph, its subgraphs and local functions."""
-    domains = {o.domain for o in model.opset_import}
-    domains.update(o.domain for f in model.functions for o in f.opset_import)
-    graphs = [model.graph]
-    nodes = [node for function in model.functions for node in function.node]
-    while graphs or nodes:
-        nodes += [node for graph in graphs for node in graph.node]
-        graphs = []
-        for node in nodes:
-            domains.add(node.domain)
-            for attribute in node.attribute:
-                if attribute.HasField("g"):
-                    graphs.append(attribute.g)
-                graphs += attribute.graphs
-        nodes = []
-    outside = sorted({d or "ai.onnx" for d in domains} - set(ALLOWED_DOMAINS))
+    outside = outside_domains(operator_domains(data))
     if outside:
         raise ModelFileError(
             f"{source} uses operators from outside {', '.join(ALLOWED_DOMAINS)}: "
-            f"{', '.join(repr(d[:64]) for d in outside[:5])}; the predictor would refuse it"
+            f"{name_domains(outside)}; the predictor would refuse it"
         )
 
 

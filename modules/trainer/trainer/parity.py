@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from trainer.contract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
+from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
 from trainer.errors import TrainerError
 from trainer.inputs import onnx_feed, row_values
 

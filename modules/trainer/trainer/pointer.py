@@ -10,7 +10,6 @@ version in the container (and nothing else: no write, list or delete).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,10 +22,10 @@ from azure.storage.blob import (
     generate_container_sas,
 )
 
+import modelcontract
+from modelcontract import PointerDocument
 from trainer.naming import check_name
 from trainer.publish import Published, SasWindow
-
-POINTER_FILE = "latest.json"
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class Pointer:
 
 def pointer_blob(name: str) -> str:
     """Where the pointer of model ``name`` lives in its container: ``<name>/latest.json``."""
-    return f"{check_name(name)}/{POINTER_FILE}"
+    return modelcontract.pointer_blob(check_name(name))
 
 
 def write_pointer(
@@ -59,21 +58,19 @@ def write_pointer(
 ) -> Pointer:
     """Point ``<name>/latest.json`` at ``published`` (replacing the pointer there) and sign a
     read-only container URL for it."""
-    document: dict[str, Any] = {
-        "version": published.version,
-        "sha256": published.sha256,
-        "blob": published.blob,
-    }
-    if signature is not None:
-        document["signature"] = signature
+    document = PointerDocument(
+        blob=published.blob, sha256=published.sha256, version=published.version, signature=signature
+    )
     blob = service.get_blob_client(published.container, pointer_blob(published.name))
     url, expires_at = container_read_url(service, published.container, blob.url, sas_days, now)
     blob.upload_blob(
-        json.dumps(document, sort_keys=True).encode(),
+        document.encode(),
         overwrite=True,
         content_settings=ContentSettings(content_type="application/json"),
     )
-    return Pointer(blob=blob.blob_name, url=url, document=document, sas_expires_at=expires_at)
+    return Pointer(
+        blob=blob.blob_name, url=url, document=document.to_json(), sas_expires_at=expires_at
+    )
 
 
 def container_read_url(

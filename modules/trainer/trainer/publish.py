@@ -24,6 +24,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
+from modelcontract import SHA256_KEY, blob_metadata
 from trainer.model_file import ModelFile
 from trainer.naming import blob_name
 from trainer.storage import StorageError
@@ -113,7 +114,7 @@ def publish(
         uploaded = blob.upload_blob(
             model.data,
             overwrite=overwrite,
-            metadata={"sha256": sha256, "version": version, "model_name": name},
+            metadata=blob_metadata(sha256, version, name),
             content_settings=ContentSettings(content_type="application/octet-stream"),
             # If-None-Match: * unless replacing: of two racing publishers, one gets a 409.
             match_condition=None if overwrite else MatchConditions.IfMissing,
@@ -152,7 +153,7 @@ def verify_blob(blob: BlobClient, sha256: str) -> None:
             f"read-back check failed for {blob.container_name}/{blob.blob_name}: "
             f"sha256 {actual} instead of {sha256}"
         )
-    recorded = (downloader.properties.metadata or {}).get("sha256")
+    recorded = (downloader.properties.metadata or {}).get(SHA256_KEY)
     if recorded != sha256:
         raise StorageError(
             f"read-back check failed for {blob.container_name}/{blob.blob_name}: "

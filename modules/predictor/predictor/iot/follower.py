@@ -22,6 +22,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
+from modelcontract import SHA256_KEY, VERSION_KEY
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.errors import DownloadError
 from predictor.iot.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
@@ -109,13 +110,13 @@ class Follower:
         settings = self.settings
         sha256 = settings.model_sha256
         metadata = await self.downloader.metadata(self.url)
-        version = metadata.get("version")
+        version = metadata.get(VERSION_KEY)
         if not version:
             raise TargetError(
                 "the model blob has no 'version' in its metadata (trainer publish writes it): "
                 "publish it with the trainer, or point PREDICTOR_MODEL_URL at a pointer"
             )
-        sha256 = sha256 or metadata.get("sha256")
+        sha256 = sha256 or metadata.get(SHA256_KEY)
         if not sha256:
             raise TargetError(
                 "the model blob has no 'sha256' in its metadata: set PREDICTOR_MODEL_SHA256"

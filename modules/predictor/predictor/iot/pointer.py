@@ -1,8 +1,4 @@
-"""A pointer blob: a small JSON document naming the model a release points at.
-
-``trainer publish --pointer`` writes ``<model-name>/latest.json`` beside the model versions::
-
-    {"version": "1.2.0", "sha256": "<64 hex>", "blob": "iris-svm/1.2.0.onnx", "signature": "..."}
+"""A pointer blob (its format: ``modelcontract.pointer``), read as the model a release points at.
 
 ``blob`` is a blob name in the pointer's own container. The model's URL is the pointer's URL
 with the blob path swapped and the query kept, so one container-level read SAS serves both, and
@@ -12,16 +8,20 @@ checks as a twin's desired ``model`` (``target.parse_target``).
 
 from __future__ import annotations
 
-import json
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from modelcontract.pointer import MAX_POINTER_BYTES, PointerFormatError, read_pointer
 from predictor.iot.target import ModelTarget, TargetError, parse_target
 
-# A pointer is a few hundred bytes; anything much larger is not one.
-MAX_POINTER_BYTES = 4096
+__all__ = [
+    "MAX_POINTER_BYTES",
+    "PointerError",
+    "is_pointer",
+    "model_url",
+    "parse_pointer",
+]
+
 _SUFFIX = ".json"
-_MAX_BLOB_NAME = 1024  # Azure's limit for a blob name
 
 
 class PointerError(TargetError):
@@ -63,31 +63,11 @@ def parse_pointer(
     storage_host: str | None = None,
 ) -> ModelTarget:
     """The target the pointer ``data`` names; PointerError (with the reason) otherwise."""
-    if len(data) > MAX_POINTER_BYTES:
-        raise PointerError(f"the pointer is over {MAX_POINTER_BYTES} bytes")
     try:
-        value: Any = json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PointerError(f"the pointer is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise PointerError("the pointer must be a JSON object with version, sha256 and blob")
-    blob = value.get("blob")
-    if not isinstance(blob, str) or not blob:
-        raise PointerError("the pointer lacks blob (the model's blob name in its container)")
-    parts = blob.split("/")
-    if (
-        len(blob) > _MAX_BLOB_NAME
-        or blob.startswith("/")
-        or any(part in ("", ".", "..") for part in parts)
-        or any(ord(c) < 32 or c in "?#\\" for c in blob)
-    ):
-        raise PointerError(f"the pointer's blob {blob[:80]!r} is not a plain blob name")
-    desired = {
-        "url": model_url(pointer_url, blob),
-        "sha256": value.get("sha256"),
-        "version": value.get("version"),
-        "signature": value.get("signature"),
-    }
+        document = read_pointer(data)
+    except PointerFormatError as exc:
+        raise PointerError(str(exc)) from None
+    desired = {**document.to_json(), "url": model_url(pointer_url, document.blob)}
     try:
         return parse_target(
             desired,

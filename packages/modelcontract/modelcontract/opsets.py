@@ -7,7 +7,9 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError, Message
 
-from predictor.contract import ModelError
+from modelcontract.contract import ModelError
+
+__all__ = ["operator_domains"]
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
 # A field: (number in onnx.proto, label, type): a string, or the name of a message below.
@@ -43,7 +45,7 @@ _SCHEMA: dict[str, dict[str, _Field]] = {
 def _model_class() -> type[Message]:
     """A ModelProto class that knows only the fields of ``_SCHEMA``."""
     file = descriptor_pb2.FileDescriptorProto(
-        name="predictor_opsets.proto", package="predictor_opsets", syntax="proto2"
+        name="modelcontract_opsets.proto", package="modelcontract_opsets", syntax="proto2"
     )
     for name, fields in _SCHEMA.items():
         added = file.message_type.add(name=name)
@@ -58,12 +60,12 @@ def _model_class() -> type[Message]:
                     number=number,
                     type=_FIELD.TYPE_MESSAGE,
                     label=label,
-                    type_name=f".predictor_opsets.{of}",
+                    type_name=f".modelcontract_opsets.{of}",
                 )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
     schema: type[Message] = message_factory.GetMessageClass(
-        pool.FindMessageTypeByName("predictor_opsets.ModelProto")
+        pool.FindMessageTypeByName("modelcontract_opsets.ModelProto")
     )
     return schema
 
