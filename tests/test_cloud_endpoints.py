@@ -37,7 +37,7 @@ SCANNED = (
 ALLOWED = {
     # The edgeHub emulator's made-up hub name: it plays a public-cloud IoT Hub in the module's
     # connection string and is never resolved (the SDK connects to the gateway host, loopback).
-    ("devtools/edgehub/hub.py", 'IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"'),
+    ("devtools/edgehub/state.py", 'IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"'),
 }
 
 

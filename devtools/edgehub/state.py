@@ -25,7 +25,8 @@ from devtools.edgehub.twin import JsonObject, Twin
 log = logging.getLogger("devtools.edgehub")
 
 ModuleKey = tuple[str, str]  # (device id, module id)
-IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"  # the hub the modules' tokens name
+# The hub the modules' tokens name.
+IOTHUB_HOSTNAME = "edgehub-emulator.azure-devices.net"
 
 
 def _access_key() -> str:
