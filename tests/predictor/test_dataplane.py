@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,9 +49,16 @@ async def test_no_model_is_503_for_every_transport(tmp_path: Path) -> None:
     plane = DataPlane(
         ModelRegistry(ModelManager(tmp_path / "c", tmp_path / "none.onnx")), max_rows=10
     )
-    for call in (plane.model, lambda: plane.predict_now(FLOWER)):
+
+    async def model() -> Any:
+        return plane.model()
+
+    async def infer() -> Any:
+        return await plane.infer(None, None, FLOWER, off_loop=True)
+
+    for call in (model, infer):
         with pytest.raises(RequestError) as caught:
-            call()
+            await call()
         assert (caught.value.code, caught.value.status) == ("no_model", 503)
 
 
@@ -58,8 +66,8 @@ async def test_coalesced_and_immediate_answers_are_the_same(manager: ModelManage
     metrics = Metrics()
     plane = DataPlane(ModelRegistry(manager), max_rows=10, metrics=metrics)
     bodies = [FLOWER, [FLOWER, FLOWER], {"instances": [[5.1, 3.5, 1.4, 0.2]]}]
-    together = await asyncio.gather(*(plane.predict(body) for body in bodies))
-    assert together == [plane.predict_now(body) for body in bodies]
+    together = await asyncio.gather(*(plane.infer(None, None, body) for body in bodies))
+    assert together == [await plane.infer(None, None, body, off_loop=True) for body in bodies]
     # The three concurrent requests shared one call; the three immediate ones took one each.
     count = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS)
     assert count == 4

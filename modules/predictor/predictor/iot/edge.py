@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from azure.iot.device import Message, MethodRequest, MethodResponse
@@ -27,7 +27,7 @@ from predictor.iot import wire
 from predictor.iot.desired_version import HandledVersion
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
-from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
+from predictor.iot.messages import MessageAnswerer
 from predictor.iot.methods import DirectMethods
 from predictor.iot.monitoring import Monitoring
 from predictor.iot.reporter import ReportRefusedError, TwinReporter
@@ -35,6 +35,7 @@ from predictor.iot.shadows import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
+from predictor.iot.wire import Incoming, Outgoing
 from predictor.metrics import Metrics
 from predictor.runtime import OnnxModel, runtime_versions
 from predictor.settings import Settings
@@ -49,6 +50,9 @@ MODEL: tuple[str] = ("model",)  # the default model's reported part
 MESSAGE_WORKERS = 4
 # At most this many waiting messages are answered together by one worker.
 MAX_GROUPED_MESSAGES = 16
+# Messages received and not yet taken by a worker: beyond this, the SDK's handler thread waits
+# (and the SDK holds what edgeHub sends meanwhile) until the workers catch up.
+INBOX_SIZE = MESSAGE_WORKERS * MAX_GROUPED_MESSAGES * 4
 
 
 class EdgeModule:
@@ -61,8 +65,9 @@ class EdgeModule:
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_SIZE)
         self._tasks: list[asyncio.Task[Any]] = []
+        self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
         self.registry = plane.registry
         # Every reported property goes through this one reporter (reporter.py).
         self.reporter = TwinReporter(
@@ -120,7 +125,7 @@ class EdgeModule:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         self._tasks.append(asyncio.create_task(self.shadows.run(), name="shadow-reports"))
-        if self.monitoring.plane.drift.enabled or self.settings.monitoring_output:
+        if self.monitoring.plane.drift_enabled or self.settings.monitoring_output:
             self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
         for index in range(MESSAGE_WORKERS):
             self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
@@ -242,7 +247,7 @@ class EdgeModule:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
             state = failed_state(value.get("version"), value.get("sha256"), str(exc))
-            asyncio.get_running_loop().create_task(self.report_model(state))
+            self._spawn(self.report_model(state))
             return
         self.on_twin_model()
         self.updater.submit(target)
@@ -310,14 +315,7 @@ class EdgeModule:
         answers: list[list[Outgoing]] = [[] for _ in messages]
         telemetry: list[tuple[int, Incoming]] = []
         for i, message in enumerate(messages):
-            properties = wire.carried_properties(message.custom_properties)
-            incoming = Incoming(
-                body=_as_bytes(message.data),
-                message_id=message.message_id,
-                properties=properties,
-                # The application property ``model`` names the model; else the default one.
-                model=properties.get("model") or None,
-            )
+            incoming = wire.to_incoming(message)
             if message.input_name == self.settings.telemetry_input:
                 telemetry.append((i, incoming))
             elif message.input_name in self.registry.named:  # a model's own input
@@ -330,7 +328,7 @@ class EdgeModule:
                         f"input {message.input_name!r} is not {self.settings.telemetry_input!r}",
                     )
                 ]
-        grouped = self.answerer.answer_many([incoming for _, incoming in telemetry])
+        grouped = await self.answerer.answer_many([incoming for _, incoming in telemetry])
         for (i, _), outgoing in zip(telemetry, grouped, strict=True):
             answers[i] = outgoing
         predictions = self.settings.predictions_output
@@ -402,18 +400,32 @@ class EdgeModule:
         self._loop.call_soon_threadsafe(callback, *args)
 
     def _on_message(self, message: Message) -> None:
-        self._call_soon(self._inbox.put_nowait, message)
+        assert self._loop is not None
+        queued = asyncio.run_coroutine_threadsafe(self._inbox.put(message), self._loop)
+        while not self._loop.is_closed():  # wait while the inbox is full: that is the bound
+            try:
+                queued.result(timeout=1.0)
+                return
+            except TimeoutError:
+                continue
+            except Exception:  # the loop is stopping: the message is lost with the process
+                return
 
     def _on_desired_patch(self, patch: dict[str, Any]) -> None:
         self._call_soon(self.handle_desired, patch)
 
     def _on_method(self, request: MethodRequest) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(self._answer_method(request), self._loop)
+        self._call_soon(self._spawn, self._answer_method(request))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task, kept until it ends (the loop keeps only a weak reference)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
 
     async def _answer_method(self, request: MethodRequest) -> None:
         assert self.client is not None
-        status, payload = self.methods.call(request.name, request.payload)
+        status, payload = await self.methods.call(request.name, request.payload)
         response = MethodResponse.create_from_method_request(request, status, payload)
         try:
             await self.client.send_method_response(response)
@@ -431,11 +443,3 @@ def _service_status(exc: BaseException) -> int | None:
             return int(found.group(1)) if found else None
         seen = seen.__cause__ or seen.__context__
     return None
-
-
-def _as_bytes(data: Any) -> bytes:
-    if isinstance(data, bytes | bytearray):
-        return bytes(data)
-    if isinstance(data, str):
-        return data.encode()
-    return b"" if data is None else str(data).encode()

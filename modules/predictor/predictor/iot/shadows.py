@@ -106,7 +106,7 @@ class ShadowControl:
         return {**running_state(live), "status": "live"}
 
     async def _drop(self, name: str) -> bool:
-        self.plane.shadows.forget(name)
+        self.plane.forget_shadow(name)
         return await self.registry.drop_shadow(name)
 
     async def run(self) -> None:
@@ -122,7 +122,7 @@ class ShadowControl:
     async def tick(self, name: str) -> None:
         """Report ``name``'s comparison if it changed; promote the shadow if it qualifies."""
         slot = self.registry.shadows.get(name)
-        stats = self.plane.shadows.stats(name)
+        stats = self.plane.shadow_stats(name)
         if slot is None or slot.current is None or stats is None:
             return
         comparison = stats.report()
