@@ -222,7 +222,7 @@ class DataPlane:
 
     def _observe(self, model: OnnxModel, served: _Served) -> None:
         """Hand served rows and the live answer to drift tracking and to the model's shadow."""
-        if not self._watch and not self.registry.shadows:
+        if not self._watch and not self.registry.shadow_slots:
             return
         rows, live = served.rows, served.prediction
         # Drift is tracked for models over one float tensor (the profile's inputs by column);

@@ -82,7 +82,7 @@ class ShadowControl:
             "shadow",
             make_slot=self.registry.shadow_slot,
             drop_slot=self._drop,
-            present=lambda: self.registry.shadows,
+            present=lambda: self.registry.shadow_slots,
             new_updater=new_updater,
             reporter=reporter,
             parse=self._parse,
@@ -113,7 +113,7 @@ class ShadowControl:
         """Every ``interval``: report the comparisons that changed, promote what qualifies."""
         while True:
             await asyncio.sleep(self.interval)
-            for name in list(self.registry.shadows):
+            for name in list(self.registry.shadow_slots):
                 try:
                     await self.tick(name)
                 except Exception:  # one shadow's trouble must not stop the others' reports
@@ -121,7 +121,7 @@ class ShadowControl:
 
     async def tick(self, name: str) -> None:
         """Report ``name``'s comparison if it changed; promote the shadow if it qualifies."""
-        slot = self.registry.shadows.get(name)
+        slot = self.registry.shadow_slots.get(name)
         stats = self.plane.shadow_stats(name)
         if slot is None or slot.current is None or stats is None:
             return
