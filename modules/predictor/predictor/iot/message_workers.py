@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Container
 
@@ -50,7 +51,10 @@ class MessageWorkers:
         self.metrics = metrics
         self.telemetry_input = telemetry_input
         self.model_inputs = model_inputs  # the named models: each has an input of its name
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_SIZE)
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        # The bound, taken by the SDK's thread and given back by a worker: cheaper per message
+        # than handing a coroutine to the loop and waiting for it (asyncio.Queue.put).
+        self._room = threading.BoundedSemaphore(INBOX_SIZE)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> list[asyncio.Task[None]]:
@@ -64,16 +68,15 @@ class MessageWorkers:
     def receive(self, message: Message) -> None:
         """The SDK's message handler (on its thread): queue ``message``, waiting while the
         inbox is full."""
-        assert self._loop is not None
-        queued = asyncio.run_coroutine_threadsafe(self._inbox.put(message), self._loop)
-        while not self._loop.is_closed():
-            try:
-                queued.result(timeout=1.0)
+        loop = self._loop
+        assert loop is not None
+        while not self._room.acquire(timeout=1.0):
+            if loop.is_closed():  # stopping: the message goes with the process
                 return
-            except TimeoutError:
-                continue
-            except Exception:  # the loop is stopping: the message goes with the process
-                return
+        try:
+            loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+        except RuntimeError:  # the loop closed meanwhile
+            self._room.release()
 
     async def drain(self, grace: float) -> None:
         """Wait up to ``grace`` seconds for the messages received to be answered."""
@@ -97,6 +100,7 @@ class MessageWorkers:
             finally:
                 for _ in messages:
                     self._inbox.task_done()
+                    self._room.release()
 
     async def _answer(self, messages: list[Message]) -> None:
         answers: list[list[Outgoing]] = [[] for _ in messages]
