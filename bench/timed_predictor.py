@@ -1,10 +1,11 @@
 """The predictor with in-process timers on its message path, for the breakdown run.
 
 ``python -m bench.timed_predictor`` is ``python -m predictor`` with the answer of the input
-messages (``MessageAnswerer.answer_many``, which answers the messages waiting together) and the
-pieces inside it - JSON decode, parse and checks,
-the ONNX Runtime call, JSON encode - timed in CPU time of the calling thread (the event loop's),
-so that neighbours on a shared machine do not count. On exit it prints one line,
+messages (the data plane's ``_serve_many`` on an inference thread, which decodes, parses and
+runs the messages waiting together, and ``MessageAnswerer._answer_one`` on the event loop,
+which encodes each answer) and the pieces inside it - JSON decode, parse and checks, the ONNX
+Runtime call, JSON encode - timed in CPU time of the calling thread, so that neighbours on a
+shared machine do not count. On exit it prints one line,
 ``BENCH_TIMINGS {"answer": [seconds, calls], ..., "messages": [0, messages answered]}``.
 """
 
@@ -19,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from predictor import schema
+from predictor import dataplane, schema
 from predictor.__main__ import main
 from predictor.iot import messages
 from predictor.runtime import OnnxModel
@@ -45,13 +46,17 @@ def timed(name: str, function: F) -> F:
 
 def install() -> None:
     # Module attributes, looked up at each call: patching them here reaches every caller.
-    answer_many = timed("answer", messages.MessageAnswerer.answer_many)
+    answer_many = messages.MessageAnswerer.answer_many
 
-    def counted(self: messages.MessageAnswerer, incoming: Any) -> Any:
+    async def counted(self: messages.MessageAnswerer, incoming: Any) -> Any:
         _spent["messages"][1] += len(incoming)
-        return answer_many(self, incoming)
+        return await answer_many(self, incoming)
 
     messages.MessageAnswerer.answer_many = counted  # type: ignore[method-assign,assignment]
+    # Both halves of an answer count as "answer": the one on a thread, the one on the loop.
+    dataplane._serve_many = timed("answer", dataplane._serve_many)
+    answer_one = timed("answer", messages.MessageAnswerer._answer_one)
+    messages.MessageAnswerer._answer_one = answer_one  # type: ignore[method-assign]
     OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]
     schema.decode_json = timed("json_decode", schema.decode_json)
     schema.parse = timed("parse_and_check", schema.parse)

@@ -74,8 +74,10 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
         huge = Outgoing(b"[" + b"0," * 124_000 + b"0]", "predictions", "m-huge", many)
         async with asyncio.timeout(30):
             with pytest.raises(wire.UnsendableError, match="256 KB"):
-                await module.send(huge)
-            await module._send_all([huge])  # an answer's parts: the refused one becomes an error
+                await module.sender.send(huge)
+            await module.messages.send_all(
+                [huge]
+            )  # an answer's parts: the refused one becomes an error
         [error] = await asyncio.to_thread(
             hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-huge"
         )
@@ -140,8 +142,8 @@ async def test_a_message_whose_packet_passes_the_limit_is_never_sent_and_becomes
         assert wire.to_message(huge).get_size() <= SDK_LIMIT
         async with asyncio.timeout(30):
             with pytest.raises(wire.UnsendableError, match="262144"):
-                await module.send(huge)
-            await module._send_all([huge])
+                await module.sender.send(huge)
+            await module.messages.send_all([huge])
         [error] = await asyncio.to_thread(
             hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-packet"
         )

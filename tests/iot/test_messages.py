@@ -39,7 +39,7 @@ def incoming(body: object, mid: str = "m-1") -> Incoming:
 async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
     manager: ModelManager,
 ) -> None:
-    [out] = answerer(manager).answer(incoming(FLOWER))
+    [out] = await answerer(manager).answer(incoming(FLOWER))
     assert out.output == "predictions"
     assert out.correlation_id == "m-1"
     assert out.properties == {"site": "greenhouse-3"}
@@ -50,9 +50,13 @@ async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
 
 
 async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
-    [out] = answerer(manager).answer(incoming([FLOWER, FLOWER]))
+    [out] = await answerer(manager).answer(incoming([FLOWER, FLOWER]))
     assert json.loads(out.body) == json.loads(
-        json.dumps(DataPlane(ModelRegistry(manager), max_rows=1000).predict_now([FLOWER, FLOWER]))
+        json.dumps(
+            await DataPlane(ModelRegistry(manager), max_rows=1000).infer(
+                None, None, [FLOWER, FLOWER], off_loop=True
+            )
+        )
     )
 
 
@@ -65,7 +69,7 @@ async def test_bad_messages_get_one_error_naming_the_input(manager: ModelManager
         json.dumps([]).encode(): "empty_batch",
     }
     for body, code in cases.items():
-        [out] = answerer(manager).answer(incoming(body, mid="bad-1"))
+        [out] = await answerer(manager).answer(incoming(body, mid="bad-1"))
         assert out.output == "errors", body
         error = json.loads(out.body)
         assert error["error"]["code"] == code, body
@@ -77,7 +81,7 @@ async def test_bad_messages_get_one_error_naming_the_input(manager: ModelManager
 async def test_no_model_is_an_error_not_a_silence(tmp_path: Path) -> None:
     manager = ModelManager(tmp_path / "cache", tmp_path / "none.onnx")
     await manager.load_at_start()
-    [out] = answerer(manager).answer(incoming(FLOWER))
+    [out] = await answerer(manager).answer(incoming(FLOWER))
     assert out.output == "errors"
     assert json.loads(out.body)["error"]["code"] == "no_model"
 
@@ -87,7 +91,7 @@ async def test_a_large_batch_is_split_under_the_message_limit_in_order(
 ) -> None:
     rows = [[5.0 + i / 1000, 3.0, 1.5 + i / 500, 0.2] for i in range(1000)]
     limit = 20_000
-    outs = answerer(manager, max_message_bytes=limit).answer(
+    outs = await answerer(manager, max_message_bytes=limit).answer(
         incoming({"instances": rows}, mid="big")
     )
     assert len(outs) > 1
@@ -97,13 +101,13 @@ async def test_a_large_batch_is_split_under_the_message_limit_in_order(
     assert {o.correlation_id for o in outs} == {"big"}
     predictions = [p for o in outs for p in json.loads(o.body)["predictions"]]
     assert len(predictions) == 1000
-    whole = answerer(manager, max_message_bytes=250_000).answer(incoming({"instances": rows}))
+    whole = await answerer(manager, max_message_bytes=250_000).answer(incoming({"instances": rows}))
     assert len(whole) == 1
     assert json.loads(whole[0].body)["predictions"] == predictions
 
 
 async def test_an_array_answer_is_split_as_arrays(manager: ModelManager) -> None:
-    outs = answerer(manager, max_message_bytes=4096).answer(incoming([FLOWER] * 100))
+    outs = await answerer(manager, max_message_bytes=4096).answer(incoming([FLOWER] * 100))
     assert len(outs) > 1
     assert sum(len(json.loads(o.body)) for o in outs) == 100
     assert all(isinstance(json.loads(o.body), list) for o in outs)
@@ -130,8 +134,8 @@ async def test_messages_answered_together_get_the_answers_they_would_get_alone(
         incoming({"sepal_length": 1}, "m-5"),
         incoming(setosa, "m-6"),
     ]
-    together = grouped.answer_many(messages)
-    alone = [answerer(manager).answer(m) for m in messages]
+    together = await grouped.answer_many(messages)
+    alone = [await answerer(manager).answer(m) for m in messages]
 
     def seen(answers: list[list[Outgoing]]) -> list[list[tuple[object, ...]]]:
         return [
@@ -188,7 +192,7 @@ async def test_a_near_limit_answer_with_20_kb_of_properties_is_split_so_every_pa
     manager: ModelManager,
 ) -> None:
     message = Incoming(json.dumps({"instances": rows(1720)}).encode(), "big", dict(BULKY))
-    outs = answerer(manager, SDK_LIMIT, max_rows=5000).answer(message)
+    outs = await answerer(manager, SDK_LIMIT, max_rows=5000).answer(message)
     whole = sum(len(o.body) for o in outs)
     assert whole < SDK_LIMIT < whole + 20_000  # alone it fits; with the properties it does not
     assert len(outs) == 2
@@ -205,7 +209,7 @@ async def test_an_answer_that_fits_nowhere_with_its_properties_is_one_short_erro
 ) -> None:
     # 4096 is the smallest limit allowed; 20 KB of properties leave no room for any answer.
     for body in (FLOWER, {"instances": rows(3)}, "x" * 5000):
-        [out] = answerer(manager, 4096).answer(
+        [out] = await answerer(manager, 4096).answer(
             Incoming(json.dumps(body).encode(), "m-9", dict(BULKY))
         )
         assert out.output == "errors"

@@ -17,28 +17,28 @@ def methods(manager: ModelManager) -> DirectMethods:
 
 
 async def test_predict_answers_200_with_the_prediction(manager: ModelManager) -> None:
-    status, payload = methods(manager).call("predict", FLOWER)
+    status, payload = await methods(manager).call("predict", FLOWER)
     assert status == 200
     assert payload["label"] == "setosa"
     assert payload["model_version"] == V1
 
 
 async def test_predict_answers_400_with_the_error(manager: ModelManager) -> None:
-    status, payload = methods(manager).call("predict", {"instances": [[1.0, 2.0]]})
+    status, payload = await methods(manager).call("predict", {"instances": [[1.0, 2.0]]})
     assert status == 400
     assert payload["error"]["code"] == "wrong_row_length"
-    status, payload = methods(manager).call("predict", None)
+    status, payload = await methods(manager).call("predict", None)
     assert status == 400
-    status, payload = methods(manager).call("predict", {"instances": [[1, 2, 3, 4]] * 11})
+    status, payload = await methods(manager).call("predict", {"instances": [[1, 2, 3, 4]] * 11})
     assert (status, payload["error"]["code"]) == (400, "too_many_rows")
 
 
 async def test_get_model_info_and_unknown_methods(manager: ModelManager) -> None:
-    status, payload = methods(manager).call("getModelInfo", None)
+    status, payload = await methods(manager).call("getModelInfo", None)
     assert status == 200
     assert payload["model"]["model_version"] == V1
     assert payload["update"] == {"status": "applied"}
-    status, payload = methods(manager).call("reboot", {})
+    status, payload = await methods(manager).call("reboot", {})
     assert status == 404
     assert payload["error"]["code"] == "unknown_method"
 
@@ -48,10 +48,10 @@ async def test_predict_answers_413_when_the_answer_would_pass_128_kb(
 ) -> None:
     plane = DataPlane(ModelRegistry(manager), max_rows=5000)
     calls = DirectMethods(plane, update_state=lambda: None)
-    status, payload = calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100})
+    status, payload = await calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100})
     assert status == 200 and len(payload["predictions"]) == 100
     # IoT Hub caps a method's answer at 128 KB: this one would be far over it.
-    status, payload = calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 3000})
+    status, payload = await calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 3000})
     assert status == 413
     assert payload["error"]["code"] == "answer_too_large"
     assert "131072" in payload["error"]["message"]

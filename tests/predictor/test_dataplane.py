@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -48,9 +50,16 @@ async def test_no_model_is_503_for_every_transport(tmp_path: Path) -> None:
     plane = DataPlane(
         ModelRegistry(ModelManager(tmp_path / "c", tmp_path / "none.onnx")), max_rows=10
     )
-    for call in (plane.model, lambda: plane.predict_now(FLOWER)):
+
+    async def model() -> Any:
+        return plane.model()
+
+    async def infer() -> Any:
+        return await plane.infer(None, None, FLOWER, off_loop=True)
+
+    for call in (model, infer):
         with pytest.raises(RequestError) as caught:
-            call()
+            await call()
         assert (caught.value.code, caught.value.status) == ("no_model", 503)
 
 
@@ -58,8 +67,8 @@ async def test_coalesced_and_immediate_answers_are_the_same(manager: ModelManage
     metrics = Metrics()
     plane = DataPlane(ModelRegistry(manager), max_rows=10, metrics=metrics)
     bodies = [FLOWER, [FLOWER, FLOWER], {"instances": [[5.1, 3.5, 1.4, 0.2]]}]
-    together = await asyncio.gather(*(plane.predict(body) for body in bodies))
-    assert together == [plane.predict_now(body) for body in bodies]
+    together = await asyncio.gather(*(plane.infer(None, None, body) for body in bodies))
+    assert together == [await plane.infer(None, None, body, off_loop=True) for body in bodies]
     # The three concurrent requests shared one call; the three immediate ones took one each.
     count = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", IRIS)
     assert count == 4
@@ -118,3 +127,37 @@ async def test_metrics_follow_the_store_through_events(tmp_path: Path, models: M
     assert infos == [V2]
     store.swap(None)
     assert metrics.registry.get_sample_value("predictor_model_loaded") == 0
+
+
+async def test_messages_and_methods_run_the_model_off_the_loop_and_http_on_it(
+    manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
+    threads: list[int] = []
+    predict = OnnxModel.predict
+
+    def watched(self: OnnxModel, rows: Any) -> Any:
+        threads.append(threading.get_ident())
+        return predict(self, rows)
+
+    monkeypatch.setattr(OnnxModel, "predict", watched)
+    loop_thread = threading.get_ident()
+    coalesced = await plane.infer(None, None, FLOWER)  # HTTP: the coalescer's path, on the loop
+    assert threads == [loop_thread]
+    alone = await plane.infer(None, None, FLOWER, off_loop=True)  # a direct method
+    together = await plane.infer_many(None, [FLOWER, [FLOWER, FLOWER]])  # grouped messages
+    assert len(threads) == 3 and loop_thread not in threads[1:]
+    assert alone == coalesced and together[0] == coalesced
+    assert together[1] == [coalesced, coalesced]
+    plane.close()
+
+
+async def test_infer_many_answers_each_request_or_its_own_error(manager: ModelManager) -> None:
+    plane = DataPlane(ModelRegistry(manager), max_rows=10)
+    good, bad, too_many = FLOWER, {"instances": [[1.0, 2.0]]}, [FLOWER] * 11
+    answers = await plane.infer_many(None, [good, bad, too_many, good])
+    assert answers[0] == answers[3] == await plane.infer(None, None, good)
+    assert [a.code for a in answers[1:3]] == ["wrong_row_length", "too_many_rows"]
+    [unknown] = await plane.infer_many("no-such-model", [good])
+    assert isinstance(unknown, RequestError) and unknown.code == "unknown_model"
+    plane.close()

@@ -17,7 +17,7 @@ from tritonclient.utils import InferenceServerException
 
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.contract import ModelError
-from predictor.dataplane import DataPlane
+from predictor.dataplane import JSON, DataPlane
 from predictor.inference import predict_together
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.metrics import Metrics
@@ -77,13 +77,13 @@ async def test_a_regressor_answers_scikit_learns_value_in_every_form(tmp_path: P
     plane = await plane_for(tmp_path, REGRESSOR)
     fitted = models.diabetes_forest()
     expected = fitted.estimator.predict(fitted.rows.iloc[:3])
-    one = await plane.predict(DIABETES_ROW)
+    one = await plane.infer(None, None, DIABETES_ROW)
     assert set(one) == {"value", "model_version"} and one["model_version"] == VERSION
     assert one["value"] == pytest.approx(expected[0], rel=1e-5)
-    array = plane.predict_now(diabetes_rows(3))
+    array = await plane.infer(None, None, diabetes_rows(3), off_loop=True)
     assert [a["value"] for a in array] == pytest.approx(expected.tolist(), rel=1e-5)
     rows = [list(r.values()) for r in diabetes_rows(3)]
-    instances = await plane.predict({"instances": rows})
+    instances = await plane.infer(None, None, {"instances": rows})
     assert [p["value"] for p in instances["predictions"]] == pytest.approx(expected, rel=1e-5)
 
 
@@ -91,7 +91,7 @@ async def test_a_two_target_regressor_answers_values_in_target_order(tmp_path: P
     plane = await plane_for(tmp_path, TWO_TARGETS)
     fitted = models.diabetes_two_targets()
     expected = fitted.estimator.predict(fitted.rows.iloc[:2])
-    answers = await plane.predict(diabetes_rows(2))
+    answers = await plane.infer(None, None, diabetes_rows(2))
     assert [set(a) for a in answers] == [{"values", "model_version"}] * 2
     np.testing.assert_allclose([a["values"] for a in answers], expected, rtol=1e-5)
 
@@ -100,13 +100,13 @@ async def test_an_outlier_detector_answers_decision_function_and_the_flag(tmp_pa
     plane = await plane_for(tmp_path, OUTLIER)
     fitted = models.isolation_forest()
     far = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the data: an outlier
-    answers = await plane.predict([DIABETES_ROW, far])
+    answers = await plane.infer(None, None, [DIABETES_ROW, far])
     frame = pd.DataFrame([DIABETES_ROW, far])
     scores = fitted.estimator.decision_function(frame)
     assert [a["score"] for a in answers] == pytest.approx(scores.tolist(), abs=1e-5)
     flags = (fitted.estimator.predict(frame) == -1).tolist()
     assert [a["outlier"] for a in answers] == flags == [False, True]
-    single = plane.predict_now(far)
+    single = await plane.infer(None, None, far, off_loop=True)
     assert set(single) == {"outlier", "score", "model_version"} and single["outlier"] is True
 
 
@@ -115,12 +115,12 @@ async def test_a_dataframe_pipeline_takes_strings_by_name(tmp_path: Path) -> Non
     fitted = models.column_transformer_pipeline()
     frame = fitted.rows.iloc[:20]
     requests = frame.to_dict(orient="records")
-    answers = await plane.predict(requests)
+    answers = await plane.infer(None, None, requests)
     assert [a["label"] for a in answers] == fitted.estimator.predict(frame).tolist()
     probabilities = [a["probabilities"]["failing"] for a in answers]
     expected = fitted.estimator.predict_proba(frame)[:, 0]
     assert probabilities == pytest.approx(expected.tolist(), abs=1e-5)
-    one = await plane.predict(MACHINE)
+    one = await plane.infer(None, None, MACHINE)
     assert one["label"] == fitted.estimator.predict(pd.DataFrame([MACHINE]))[0]
 
 
@@ -149,14 +149,16 @@ async def test_typed_requests_get_clear_errors(
 ) -> None:
     plane = await plane_for(tmp_path, PIPELINE)
     with pytest.raises(RequestError) as caught:
-        await plane.predict(body)
+        await plane.infer(None, None, body)
     assert caught.value.code == code and words in caught.value.message
-    assert (await plane.predict(MACHINE))["model_version"] == VERSION  # still serving
+    assert (await plane.infer(None, None, MACHINE))["model_version"] == VERSION  # still serving
 
 
 async def test_an_integral_float_feeds_an_int64_input(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, PIPELINE)
-    assert await plane.predict({**MACHINE, "starts": 3.0}) == await plane.predict(MACHINE)
+    assert await plane.infer(None, None, {**MACHINE, "starts": 3.0}) == await plane.infer(
+        None, None, MACHINE
+    )
 
 
 async def test_instances_rows_feed_a_model_of_numeric_typed_inputs(tmp_path: Path) -> None:
@@ -164,10 +166,12 @@ async def test_instances_rows_feed_a_model_of_numeric_typed_inputs(tmp_path: Pat
     assert [s.type for s in plane.model().contract.inputs] == ["float", "int64"]
     fitted = wear_regressor()
     rows = fitted.rows.iloc[:3].to_numpy().tolist()  # floats only: 4.0 feeds the int64 input
-    answer = await plane.predict({"instances": rows})
+    answer = await plane.infer(None, None, {"instances": rows})
     expected = fitted.estimator.predict(fitted.rows.iloc[:3])
     assert [p["value"] for p in answer["predictions"]] == pytest.approx(expected, rel=1e-5)
-    one = await plane.predict({"vibration": 3, "starts": 4})  # an int feeds the float input
+    one = await plane.infer(
+        None, None, {"vibration": 3, "starts": 4}
+    )  # an int feeds the float input
     assert one["value"] == pytest.approx(fitted.estimator.predict(
         pd.DataFrame({"vibration": [3.0], "starts": [4]}))[0], rel=1e-5)  # fmt: skip
     for body, code in (
@@ -178,7 +182,7 @@ async def test_instances_rows_feed_a_model_of_numeric_typed_inputs(tmp_path: Pat
         ({"instances": [[3.0, 4]], "id": 1}, "unknown_field"),
     ):
         with pytest.raises(RequestError) as caught:
-            await plane.predict(body)
+            await plane.infer(None, None, body)
         assert caught.value.code == code
 
 
@@ -192,7 +196,7 @@ async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path)
     bodies: list[Any] = [frame.iloc[:2].to_dict(orient="records"), {**MACHINE, "site": 1}]
     bodies += [frame.iloc[2:].to_dict(orient="records"), MACHINE]
     messages = [Incoming(json.dumps(b).encode(), f"m-{i}", {}) for i, b in enumerate(bodies)]
-    together = answerer.answer_many(messages)
+    together = await answerer.answer_many(messages)
     model = {"model": PIPELINE}
     # The three good messages' seven rows went through one inference call.
     calls = metrics.registry.get_sample_value("predictor_inference_duration_seconds_count", model)
@@ -200,7 +204,7 @@ async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path)
         1,
         7,
     )
-    alone = [answerer.answer(m) for m in messages]
+    alone = [await answerer.answer(m) for m in messages]
     assert [[(o.output, json.loads(o.body)) for o in a] for a in together] == [
         [(o.output, json.loads(o.body)) for o in a] for a in alone
     ]
@@ -209,10 +213,9 @@ async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path)
 
 def test_multi_input_batches_merge_into_one_call_and_split_back() -> None:
     model = loaded(PIPELINE)
-    plane = DataPlane(ModelRegistry(ModelManager(Path("/nonexistent"), None)), max_rows=10)
     frame = models.column_transformer_pipeline().rows.iloc[:5]
-    first = plane.parse(model, frame.iloc[:2].to_dict(orient="records")).rows
-    second = plane.parse(model, frame.iloc[2:].to_dict(orient="records")).rows
+    first = JSON.parse(model, frame.iloc[:2].to_dict(orient="records"), 10)[0]
+    second = JSON.parse(model, frame.iloc[2:].to_dict(orient="records"), 10)[0]
     assert isinstance(first, Columns) and len(first) == 2
     shares = predict_together(model, [first, second], None)
     assert [len(s.labels) for s in shares] == [2, 3]
@@ -399,14 +402,14 @@ async def test_a_shadow_of_a_typed_model_sees_its_columns_and_a_regressor_is_not
         plane = await plane_for(tmp_path, name)
         plane.registry.shadow_slot(name).swap(loaded(name))  # the same model, another session
         body = MACHINE if name == PIPELINE else DIABETES_ROW
-        await plane.predict([body, body])
-        assert plane.shadows.wait_idle()
-        stats = plane.shadows.stats(name)
+        await plane.infer(None, None, [body, body])
+        assert plane.wait_shadows_idle()
+        stats = plane.shadow_stats(name)
         if compared:
             assert stats is not None and (stats.rows, stats.agreed, stats.errors) == (2, 2, 0)
         else:  # a regressor's values would fill the label confusion matrix
             assert stats is None
-        plane.shadows.close()
+        plane.close()
 
 
 async def test_a_large_outlier_answer_is_split_into_parts_like_a_classifiers(
@@ -415,11 +418,11 @@ async def test_a_large_outlier_answer_is_split_into_parts_like_a_classifiers(
     plane = await plane_for(tmp_path, OUTLIER)
     rows = models.DIABETES.data.iloc[:50].to_numpy().tolist()
     body = json.dumps({"instances": rows}).encode()
-    whole = plane.predict_now({"instances": rows})
+    whole = await plane.infer(None, None, {"instances": rows}, off_loop=True)
     answerer = MessageAnswerer(
         plane, max_message_bytes=1500, predictions_output="p", errors_output="e"
     )
-    parts = answerer.answer(Incoming(body, "big", {}))
+    parts = await answerer.answer(Incoming(body, "big", {}))
     assert len(parts) > 1 and {o.output for o in parts} == {"p"}
     assert all(len(o.body) <= 1500 for o in parts)
     joined = [p for o in parts for p in json.loads(o.body)["predictions"]]

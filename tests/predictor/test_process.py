@@ -145,6 +145,9 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
         # then (download.py and account.py load the storage SDK on the first request only).
         "predictor.iot.download_errors",
         "predictor.iot.messages",
+        "predictor.iot.message_workers",
+        "predictor.iot.sender",
+        "predictor.iot.twin_patch",
         "predictor.iot.wire",
         "predictor.iot.follower",  # PREDICTOR_MODEL_URL: imported in a worker thread (follow.py)
     }

@@ -50,7 +50,7 @@ def answerer(manager: ModelManager) -> MessageAnswerer:
 def test_every_message_gets_answers_on_one_output_that_fit_and_correlate(
     manager: ModelManager, body: bytes, properties: dict[str, str]
 ) -> None:
-    outgoing = answerer(manager).answer(Incoming(body, "m-1", properties))
+    outgoing = asyncio.run(answerer(manager).answer(Incoming(body, "m-1", properties)))
     assert outgoing
     assert {out.output for out in outgoing} in ({"predictions"}, {"errors"})
     for out in outgoing:
@@ -70,7 +70,7 @@ def test_direct_methods_answer_a_status_and_a_documented_payload(
     methods = DirectMethods(
         DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), update_state=lambda: None
     )
-    status, answer = methods.call(name, payload)
+    status, answer = asyncio.run(methods.call(name, payload))
     assert status in (200, 400, 404, 413, 422), (status, answer)
     json.dumps(answer)  # what the SDK will send must be JSON
     if status >= 400:

@@ -65,7 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     source = StorageSource(settings, manager)
     app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(load_model_at_start)
-    app.cleanup_ctx.append(stop_shadows)
+    app.cleanup_ctx.append(stop_plane)
     app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (follow.py)
     app.cleanup_ctx.append(
         edge_context(settings, app[PLANE], metrics, twin_took_over=source.twin_took_over)
@@ -94,7 +94,8 @@ async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-async def stop_shadows(app: web.Application) -> AsyncIterator[None]:
-    """At shutdown, drop the shadow comparisons still queued (their worker thread stops)."""
+async def stop_plane(app: web.Application) -> AsyncIterator[None]:
+    """At shutdown, drop the shadow comparisons still queued (their worker thread stops) and
+    end the inference threads (messages are drained before: the edge context stops first)."""
     yield
-    app[PLANE].shadows.close()
+    app[PLANE].close()

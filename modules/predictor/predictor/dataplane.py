@@ -1,13 +1,19 @@
 """The one way into inference, the same for every transport (HTTP, v2, messages, methods).
 
 Like MLServer's ``handlers/dataplane.py``, which serves REST and gRPC alike: the transports
-decode their bytes and encode their answers; the data plane finds the model, parses the JSON
-forms, runs the model (coalesced with concurrent requests, timed) and builds the answer.
+decode their bytes and encode their answers; ``DataPlane.infer`` finds the model, parses the
+request in the transport's form, runs the model and builds the answer. HTTP requests share
+one ONNX Runtime call per loop turn (``batching.py``, on the loop: its measured path); messages
+and direct methods run theirs on a worker thread, so a large message never stalls the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -21,8 +27,42 @@ from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel, Prediction, Rows
-from predictor.schema import Batch, RequestError
-from predictor.shadow import ShadowRunner
+from predictor.schema import RequestError
+from predictor.shadow import ShadowRunner, ShadowStats
+
+log = logging.getLogger(__name__)
+
+# Threads that run messages' and methods' inference: ONNX Runtime releases the GIL, and the
+# module answers a few messages at once (edge.py) besides a method call now and then.
+INFERENCE_THREADS = 2
+
+
+@dataclass(frozen=True)
+class Form:
+    """How a transport's decoded request becomes rows for a model, and its answer JSON.
+
+    ``parse(model, request, max_rows)`` gives the rows and what ``answer(model, parsed,
+    prediction)`` needs to build the answer in the request's own form."""
+
+    parse: Callable[[OnnxModel, Any, int], tuple[Rows, Any]]
+    answer: Callable[[OnnxModel, Any, Prediction], Any]
+
+
+def _parse_json(model: OnnxModel, value: Any, max_rows: int) -> tuple[Rows, Any]:
+    contract = model.contract
+    if contract.float_rows:  # one float tensor: the fast paths of schema.parse
+        batch = schema.parse(value, contract.feature_names, max_rows)
+    else:
+        batch = columns.parse(value, contract, max_rows)
+    return batch.rows, batch
+
+
+def _answer_json(model: OnnxModel, batch: Any, prediction: Prediction) -> Any:
+    return schema.answer(batch, prediction, model.contract)
+
+
+# The JSON forms of ``POST /predict`` (a row, rows, ``instances``...).
+JSON = Form(_parse_json, _answer_json)
 
 
 def checked(prediction: Prediction) -> Prediction:
@@ -41,6 +81,15 @@ def checked(prediction: Prediction) -> Prediction:
     return prediction
 
 
+@dataclass(frozen=True)
+class _Served:
+    """One request answered: its rows and prediction (for drift and shadows) and its answer."""
+
+    rows: Rows
+    prediction: Prediction
+    answer: Any
+
+
 class DataPlane:
     """Model lookup, parsing, inference and answers for every transport."""
 
@@ -53,18 +102,67 @@ class DataPlane:
         coalesce: bool = True,
         drift_window_rows: int = 0,
     ) -> None:
-        self.registry = registry
+        self.registry = registry  # the models (the control plane loads and swaps them)
         self.max_rows = max_rows
-        self.metrics = metrics
-        self.coalescer = Coalescer(metrics, enabled=coalesce)
-        self.shadows = ShadowRunner(metrics)
-        self.drift = DriftMonitor(metrics, window_rows=drift_window_rows)
-        self._watch = self.drift.enabled  # anything to hand served rows to besides shadows
+        self._metrics = metrics
+        self._coalescer = Coalescer(metrics, enabled=coalesce)
+        self._shadow_runner = ShadowRunner(metrics)
+        self._drift = DriftMonitor(metrics, window_rows=drift_window_rows)
+        self._watch = self._drift.enabled  # anything to hand served rows to besides shadows
+        self._threads = ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="inference")
 
-    def on_model_event(self, event: ModelEvent) -> None:
-        """Follow the store: an unloaded model's drift window goes with it."""
-        if event.change is Change.UNLOADED and event.previous is not None:
-            self.drift.forget(event.previous.name)
+    # -- the seam ------------------------------------------------------------------------------
+
+    async def infer(
+        self,
+        name: str | None,
+        version: str | None,
+        decoded: Any,
+        *,
+        form: Form = JSON,
+        off_loop: bool = False,
+    ) -> Any:
+        """The answer to one decoded request for model ``name`` (None: the default) at
+        ``version`` (None: whichever serves), in the form the request came in.
+
+        On the loop, coalesced with the other requests of this loop turn (HTTP); with
+        ``off_loop``, parsed and run on an inference thread (messages, direct methods). Raises
+        ``RequestError`` for what the caller should change, anything else for a model failing.
+        """
+        model = self.model(name, version)
+        if off_loop:
+            served = await self._on_thread(
+                _serve, model, decoded, form, self.max_rows, self._metrics
+            )
+        else:
+            rows, parsed = form.parse(model, decoded, self.max_rows)
+            prediction = checked(await self._coalescer.predict(model, rows))
+            served = _Served(rows, prediction, form.answer(model, parsed, prediction))
+        self._observe(model, served)
+        return served.answer
+
+    async def infer_many(
+        self, name: str | None, decoded: Sequence[Any], *, form: Form = JSON, off_loop: bool = True
+    ) -> list[Any]:
+        """The answers to requests that are ready together (grouped messages), in order: each
+        an answer or the exception it raised alone. Their rows share one ONNX Runtime call, on
+        an inference thread (on the loop without ``off_loop``: for a few rows only); if that
+        call fails, each request is run alone."""
+        try:
+            model = self.model(name)
+        except RequestError as exc:
+            return [exc for _ in decoded]
+        args = (model, decoded, form, self.max_rows, self._metrics)
+        results = await self._on_thread(_serve_many, *args) if off_loop else _serve_many(*args)
+        for result in results:
+            if isinstance(result, _Served):
+                self._observe(model, result)
+        return [r.answer if isinstance(r, _Served) else r for r in results]
+
+    async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+
+    # -- what the transports may ask besides inference -----------------------------------------
 
     def model(self, name: str | None = None, version: str | None = None) -> OnnxModel:
         """The model to use for one whole request (a swap meanwhile does not change it).
@@ -91,62 +189,90 @@ class DataPlane:
             )
         return model
 
-    def parse(self, model: OnnxModel, value: Any) -> Batch:
-        """A decoded JSON request in any accepted form, as a validated batch for ``model``."""
-        contract = model.contract
-        if contract.float_rows:  # one float tensor: the fast paths of schema.parse
-            return schema.parse(value, contract.feature_names, self.max_rows)
-        return columns.parse(value, contract, self.max_rows)
+    @property
+    def drift_enabled(self) -> bool:
+        return self._drift.enabled
 
-    async def infer(self, model: OnnxModel, rows: Rows) -> Prediction:
-        """``model`` on ``rows``, in one call with the other requests of this loop turn."""
-        prediction = checked(await self.coalescer.predict(model, rows))
-        if self._watch or self.registry.shadows:
-            self._served(model, rows, prediction)
-        return prediction
+    def drift_summaries(self) -> dict[str, dict[str, Any]]:
+        """Each model's drift summary, from the rows served since the last call (the gauges
+        are set on the way)."""
+        return self._drift.refresh()
 
-    def infer_now(self, model: OnnxModel, rows: Rows) -> Prediction:
-        """``model`` on ``rows`` at once, in this call (for callers that are not coroutines)."""
-        prediction = checked(predict_rows(model, rows, self.metrics))
-        if self._watch or self.registry.shadows:
-            self._served(model, rows, prediction)
-        return prediction
+    def shadow_stats(self, name: str) -> ShadowStats | None:
+        """The comparison of ``name``'s shadow with it so far, if it has one."""
+        return self._shadow_runner.stats(name)
 
-    def infer_together(self, model: OnnxModel, batches: Sequence[Rows]) -> list[Prediction]:
-        """Batches that are ready together (grouped messages) in one call, one share each."""
-        shares = [checked(share) for share in predict_together(model, batches, self.metrics)]
-        if self._watch or self.registry.shadows:
-            for rows, share in zip(batches, shares, strict=True):
-                self._served(model, rows, share)
-        return shares
+    def forget_shadow(self, name: str) -> None:
+        """Drop ``name``'s shadow comparison (its shadow was replaced or removed)."""
+        self._shadow_runner.forget(name)
 
-    def _served(self, model: OnnxModel, rows: Rows, live: Prediction) -> None:
+    def wait_shadows_idle(self, timeout: float = 10.0) -> bool:
+        """Whether the shadows caught up with the rows served, within ``timeout`` seconds."""
+        return self._shadow_runner.wait_idle(timeout)
+
+    def on_model_event(self, event: ModelEvent) -> None:
+        """Follow the store: an unloaded model's drift window goes with it."""
+        if event.change is Change.UNLOADED and event.previous is not None:
+            self._drift.forget(event.previous.name)
+
+    def close(self) -> None:
+        """At shutdown: drop the queued shadow comparisons; the inference threads end."""
+        self._shadow_runner.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def _observe(self, model: OnnxModel, served: _Served) -> None:
         """Hand served rows and the live answer to drift tracking and to the model's shadow."""
+        if not self._watch and not self.registry.shadow_slots:
+            return
+        rows, live = served.rows, served.prediction
         # Drift is tracked for models over one float tensor (the profile's inputs by column);
         # typed-input models are not tracked yet (docs/predictor.md, Drift).
         if self._watch and model.contract.float_rows:
-            self.drift.observe(model, cast(Any, rows), live.labels)
+            self._drift.observe(model, cast(Any, rows), live.labels)
         shadow = self.registry.shadow_of(model.name)
         # The runner compares labels and counts them in a confusion matrix: a regressor's
         # "labels" are its values, all different, so it is not compared until it compares values.
         if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
-            # takes Columns too; its annotation (shadow.py, the lead's) still says an array.
-            self.shadows.observe(model.name, shadow, cast(Any, rows), live)
+            # takes Columns too; its annotation (shadow.py) still says an array.
+            self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
 
-    @staticmethod
-    def answer(model: OnnxModel, batch: Batch, prediction: Prediction) -> Any:
-        """The JSON answer, in the form the request came in."""
-        return schema.answer(batch, prediction, model.contract)
 
-    async def predict(self, value: Any, name: str | None = None) -> Any:
-        """The answer to a decoded JSON request (``POST /predict``), coalesced."""
-        model = self.model(name)
-        batch = self.parse(model, value)
-        return self.answer(model, batch, await self.infer(model, batch.rows))
+def _serve(
+    model: OnnxModel, decoded: Any, form: Form, max_rows: int, metrics: Metrics | None
+) -> _Served:
+    """One request, parsed, run and answered (on an inference thread)."""
+    rows, parsed = form.parse(model, decoded, max_rows)
+    prediction = checked(predict_rows(model, rows, metrics))
+    return _Served(rows, prediction, form.answer(model, parsed, prediction))
 
-    def predict_now(self, value: Any, name: str | None = None) -> Any:
-        """``predict``, answered in this call (the ``predict`` direct method)."""
-        model = self.model(name)
-        batch = self.parse(model, value)
-        return self.answer(model, batch, self.infer_now(model, batch.rows))
+
+def _serve_many(
+    model: OnnxModel, decoded: Sequence[Any], form: Form, max_rows: int, metrics: Metrics | None
+) -> list[_Served | Exception]:
+    """``_serve`` for each request, their rows in one call (on an inference thread)."""
+    results: list[_Served | Exception | None] = []
+    parsed: list[tuple[int, Rows, Any]] = []
+    for i, value in enumerate(decoded):
+        try:
+            rows, batch = form.parse(model, value, max_rows)
+        except RequestError as exc:
+            results.append(exc)
+        else:
+            results.append(None)  # its answer comes below
+            parsed.append((i, rows, batch))
+    if len(parsed) > 1:
+        try:
+            shares = predict_together(model, [rows for _, rows, _ in parsed], metrics)
+            for (i, rows, batch), share in zip(parsed, shares, strict=True):
+                results[i] = _Served(rows, checked(share), form.answer(model, batch, share))
+            return [result for result in results if result is not None]
+        except Exception:  # one request's rows may break the model: alone, only it fails
+            log.warning("a grouped prediction failed; predicting the requests one by one")
+    for i, rows, batch in parsed:
+        try:
+            prediction = checked(predict_rows(model, rows, metrics))
+            results[i] = _Served(rows, prediction, form.answer(model, batch, prediction))
+        except Exception as exc:  # a model that breaks at run time must not stop the module
+            results[i] = exc
+    return [result for result in results if result is not None]

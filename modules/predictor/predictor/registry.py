@@ -53,7 +53,7 @@ class ModelRegistry:
         self.max_named = max_named
         self._named: dict[str, ModelManager] = {}
         # Shadow slots, keyed by the name of the live model they shadow (shadow.py).
-        self.shadows: dict[str, ModelManager] = {}
+        self.shadow_slots: dict[str, ModelManager] = {}
         self._listeners: list[Listener] = []
 
     def subscribe(self, listener: Listener) -> None:
@@ -93,20 +93,20 @@ class ModelRegistry:
 
         Shadows do not count towards ``max_named``: one per served model at most.
         """
-        slot = self.shadows.get(name)
+        slot = self.shadow_slots.get(name)
         if slot is None:
             check_name(name)
             slot = self._new_slot(SHADOW_DIR, name)
-            self.shadows[name] = slot
+            self.shadow_slots[name] = slot
         return slot
 
     def shadow_of(self, name: str) -> OnnxModel | None:
-        slot = self.shadows.get(name)
+        slot = self.shadow_slots.get(name)
         return None if slot is None else slot.current
 
     async def drop_shadow(self, name: str) -> bool:
         """Stop the shadow of ``name`` and drop its cache; False if there was none."""
-        return await _drop(self.shadows, name, "shadow of %s removed")
+        return await _drop(self.shadow_slots, name, "shadow of %s removed")
 
     def _new_slot(self, folder: str, name: str) -> ModelManager:
         """An empty slot, with the default slot's threads, signing key and check limits."""
@@ -160,7 +160,7 @@ class ModelRegistry:
                 continue
             await shadow.load_at_start()
             if shadow.current is None:
-                self.shadows.pop(name, None)
+                self.shadow_slots.pop(name, None)
 
     async def unload(self, name: str) -> bool:
         """Stop serving the named model ``name`` and drop its cache; False if it was not there."""

@@ -14,13 +14,13 @@ from predictor.schema import RequestError
 
 async def predict(request: web.Request) -> web.Response:
     value = await read_json(request)
-    return json_response(await request.app[PLANE].predict(value))
+    return json_response(await request.app[PLANE].infer(None, None, value))
 
 
 async def predict_named(request: web.Request) -> web.Response:
     value = await read_json(request)
     name = request.match_info["name"]
-    return json_response(await request.app[PLANE].predict(value, name))
+    return json_response(await request.app[PLANE].infer(name, None, value))
 
 
 async def info(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    request.app[PLANE].drift.refresh()  # the drift gauges, from the rows served since the last
+    request.app[PLANE].drift_summaries()  # the drift gauges, from the rows served since the last
     return web.Response(
         body=request.app[METRICS].render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )

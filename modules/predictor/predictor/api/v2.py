@@ -8,6 +8,8 @@ protocol's REST document says; errors are ``{"error": "message"}`` (statuses fro
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from predictor import __version__
@@ -16,10 +18,24 @@ from predictor.api.local import served_or_raise
 from predictor.api.reply import json_response
 from predictor.api.state import PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
-from predictor.runtime import OnnxModel
+from predictor.dataplane import Form
+from predictor.runtime import OnnxModel, Prediction, Rows
 
 SERVER_NAME = "iotedge-predictor"
 HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+def _parse(model: OnnxModel, decoded: tuple[bytes, str | None], max_rows: int) -> tuple[Rows, Any]:
+    parsed = parse_infer(decoded[0], decoded[1], model, max_rows)
+    return parsed.rows, parsed
+
+
+def _answer(model: OnnxModel, parsed: Any, prediction: Prediction) -> Any:
+    return infer_response(model, parsed, prediction)
+
+
+# An infer request's body (and its JSON header's length, for binary tensors) and its answer.
+TENSORS = Form(_parse, _answer)
 
 
 def _model(request: web.Request) -> OnnxModel:
@@ -67,11 +83,9 @@ async def infer(request: web.Request) -> web.Response:
     # Triton's clients post bytes, which aiohttp labels application/octet-stream.
     check_content_type(request, also=("application/octet-stream",))
     body = await read_body(request)
-    plane = request.app[PLANE]
-    model = _model(request)  # one model for the whole request, even if a swap happens now
-    parsed = parse_infer(body, request.headers.get(HEADER_LENGTH), model, plane.max_rows)
-    prediction = await plane.infer(model, parsed.rows)
-    return json_response(infer_response(model, parsed, prediction))
+    decoded = (body, request.headers.get(HEADER_LENGTH))
+    name, version = request.match_info["name"], request.match_info.get("version")
+    return json_response(await request.app[PLANE].infer(name, version, decoded, form=TENSORS))
 
 
 def add_routes(app: web.Application) -> None:

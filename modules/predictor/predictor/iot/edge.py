@@ -10,31 +10,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import re
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from azure.iot.device import Message, MethodRequest, MethodResponse
+from azure.iot.device import MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
-from azure.iot.device.exceptions import ServiceError
-from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_never, wait_exponential
 
 from predictor.dataplane import DataPlane
-from predictor.iot import wire
 from predictor.iot.desired_version import HandledVersion
 from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
-from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
+from predictor.iot.message_workers import MessageWorkers
+from predictor.iot.messages import MessageAnswerer
 from predictor.iot.methods import DirectMethods
 from predictor.iot.monitoring import Monitoring
-from predictor.iot.reporter import ReportRefusedError, TwinReporter
-from predictor.iot.shadows import ShadowControl
+from predictor.iot.reporter import TwinReporter
+from predictor.iot.sender import OutputSender
+from predictor.iot.shadow_control import ShadowControl
 from predictor.iot.slots import TwinSlots
 from predictor.iot.target import ModelTarget, TargetError, parse_target
+from predictor.iot.twin_patch import patch_reported
 from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
+from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
 from predictor.runtime import OnnxModel, runtime_versions
 from predictor.settings import Settings
@@ -43,12 +41,6 @@ from predictor.store import ModelManager
 log = logging.getLogger(__name__)
 
 MODEL: tuple[str] = ("model",)  # the default model's reported part
-
-# How many input messages are answered at once: sends wait for edgeHub's acknowledgement, so a
-# few in flight keep the link busy without reordering much.
-MESSAGE_WORKERS = 4
-# At most this many waiting messages are answered together by one worker.
-MAX_GROUPED_MESSAGES = 16
 
 
 class EdgeModule:
@@ -61,8 +53,8 @@ class EdgeModule:
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
         self.registry = plane.registry
         # Every reported property goes through this one reporter (reporter.py).
         self.reporter = TwinReporter(
@@ -87,7 +79,7 @@ class EdgeModule:
             reporter=self.reporter,
             parse=self._parse_target,
         )
-        self.shadows = ShadowControl(
+        self.shadow_control = ShadowControl(
             plane,
             new_updater=self._new_updater,
             reporter=self.reporter,
@@ -102,11 +94,19 @@ class EdgeModule:
             message=self._send_monitoring if settings.monitoring_output else None,
             max_message_bytes=settings.max_message_bytes,
         )
-        self.answerer = MessageAnswerer(
+        self.sender = OutputSender(self.link)
+        answerer = MessageAnswerer(
             plane,
             max_message_bytes=settings.max_message_bytes,
             predictions_output=settings.predictions_output,
             errors_output=settings.errors_output,
+        )
+        self.messages = MessageWorkers(
+            answerer,
+            self.sender,
+            metrics,
+            telemetry_input=settings.telemetry_input,
+            model_inputs=lambda: self.registry.named,
         )
         self.methods = DirectMethods(plane, update_state=lambda: self.reporter.value(MODEL))
         # Called when the twin's desired ``model`` names a target: the twin wins over
@@ -119,11 +119,10 @@ class EdgeModule:
         """Connect and subscribe, retrying until edgeHub answers; then keep the link healthy."""
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
-        self._tasks.append(asyncio.create_task(self.shadows.run(), name="shadow-reports"))
-        if self.monitoring.plane.drift.enabled or self.settings.monitoring_output:
+        self._tasks.append(asyncio.create_task(self.shadow_control.run(), name="shadow-reports"))
+        if self.monitoring.plane.drift_enabled or self.settings.monitoring_output:
             self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
-        for index in range(MESSAGE_WORKERS):
-            self._tasks.append(asyncio.create_task(self._answer_messages(), name=f"msg-{index}"))
+        self._tasks += self.messages.start()
         await self.link.start()
         log.info("connected to edgeHub; listening on input %s", self.settings.telemetry_input)
 
@@ -148,7 +147,7 @@ class EdgeModule:
         async with asyncio.timeout(self.settings.iot_timeout_seconds):
             await self._read_twin()
         await self._set_handler(client, "on_method_request_received", self._on_method)
-        await self._set_handler(client, "on_message_received", self._on_message)
+        await self._set_handler(client, "on_message_received", self.messages.receive)
         # Reported last: once the twin says what runs, the module answers everything.
         await self._report_if_needed()
 
@@ -157,7 +156,7 @@ class EdgeModule:
         if self.reporter.value(MODEL) is None:
             self.reporter.set(MODEL, running_state(self.manager.current))
         self.models.adopt(self.registry.named)  # restored from the cache at start
-        self.shadows.slots.adopt(self.registry.shadows)
+        self.shadow_control.slots.adopt(self.registry.shadow_slots)
         self.reporter.set(("runtime",), runtime_versions())  # for fleet queries
         await self.reporter.flush()
 
@@ -167,12 +166,13 @@ class EdgeModule:
 
     async def shutdown(self, grace: float) -> None:
         """Answer the messages already received, then disconnect."""
-        try:
-            async with asyncio.timeout(grace):
-                await self._inbox.join()
-        except TimeoutError:
-            log.warning("%d input messages unanswered at shutdown", self._inbox.qsize())
-        tasks = [*self._tasks, *self.models.tasks(), *self.shadows.slots.tasks()]
+        await self.messages.drain(grace)
+        tasks = [
+            *self._tasks,
+            *self._calls,
+            *self.models.tasks(),
+            *self.shadow_control.slots.tasks(),
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -233,7 +233,7 @@ class EdgeModule:
         if "models" in desired or whole:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
-            self.shadows.handle(desired.get("shadow"), whole=whole)
+            self.shadow_control.handle(desired.get("shadow"), whole=whole)
         if "model" not in desired or desired["model"] is None:
             return
         try:
@@ -242,7 +242,7 @@ class EdgeModule:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
             state = failed_state(value.get("version"), value.get("sha256"), str(exc))
-            asyncio.get_running_loop().create_task(self.report_model(state))
+            self._spawn(self.report_model(state))
             return
         self.on_twin_model()
         self.updater.submit(target)
@@ -258,7 +258,7 @@ class EdgeModule:
     async def _send_monitoring(self, body: bytes) -> None:
         """The monitoring summary on its output (sent like an answer: retried, never lost)."""
         output = self.settings.monitoring_output
-        await self.send(Outgoing(body, output, None, {"type": "monitoring"}))
+        await self.sender.send(Outgoing(body, output, None, {"type": "monitoring"}))
 
     async def _report_live(self, name: str, model: OnnxModel) -> None:
         """Report what serves under ``name`` now (after a shadow's promotion)."""
@@ -271,129 +271,15 @@ class EdgeModule:
         return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
 
     async def _patch_reported(self, patch: dict[str, Any]) -> None:
-        """Send one reported patch (the reporter's ``SendPatch``): ReportRefusedError when edgeHub
-        answers 4xx, any other error when it may take it later."""
-        client = self.client
-        if client is None:
-            raise ConnectionError("no connection to edgeHub")
         try:
             async with asyncio.timeout(self.settings.iot_timeout_seconds):
-                await client.patch_twin_reported_properties(patch)
-        except Exception as exc:
-            status = _service_status(exc)
-            if status is not None and 400 <= status < 500:
-                raise ReportRefusedError(f"status {status}") from exc
+                await patch_reported(self.client, patch)
+        except TimeoutError as exc:  # may pass later: not a refusal
             raise ConnectionError(describe(exc)) from exc
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property (kept and sent again after a reconnect if it fails)."""
         await self.reporter.report(MODEL, state)
-
-    # -- messages --------------------------------------------------------------------------------
-
-    async def _answer_messages(self) -> None:
-        while True:
-            # The messages already waiting are answered together: their rows share one
-            # inference call, and their answers are sent side by side.
-            messages = [await self._inbox.get()]
-            while len(messages) < MAX_GROUPED_MESSAGES and not self._inbox.empty():
-                messages.append(self._inbox.get_nowait())
-            try:
-                await self._answer(messages)
-            except Exception:
-                log.exception("input messages could not be answered")
-            finally:
-                for _ in messages:
-                    self._inbox.task_done()
-
-    async def _answer(self, messages: list[Message]) -> None:
-        answers: list[list[Outgoing]] = [[] for _ in messages]
-        telemetry: list[tuple[int, Incoming]] = []
-        for i, message in enumerate(messages):
-            properties = wire.carried_properties(message.custom_properties)
-            incoming = Incoming(
-                body=_as_bytes(message.data),
-                message_id=message.message_id,
-                properties=properties,
-                # The application property ``model`` names the model; else the default one.
-                model=properties.get("model") or None,
-            )
-            if message.input_name == self.settings.telemetry_input:
-                telemetry.append((i, incoming))
-            elif message.input_name in self.registry.named:  # a model's own input
-                telemetry.append((i, dataclasses.replace(incoming, model=message.input_name)))
-            else:
-                answers[i] = [
-                    self.answerer.error(
-                        incoming,
-                        "unknown_input",
-                        f"input {message.input_name!r} is not {self.settings.telemetry_input!r}",
-                    )
-                ]
-        grouped = self.answerer.answer_many([incoming for _, incoming in telemetry])
-        for (i, _), outgoing in zip(telemetry, grouped, strict=True):
-            answers[i] = outgoing
-        predictions = self.settings.predictions_output
-        results: Counter[str] = Counter()
-        for outgoing in answers:
-            assert outgoing
-            results["predicted" if outgoing[0].output == predictions else "error"] += 1
-        for result, count in results.items():  # one update a label, not one a message
-            self.metrics.messages.labels(result=result).inc(count)
-        await asyncio.gather(*(self._send_all(outgoing) for outgoing in answers))
-
-    async def _send_all(self, outgoing: list[Outgoing]) -> None:
-        for out in outgoing:  # the parts of one answer, in order
-            try:
-                await self.send(out)
-            except wire.UnsendableError as exc:
-                if out.output != self.settings.predictions_output:
-                    log.error("an error for message %s was refused: %s", out.correlation_id, exc)
-                    return
-                # Sized to fit, so this means the sizing is wrong: still one answer, an error.
-                log.error("the answer to message %s was refused: %s", out.correlation_id, exc)
-                await self._send_all([self.answerer.unsendable(out, str(exc))])
-                return
-
-    async def send(self, out: Outgoing) -> None:
-        """Send until edgeHub acknowledges it: an answer is never dropped on a broken link.
-
-        At least once: an output sent on a link that then broke is sent again on the next one,
-        so edgeHub may get it twice (same message id and correlation id). A message that the
-        SDK refuses for itself (too large, say) is never tried again: ``UnsendableError``.
-        """
-        message = wire.to_message(out)
-        wire.check_sendable(message)
-        try:
-            # Most sends succeed at once; the retry machinery costs ~30 us a message, so it
-            # starts only after a failure (BENCHMARKS.md, the message path).
-            await self.link.send_to_output(message, out.output)
-            return
-        except Exception as exc:
-            if wire.is_unsendable(exc):
-                raise wire.UnsendableError(describe(exc)) from exc
-            log.warning("sending to output %s failed (%s); trying again", out.output, describe(exc))
-        async for attempt in AsyncRetrying(
-            retry=retry_if_not_exception_type(wire.UnsendableError),
-            wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_never,
-            before_sleep=lambda state: log.warning(
-                "sending to output %s failed (%s); trying again",
-                out.output,
-                describe(state.outcome.exception() if state.outcome else None),
-            ),
-            reraise=True,
-        ):
-            with attempt:
-                await self._send_once(message, out.output)
-
-    async def _send_once(self, message: Message, output: str) -> None:
-        try:
-            await self.link.send_to_output(message, output)
-        except Exception as exc:
-            if wire.is_unsendable(exc):
-                raise wire.UnsendableError(describe(exc)) from exc
-            raise
 
     # -- SDK callbacks (on the SDK's threads: hand over to the loop and return) ----------------
 
@@ -401,41 +287,23 @@ class EdgeModule:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(callback, *args)
 
-    def _on_message(self, message: Message) -> None:
-        self._call_soon(self._inbox.put_nowait, message)
-
     def _on_desired_patch(self, patch: dict[str, Any]) -> None:
         self._call_soon(self.handle_desired, patch)
 
     def _on_method(self, request: MethodRequest) -> None:
-        assert self._loop is not None
-        asyncio.run_coroutine_threadsafe(self._answer_method(request), self._loop)
+        self._call_soon(self._spawn, self._answer_method(request))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task, kept until it ends (the loop keeps only a weak reference)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._calls.add(task)
+        task.add_done_callback(self._calls.discard)
 
     async def _answer_method(self, request: MethodRequest) -> None:
         assert self.client is not None
-        status, payload = self.methods.call(request.name, request.payload)
+        status, payload = await self.methods.call(request.name, request.payload)
         response = MethodResponse.create_from_method_request(request, status, payload)
         try:
             await self.client.send_method_response(response)
         except Exception as exc:
             log.warning("could not answer direct method %s: %s", request.name, exc)
-
-
-def _service_status(exc: BaseException) -> int | None:
-    """The status edgeHub answered a twin operation with, if that is what failed: the SDK
-    raises ``ClientError`` caused by ``ServiceError("twin operation returned status 400")``."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ServiceError):
-            found = re.search(r"status (\d{3})", str(seen))
-            return int(found.group(1)) if found else None
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _as_bytes(data: Any) -> bytes:
-    if isinstance(data, bytes | bytearray):
-        return bytes(data)
-    if isinstance(data, str):
-        return data.encode()
-    return b"" if data is None else str(data).encode()

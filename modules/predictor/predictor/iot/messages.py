@@ -10,43 +10,36 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from predictor import jsonio, schema
-from predictor.dataplane import DataPlane
+from predictor.dataplane import JSON, DataPlane, Form
 from predictor.errors import answer_for
 from predictor.iot import wire
+from predictor.iot.wire import Incoming, Outgoing
+from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
+
+__all__ = ["Incoming", "MessageAnswerer", "Outgoing"]
 
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
+# Messages whose bodies add up to at most this many bytes (a few rows) are answered on the
+# event loop: the thread hop would cost more than their ONNX Runtime call, which holds the loop
+# no longer than one coalesced call of HTTP requests. Larger ones go to an inference thread.
+ON_LOOP_BYTES = 2048
 # An error's text is cut to this many characters when the whole error would not fit.
 ERROR_TEXT_CHARACTERS = 1000
 
 
-@dataclass
-class Outgoing:
-    """A message to send: body, output name and the properties edgeHub carries along."""
-
-    body: bytes
-    output: str
-    correlation_id: str | None
-    properties: dict[str, str] = field(default_factory=dict)
-    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+def _parse_body(model: OnnxModel, body: bytes, max_rows: int) -> tuple[Any, Any]:
+    return JSON.parse(model, schema.decode_json(body), max_rows)
 
 
-@dataclass(frozen=True)
-class Incoming:
-    """What the module needs of an input message, independent of the SDK's Message class."""
-
-    body: bytes
-    message_id: str | None
-    properties: dict[str, str]
-    model: str | None = None  # the model it is for; None: the default model
+# A message's body: JSON in the forms of ``POST /predict``, decoded on the inference thread.
+BODY = Form(_parse_body, JSON.answer)
 
 
 def _dumps(value: Any) -> bytes:
@@ -72,10 +65,10 @@ class MessageAnswerer:
         self.predictions_output = predictions_output
         self.errors_output = errors_output
 
-    def answer(self, message: Incoming) -> list[Outgoing]:
-        return self.answer_many([message])[0]
+    async def answer(self, message: Incoming) -> list[Outgoing]:
+        return (await self.answer_many([message]))[0]
 
-    def answer_many(self, messages: Sequence[Incoming]) -> list[list[Outgoing]]:
+    async def answer_many(self, messages: Sequence[Incoming]) -> list[list[Outgoing]]:
         """The answers to ``messages``, in order; the rows for one model share one call.
 
         One ONNX Runtime call costs about as much as parsing a message, so messages waiting
@@ -86,52 +79,21 @@ class MessageAnswerer:
         for i, message in enumerate(messages):
             by_model.setdefault(message.model, []).append(i)
         for name, indices in by_model.items():
-            self._answer_group(name, indices, messages, answers)
+            bodies = [messages[i].body for i in indices]
+            off_loop = sum(map(len, bodies)) > ON_LOOP_BYTES
+            results = await self.plane.infer_many(name, bodies, form=BODY, off_loop=off_loop)
+            for i, result in zip(indices, results, strict=True):
+                answers[i] = self._answer_one(messages[i], result)
         return answers
 
-    def _answer_group(
-        self,
-        name: str | None,
-        indices: list[int],
-        messages: Sequence[Incoming],
-        answers: list[list[Outgoing]],
-    ) -> None:
-        """Answer the messages for model ``name`` (None: the default) into ``answers``."""
-        plane = self.plane
-        try:
-            model = plane.model(name)
-        except RequestError as exc:
-            for i in indices:
-                answers[i] = [self.error(messages[i], exc.code, exc.message)]
-            return
-        parsed: list[tuple[int, schema.Batch]] = []
-        for i in indices:
-            message = messages[i]
-            try:
-                batch = plane.parse(model, schema.decode_json(message.body))
-            except RequestError as exc:
-                answers[i] = [self.error(message, exc.code, exc.message)]
-            else:
-                parsed.append((i, batch))
-        if len(parsed) > 1:
-            try:
-                shares = plane.infer_together(model, [batch.rows for _, batch in parsed])
-            except Exception:  # one message's rows may break the model: alone, only it fails
-                log.warning("a grouped prediction failed; predicting the messages one by one")
-            else:
-                for (i, batch), share in zip(parsed, shares, strict=True):
-                    answers[i] = self._predictions(messages[i], plane.answer(model, batch, share))
-                return
-        for i, batch in parsed:
-            message = messages[i]
-            try:
-                result = plane.answer(model, batch, plane.infer_now(model, batch.rows))
-            except Exception as exc:  # a model that breaks at run time must not stop the module
-                log.exception("message %s could not be predicted", message.message_id)
-                answer = answer_for(exc)
-                answers[i] = [self.error(message, answer.code, answer.message)]
-            else:
-                answers[i] = self._predictions(message, result)
+    def _answer_one(self, message: Incoming, result: Any) -> list[Outgoing]:
+        """The messages that answer ``message``, given its answer or the exception it raised."""
+        if not isinstance(result, Exception):
+            return self._predictions(message, result)
+        if not isinstance(result, RequestError):  # a model that breaks at run time
+            log.error("message %s could not be predicted", message.message_id, exc_info=result)
+        answer = answer_for(result)
+        return [self.error(message, answer.code, answer.message)]
 
     def _predictions(self, message: Incoming, result: Any) -> list[Outgoing]:
         whole = _dumps(result)

@@ -32,17 +32,17 @@ class DirectMethods:
         self.plane = plane
         self.update_state = update_state
 
-    def call(self, name: str, payload: Any) -> tuple[int, Any]:
+    async def call(self, name: str, payload: Any) -> tuple[int, Any]:
         if name == "predict":
-            return _capped(*self.predict(payload))
+            return _capped(*await self.predict(payload))
         if name == "getModelInfo":
             return _capped(200, self.model_info())
         answer = answer_for(RequestError("unknown_method", f"no method named {name!r}"))
         return answer.status, answer.to_dict()
 
-    def predict(self, payload: Any) -> tuple[int, Any]:
+    async def predict(self, payload: Any) -> tuple[int, Any]:
         try:
-            return 200, self.plane.predict_now(payload)
+            return 200, await self.plane.infer(None, None, payload, off_loop=True)
         except Exception as exc:  # bad input or a model failing at run time: an answer, not a crash
             answer = answer_for(exc)
             if not isinstance(exc, RequestError):

@@ -52,7 +52,7 @@ class Monitoring:
 
     async def report(self) -> dict[str, dict[str, Any]]:
         """Report the drift summaries (the reporter sends those that changed)."""
-        summaries = self.plane.drift.refresh()
+        summaries = self.plane.drift_summaries()
         for name, summary in summaries.items():
             self.reporter.set(("drift", name), summary)
         for name in self.reporter.names("drift"):
@@ -64,8 +64,8 @@ class Monitoring:
     async def summary_message(self, drift: dict[str, dict[str, Any]]) -> None:
         assert self.message is not None
         shadows = {}
-        for name in self.plane.registry.shadows:
-            stats = self.plane.shadows.stats(name)
+        for name in self.plane.registry.shadow_slots:
+            stats = self.plane.shadow_stats(name)
             if stats is not None:
                 shadows[name] = stats.report()
         body = dumps(

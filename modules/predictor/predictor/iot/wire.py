@@ -1,4 +1,5 @@
-"""An answer as the SDK sends it, and what it costs against the limits on its way.
+"""Messages as the SDK hands them over and sends them (``to_incoming``, ``to_message``), and
+what an answer costs against the limits on its way.
 
 Three counts, each of which a message must pass:
 
@@ -18,15 +19,36 @@ without its body, which adds to the body's length exactly.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
 from azure.iot.device import Message
 from azure.iot.device.constant import TELEMETRY_MESSAGE_SIZE_LIMIT
 from azure.iot.device.iothub.pipeline.mqtt_topic_iothub import encode_message_properties_in_topic
 
-if TYPE_CHECKING:
-    from predictor.iot.messages import Outgoing
+
+@dataclass
+class Outgoing:
+    """A message to send: body, output name and the properties edgeHub carries along."""
+
+    body: bytes
+    output: str
+    correlation_id: str | None
+    properties: dict[str, str] = field(default_factory=dict)
+    message_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """What the module needs of an input message, independent of the SDK's Message class."""
+
+    body: bytes
+    message_id: str | None
+    properties: dict[str, str]
+    model: str | None = None  # the model it is for; None: the default model
+
 
 # The SDK's limit, properties included.
 SDK_MESSAGE_LIMIT: int = TELEMETRY_MESSAGE_SIZE_LIMIT
@@ -83,6 +105,26 @@ _FIXED = (
 
 class UnsendableError(Exception):
     """The SDK or edgeHub refuses this message itself: sending it again cannot succeed."""
+
+
+def to_incoming(message: Message) -> Incoming:
+    """The input ``message``, for the model its application property ``model`` names (else
+    the default one)."""
+    properties = carried_properties(message.custom_properties)
+    return Incoming(
+        body=_as_bytes(message.data),
+        message_id=message.message_id,
+        properties=properties,
+        model=properties.get("model") or None,
+    )
+
+
+def _as_bytes(data: Any) -> bytes:
+    if isinstance(data, bytes | bytearray):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode()
+    return b"" if data is None else str(data).encode()
 
 
 def to_message(out: Outgoing) -> Message:

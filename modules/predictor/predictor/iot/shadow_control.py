@@ -82,7 +82,7 @@ class ShadowControl:
             "shadow",
             make_slot=self.registry.shadow_slot,
             drop_slot=self._drop,
-            present=lambda: self.registry.shadows,
+            present=lambda: self.registry.shadow_slots,
             new_updater=new_updater,
             reporter=reporter,
             parse=self._parse,
@@ -106,14 +106,14 @@ class ShadowControl:
         return {**running_state(live), "status": "live"}
 
     async def _drop(self, name: str) -> bool:
-        self.plane.shadows.forget(name)
+        self.plane.forget_shadow(name)
         return await self.registry.drop_shadow(name)
 
     async def run(self) -> None:
         """Every ``interval``: report the comparisons that changed, promote what qualifies."""
         while True:
             await asyncio.sleep(self.interval)
-            for name in list(self.registry.shadows):
+            for name in list(self.registry.shadow_slots):
                 try:
                     await self.tick(name)
                 except Exception:  # one shadow's trouble must not stop the others' reports
@@ -121,8 +121,8 @@ class ShadowControl:
 
     async def tick(self, name: str) -> None:
         """Report ``name``'s comparison if it changed; promote the shadow if it qualifies."""
-        slot = self.registry.shadows.get(name)
-        stats = self.plane.shadows.stats(name)
+        slot = self.registry.shadow_slots.get(name)
+        stats = self.plane.shadow_stats(name)
         if slot is None or slot.current is None or stats is None:
             return
         comparison = stats.report()
