@@ -1,11 +1,16 @@
 # One command per habit. `make test` on a fresh clone installs everything and runs the suite.
-.PHONY: setup test lint fmt demo demo-stop
+.PHONY: setup test test-fast lint fmt demo demo-stop
 
 setup:
 	scripts/setup
 
 test:
 	scripts/test
+
+# The unit lane only (tests that start no process; tests/conftest.py sorts them): about a minute.
+# Lint is its own target. `make test` stays the whole suite, as CI runs it.
+test-fast: setup
+	.venv/bin/pytest -m unit -q $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .
