@@ -2,8 +2,9 @@
 
 Zero failed requests, every message answered, every update applied and every version served, no
 swapped-out model or ONNX Runtime session left alive, and after a warm-up resident memory, open
-files and threads within bounds taken from the long runs in docs/reliability.md. The suite runs a short window (SOAK_SECONDS, default 75);
-the long run is ``python -m devtools.soak`` (same code, see the docs).
+files and threads within bounds taken from the long runs in docs/reliability.md. The suite runs
+a short window (SOAK_SECONDS, default 75); the long run is ``python -m devtools.soak`` (same
+code, see the docs).
 """
 
 from __future__ import annotations
