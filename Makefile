@@ -1,5 +1,5 @@
 # One command per habit. `make test` on a fresh clone installs everything and runs the suite.
-.PHONY: setup test test-fast lint fmt demo demo-stop
+.PHONY: setup test test-fast test-parallel lint fmt demo demo-stop
 
 setup:
 	scripts/setup
@@ -11,6 +11,13 @@ test:
 # Lint is its own target. `make test` stays the whole suite, as CI runs it.
 test-fast: setup
 	.venv/bin/pytest -m unit -q $(PYTEST_ARGS)
+
+# `make test` on TEST_WORKERS pytest-xdist workers (session fixtures such as Azurite start once
+# per worker; the image tests stay on one worker, their group). To make it CI's run, point
+# `test` here.
+TEST_WORKERS ?= 2
+test-parallel:
+	scripts/test -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

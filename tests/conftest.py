@@ -124,10 +124,14 @@ def lane(item: pytest.Item) -> str:
     return "unit"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(name) for name in LANES):
             item.add_marker(lane(item))
+        if item.get_closest_marker("image"):
+            # On one worker: the image fixtures start every build the session needs at once.
+            item.add_marker(pytest.mark.xdist_group("image"))
 
 
 # Process-starting audit events (https://docs.python.org/3/library/audit_events.html): every
