@@ -129,13 +129,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if not any(item.get_closest_marker(name) for name in LANES):
             item.add_marker(lane(item))
-        if item.get_closest_marker("image"):
-            # On one worker: the image fixtures start every build the session needs at once.
-            item.add_marker(pytest.mark.xdist_group("image"))
+        # pytest-xdist's groups (--dist loadgroup): a file's tests on one worker, so that its
+        # module fixtures start once (measured faster than test by test); and every image test
+        # on one worker, as the image fixtures start every build the session needs at once.
+        group = "image" if item.get_closest_marker("image") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 # Process-starting audit events (https://docs.python.org/3/library/audit_events.html): every
-# subprocess (asyncio's included) raises "subprocess.Popen"; multiprocessing forks or spawns.
+# subprocess (asyncio's included) raises "subprocess.Popen"; multiprocessing's default start
+# method on Linux raises "os.fork".
 _SPAWN_EVENTS = frozenset(
     {"subprocess.Popen", "os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system"}
 )
