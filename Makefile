@@ -7,10 +7,11 @@ setup:
 test:
 	scripts/test
 
-# The unit lane only (tests that start no process; tests/conftest.py sorts them): about a minute.
-# Lint is its own target. `make test` stays the whole suite, as CI runs it.
+# The unit lane only (tests that start no process; tests/conftest.py sorts them), on two
+# pytest-xdist workers: 39 s here, 80 s on one. Lint is its own target. `make test` stays the
+# whole suite, as CI runs it.
 test-fast: setup
-	.venv/bin/pytest -m unit -q $(PYTEST_ARGS)
+	.venv/bin/pytest -m unit -q -n 2 $(PYTEST_ARGS)
 
 # `make test` on TEST_WORKERS pytest-xdist workers (session fixtures such as Azurite start once
 # per worker; the image tests stay on one worker, their group). To make it CI's run, point
