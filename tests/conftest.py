@@ -129,11 +129,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if not any(item.get_closest_marker(name) for name in LANES):
             item.add_marker(lane(item))
-        # pytest-xdist's groups (--dist loadgroup): a file's tests on one worker, so that its
-        # module fixtures start once (measured faster than test by test); and every image test
-        # on one worker, as the image fixtures start every build the session needs at once.
-        group = "image" if item.get_closest_marker("image") else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        if item.get_closest_marker("image"):
+            # One pytest-xdist worker for them all (--dist loadgroup): the image fixtures start
+            # every build the session needs at once. Other tests go to any worker (grouping
+            # them by file measured no faster, and slower for the unit lane).
+            item.add_marker(pytest.mark.xdist_group("image"))
 
 
 # Process-starting audit events (https://docs.python.org/3/library/audit_events.html): every
