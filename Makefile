@@ -13,12 +13,13 @@ test:
 test-fast: setup
 	.venv/bin/pytest -m unit -q -n 2 $(PYTEST_ARGS)
 
-# `make test` on TEST_WORKERS pytest-xdist workers (session fixtures such as Azurite start once
-# per worker; the image tests stay on one worker, their group). To make it CI's run, point
-# `test` here.
+# `make test` with every test but the image tests on TEST_WORKERS pytest-xdist workers (session
+# fixtures such as Azurite start once per worker), then the image tests in one process, as their
+# fixtures start every build the session needs at once. To make it CI's run, point `test` here.
 TEST_WORKERS ?= 2
 test-parallel:
-	scripts/test -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	scripts/test -n $(TEST_WORKERS) -m "not image" $(PYTEST_ARGS)
+	.venv/bin/pytest -m image $(PYTEST_ARGS)
 
 lint: setup
 	.venv/bin/ruff check .

@@ -124,16 +124,10 @@ def lane(item: pytest.Item) -> str:
     return "unit"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if not any(item.get_closest_marker(name) for name in LANES):
             item.add_marker(lane(item))
-        if item.get_closest_marker("image"):
-            # One pytest-xdist worker for them all (--dist loadgroup): the image fixtures start
-            # every build the session needs at once. Other tests go to any worker (grouping
-            # them by file measured no faster, and slower for the unit lane).
-            item.add_marker(pytest.mark.xdist_group("image"))
 
 
 # Process-starting audit events (https://docs.python.org/3/library/audit_events.html): every
