@@ -68,14 +68,26 @@ def _ratio(raw: Raw, a: str, b: str, metric: str, metric_b: str | None = None) -
 
 def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     """Each goal of the issue: the measured ratio (median and spread over rounds) and whether
-    the median meets it."""
+    the median meets it, or every round where the goal is about every round (no failed
+    request during swaps)."""
     rows: list[dict[str, Any]] = []
 
-    def add(goal: str, figure: Figure | None, target: float, at_least: bool) -> None:
+    def add(
+        goal: str,
+        figure: Figure | None,
+        target: float,
+        at_least: bool,
+        *,
+        every_round: bool = False,
+    ) -> None:
         if figure is None:
             rows.append({"goal": goal, "status": "not measured (candidate not run)"})
             return
-        met = figure.median >= target if at_least else figure.median <= target
+        # every_round judges the worst round, so one bad round fails the goal.
+        if at_least:
+            met = (figure.low if every_round else figure.median) >= target
+        else:
+            met = (figure.high if every_round else figure.median) <= target
         rows.append(
             {
                 "goal": goal,
@@ -113,7 +125,7 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
     )
     if SWAP in raw:
         failed = Figure.of(raw[SWAP]["swap_failed"])
-        add("hot swap under load: failed requests", failed, 0, False)
+        add("hot swap under load: failed requests", failed, 0, False, every_round=True)
     rows.append(
         {"goal": "1000-row rows/s: predictor / seed-1w (reported)",
          "value": _dict(_ratio(raw, PREDICTOR, SEED, "rows_per_s"))}

@@ -2,8 +2,6 @@
 the module twin, downloaded and applied by a real ``python -m predictor`` module connected to the
 edgeHub emulator, then asked through telemetry messages and HTTP. The predictor runs with the
 settings of the lead's IoT tests; nothing in it knows these models.
-
-Needs the predictor's IoT side and the edgeHub emulator; skipped where they are not merged yet.
 """
 
 from __future__ import annotations
@@ -17,15 +15,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from devtools import edgehub
 from devtools.azurite import REPO_ROOT, Azurite
 from tests.byom.conftest import Foreign
+from tests.iot.edge_module import post
+from tests.predictor.process import predictor
 from trainer import publish_model
-
-edgehub = pytest.importorskip("devtools.edgehub", reason="the edgeHub emulator is not merged")
-pytest.importorskip("predictor.iot", reason="the predictor's IoT Edge side is not merged")
-
-from tests.iot.edge_module import post  # noqa: E402
-from tests.predictor.process import predictor  # noqa: E402
 
 MODULE = "predictor"
 BATCH = 50  # rows per telemetry message: answers stay far below edgeHub's 256 KB

@@ -18,6 +18,7 @@ import pytest
 from devtools import arm64, netns, onnx_probe, rootfs, wheels
 from tests.deployment.conftest import Arm64Root
 from tests.deployment.predictions import assert_predicts_as_on_host
+from tests.support.ci import unavailable
 from trainer.training import load_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +81,7 @@ def test_cpuinfo_is_in_the_arm64_kernel_format() -> None:
 
 def test_a_missing_root_is_a_clear_error(tmp_path: Path) -> None:
     if not arm64.BINFMT_RULE.is_file():
-        pytest.skip("qemu-aarch64 is not registered here")
+        unavailable("qemu-aarch64 is not registered here")
     with pytest.raises(arm64.EmulationError, match="not a root file system"):
         arm64.command(tmp_path, ["true"])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from devtools import buildah, container, netns, onnx_probe, pod
-from tests.deploy import chart
+from tests.deployment import chart
 
 SAMPLE = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 # The pod has no network beyond its own loopback, so this blob is unreachable: the predictor

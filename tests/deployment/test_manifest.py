@@ -17,6 +17,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from devtools import manifest
+from tests.support.ci import unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ["deployment.template.json", "deployment.debug.template.json"]
@@ -27,9 +28,7 @@ def schemas_dir() -> Path:
     """SchemaStore's IoT Edge schemas, shipped beside the repository in ../shared/schemas."""
     found = Path(os.environ.get("IOTEDGE_SCHEMAS_DIR", REPO_ROOT.parent / "shared" / "schemas"))
     if not found.is_dir():
-        if os.environ.get("CI"):
-            pytest.fail(f"the IoT Edge JSON schemas are missing: {found}")
-        pytest.skip(f"no IoT Edge JSON schemas at {found} (set IOTEDGE_SCHEMAS_DIR)")
+        unavailable(f"no IoT Edge JSON schemas at {found} (set IOTEDGE_SCHEMAS_DIR)")
     return found
 
 

@@ -1,21 +1,50 @@
-"""Build real contract-bearing iris models with the trainer's own code (tests only)."""
+"""Build real contract-bearing iris models with the trainer's own code (tests only).
+
+Each model is trained once and kept in the build cache (``devtools.cache``), keyed by what it is
+made from (the arguments, the trainer's sources and requirements, this file), so that session
+fixtures, later runs and pytest-xdist's workers reuse the bytes instead of training again.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import onnx
 
+from devtools import cache
 from trainer.build import build_model
 from trainer.export import GateOptions, export, new_contract
 from trainer.training import Hyperparameters, load_dataset, train
+
+TRAINER_DIR = cache.REPO_ROOT / "modules" / "trainer"
+
+
+def _cached(make: Callable[[], bytes], *inputs: object) -> bytes:
+    """``make()``'s bytes, from the build cache when a model of the same inputs and the same
+    trainer code was made before."""
+    sources = sorted((TRAINER_DIR / "trainer").rglob("*.py"))
+    code = cache.digest(
+        *(str(path.relative_to(TRAINER_DIR)) for path in sources),
+        *sources,
+        TRAINER_DIR / "requirements.txt",
+        Path(__file__),
+    )
+
+    def build(path: Path) -> None:
+        path.write_bytes(make())
+
+    # One entry name per model (the cache keeps one key per name), the code as its key.
+    name = f"test-model-{cache.digest(*(repr(value) for value in inputs))}"
+    return cache.entry(name, code, build, suffix=".onnx").read_bytes()
 
 
 def iris_model(version: str, params: Hyperparameters, name: str = "iris-svm") -> bytes:
     """Train an iris SVM with ``params`` and return its ONNX bytes, versioned ``version``: the
     trainer's own build step, parity gate included."""
-    return build_model(params, name, version).data
+    return _cached(lambda: build_model(params, name, version).data, "iris", version, params, name)
 
 
 def edit(data: bytes, **metadata: str | None) -> bytes:
@@ -59,6 +88,19 @@ def labelled_iris_model(
 ) -> bytes:
     """An iris SVM as ``iris_model`` makes it, its three species named ``labels`` instead (for
     labels that are awkward elsewhere: ``I. setosa``, ``not spam``, ``1.5``)."""
+    return _cached(
+        lambda: _labelled_iris_model(version, params, labels, name),
+        "labelled",
+        version,
+        params,
+        labels,
+        name,
+    )
+
+
+def _labelled_iris_model(
+    version: str, params: Hyperparameters, labels: tuple[str, str, str], name: str
+) -> bytes:
     iris = load_dataset()
     rename = dict(zip(iris.class_labels, labels, strict=True))
     dataset = dataclasses.replace(

@@ -27,7 +27,7 @@ from predictor.registry import ModelRegistry
 from predictor.settings import load_settings
 from predictor.store import ModelManager
 from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import MODULE, REPO, model_status, start
+from tests.iot.edge_module import FLOWER, MODULE, REPO, model_status, start
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values
 
 MAX_ROWS = 50
@@ -167,11 +167,20 @@ def test_every_telemetry_message_is_answered_exactly_once_end_to_end(
 ) -> None:
     hub, _ = hostile_hub
     sent = hub.send_input(MODULE, "telemetry", body, {"k": "v"}, sender="sensor")
-    answers = hub.wait_for_upstream(1, 15, predicate=lambda m: m.correlation_id == sent)
+    hub.wait_for_upstream(1, 15, predicate=lambda m: m.correlation_id == sent)
+    # Messages are answered in order: once a later message is answered, every answer to this
+    # one has arrived, and a duplicate would be among them.
+    marker = hub.send_input(MODULE, "telemetry", json.dumps(FLOWER).encode(), sender="sensor")
+    hub.wait_for_upstream(1, 15, predicate=lambda m: m.correlation_id == marker)
+    answers = [m for m in hub.upstream if m.correlation_id == sent]
     outputs = {m.output_name for m in answers}
     assert outputs in ({"predictions"}, {"errors"})
+    if outputs == {"errors"} or "parts" not in answers[0].properties:
+        assert len(answers) == 1, answers
+    else:  # one answer split in parts: each part exactly once
+        parts = int(answers[0].properties["parts"])
+        assert sorted(int(m.properties["part"]) for m in answers) == list(range(1, parts + 1))
     if outputs == {"errors"}:
-        assert len(answers) == 1
         assert answers[0].json()["error"]["code"] != "internal"
 
 

@@ -1,9 +1,10 @@
 """Soak: steady HTTP requests and telemetry while the model changes every few seconds.
 
-Zero failed requests, every message answered, no swapped-out model or ONNX Runtime session left
-alive, and after a warm-up resident memory, open files and threads within bounds taken from the
-long runs in docs/reliability.md. The suite runs a short window (SOAK_SECONDS, default 75);
-the long run is ``python -m devtools.soak`` (same code, see the docs).
+Zero failed requests, every message answered, every update applied and every version served, no
+swapped-out model or ONNX Runtime session left alive, and after a warm-up resident memory, open
+files and threads within bounds taken from the long runs in docs/reliability.md. The suite runs
+a short window (SOAK_SECONDS, default 75); the long run is ``python -m devtools.soak`` (same
+code, see the docs).
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def test_soak_no_failed_request_no_lost_message_no_leak(
     assert not result.failures, result.failures[:5]
     assert not result.messages_lost, result.messages_lost[:5]
     assert result.message_errors == 0
-    assert len(result.versions_served) >= 2, "the model never changed under load"
-    assert result.swaps_logged >= result.updates // 2
+    # Every version was served under load, and every update was applied: one is set every 4 s
+    # and each is applied well within that, so none is superseded by the next.
+    assert set(result.versions_served) == {V1, V2, V3}, result.versions_served
+    assert result.updates >= len(targets), result.summary()
+    assert result.swaps_logged == result.updates, result.summary()
     # Every swapped-out model and its session are freed (counted after a gc.collect()).
     assert result.final_census["stale_models"] == 0, result.final_census
     assert result.final_census["models_alive"] == 1

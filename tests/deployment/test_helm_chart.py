@@ -14,7 +14,7 @@ from helm_python import HelmRenderError, HelmValuesError
 from devtools import pod
 from devtools.azurite import REPO_ROOT
 from predictor.settings import load_settings, setting_infos
-from tests.deploy import chart
+from tests.deployment import chart
 
 URL = "https://account.blob.example/models/iris-svm/1.onnx?sv=x&sig=y"
 VALUES: dict[str, Any] = {"model": {"url": URL}}
