@@ -75,6 +75,7 @@ PROCESS_MODULES = frozenset(
         "predictor.api.state.MANAGER",  # the server's manager, whose apply checks in a child
         "predictor.registry",  # a slot's apply checks the model in a child process
         "predictor.store",  # ModelManager.apply checks the model in a child process
+        "tests.bench.runner",
         "tests.edgehub.sdk_module",
         "tests.iot.edge_module",
         "tests.observability.collector",

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from bench.storage_meter import Request, load
-from tests.bench.test_smoke import bench_module
+from tests.bench.runner import bench_module
 
 MODEL_BYTES = 200_000
 

@@ -9,9 +9,7 @@ no lost messages.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -25,27 +23,9 @@ from bench.iot_run import timed_messages
 from bench.report import PEERS
 from bench.run import Bodies
 from devtools.ports import free_port
+from tests.bench.runner import bench_module
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def bench_module(module: str, *args: str) -> str:
-    """``python -m <module> args`` as ``make bench`` runs it; what it printed."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREDICTOR_", "IOTEDGE_"))}
-    env["PYTHONPATH"] = os.pathsep.join(
-        str(REPO / p) for p in ("modules/predictor", "modules/trainer", ".")
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def run_bench(work: Path, name: str, *args: str) -> tuple[dict[str, Any], str]:

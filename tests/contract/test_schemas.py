@@ -12,7 +12,7 @@ from referencing import Registry, Resource
 
 from modelcontract import PointerDocument, PointerFormatError, read_pointer
 from modelcontract.schemas import SCHEMAS, schema
-from predictor.iot.shadows import Promotion
+from predictor.iot.shadow_control import Promotion
 from predictor.iot.target import TargetError, parse_target
 from predictor.registry import ModelNameError, check_name
 from trainer.commands import shadow_patch
