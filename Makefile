@@ -1,5 +1,5 @@
 # One command per habit. `make test` on a fresh clone installs everything and runs the suite.
-.PHONY: setup test test-fast test-parallel lint fmt demo demo-stop
+.PHONY: setup test test-fast lint fmt demo demo-stop
 
 setup:
 	scripts/setup
@@ -13,13 +13,7 @@ test:
 test-fast: setup
 	.venv/bin/pytest -m unit -q -n 2 $(PYTEST_ARGS)
 
-# `make test` with every test but the image tests on TEST_WORKERS pytest-xdist workers (session
-# fixtures such as Azurite start once per worker), then the image tests in one process, as their
-# fixtures start every build the session needs at once. To make it CI's run, point `test` here.
-TEST_WORKERS ?= 2
-test-parallel:
-	scripts/test -n $(TEST_WORKERS) -m "not image" $(PYTEST_ARGS)
-	.venv/bin/pytest -m image $(PYTEST_ARGS)
+# `make test` runs on two pytest-xdist workers; TEST_WORKERS=4 make test gives it more.
 
 lint: setup
 	.venv/bin/ruff check .
