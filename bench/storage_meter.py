@@ -6,24 +6,21 @@ Answers are streamed (not read whole first), so that a download stays in flight 
 it does at the account. When storage cannot be reached (stopped for an outage), the device's
 connection is dropped, as an unreachable account would leave it, rather than answered by us.
 
-It runs an aiohttp server and client on a loop in a thread of its own (the bench around it blocks).
+It runs on a loop in a thread of its own (devtools/forwarding_proxy.py; the bench around it
+blocks).
 """
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Self
 
 import aiohttp
 from aiohttp import web
 
-_HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer", "host"}
-)
+from devtools.forwarding_proxy import HOP_BY_HOP, ForwardingProxy
+
 _CHUNK = 64 * 1024
 
 
@@ -80,60 +77,27 @@ def load(requests: list[Request]) -> Load:
     )
 
 
-class StorageMeter:
+class StorageMeter(ForwardingProxy):
     """Listens on a free loopback port (``port``) and forwards to ``upstream`` (``host:port``)."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
         self._requests: list[Request] = []
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(15)
+        # No pool limit: the account serves every device at once.
+        super().__init__(upstream, connection_limit=0, backlog=1024)
 
     def requests(self, since: float = 0.0) -> list[Request]:
         """The requests begun at ``since`` (``time.monotonic()``) or later, ended or not yet."""
         with self._lock:
             return [r for r in self._requests if r.started >= since]
 
-    def url(self, upstream_url: str) -> str:
-        """``upstream_url`` (on the upstream host) as seen through the meter."""
-        return upstream_url.replace(f"//{self.upstream}/", f"//127.0.0.1:{self.port}/", 1)
-
-    async def _start(self) -> int:
-        # No pool limit: the account serves every device at once.
-        connector = aiohttp.TCPConnector(limit=0)
-        self._session = aiohttp.ClientSession(connector=connector, auto_decompress=False)
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._forward)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
-        await site.start()
-        server = site._server
-        assert isinstance(server, asyncio.Server)
-        port: int = server.sockets[0].getsockname()[1]
-        return port
-
     def _record(self, request: web.Request, started: float, status: int, sent: int) -> None:
         with self._lock:
             self._requests.append(Request(request.method, started, time.monotonic(), status, sent))
 
-    async def _forward(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
+    async def forward(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         try:
-            answer = await self._session.request(
-                request.method,
-                f"http://{self.upstream}{request.path_qs}",
-                headers=headers,
-                data=await request.read(),
-                allow_redirects=False,
-            )
+            answer = await self.upstream_request(request)
         except aiohttp.ClientConnectionError:
             self._record(request, started, 0, 0)
             if request.transport is not None:
@@ -141,7 +105,7 @@ class StorageMeter:
             raise web.HTTPServiceUnavailable() from None  # never sent: the transport is gone
         sent = 0
         try:
-            kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
+            kept = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
             response = web.StreamResponse(status=answer.status, headers=kept)
             await response.prepare(request)
             if request.method != "HEAD":
@@ -153,22 +117,3 @@ class StorageMeter:
         finally:
             answer.release()
             self._record(request, started, answer.status, sent)
-
-    def close(self) -> None:
-        async def stop() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
-            if self._session is not None:
-                await self._session.close()
-
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(15)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-        self._loop.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
