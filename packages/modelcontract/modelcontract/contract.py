@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "CLASSIFIER",
+    "CLASSIFIER_ROLES",
     "CONTRACT_VERSION",
     "CONTRACT_VERSIONS",
     "CONTRACT_VERSION_2",
@@ -25,6 +26,7 @@ __all__ = [
     "OUTPUTS",
     "PROBABILITIES_OUTPUT",
     "REGRESSOR",
+    "SCORES_OUTPUT",
     "SCORE_OUTPUT",
     "VALUE_OUTPUT",
     "Contract",
@@ -43,6 +45,7 @@ LABEL_OUTPUT = "label"
 PROBABILITIES_OUTPUT = "probabilities"
 VALUE_OUTPUT = "value"
 SCORE_OUTPUT = "score"
+SCORES_OUTPUT = "scores"
 
 CLASSIFIER, REGRESSOR, OUTLIER = "classifier", "regressor", "outlier"
 KINDS = (CLASSIFIER, REGRESSOR, OUTLIER)
@@ -52,6 +55,10 @@ OUTPUTS = {
     REGRESSOR: {"value": VALUE_OUTPUT},
     OUTLIER: {"label": LABEL_OUTPUT, "score": SCORE_OUTPUT},
 }
+# What a classifier answers beside its label: probabilities (version 1 and 2), the decision
+# function's scores (a default SVC, LinearSVC, SGDClassifier, RidgeClassifier), or the label
+# alone (a hard-voting ensemble). Only "probabilities" can be written as version 1.
+CLASSIFIER_ROLES = ("probabilities", "scores", "label")
 # Contract v2's input types and the tensor type ONNX Runtime names for each.
 INPUT_TYPES = {"float": "tensor(float)", "int64": "tensor(int64)", "string": "tensor(string)"}
 
@@ -106,6 +113,13 @@ class Contract:
     inputs: tuple[InputSpec, ...] = ()
     target_names: tuple[str, ...] = ()
     contract_version: str = field(default="", compare=False)
+    # A classifier's output beside its label, one of CLASSIFIER_ROLES.
+    class_output: str = "probabilities"
+    # Features (float ones) a request may leave missing (JSON null, NaN): the model imputes them.
+    nullable_features: tuple[str, ...] = ()
+    # Feature -> (low, high): the inputs the trainer proved ONNX Runtime agrees with the
+    # estimator on; the device refuses values outside (``out_of_range``).
+    input_range: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.inputs:  # version 1: the one float input
@@ -125,10 +139,16 @@ class Contract:
 
     @property
     def version(self) -> str:
-        """ "1" when contract v1 describes the model (a classifier over one float tensor)."""
-        if self.kind == CLASSIFIER and not self.typed_inputs:
+        """ "1" when contract v1 describes the model (a classifier with probabilities over one
+        float tensor)."""
+        if self.kind == CLASSIFIER and self.has_probabilities and not self.typed_inputs:
             return CONTRACT_VERSION
         return CONTRACT_VERSION_2
+
+    @property
+    def has_probabilities(self) -> bool:
+        """True for a classifier that answers probabilities (not scores, not a label only)."""
+        return self.kind == CLASSIFIER and self.class_output == "probabilities"
 
     @property
     def integer_labels(self) -> bool:
@@ -148,8 +168,21 @@ class Contract:
     def outputs(self) -> dict[str, str]:
         """Output role -> graph output name, in the converter's order."""
         if self.kind == CLASSIFIER:
-            return {"label": self.label_output, "probabilities": self.probabilities_output}
+            if self.class_output == "probabilities":
+                return {"label": self.label_output, "probabilities": self.probabilities_output}
+            if self.class_output == "scores":
+                return {"label": self.label_output, "scores": SCORES_OUTPUT}
+            return {"label": self.label_output}
         return dict(OUTPUTS[self.kind])
+
+    def _optional_metadata(self) -> dict[str, str]:
+        """Keys both versions may carry; a reader that does not know them serves as before."""
+        optional = {}
+        if self.nullable_features:
+            optional["nullable_features"] = dumps(list(self.nullable_features))
+        if self.input_range:
+            optional["input_range"] = dumps({k: list(v) for k, v in self.input_range.items()})
+        return optional
 
     def to_metadata(self) -> dict[str, str]:
         """The contract as ONNX ``metadata_props`` (every value a string)."""
@@ -169,6 +202,7 @@ class Contract:
                 "input_name": self.input_name,
                 "label_output": self.label_output,
                 "probabilities_output": self.probabilities_output,
+                **self._optional_metadata(),
             }
         metadata = {
             "contract_version": CONTRACT_VERSION_2,
@@ -176,6 +210,7 @@ class Contract:
             "kind": self.kind,
             "inputs": dumps([spec.to_json() for spec in self.inputs]),
             "outputs": dumps(self.outputs),
+            **self._optional_metadata(),
         }
         if self.kind == CLASSIFIER:
             metadata["class_labels"] = dumps(list(self.class_labels))
@@ -208,6 +243,8 @@ class Contract:
             "inputs": [spec.to_json() for spec in self.inputs],
             "outputs": self.outputs,
             **({"target_names": list(self.target_names)} if self.kind == REGRESSOR else {}),
+            "nullable_features": list(self.nullable_features),
+            "input_range": {k: list(v) for k, v in self.input_range.items()},
         }
 
 

@@ -106,12 +106,14 @@ def check_graph(
     if contract.kind == CLASSIFIER:
         label_type = "tensor(int64)" if contract.integer_labels else "tensor(string)"
         _check_tensor(by_name[contract.label_output], "label output", label_type, None)
-        _check_tensor(
-            by_name[contract.probabilities_output],
-            "probability output",
-            "tensor(float)",
-            len(contract.class_labels),
-        )
+        if contract.class_output != "label":
+            role = "probabilities" if contract.has_probabilities else "scores"
+            _check_tensor(
+                by_name[contract.outputs[role]],
+                "probability output" if contract.has_probabilities else "scores output",
+                "tensor(float)",
+                len(contract.class_labels),
+            )
     elif contract.kind == REGRESSOR:
         width = len(contract.target_names)
         _check_tensor(by_name["value"], "value output", "tensor(float)", width, ranks=(1, 2))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from modelcontract.contract import (
     CLASSIFIER,
+    CLASSIFIER_ROLES,
     CONTRACT_VERSION_2,
     CONTRACT_VERSIONS,
     INPUT_NAME,
@@ -16,6 +18,7 @@ from modelcontract.contract import (
     OUTPUTS,
     PROBABILITIES_OUTPUT,
     REGRESSOR,
+    SCORES_OUTPUT,
     Contract,
     ContractError,
     InputSpec,
@@ -55,6 +58,7 @@ def from_metadata(metadata: Mapping[str, str]) -> Contract:
         training_metrics=_object(metadata, "training_metrics"),
         library_versions=_object(metadata, "library_versions"),
         contract_version=metadata["contract_version"],
+        **_optional(metadata, numeric=features, floats=features),
     )
 
 
@@ -88,7 +92,9 @@ def _from_metadata_2(metadata: Mapping[str, str]) -> Contract:
         raise ContractError("an int64 or string input must be one column, [null, 1]")
     if len(inputs) > 1 and any(spec.width != 1 for spec in inputs):
         raise ContractError("with one input per column, every input must be [null, 1]")
-    if _json(metadata, "outputs") != OUTPUTS[kind]:
+    outputs = _json(metadata, "outputs")
+    class_output = _class_output(outputs) if kind == CLASSIFIER else ""
+    if kind != CLASSIFIER and outputs != OUTPUTS[kind]:
         raise ContractError(
             f"a {kind}'s outputs must be {json.dumps(OUTPUTS[kind])}, "
             f"not {metadata['outputs'][:100]}"
@@ -115,7 +121,65 @@ def _from_metadata_2(metadata: Mapping[str, str]) -> Contract:
         inputs=inputs,
         target_names=tuple(targets),
         contract_version=CONTRACT_VERSION_2,
+        class_output=class_output or "probabilities",
+        **_optional(metadata, **_typed_features(features, inputs)),
     )
+
+
+def _class_output(outputs: Any) -> str:
+    """The classifier's role beside its label; ContractError unless the outputs are one of
+    label + probabilities, label + scores, or label alone."""
+    for role in CLASSIFIER_ROLES:
+        wanted = {"label": LABEL_OUTPUT}
+        if role != "label":
+            wanted[role] = PROBABILITIES_OUTPUT if role == "probabilities" else SCORES_OUTPUT
+        if outputs == wanted:
+            return role
+    raise ContractError(
+        'a classifier\'s outputs must be {"label":"label"} with "probabilities":"probabilities" '
+        f'or "scores":"scores", or the label alone, not {json.dumps(outputs)[:100]}'
+    )
+
+
+def _typed_features(features: list[str], inputs: tuple[InputSpec, ...]) -> dict[str, list[str]]:
+    """The numeric and the float features: with one input, all its columns; else by type."""
+    if len(inputs) == 1:
+        numeric = features if inputs[0].type != "string" else []
+        return {"numeric": numeric, "floats": features if inputs[0].type == "float" else []}
+    return {
+        "numeric": [s.name for s in inputs if s.type != "string"],
+        "floats": [s.name for s in inputs if s.type == "float"],
+    }
+
+
+def _optional(metadata: Mapping[str, str], numeric: list[str], floats: list[str]) -> dict[str, Any]:
+    """``nullable_features`` (float features only) and ``input_range`` (numeric features, finite
+    ``[low, high]``), checked; absent keys give the defaults."""
+    nullable = _json(metadata, "nullable_features", "[]")
+    if not (isinstance(nullable, list) and all(isinstance(n, str) for n in nullable)):
+        raise ContractError("nullable_features must be a JSON array of feature names")
+    if len(set(nullable)) != len(nullable) or not set(nullable) <= set(floats):
+        raise ContractError(
+            "nullable_features must name float features, each once; "
+            f"not {json.dumps(sorted(set(nullable) - set(floats)))[:100]}"
+        )
+    ranges = _json(metadata, "input_range", "{}")
+    if not isinstance(ranges, dict) or not set(ranges) <= set(numeric):
+        raise ContractError("input_range must be a JSON object keyed by numeric feature names")
+    checked: dict[str, tuple[float, float]] = {}
+    for name, bounds in ranges.items():
+        if not (
+            isinstance(bounds, list)
+            and len(bounds) == 2
+            and all(isinstance(b, int | float) and not isinstance(b, bool) for b in bounds)
+            and all(math.isfinite(b) for b in bounds)
+            and bounds[0] <= bounds[1]
+        ):
+            raise ContractError(
+                f"input_range of {name[:40]!r} must be [low, high], finite, low <= high"
+            )
+        checked[name] = (float(bounds[0]), float(bounds[1]))
+    return {"nullable_features": tuple(nullable), "input_range": checked}
 
 
 def _input_spec(value: Any) -> InputSpec:
