@@ -15,8 +15,8 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from predictor.iot.download_errors import MESSAGES, as_download_error
-from predictor.iot.errors import DownloadError
+from predictor.storage.download_errors import MESSAGES, as_download_error
+from predictor.storage.errors import DownloadError
 
 WHAT = "the model blob"
 SAS_URL = "https://acct.blob.core.windows.net/models/m.onnx?sv=2024&sig=SECRET"

@@ -20,9 +20,9 @@ from predictor.iot import wire
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import Settings, load_settings
-from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
 from tests.iot.edge_module import FLOWER, MODULE, start
 

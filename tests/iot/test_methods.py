@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
-from predictor.registry import ModelRegistry
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from tests.iot.conftest import V1
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}

@@ -12,9 +12,9 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.iot.identity import module_identity
-from predictor.iot.pacing import Pacing, PacingPolicy
-from predictor.iot.target import TargetError, parse_target
+from predictor.storage.identity import module_identity
+from predictor.storage.pacing import Pacing, PacingPolicy
+from predictor.storage.target import TargetError, parse_target
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import MODULE, start, wait_status

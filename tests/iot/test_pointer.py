@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from predictor.iot.pointer import PointerError, is_pointer, model_url, parse_pointer
+from predictor.storage.pointer import PointerError, is_pointer, model_url, parse_pointer
 
 SHA = "a" * 64
 SAS = "sv=2026-10-06&sr=c&sp=r&sig=abc%3D"

@@ -9,13 +9,13 @@ from typing import Any
 
 from devtools.azurite import Azurite
 from predictor.dataplane import DataPlane
-from predictor.iot.download import Downloader
 from predictor.iot.edge import EdgeModule
-from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader
+from predictor.storage.updater import ModelUpdater
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.updates import Reports, policy, update_once

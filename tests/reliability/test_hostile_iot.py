@@ -21,11 +21,11 @@ from predictor.dataplane import DataPlane
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.iot.methods import DirectMethods
-from predictor.iot.target import TargetError, parse_target
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
-from predictor.store import ModelManager
+from predictor.storage.target import TargetError, parse_target
 from tests.iot.conftest import V1, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, REPO, model_status, start
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values

@@ -24,10 +24,10 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.contract import ModelError
-from predictor.modelcheck import CheckLimits
-from predictor.refusals import CHECKING, FILE, KEEP, Refusals
-from predictor.store import ModelManager
+from predictor.models.check import CheckLimits
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.refusals import CHECKING, FILE, KEEP, Refusals
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
@@ -62,7 +62,7 @@ def check_children(pid: int) -> list[int]:
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
                 continue  # ended meanwhile
-            if b"predictor.modelcheck" in command:
+            if b"predictor.models.check" in command:
                 found.append(int(child))
     return found
 

@@ -12,13 +12,13 @@ from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE, SETTINGS
 from predictor.dataplane import DataPlane
-from predictor.follow import StorageSource
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
-from predictor.modelcheck import CheckLimits
-from predictor.registry import ModelRegistry
+from predictor.models.check import CheckLimits
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.source import StorageSource
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -77,7 +77,7 @@ def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
     """The key models must be signed with, if one is configured (cryptography loads only then)."""
     if not settings.model_public_key:
         return None
-    from predictor.signature import load_public_key
+    from predictor.models.signature import load_public_key
 
     return load_public_key(settings.model_public_key)
 

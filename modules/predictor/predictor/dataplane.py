@@ -18,17 +18,17 @@ from typing import Any, cast
 
 import numpy as np
 
-from predictor import columns, schema
 from predictor.batching import Coalescer
-from predictor.contract import REGRESSOR
 from predictor.drift import DriftMonitor
-from predictor.events import Change, ModelEvent
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
-from predictor.runtime import OnnxModel, Prediction, Rows
-from predictor.schema import RequestError
-from predictor.shadow import ShadowRunner, ShadowStats
+from predictor.models.contract import REGRESSOR
+from predictor.models.events import Change, ModelEvent
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.request import columns, floats
+from predictor.request.floats import RequestError
+from predictor.shadow_runner import ShadowRunner, ShadowStats
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,15 @@ class Form:
 
 def _parse_json(model: OnnxModel, value: Any, max_rows: int) -> tuple[Rows, Any]:
     contract = model.contract
-    if contract.float_rows:  # one float tensor: the fast paths of schema.parse
-        batch = schema.parse(value, contract.feature_names, max_rows)
+    if contract.float_rows:  # one float tensor: the fast paths of floats.parse
+        batch = floats.parse(value, contract.feature_names, max_rows)
     else:
         batch = columns.parse(value, contract, max_rows)
     return batch.rows, batch
 
 
 def _answer_json(model: OnnxModel, batch: Any, prediction: Prediction) -> Any:
-    return schema.answer(batch, prediction, model.contract)
+    return floats.answer(batch, prediction, model.contract)
 
 
 # The JSON forms of ``POST /predict`` (a row, rows, ``instances``...).

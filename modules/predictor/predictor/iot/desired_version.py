@@ -14,7 +14,7 @@ import json
 import logging
 from pathlib import Path
 
-from predictor import cache
+from predictor.models import cache
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,6 @@ from azure.iot.device.aio import IoTHubModuleClient
 
 from predictor.dataplane import DataPlane
 from predictor.iot.desired_version import HandledVersion
-from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.message_workers import MessageWorkers
 from predictor.iot.messages import MessageAnswerer
@@ -29,14 +28,15 @@ from predictor.iot.reporter import TwinReporter
 from predictor.iot.sender import OutputSender
 from predictor.iot.shadow_control import ShadowControl
 from predictor.iot.slots import TwinSlots
-from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.twin_patch import patch_reported
-from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, runtime_versions
+from predictor.models.manager import ModelManager
+from predictor.models.runtime import OnnxModel, runtime_versions
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader, DownloadPolicy
+from predictor.storage.target import ModelTarget, TargetError, parse_target
+from predictor.storage.updater import ModelUpdater, Report, failed_state, running_state
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from predictor.contract import ModelError
 from predictor.dataplane import DataPlane
 from predictor.iot.reporter import TwinReporter
 from predictor.iot.slots import TwinSlots
-from predictor.iot.target import ModelTarget, TargetError
-from predictor.iot.updater import ModelUpdater, Report, now, running_state
-from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.runtime import OnnxModel
+from predictor.storage.target import ModelTarget, TargetError
+from predictor.storage.updater import ModelUpdater, Report, now, running_state
 
 log = logging.getLogger(__name__)
 

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from predictor import cache
-from predictor.cache import CacheEntry, CacheError
-from predictor.contract import ModelError
-from predictor.events import Change, Listener, ModelEvent
-from predictor.modelcheck import DEFAULT_LIMITS, CheckLimits, check_in_child
-from predictor.refusals import Refusals
+from predictor.models import cache
+from predictor.models.cache import CacheEntry, CacheError
+from predictor.models.check import DEFAULT_LIMITS, CheckLimits, check_in_child
+from predictor.models.contract import ModelError
+from predictor.models.events import Change, Listener, ModelEvent
+from predictor.models.refusals import Refusals
+from predictor.models.runtime import OnnxModel
 from predictor.reported import capped
-from predictor.runtime import OnnxModel
 
 if TYPE_CHECKING:  # cryptography is imported only when a key is configured
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -249,7 +249,7 @@ class ModelManager:
             return None
         data, entry = found
         if self.public_key is not None:
-            from predictor.signature import SignatureError, verify
+            from predictor.models.signature import SignatureError, verify
 
             try:
                 verify(self.public_key, data, entry.signature)

@@ -16,9 +16,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from predictor.events import Change, Listener
-from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.models.events import Change, Listener
+from predictor.models.manager import ModelManager
+from predictor.models.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
 

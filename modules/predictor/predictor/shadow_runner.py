@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction
+from predictor.models.runtime import OnnxModel, Prediction
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,11 @@ from tenacity import (
     wait_exponential,
 )
 
-from predictor.iot.account import StorageAccount
-from predictor.iot.errors import DownloadError
-from predictor.iot.identity import module_identity
-from predictor.iot.pacing import Pacing, PacingPolicy
-from predictor.iot.target import ModelTarget
+from predictor.storage.account import StorageAccount
+from predictor.storage.errors import DownloadError
+from predictor.storage.identity import module_identity
+from predictor.storage.pacing import Pacing, PacingPolicy
+from predictor.storage.target import ModelTarget
 
 if TYPE_CHECKING:
     from azure.core.pipeline import PipelineResponse
@@ -247,7 +247,7 @@ def storage_errors(what: str) -> Iterator[None]:
         yield
     except Exception as exc:
         # The table imports azure.core's exceptions: loaded by then (load_storage_sdk).
-        from predictor.iot.download_errors import as_download_error
+        from predictor.storage.download_errors import as_download_error
 
         error = as_download_error(exc, what)
         if error is exc:  # our own check's DownloadError: it already says what went wrong

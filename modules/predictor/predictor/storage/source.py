@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from predictor.iot.target import redact
+from predictor.models.manager import ModelManager
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.target import redact
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ class StorageSource:
 
     async def _run(self) -> None:
         try:
-            follower = await asyncio.to_thread(importlib.import_module, "predictor.iot.follower")
+            follower = await asyncio.to_thread(
+                importlib.import_module, "predictor.storage.follower"
+            )
             if self._stopped:
                 return
             await follower.Follower(self.settings, self.manager, self).run()

@@ -22,14 +22,14 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
-from predictor.contract import ModelError
-from predictor.iot.errors import DownloadError
-from predictor.iot.pacing import Pacing
-from predictor.iot.target import ModelTarget
+from predictor.models.contract import ModelError
+from predictor.models.manager import CacheWriteError, ModelManager
+from predictor.models.runtime import OnnxModel
+from predictor.models.signature import SignatureError, verify
 from predictor.reported import capped
-from predictor.runtime import OnnxModel
-from predictor.signature import SignatureError, verify
-from predictor.store import CacheWriteError, ModelManager
+from predictor.storage.errors import DownloadError
+from predictor.storage.pacing import Pacing
+from predictor.storage.target import ModelTarget
 
 log = logging.getLogger(__name__)
 

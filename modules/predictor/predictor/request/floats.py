@@ -18,11 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor import jsonio
-from predictor.contract import CLASSIFIER, REGRESSOR, Contract
 
 # Re-exported: the parsers raise it and their callers import it from here.
 from predictor.errors import RequestError as RequestError
-from predictor.runtime import Prediction, Rows
+from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
+from predictor.models.runtime import Prediction, Rows
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 

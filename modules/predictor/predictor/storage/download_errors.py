@@ -39,7 +39,7 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from predictor.iot.errors import DownloadError
+from predictor.storage.errors import DownloadError
 
 # Says an exception about ``what`` ("the model blob", "the pointer blob").
 Say = Callable[[BaseException, str], DownloadError]

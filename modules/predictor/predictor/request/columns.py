@@ -12,9 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from predictor.contract import Contract, InputSpec
-from predictor.runtime import DTYPES, Columns
-from predictor.schema import Batch, Form, RequestError, check_count, check_number, json_type, some
+from predictor.models.contract import Contract, InputSpec
+from predictor.models.runtime import DTYPES, Columns
+from predictor.request.floats import (
+    Batch,
+    Form,
+    RequestError,
+    check_count,
+    check_number,
+    json_type,
+    some,
+)
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # A string value longer than this is refused: no category of a fitted encoder is this long.

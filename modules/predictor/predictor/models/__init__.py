@@ -1,0 +1,1 @@
+"""The models a device serves: loading, checking, caching, refusing and swapping them."""

@@ -1,0 +1,1 @@
+"""The transport-neutral request layer: decoded JSON in, validated rows; a prediction out."""
