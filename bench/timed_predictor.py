@@ -24,7 +24,7 @@ from predictor import dataplane
 from predictor.__main__ import main
 from predictor.iot import messages
 from predictor.models.runtime import OnnxModel
-from predictor.request import floats
+from predictor.request import floats, values
 
 MARK = "BENCH_TIMINGS "
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,7 +62,7 @@ def install() -> None:
     answer_one = timed("answer", messages.MessageAnswerer._answer_one, count=False)
     messages.MessageAnswerer._answer_one = answer_one  # type: ignore[method-assign]
     OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]
-    floats.decode_json = timed("json_decode", floats.decode_json)
+    values.decode_json = timed("json_decode", values.decode_json)
     floats.parse = timed("parse_and_check", floats.parse)
     messages._dumps = timed("json_encode", messages._dumps)
     atexit.register(lambda: print(MARK + json.dumps(_spent), flush=True))

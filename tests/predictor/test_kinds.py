@@ -17,6 +17,7 @@ from tritonclient.utils import InferenceServerException
 
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.dataplane import JSON, DataPlane
+from predictor.errors import RequestError
 from predictor.inference import predict_together
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.metrics import Metrics
@@ -24,7 +25,6 @@ from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import Columns, OnnxModel, runtime_versions
-from predictor.request.floats import RequestError
 from tests.byom import models
 from tests.predictor.conftest import MakeSettings, serve
 from tests.predictor.kindmodels import (

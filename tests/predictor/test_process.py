@@ -172,7 +172,7 @@ def test_the_way_to_the_first_answer_does_not_import_protobuf(tmp_path: Path) ->
     code = (
         "import sys; import predictor.__main__, predictor.app, predictor.models.manager; "
         "from predictor.models.runtime import OnnxModel; "
-        "from predictor.models.manager import SOURCE_BUNDLED; "
+        "from predictor.models.startup import SOURCE_BUNDLED; "
         "data = open('modules/predictor/models/default.onnx', 'rb').read(); "
         "OnnxModel.from_bytes(data, SOURCE_BUNDLED, check_domains=False); "
         "print('google.protobuf' in sys.modules); "

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from predictor.errors import RequestError
 from predictor.models.runtime import OnnxModel
-from predictor.request import floats
-from predictor.request.floats import Form, RequestError
+from predictor.request import floats, values
+from predictor.request.floats import Form
 from tests.predictor.conftest import V1, Models
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
@@ -115,13 +116,13 @@ def test_bad_requests_get_a_stable_code_and_a_clear_message(
 )
 def test_bodies_that_are_not_json_are_invalid_json(body: bytes, words: str) -> None:
     with pytest.raises(RequestError) as caught:
-        floats.decode_json(body)
+        values.decode_json(body)
     assert caught.value.code == "invalid_json"
     assert words in caught.value.message
 
 
 def test_json_nan_literals_decode_and_are_then_refused_as_non_finite() -> None:
-    value = floats.decode_json(b'{"instances": [[NaN, 1, 2, 3]]}')
+    value = values.decode_json(b'{"instances": [[NaN, 1, 2, 3]]}')
     with pytest.raises(RequestError) as caught:
         floats.parse(value, FEATURES, 10)
     assert caught.value.code == "non_finite"

@@ -20,6 +20,7 @@ import numpy as np
 
 from predictor.batching import Coalescer
 from predictor.drift import DriftMonitor
+from predictor.errors import RequestError
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.models.contract import REGRESSOR
@@ -27,7 +28,6 @@ from predictor.models.events import Change, ModelEvent
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, Prediction, Rows
 from predictor.request import columns, floats
-from predictor.request.floats import RequestError
 from predictor.shadow_runner import ShadowRunner, ShadowStats
 
 log = logging.getLogger(__name__)

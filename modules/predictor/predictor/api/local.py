@@ -8,8 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from predictor.api.body import read_json
 from predictor.api.reply import json_response
 from predictor.api.state import METRICS, MODEL_SOURCE, PLANE
+from predictor.errors import RequestError
 from predictor.models.runtime import OnnxModel
-from predictor.request.floats import RequestError
 
 
 async def predict(request: web.Request) -> web.Response:
