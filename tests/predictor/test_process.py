@@ -140,6 +140,7 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
     # with the IoT side, never on the HTTP path.
     background = {
         "predictor.iot.edge",
+        "predictor.iot.client_maker",
         "predictor.iot.link",
         # The downloader's error table: imported once a storage call fails, the SDK loaded by
         # then (download.py and account.py load the storage SDK on the first request only).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -64,11 +64,11 @@ def create_app(settings: Settings) -> web.Application:
     v2.add_routes(app)
     source = StorageSource(settings, manager)
     app[MODEL_SOURCE] = source
-    app.cleanup_ctx.append(load_model_at_start)
+    app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
     app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (follow.py)
     app.cleanup_ctx.append(
-        edge_context(settings, app[PLANE], metrics, twin_took_over=source.twin_took_over)
+        edge_context(settings, registry, app[PLANE], metrics, twin_took_over=source.twin_took_over)
     )
     return app
 
@@ -87,11 +87,17 @@ def _token(settings: Settings) -> bytes | None:
     return None if token is None else token.get_secret_value().encode()
 
 
-async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
+def models_at_start(
+    registry: ModelRegistry,
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """Serve the cached model, else the bundled one, else none, and every cached named model,
     before accepting requests."""
-    await app[PLANE].registry.load_at_start()
-    yield
+
+    async def load(app: web.Application) -> AsyncIterator[None]:
+        await registry.load_at_start()
+        yield
+
+    return load
 
 
 async def stop_plane(app: web.Application) -> AsyncIterator[None]:

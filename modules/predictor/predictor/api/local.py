@@ -37,7 +37,7 @@ def served_or_raise(request: web.Request) -> list[OnnxModel]:
         # PREDICTOR_MODEL_URL is set and its first try has not ended (follow.py): not ready.
         raise RequestError("starting", "fetching the model PREDICTOR_MODEL_URL names")
     plane = request.app[PLANE]
-    served = plane.registry.served()
+    served = plane.served()
     if not served:
         plane.model()  # 503 no_model
     return served
@@ -47,7 +47,7 @@ async def readyz(request: web.Request) -> web.Response:
     plane = request.app[PLANE]
     source = request.app[MODEL_SOURCE]
     served = served_or_raise(request)
-    default = plane.registry.default.current
+    default = plane.default_model()
     answer: dict[str, object] = {"status": "ready"}
     if default is not None:
         answer.update(model_name=default.name, model_version=default.version)

@@ -64,7 +64,7 @@ async def models_index(request: web.Request) -> web.Response:
         {
             "models": [
                 {"name": model.name, "version": model.version, "state": "READY"}
-                for model in request.app[PLANE].registry.served()
+                for model in request.app[PLANE].served()
             ]
         }
     )

@@ -20,7 +20,8 @@ from predictor.iot.reporter import TwinReporter
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelNameError, check_name
 from predictor.storage.target import TargetError, parse_target
-from predictor.storage.updater import ModelUpdater, Report, failed_state, running_state
+from predictor.storage.update_state import failed_state, running_state
+from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 

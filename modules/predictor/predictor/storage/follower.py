@@ -29,7 +29,8 @@ from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.errors import DownloadError
 from predictor.storage.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
 from predictor.storage.target import ModelTarget, TargetError, check_url, parse_target, redact
-from predictor.storage.updater import ModelUpdater, now
+from predictor.storage.update_state import now
+from predictor.storage.updater import ModelUpdater
 
 log = logging.getLogger(__name__)
 
