@@ -1,5 +1,5 @@
-"""The downloader's error table (``predictor/iot/download_errors.py``): each listed class gives its
-message and transient flag, and an unlisted class is said as its nearest listed base."""
+"""The downloader's error table (``predictor/storage/download_errors.py``): each listed class
+gives its message and transient flag, and an unlisted class is said as its nearest listed base."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The fleet's spread and the retry waits (``predictor/iot/pacing.py``), the module identity that
-seeds them (``predictor/iot/identity.py``); and the spread through the real module, the edgeHub
-emulator and Azurite."""
+"""The fleet's spread and the retry waits (``predictor/storage/pacing.py``), the module identity
+that seeds them (``predictor/storage/identity.py``); and the spread through the real module, the
+edgeHub emulator and Azurite."""
 
 from __future__ import annotations
 

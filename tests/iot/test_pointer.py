@@ -1,4 +1,4 @@
-"""The pointer blob's document and the model URL derived from it (``predictor/iot/pointer.py``),
+"""The pointer blob's document and the model URL derived from it (``predictor/storage/pointer.py``),
 for the URL forms of the public cloud, Azure Government and Azurite."""
 
 from __future__ import annotations

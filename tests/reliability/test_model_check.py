@@ -1,6 +1,6 @@
 """Hostile but valid models: a Loop that never ends and a memory bomb are refused by the bounded
-check in a child process (predictor/modelcheck.py), serving goes on, and the refusals (and a
-check that a kill cut short) outlive a restart (predictor/refusals.py).
+check in a child process (predictor/models/check.py), serving goes on, and the refusals (and a
+check that a kill cut short) outlive a restart (predictor/models/refusals.py).
 
 The manager's tests use the real child process and ONNX Runtime; the end-to-end ones the real
 module process behind the edgeHub emulator, with the models in Azurite.

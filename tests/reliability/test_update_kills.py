@@ -1,7 +1,8 @@
 """The predictor SIGKILLed at random moments of one update (download, check in its child
 process, cache write, swap, report), then started again: the desired model is applied after the
 restart every time, and a good model is never refused - a kill during its check is one
-interruption, not a proof (``predictor/refusals.py``, ``PREDICTOR_MODEL_CHECK_INTERRUPTIONS``).
+interruption, not a proof (``predictor/models/refusals.py``,
+``PREDICTOR_MODEL_CHECK_INTERRUPTIONS``).
 The real module process, the edgeHub emulator and Azurite."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> web.Application:
     """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
     order and stopped in reverse: the model is loaded before the first request, and the IoT
     Edge side (predictor/iot/lifecycle.py) starts after it and stops first. Between the two,
-    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/follow.py)."""
+    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/storage/source.py)."""
     metrics = Metrics()
     in_flight = InFlight()
     app = web.Application(
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> web.Application:
     app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
-    app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (follow.py)
+    app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (storage/source.py)
     app.cleanup_ctx.append(
         edge_context(settings, registry, app[PLANE], metrics, twin_took_over=source.twin_took_over)
     )

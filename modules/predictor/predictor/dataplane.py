@@ -252,7 +252,7 @@ class DataPlane:
         # "labels" are its values, all different, so it is not compared until it compares values.
         if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
-            # takes Columns too; its annotation (shadow.py) still says an array.
+            # takes Columns too; its annotation (shadow_runner.py) still says an array.
             self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
 
 

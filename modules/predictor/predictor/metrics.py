@@ -82,7 +82,7 @@ class Metrics:
             "Models loaded: 1 for the default model alone, 0 when none is (not ready).",
             registry=self.registry,
         )
-        # Shadow evaluation (shadow.py): the live model's name is the label.
+        # Shadow evaluation (shadow_runner.py): the live model's name is the label.
         self.shadow_rows = Counter(
             "predictor_shadow_rows_compared",
             "Rows answered by both a live model and its shadow.",

@@ -34,7 +34,7 @@ async def healthz(request: web.Request) -> web.Response:
 def served_or_raise(request: web.Request) -> list[OnnxModel]:
     """The models served, or ``starting`` / ``no_model`` (503) when the server is not ready."""
     if not request.app[MODEL_SOURCE].settled:
-        # PREDICTOR_MODEL_URL is set and its first try has not ended (follow.py): not ready.
+        # PREDICTOR_MODEL_URL is set and its first try has not ended (storage/source.py): not ready.
         raise RequestError("starting", "fetching the model PREDICTOR_MODEL_URL names")
     plane = request.app[PLANE]
     served = plane.served()

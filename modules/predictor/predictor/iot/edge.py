@@ -117,7 +117,7 @@ class EdgeModule:
             plane, registry, update_state=lambda: self.reporter.value(MODEL)
         )
         # Called when the twin's desired ``model`` names a target: the twin wins over
-        # PREDICTOR_MODEL_URL (follow.py), which stops being followed.
+        # PREDICTOR_MODEL_URL (storage/source.py), which stops being followed.
         self.on_twin_model: Callable[[], None] = lambda: None
 
     # -- life cycle ------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class ModelManager:
         self._lock = asyncio.Lock()
         # The last model refused by apply(), for the module twin's reported properties.
         self.last_refused: dict[str, str] | None = None
-        # Models from outside are first tried in a bounded child process (modelcheck.py); None
+        # Models from outside are first tried in a bounded child process (check.py); None
         # loads them here directly. Refusals outlive a restart (refusals.py).
         self.check = check
         self.refusals = Refusals(cache_dir, (check or DEFAULT_LIMITS).interruptions)

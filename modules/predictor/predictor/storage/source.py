@@ -1,7 +1,7 @@
 """The model from ``PREDICTOR_MODEL_URL``: followed from Blob Storage without a module twin.
 
 One ``app.cleanup_ctx`` entry, started after the HTTP API: the storage SDK is imported in a
-worker thread (as the IoT Edge side is, ``iot/lifecycle.py``) and ``iot/follower.py`` then brings
+worker thread (as the IoT Edge side is, ``iot/lifecycle.py``) and ``follower.py`` then brings
 the default slot to the URL's model, or to the model a pointer blob names, re-reading the pointer
 every ``PREDICTOR_MODEL_POLL_SECONDS``.
 

@@ -133,7 +133,7 @@ class ModelUpdater:
         if target in self._refused:
             log.info("model %s was refused before: %s", target.version, self._refused[target])
             return
-        persisted = self.manager.refusal(target.sha256)  # survives restarts (refusals.py)
+        persisted = self.manager.refusal(target.sha256)  # survives restarts (models/refusals.py)
         if persisted is not None:
             self._refused[target] = persisted
             await self._fail(target, persisted)
