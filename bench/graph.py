@@ -31,7 +31,7 @@ from skl2onnx.operator_converters.calibrated_classifier_cv import (
 )
 from sklearn.calibration import CalibratedClassifierCV
 
-from predictor.runtime import session_options
+from predictor.models.runtime import session_options
 from trainer import parity
 from trainer.build import build_model
 from trainer.training import Hyperparameters, load_dataset

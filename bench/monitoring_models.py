@@ -12,8 +12,8 @@ import onnxruntime as ort
 from sklearn.datasets import load_iris
 
 from bench.candidates import BUNDLED_MODEL
-from predictor import cache
-from predictor.cache import CacheEntry
+from predictor.models import cache
+from predictor.models.cache import CacheEntry
 from trainer.profile import reference_profile, to_metadata
 from trainer.training import IRIS_FEATURES
 

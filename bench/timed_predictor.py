@@ -20,10 +20,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from predictor import dataplane, schema
+from predictor import dataplane
 from predictor.__main__ import main
 from predictor.iot import messages
-from predictor.runtime import OnnxModel
+from predictor.models.runtime import OnnxModel
+from predictor.request import floats, values
 
 MARK = "BENCH_TIMINGS "
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,8 +62,8 @@ def install() -> None:
     answer_one = timed("answer", messages.MessageAnswerer._answer_one, count=False)
     messages.MessageAnswerer._answer_one = answer_one  # type: ignore[method-assign]
     OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]
-    schema.decode_json = timed("json_decode", schema.decode_json)
-    schema.parse = timed("parse_and_check", schema.parse)
+    values.decode_json = timed("json_decode", values.decode_json)
+    floats.parse = timed("parse_and_check", floats.parse)
     messages._dumps = timed("json_encode", messages._dumps)
     atexit.register(lambda: print(MARK + json.dumps(_spent), flush=True))
 

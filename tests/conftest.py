@@ -71,10 +71,10 @@ PROCESS_MODULES = frozenset(
         "devtools.rootfs",
         "devtools.soak",
         "devtools.wheels",
-        "predictor.modelcheck",
+        "predictor.models.check",
         "predictor.api.state.MANAGER",  # the server's manager, whose apply checks in a child
-        "predictor.registry",  # a slot's apply checks the model in a child process
-        "predictor.store",  # ModelManager.apply checks the model in a child process
+        "predictor.models.registry",  # a slot's apply checks the model in a child process
+        "predictor.models.manager",  # ModelManager.apply checks the model in a child process
         "tests.bench.runner",
         "tests.edgehub.sdk_module",
         "tests.iot.edge_module",

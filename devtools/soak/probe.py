@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from predictor.__main__ import main
 from predictor.api.state import MANAGER
 from predictor.app import create_app
-from predictor.runtime import OnnxModel
+from predictor.models.runtime import OnnxModel
 from predictor.settings import Settings
 
 PROBE_PATH = "/soak/probe"

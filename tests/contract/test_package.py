@@ -14,7 +14,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import modelcontract
-from predictor import contract as device_contract
+from predictor.models import contract as device_contract
 from tests.predictor.modelfactory import fix_batch_size
 from trainer import contract as trainer_contract
 from trainer.errors import describe

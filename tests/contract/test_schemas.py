@@ -13,8 +13,8 @@ from referencing import Registry, Resource
 from modelcontract import PointerDocument, PointerFormatError, read_pointer
 from modelcontract.schemas import SCHEMAS, schema
 from predictor.iot.shadow_control import Promotion
-from predictor.iot.target import TargetError, parse_target
-from predictor.registry import ModelNameError, check_name
+from predictor.models.registry import ModelNameError, check_name
+from predictor.storage.target import TargetError, parse_target
 from trainer.commands import shadow_patch
 
 SHA = "ab" * 32

@@ -5,7 +5,7 @@ mixed labels, missing parts) and graphs that fit them or not (inputs reordered, 
 fixed batch sizes, other widths and ranks). The trainer's verdict is what ``trainer publish``
 checks before it uploads a file (``check_model_bytes``: the ONNX checker, then the device's
 acceptance, which ``export`` runs on every model it writes too); the device's is ONNX Runtime's
-session of the same bytes checked as the predictor checks it (``predictor.contract.accept``).
+session of the same bytes checked as the predictor checks it (``predictor.models.contract.accept``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper
 
 import modelcontract
-from predictor import contract as device
+from predictor.models import contract as device
 from trainer import contract as trainer
 from trainer.contract import Contract, InputSpec, ModelError
 from trainer.model_file import ModelFileError, check_model_bytes

@@ -23,8 +23,8 @@ SAMPLE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 
 # A model check in the container, as ModelManager.apply starts it for a model from the twin.
 CHECK = """import asyncio, sys
-from predictor.contract import ModelError
-from predictor.modelcheck import CheckLimits, check_in_child
+from predictor.models.contract import ModelError
+from predictor.models.check import CheckLimits, check_in_child
 data = open(sys.argv[1], 'rb').read()
 try:
     asyncio.run(check_in_child(data, CheckLimits(seconds=60, memory_mb=1024)))
@@ -115,7 +115,7 @@ def test_predictor_container_answers_healthz_and_predicts(
             done = started.run(["python", "-c", probe, writable])
             assert done.returncode == 0, done.stderr
         assert_predicts_as_on_host(started.pid, base, default_model_file, SAMPLE)
-        # A model update's bounded check as the module runs it (predictor.modelcheck's child
+        # A model update's bounded check as the module runs it (predictor.models.check's child
         # process, its PYTHONPATH, its limits) under the read-only root and without
         # capabilities: the bundled model passes, bytes that are no model are refused.
         for path, expected in (("/app/models/default.onnx", "ok"), ("/etc/passwd", "refused")):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devtools.edgehub import EdgeHub, load_manifest
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
 from tests.iot.edge_module import MODULE, REPO
 from tests.predictor.modelfactory import iris_model
 from tests.predictor.process import bundled_manager

@@ -28,8 +28,9 @@ def test_the_iot_side_loads_the_storage_sdk_only_for_a_connection_string(
     connection_string: str | None, printed: list[str]
 ) -> None:
     code = (
-        "import sys; from predictor.iot import edge, follower; from predictor import follow; "
-        "from predictor.iot.download import Downloader, DownloadPolicy; "
+        "import sys; from predictor.iot import edge; "
+        "from predictor.storage import follower, source; "
+        "from predictor.storage.download import Downloader, DownloadPolicy; "
         f"d = Downloader(DownloadPolicy(1, 1, 1.0, 1.0, {connection_string!r})); "
         "print(d.account and d.account.host, "
         "sorted(m for m in ('azure.storage.blob', 'azure.core') if m in sys.modules))"

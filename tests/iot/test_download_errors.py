@@ -1,5 +1,5 @@
-"""The downloader's error table (``predictor/iot/download_errors.py``): each listed class gives its
-message and transient flag, and an unlisted class is said as its nearest listed base."""
+"""The downloader's error table (``predictor/storage/download_errors.py``): each listed class
+gives its message and transient flag, and an unlisted class is said as its nearest listed base."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from predictor.iot.download_errors import MESSAGES, as_download_error
-from predictor.iot.errors import DownloadError
+from predictor.storage.download_errors import MESSAGES, as_download_error
+from predictor.storage.errors import DownloadError
 
 WHAT = "the model blob"
 SAS_URL = "https://acct.blob.core.windows.net/models/m.onnx?sv=2024&sig=SECRET"

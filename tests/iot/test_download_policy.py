@@ -10,14 +10,14 @@ import pytest
 
 from devtools.azurite import ACCOUNT_KEY, Azurite
 from predictor.dataplane import DataPlane
-from predictor.iot.account import StorageAccount
-from predictor.iot.download import CHUNK_BYTES, Downloader
 from predictor.iot.edge import EdgeModule
-from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
-from predictor.store import ModelManager
+from predictor.storage.account import StorageAccount
+from predictor.storage.download import CHUNK_BYTES, Downloader
+from predictor.storage.updater import ModelUpdater
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.updates import Reports, policy, running, settle, target
@@ -184,6 +184,7 @@ def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
     settings = load_settings(
         storage_connection_string=f"AccountKey={ACCOUNT_KEY}", model_cache_dir=manager.cache_dir
     )
+    registry = ModelRegistry(manager)
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
-        EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
+        EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
     assert ACCOUNT_KEY not in str(caught.value)

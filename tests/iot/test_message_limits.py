@@ -20,9 +20,9 @@ from predictor.iot import wire
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import Settings, load_settings
-from predictor.store import ModelManager
 from tests.iot.conftest import IotModels
 from tests.iot.edge_module import FLOWER, MODULE, start
 
@@ -65,7 +65,8 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
     settings = load_settings(
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
-    module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
+    registry = ModelRegistry(manager)
+    module = EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
     await module.start()
     try:
         # Past the SDK's size check (sys.getsizeof of each value: ~50 bytes a 1-character one),
@@ -132,7 +133,8 @@ async def test_a_message_whose_packet_passes_the_limit_is_never_sent_and_becomes
     settings = load_settings(
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
-    module = EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
+    registry = ModelRegistry(manager)
+    module = EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
     await module.start()
     try:
         # The SDK takes it (it counts the body and the property's value: under 256 KB); the

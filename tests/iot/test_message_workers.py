@@ -16,8 +16,8 @@ from predictor.iot.message_workers import MessageWorkers
 from predictor.iot.messages import MessageAnswerer, Outgoing
 from predictor.iot.sender import OutputSender
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from predictor.dataplane import DataPlane
 from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
-from predictor.registry import ModelRegistry
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from tests.iot.conftest import V1
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}

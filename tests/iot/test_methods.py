@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
-from predictor.registry import ModelRegistry
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from tests.iot.conftest import V1
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
 def methods(manager: ModelManager) -> DirectMethods:
-    plane = DataPlane(ModelRegistry(manager), max_rows=10)
-    return DirectMethods(plane, update_state=lambda: {"status": "applied"})
+    registry = ModelRegistry(manager)
+    plane = DataPlane(registry, max_rows=10)
+    return DirectMethods(plane, registry, update_state=lambda: {"status": "applied"})
 
 
 async def test_predict_answers_200_with_the_prediction(manager: ModelManager) -> None:
@@ -46,8 +47,9 @@ async def test_get_model_info_and_unknown_methods(manager: ModelManager) -> None
 async def test_predict_answers_413_when_the_answer_would_pass_128_kb(
     manager: ModelManager,
 ) -> None:
-    plane = DataPlane(ModelRegistry(manager), max_rows=5000)
-    calls = DirectMethods(plane, update_state=lambda: None)
+    registry = ModelRegistry(manager)
+    plane = DataPlane(registry, max_rows=5000)
+    calls = DirectMethods(plane, registry, update_state=lambda: None)
     status, payload = await calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100})
     assert status == 200 and len(payload["predictions"]) == 100
     # IoT Hub caps a method's answer at 128 KB: this one would be far over it.

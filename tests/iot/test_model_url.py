@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.ports import free_port
-from predictor.iot.pacing import Pacing, PacingPolicy
+from predictor.storage.pacing import Pacing, PacingPolicy
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status

@@ -1,6 +1,6 @@
-"""The fleet's spread and the retry waits (``predictor/iot/pacing.py``), the module identity that
-seeds them (``predictor/iot/identity.py``); and the spread through the real module, the edgeHub
-emulator and Azurite."""
+"""The fleet's spread and the retry waits (``predictor/storage/pacing.py``), the module identity
+that seeds them (``predictor/storage/identity.py``); and the spread through the real module, the
+edgeHub emulator and Azurite."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.iot.identity import module_identity
-from predictor.iot.pacing import Pacing, PacingPolicy
-from predictor.iot.target import TargetError, parse_target
+from predictor.storage.identity import module_identity
+from predictor.storage.pacing import Pacing, PacingPolicy
+from predictor.storage.target import TargetError, parse_target
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import MODULE, start, wait_status

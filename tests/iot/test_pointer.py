@@ -1,4 +1,4 @@
-"""The pointer blob's document and the model URL derived from it (``predictor/iot/pointer.py``),
+"""The pointer blob's document and the model URL derived from it (``predictor/storage/pointer.py``),
 for the URL forms of the public cloud, Azure Government and Azurite."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from predictor.iot.pointer import PointerError, is_pointer, model_url, parse_pointer
+from predictor.storage.pointer import PointerError, is_pointer, model_url, parse_pointer
 
 SHA = "a" * 64
 SAS = "sv=2026-10-06&sr=c&sp=r&sig=abc%3D"

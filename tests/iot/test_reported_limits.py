@@ -9,13 +9,13 @@ from typing import Any
 
 from devtools.azurite import Azurite
 from predictor.dataplane import DataPlane
-from predictor.iot.download import Downloader
 from predictor.iot.edge import EdgeModule
-from predictor.iot.updater import ModelUpdater
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader
+from predictor.storage.updater import ModelUpdater
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.updates import Reports, policy, update_once
@@ -53,8 +53,10 @@ async def test_a_contract_error_quoting_a_huge_value_is_reported_capped(
 
 
 async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManager) -> None:
-    plane = DataPlane(ModelRegistry(manager), max_rows=10)
-    module = EdgeModule(load_settings(model_cache_dir=manager.cache_dir), plane, Metrics())
+    registry = ModelRegistry(manager)
+    plane = DataPlane(registry, max_rows=10)
+    settings = load_settings(model_cache_dir=manager.cache_dir)
+    module = EdgeModule(settings, registry, plane, Metrics())
     module.handle_desired(
         {"model": {"url": "ftp://x", "sha256": "f" * 4000, "version": "é" * 4000}}
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from predictor.iot.target import ModelTarget, TargetError, parse_target, redact
+from predictor.storage.target import ModelTarget, TargetError, parse_target, redact
 
 SHA = "ab" * 32
 GOOD = {"url": "https://acct.blob.core.windows.net/models/iris/1.onnx?sv=x&sig=y", "sha256": SHA}

@@ -14,10 +14,10 @@ from azure.storage.blob import BlobClient
 
 from devtools.azurite import Azurite
 from devtools.ports import free_port
-from predictor.iot.download import Downloader
-from predictor.iot.pacing import Pacing, PacingPolicy
-from predictor.iot.updater import ModelUpdater
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.storage.download import Downloader
+from predictor.storage.pacing import Pacing, PacingPolicy
+from predictor.storage.updater import ModelUpdater
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.updates import Reports, policy, reported, running, settle, target

@@ -8,9 +8,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from predictor.iot.download import DownloadPolicy
-from predictor.iot.target import ModelTarget, parse_target
-from predictor.iot.updater import ModelUpdater
+from predictor.storage.download import DownloadPolicy
+from predictor.storage.target import ModelTarget, parse_target
+from predictor.storage.updater import ModelUpdater
 
 
 class Reports:

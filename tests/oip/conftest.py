@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from predictor.registry import ModelRegistry
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from tests.predictor.conftest import Models
 from tests.predictor.conftest import models as models  # the session's real iris models
 from tests.predictor.process import Predictor, predictor

@@ -19,7 +19,7 @@ from typing import Any
 
 from devtools.ports import free_port, port_in_use
 from devtools.processes import terminate
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
 
 REPO = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from predictor.batching import Coalescer
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction
+from predictor.models.runtime import OnnxModel, Prediction
 from tests.predictor.conftest import Models
 
 ROWS = np.asarray(

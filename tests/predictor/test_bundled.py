@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.datasets import load_iris
 
-from predictor.runtime import OnnxModel
+from predictor.models.runtime import OnnxModel
 
 BUNDLED = Path(__file__).resolve().parents[2] / "modules" / "predictor" / "models" / "default.onnx"
 

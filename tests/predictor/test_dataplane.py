@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from predictor.dataplane import DataPlane
-from predictor.events import Change, ModelEvent
+from predictor.errors import RequestError
 from predictor.inference import predict_together
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
-from predictor.runtime import OnnxModel
-from predictor.schema import RequestError
-from predictor.store import ModelManager
+from predictor.models.events import Change, ModelEvent
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel
 from tests.predictor.conftest import V1, V2, Models
 from tests.predictor.process import bundled_manager
 

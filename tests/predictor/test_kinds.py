@@ -16,15 +16,15 @@ import tritonclient.http.aio as triton
 from tritonclient.utils import InferenceServerException
 
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
-from predictor.contract import ModelError
 from predictor.dataplane import JSON, DataPlane
+from predictor.errors import RequestError
 from predictor.inference import predict_together
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
-from predictor.runtime import Columns, OnnxModel, runtime_versions
-from predictor.schema import RequestError
-from predictor.store import ModelManager
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import Columns, OnnxModel, runtime_versions
 from tests.byom import models
 from tests.predictor.conftest import MakeSettings, serve
 from tests.predictor.kindmodels import (
@@ -46,12 +46,16 @@ def loaded(name: str) -> OnnxModel:
     return OnnxModel.from_bytes(kind_model(name), name)
 
 
-async def plane_for(tmp_path: Path, name: str, metrics: Metrics | None = None) -> DataPlane:
+async def registry_for(tmp_path: Path, name: str) -> ModelRegistry:
     bundled = tmp_path / f"{name}.onnx"
     bundled.write_bytes(kind_model(name))
     store = ModelManager(tmp_path / f"cache-{name}", bundled)
     await store.load_at_start()
-    return DataPlane(ModelRegistry(store), max_rows=50, metrics=metrics)
+    return ModelRegistry(store)
+
+
+async def plane_for(tmp_path: Path, name: str, metrics: Metrics | None = None) -> DataPlane:
+    return DataPlane(await registry_for(tmp_path, name), max_rows=50, metrics=metrics)
 
 
 def diabetes_rows(count: int) -> list[dict[str, float]]:
@@ -399,8 +403,9 @@ async def test_a_shadow_of_a_typed_model_sees_its_columns_and_a_regressor_is_not
     tmp_path: Path,
 ) -> None:
     for name, compared in ((PIPELINE, True), (REGRESSOR, False)):
-        plane = await plane_for(tmp_path, name)
-        plane.registry.shadow_slot(name).swap(loaded(name))  # the same model, another session
+        registry = await registry_for(tmp_path, name)
+        plane = DataPlane(registry, max_rows=50)
+        registry.shadow_slot(name).swap(loaded(name))  # the same model, another session
         body = MACHINE if name == PIPELINE else DIABETES_ROW
         await plane.infer(None, None, [body, body])
         assert plane.wait_shadows_idle()

@@ -140,16 +140,18 @@ def test_the_predictor_imports_no_azure_sdk_and_nothing_of_the_trainer(tmp_path:
     # with the IoT side, never on the HTTP path.
     background = {
         "predictor.iot.edge",
+        "predictor.iot.client_maker",
         "predictor.iot.link",
         # The downloader's error table: imported once a storage call fails, the SDK loaded by
         # then (download.py and account.py load the storage SDK on the first request only).
-        "predictor.iot.download_errors",
+        "predictor.storage.download_errors",
         "predictor.iot.messages",
         "predictor.iot.message_workers",
         "predictor.iot.sender",
         "predictor.iot.twin_patch",
         "predictor.iot.wire",
-        "predictor.iot.follower",  # PREDICTOR_MODEL_URL: imported in a worker thread (follow.py)
+        # PREDICTOR_MODEL_URL: imported in a worker thread (storage/source.py)
+        "predictor.storage.follower",
     }
     names = (
         ".".join(p.relative_to(package).with_suffix("").parts)
@@ -169,8 +171,9 @@ def test_the_way_to_the_first_answer_does_not_import_protobuf(tmp_path: Path) ->
     # The operator-domain check needs protobuf (~30 ms of import); the bundled and cached
     # models were checked before, so starting from them must not pay for it.
     code = (
-        "import sys; import predictor.__main__, predictor.app, predictor.store; "
-        "from predictor.runtime import OnnxModel; from predictor.store import SOURCE_BUNDLED; "
+        "import sys; import predictor.__main__, predictor.app, predictor.models.manager; "
+        "from predictor.models.runtime import OnnxModel; "
+        "from predictor.models.startup import SOURCE_BUNDLED; "
         "data = open('modules/predictor/models/default.onnx', 'rb').read(); "
         "OnnxModel.from_bytes(data, SOURCE_BUNDLED, check_domains=False); "
         "print('google.protobuf' in sys.modules); "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from predictor.contract import ContractError, ModelError
-from predictor.runtime import OnnxModel
+from predictor.models.contract import ContractError, ModelError
+from predictor.models.runtime import OnnxModel
 from tests.predictor.conftest import V1, Models
 from tests.predictor.modelfactory import edit, fix_batch_size, rename_output
 

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor import schema
-from predictor.runtime import OnnxModel
-from predictor.schema import Form, RequestError
+from predictor.errors import RequestError
+from predictor.models.runtime import OnnxModel
+from predictor.request import floats, values
+from predictor.request.floats import Form
 from tests.predictor.conftest import V1, Models
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
@@ -18,20 +19,20 @@ ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_widt
 
 def test_one_object_is_one_row_in_contract_order() -> None:
     shuffled = dict(reversed(list(ROW.items())))
-    batch = schema.parse(shuffled, FEATURES, 10)
+    batch = floats.parse(shuffled, FEATURES, 10)
     assert batch.form is Form.OBJECT
     assert batch.rows.dtype == np.float32
     assert batch.rows.tolist() == [pytest.approx([6.9, 3.1, 5.4, 2.1])]
 
 
 def test_an_array_of_objects_keeps_its_order() -> None:
-    batch = schema.parse([ROW, {**ROW, "sepal_length": 1}], FEATURES, 10)
+    batch = floats.parse([ROW, {**ROW, "sepal_length": 1}], FEATURES, 10)
     assert batch.form is Form.ARRAY
     assert batch.rows[:, 0].tolist() == pytest.approx([6.9, 1.0])
 
 
 def test_instances_are_rows_in_contract_order() -> None:
-    batch = schema.parse({"instances": [[1, 2, 3, 4], [5, 6, 7, 8]]}, FEATURES, 10)
+    batch = floats.parse({"instances": [[1, 2, 3, 4], [5, 6, 7, 8]]}, FEATURES, 10)
     assert batch.form is Form.INSTANCES
     assert batch.rows.shape == (2, 4)
 
@@ -43,20 +44,20 @@ def test_answers_take_the_form_of_the_request(models: Models) -> None:
         ([ROW, ROW], lambda a: [x["class_index"] for x in a] == [2, 2]),
         ({"instances": [[6.9, 3.1, 5.4, 2.1]]}, lambda a: a["predictions"][0]["label"]),
     ]:
-        batch = schema.parse(value, FEATURES, 10)
-        answer = schema.answer(batch, model.predict(batch.rows), model.contract)
+        batch = floats.parse(value, FEATURES, 10)
+        answer = floats.answer(batch, model.predict(batch.rows), model.contract)
         assert check(answer), answer
-    single = schema.answer(
-        schema.parse(ROW, FEATURES, 10),
-        model.predict(schema.parse(ROW, FEATURES, 10).rows),
+    single = floats.answer(
+        floats.parse(ROW, FEATURES, 10),
+        model.predict(floats.parse(ROW, FEATURES, 10).rows),
         model.contract,
     )
     assert set(single["probabilities"]) == {"setosa", "versicolor", "virginica"}
     assert sum(single["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     # The one-object answer is the array form's item, keys in the same order.
-    (item,) = schema.answer(
-        schema.parse([ROW], FEATURES, 10),
-        model.predict(schema.parse([ROW], FEATURES, 10).rows),
+    (item,) = floats.answer(
+        floats.parse([ROW], FEATURES, 10),
+        model.predict(floats.parse([ROW], FEATURES, 10).rows),
         model.contract,
     )
     assert list(single.items()) == list(item.items())
@@ -96,7 +97,7 @@ def test_bad_requests_get_a_stable_code_and_a_clear_message(
     value: Any, code: str, words: str
 ) -> None:
     with pytest.raises(RequestError) as caught:
-        schema.parse(value, FEATURES, 10)
+        floats.parse(value, FEATURES, 10)
     assert caught.value.code == code
     assert caught.value.status == 400
     assert words in caught.value.message
@@ -115,22 +116,22 @@ def test_bad_requests_get_a_stable_code_and_a_clear_message(
 )
 def test_bodies_that_are_not_json_are_invalid_json(body: bytes, words: str) -> None:
     with pytest.raises(RequestError) as caught:
-        schema.decode_json(body)
+        values.decode_json(body)
     assert caught.value.code == "invalid_json"
     assert words in caught.value.message
 
 
 def test_json_nan_literals_decode_and_are_then_refused_as_non_finite() -> None:
-    value = schema.decode_json(b'{"instances": [[NaN, 1, 2, 3]]}')
+    value = values.decode_json(b'{"instances": [[NaN, 1, 2, 3]]}')
     with pytest.raises(RequestError) as caught:
-        schema.parse(value, FEATURES, 10)
+        floats.parse(value, FEATURES, 10)
     assert caught.value.code == "non_finite"
 
 
 def test_a_huge_request_gets_a_short_message() -> None:
     value = {**ROW, **{f"extra_{i}" * 20: 1 for i in range(5000)}}
     with pytest.raises(RequestError) as caught:
-        schema.parse(value, FEATURES, 10)
+        floats.parse(value, FEATURES, 10)
     assert caught.value.code == "unknown_feature"
     assert "and 4995 more" in caught.value.message
     assert len(caught.value.message) < 500

@@ -7,15 +7,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor import schema
+from predictor.request import floats
 
 FEATURES = ("a", "b", "c", "d")
 F32_MAX = float(np.finfo(np.float32).max)
 
 
 def slow(instances: list[list[Any]]) -> np.ndarray[Any, Any]:
-    rows = [schema._row_from_list(i, row, FEATURES) for i, row in enumerate(instances)]
-    return schema._to_array(rows, len(FEATURES))
+    rows = [floats._row_from_list(i, row, FEATURES) for i, row in enumerate(instances)]
+    return floats._to_array(rows, len(FEATURES))
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def slow(instances: list[list[Any]]) -> np.ndarray[Any, Any]:
     ],
 )
 def test_plain_rows_match_the_row_by_row_path(instances: list[list[Any]]) -> None:
-    batch = schema.parse({"instances": instances}, FEATURES, 1000)
+    batch = floats.parse({"instances": instances}, FEATURES, 1000)
     expected = slow(instances)
     assert batch.rows.dtype == np.float32
     assert batch.rows.tobytes() == expected.tobytes()
@@ -39,7 +39,7 @@ def test_random_rows_match_bit_for_bit() -> None:
     rng = np.random.default_rng(3)
     values = rng.normal(0, 1e6, (1000, 4))
     instances = [[float(v) if j % 2 else int(v) for j, v in enumerate(row)] for row in values]
-    batch = schema.parse({"instances": instances}, FEATURES, 1000)
+    batch = floats.parse({"instances": instances}, FEATURES, 1000)
     assert batch.rows.tobytes() == slow(instances).tobytes()
 
 
@@ -56,14 +56,14 @@ def test_random_rows_match_bit_for_bit() -> None:
     ],
 )
 def test_a_bad_value_after_good_rows_is_still_named(row: list[Any], code: str) -> None:
-    with pytest.raises(schema.RequestError) as caught:
-        schema.parse({"instances": [[1, 2, 3, 4]] * 5 + [row]}, FEATURES, 1000)
+    with pytest.raises(floats.RequestError) as caught:
+        floats.parse({"instances": [[1, 2, 3, 4]] * 5 + [row]}, FEATURES, 1000)
     assert caught.value.code == code
     assert "instance 5" in caught.value.message
 
 
 def slow_object(item: dict[str, Any]) -> np.ndarray[Any, Any]:
-    return schema._to_array([schema._row_from_object(None, item, FEATURES)], len(FEATURES))
+    return floats._to_array([floats._row_from_object(None, item, FEATURES)], len(FEATURES))
 
 
 @pytest.mark.parametrize(
@@ -78,8 +78,8 @@ def slow_object(item: dict[str, Any]) -> np.ndarray[Any, Any]:
 )
 def test_a_plain_object_matches_the_general_path(values: list[Any]) -> None:
     item = dict(zip(reversed(FEATURES), reversed(values), strict=True))  # any key order
-    batch = schema.parse(item, FEATURES, 1000)
-    assert batch.form is schema.Form.OBJECT
+    batch = floats.parse(item, FEATURES, 1000)
+    assert batch.form is floats.Form.OBJECT
     assert batch.rows.dtype == np.float32
     assert batch.rows.tobytes() == slow_object(item).tobytes()
 
@@ -101,9 +101,9 @@ def test_a_plain_object_matches_the_general_path(values: list[Any]) -> None:
     ],
 )
 def test_a_bad_object_gets_the_general_paths_error(item: dict[str, Any], code: str) -> None:
-    with pytest.raises(schema.RequestError) as caught:
-        schema.parse(item, FEATURES, 1000)
-    with pytest.raises(schema.RequestError) as general:
-        schema._row_from_object(None, item, FEATURES)
+    with pytest.raises(floats.RequestError) as caught:
+        floats.parse(item, FEATURES, 1000)
+    with pytest.raises(floats.RequestError) as general:
+        floats._row_from_object(None, item, FEATURES)
     assert caught.value.code == general.value.code == code
     assert caught.value.message == general.value.message

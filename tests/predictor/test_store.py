@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from predictor import cache
-from predictor.cache import CacheError
-from predictor.contract import ModelError
 from predictor.metrics import Metrics
-from predictor.store import CacheWriteError, ModelManager
+from predictor.models import cache
+from predictor.models.cache import CacheError
+from predictor.models.contract import ModelError
+from predictor.models.manager import CacheWriteError, ModelManager
 from tests.predictor.conftest import V1, V2, Models
 from tests.predictor.modelfactory import edit
 

@@ -14,10 +14,10 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.iot.download import Downloader
-from predictor.iot.target import parse_target
-from predictor.iot.updater import ModelUpdater
-from predictor.store import CacheWriteError, ModelManager
+from predictor.models.manager import CacheWriteError, ModelManager
+from predictor.storage.download import Downloader
+from predictor.storage.target import parse_target
+from predictor.storage.updater import ModelUpdater
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status

@@ -21,11 +21,11 @@ from predictor.dataplane import DataPlane
 from predictor.iot.edge import EdgeModule
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.iot.methods import DirectMethods
-from predictor.iot.target import TargetError, parse_target
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
-from predictor.store import ModelManager
+from predictor.storage.target import TargetError, parse_target
 from tests.iot.conftest import V1, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, REPO, model_status, start
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values
@@ -67,8 +67,9 @@ def test_every_message_gets_answers_on_one_output_that_fit_and_correlate(
 def test_direct_methods_answer_a_status_and_a_documented_payload(
     manager: ModelManager, name: str, payload: Any
 ) -> None:
+    registry = ModelRegistry(manager)
     methods = DirectMethods(
-        DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), update_state=lambda: None
+        DataPlane(registry, max_rows=MAX_ROWS), registry, update_state=lambda: None
     )
     status, answer = asyncio.run(methods.call(name, payload))
     assert status in (200, 400, 404, 413, 422), (status, answer)
@@ -124,7 +125,8 @@ async def test_handle_desired_submits_a_valid_target_or_reports_failed_with_a_re
     manager: ModelManager, desired: Any, model: Any
 ) -> None:
     settings_ = load_settings(model_url_hosts=ALLOWED, model_cache_dir=manager.cache_dir)
-    module = EdgeModule(settings_, DataPlane(ModelRegistry(manager), max_rows=MAX_ROWS), Metrics())
+    registry = ModelRegistry(manager)
+    module = EdgeModule(settings_, registry, DataPlane(registry, max_rows=MAX_ROWS), Metrics())
     if isinstance(desired, dict):
         desired = {**desired, "model": model}
     module.handle_desired(desired)

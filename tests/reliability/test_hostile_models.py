@@ -16,9 +16,9 @@ import onnxruntime as ort
 import pytest
 
 from modelcontract.opsets import _MANY, _SCHEMA, operator_domains
-from predictor.contract import ModelError
-from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.runtime import OnnxModel
 from tests.iot.conftest import V1, IotModels
 from tests.reliability.badmodels import (
     contrib_in_function,

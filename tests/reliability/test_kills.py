@@ -11,7 +11,7 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor import cache
+from predictor.models import cache
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start

@@ -1,6 +1,6 @@
 """Hostile but valid models: a Loop that never ends and a memory bomb are refused by the bounded
-check in a child process (predictor/modelcheck.py), serving goes on, and the refusals (and a
-check that a kill cut short) outlive a restart (predictor/refusals.py).
+check in a child process (predictor/models/check.py), serving goes on, and the refusals (and a
+check that a kill cut short) outlive a restart (predictor/models/refusals.py).
 
 The manager's tests use the real child process and ONNX Runtime; the end-to-end ones the real
 module process behind the edgeHub emulator, with the models in Azurite.
@@ -24,10 +24,10 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.contract import ModelError
-from predictor.modelcheck import CheckLimits
-from predictor.refusals import CHECKING, FILE, KEEP, Refusals
-from predictor.store import ModelManager
+from predictor.models.check import CheckLimits
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.refusals import CHECKING, FILE, KEEP, Refusals
 from tests.iot.blobs import Uploaded, upload
 from tests.iot.conftest import V1, V2, V3, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
@@ -62,7 +62,7 @@ def check_children(pid: int) -> list[int]:
                 command = Path(f"/proc/{child}/cmdline").read_bytes()
             except OSError:
                 continue  # ended meanwhile
-            if b"predictor.modelcheck" in command:
+            if b"predictor.models.check" in command:
                 found.append(int(child))
     return found
 

@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.iot.download import Downloader
-from predictor.iot.updater import ModelUpdater
+from predictor.models.manager import ModelManager
+from predictor.models.signature import load_public_key
 from predictor.settings import SettingsError, load_settings
-from predictor.signature import load_public_key
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader
+from predictor.storage.updater import ModelUpdater
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.iot.updates import Reports, policy, update_once

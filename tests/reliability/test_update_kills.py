@@ -1,7 +1,8 @@
 """The predictor SIGKILLed at random moments of one update (download, check in its child
 process, cache write, swap, report), then started again: the desired model is applied after the
 restart every time, and a good model is never refused - a kill during its check is one
-interruption, not a proof (``predictor/refusals.py``, ``PREDICTOR_MODEL_CHECK_INTERRUPTIONS``).
+interruption, not a proof (``predictor/models/refusals.py``,
+``PREDICTOR_MODEL_CHECK_INTERRUPTIONS``).
 The real module process, the edgeHub emulator and Azurite."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from predictor.refusals import Refusals
+from predictor.models.refusals import Refusals
 from tests.iot.blobs import upload
 from tests.iot.conftest import V1, V2, IotModels
 from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status

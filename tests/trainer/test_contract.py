@@ -9,7 +9,7 @@ import json
 import onnx
 import pytest
 
-from predictor import contract as device_contract
+from predictor.models import contract as device_contract
 from trainer.build import BuiltModel
 from trainer.contract import Contract, ContractError, InputSpec
 

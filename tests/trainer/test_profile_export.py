@@ -10,7 +10,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.ensemble import RandomForestRegressor
 
 from predictor.drift import Profile
-from predictor.runtime import OnnxModel
+from predictor.models.runtime import OnnxModel
 from trainer.build import build_model
 from trainer.byom import export_model
 from trainer.training import Hyperparameters

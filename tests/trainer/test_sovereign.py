@@ -23,8 +23,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
-from predictor.iot.download import Downloader, DownloadPolicy
-from predictor.iot.target import parse_target
+from predictor.storage.download import Downloader, DownloadPolicy
+from predictor.storage.target import parse_target
 from tests.trainer.process import run_cli
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions, connect
 

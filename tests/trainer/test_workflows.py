@@ -16,7 +16,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import REPO_ROOT, Azurite
-from predictor.signature import load_public_key, verify
+from predictor.models.signature import load_public_key, verify
 from tests.trainer.workflows import (
     BIN,
     KNOWN,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -12,13 +12,13 @@ from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE, SETTINGS
 from predictor.dataplane import DataPlane
-from predictor.follow import StorageSource
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
-from predictor.modelcheck import CheckLimits
-from predictor.registry import ModelRegistry
+from predictor.models.check import CheckLimits
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.source import StorageSource
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> web.Application:
     """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
     order and stopped in reverse: the model is loaded before the first request, and the IoT
     Edge side (predictor/iot/lifecycle.py) starts after it and stops first. Between the two,
-    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/follow.py)."""
+    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/storage/source.py)."""
     metrics = Metrics()
     in_flight = InFlight()
     app = web.Application(
@@ -64,11 +64,11 @@ def create_app(settings: Settings) -> web.Application:
     v2.add_routes(app)
     source = StorageSource(settings, manager)
     app[MODEL_SOURCE] = source
-    app.cleanup_ctx.append(load_model_at_start)
+    app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
-    app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (follow.py)
+    app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (storage/source.py)
     app.cleanup_ctx.append(
-        edge_context(settings, app[PLANE], metrics, twin_took_over=source.twin_took_over)
+        edge_context(settings, registry, app[PLANE], metrics, twin_took_over=source.twin_took_over)
     )
     return app
 
@@ -77,7 +77,7 @@ def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
     """The key models must be signed with, if one is configured (cryptography loads only then)."""
     if not settings.model_public_key:
         return None
-    from predictor.signature import load_public_key
+    from predictor.models.signature import load_public_key
 
     return load_public_key(settings.model_public_key)
 
@@ -87,11 +87,17 @@ def _token(settings: Settings) -> bytes | None:
     return None if token is None else token.get_secret_value().encode()
 
 
-async def load_model_at_start(app: web.Application) -> AsyncIterator[None]:
+def models_at_start(
+    registry: ModelRegistry,
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """Serve the cached model, else the bundled one, else none, and every cached named model,
     before accepting requests."""
-    await app[PLANE].registry.load_at_start()
-    yield
+
+    async def load(app: web.Application) -> AsyncIterator[None]:
+        await registry.load_at_start()
+        yield
+
+    return load
 
 
 async def stop_plane(app: web.Application) -> AsyncIterator[None]:

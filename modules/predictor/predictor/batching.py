@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction, Rows
+from predictor.models.runtime import OnnxModel, Prediction, Rows
 
 
 @dataclass(frozen=True)

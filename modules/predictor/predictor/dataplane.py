@@ -18,17 +18,18 @@ from typing import Any, cast
 
 import numpy as np
 
-from predictor import columns, schema
 from predictor.batching import Coalescer
-from predictor.contract import REGRESSOR
 from predictor.drift import DriftMonitor
-from predictor.events import Change, ModelEvent
+from predictor.errors import RequestError
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
-from predictor.registry import ModelRegistry
-from predictor.runtime import OnnxModel, Prediction, Rows
-from predictor.schema import RequestError
-from predictor.shadow import ShadowRunner, ShadowStats
+from predictor.models.contract import REGRESSOR
+from predictor.models.events import Change, ModelEvent
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.request import columns, floats
+from predictor.shadow_runner import ShadowRunner
+from predictor.shadow_stats import ShadowStats
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +51,15 @@ class Form:
 
 def _parse_json(model: OnnxModel, value: Any, max_rows: int) -> tuple[Rows, Any]:
     contract = model.contract
-    if contract.float_rows:  # one float tensor: the fast paths of schema.parse
-        batch = schema.parse(value, contract.feature_names, max_rows)
+    if contract.float_rows:  # one float tensor: the fast paths of floats.parse
+        batch = floats.parse(value, contract.feature_names, max_rows)
     else:
         batch = columns.parse(value, contract, max_rows)
     return batch.rows, batch
 
 
 def _answer_json(model: OnnxModel, batch: Any, prediction: Prediction) -> Any:
-    return schema.answer(batch, prediction, model.contract)
+    return floats.answer(batch, prediction, model.contract)
 
 
 # The JSON forms of ``POST /predict`` (a row, rows, ``instances``...).
@@ -102,7 +103,7 @@ class DataPlane:
         coalesce: bool = True,
         drift_window_rows: int = 0,
     ) -> None:
-        self.registry = registry  # the models (the control plane loads and swaps them)
+        self._registry = registry  # the models (the control plane loads and swaps them)
         self.max_rows = max_rows
         self._metrics = metrics
         self._coalescer = Coalescer(metrics, enabled=coalesce)
@@ -170,9 +171,9 @@ class DataPlane:
         ``name`` None is the default model. ``no_model`` (503) when none is loaded;
         ``unknown_model`` / ``unknown_version`` (404) when the name or version is not served.
         """
-        model = self.registry.find(name)
+        model = self._registry.find(name)
         if model is None:
-            served = self.registry.served()
+            served = self._registry.served()
             if not served:
                 raise RequestError("no_model", "no model is loaded yet; try again later")
             names = ", ".join(repr(m.name) for m in served)
@@ -189,6 +190,14 @@ class DataPlane:
             )
         return model
 
+    def served(self) -> list[OnnxModel]:
+        """The models serving now: the default model first, then the named ones."""
+        return self._registry.served()
+
+    def default_model(self) -> OnnxModel | None:
+        """The default model serving now, if one is."""
+        return self._registry.default.current
+
     @property
     def drift_enabled(self) -> bool:
         return self._drift.enabled
@@ -201,6 +210,15 @@ class DataPlane:
     def shadow_stats(self, name: str) -> ShadowStats | None:
         """The comparison of ``name``'s shadow with it so far, if it has one."""
         return self._shadow_runner.stats(name)
+
+    def shadow_reports(self) -> dict[str, dict[str, Any]]:
+        """The comparison so far of each model that has a shadow, as reported."""
+        reports = {}
+        for name in self._registry.shadow_slots:
+            stats = self._shadow_runner.stats(name)
+            if stats is not None:
+                reports[name] = stats.report()
+        return reports
 
     def forget_shadow(self, name: str) -> None:
         """Drop ``name``'s shadow comparison (its shadow was replaced or removed)."""
@@ -222,19 +240,19 @@ class DataPlane:
 
     def _observe(self, model: OnnxModel, served: _Served) -> None:
         """Hand served rows and the live answer to drift tracking and to the model's shadow."""
-        if not self._watch and not self.registry.shadow_slots:
+        if not self._watch and not self._registry.shadow_slots:
             return
         rows, live = served.rows, served.prediction
         # Drift is tracked for models over one float tensor (the profile's inputs by column);
         # typed-input models are not tracked yet (docs/predictor.md, Drift).
         if self._watch and model.contract.float_rows:
             self._drift.observe(model, cast(Any, rows), live.labels)
-        shadow = self.registry.shadow_of(model.name)
+        shadow = self._registry.shadow_of(model.name)
         # The runner compares labels and counts them in a confusion matrix: a regressor's
         # "labels" are its values, all different, so it is not compared until it compares values.
         if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
-            # takes Columns too; its annotation (shadow.py) still says an array.
+            # takes Columns too; its annotation (shadow_runner.py) still says an array.
             self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel
+from predictor.models.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
 

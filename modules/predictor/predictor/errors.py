@@ -5,7 +5,7 @@ Inference Protocol (v2) routes (``api/errors.py``), the direct methods (``iot/me
 the telemetry messages (``iot/messages.py``). ``STATUSES`` is the only place a code gets its
 HTTP status, so "not found" is 404 and "not ready" 503 on every route, and an exception that
 is not a ``PredictorError`` is the same ``internal`` 500 everywhere. The shape follows the
-trainer's ``trainer/errors.py`` and the downloader's ``iot/download_errors.py``.
+trainer's ``trainer/errors.py`` and the downloader's ``storage/download_errors.py``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from predictor.metrics import Metrics
-from predictor.runtime import Columns, OnnxModel, Prediction, Rows
+from predictor.models.runtime import Columns, OnnxModel, Prediction, Rows
 
 
 def predict_rows(model: OnnxModel, rows: Rows, metrics: Metrics | None) -> Prediction:

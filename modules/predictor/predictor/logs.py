@@ -32,7 +32,7 @@ def severity(levelno: int) -> int:
 
 
 class EdgeFormatter(logging.Formatter):
-    """``<6> 2026-11-25 17:52:09.123 +00:00 [INF] - predictor.store: message`` on one line."""
+    """``<6> 2026-11-25 17:52:09.123 +00:00 [INF] - predictor.models.manager: text``, one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         sev = severity(record.levelno)

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from predictor.events import Change, ModelEvent
+from predictor.models.events import Change, ModelEvent
 
 if TYPE_CHECKING:
-    from predictor.runtime import OnnxModel
+    from predictor.models.runtime import OnnxModel
 
 # Request latency on a device: from tens of microseconds to a slow second.
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -82,7 +82,7 @@ class Metrics:
             "Models loaded: 1 for the default model alone, 0 when none is (not ready).",
             registry=self.registry,
         )
-        # Shadow evaluation (shadow.py): the live model's name is the label.
+        # Shadow evaluation (shadow_runner.py): the live model's name is the label.
         self.shadow_rows = Counter(
             "predictor_shadow_rows_compared",
             "Rows answered by both a live model and its shadow.",

@@ -432,7 +432,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if token is not None and token.get_secret_value() != token.get_secret_value().strip():
             raise ValueError("PREDICTOR_HTTP_TOKEN must not start or end with white space")
         if self.model_public_key is not None:
-            from predictor.signature import load_public_key  # only when a key is set
+            from predictor.models.signature import load_public_key  # only when a key is set
 
             try:
                 load_public_key(self.model_public_key)  # a bad key stops the module at start

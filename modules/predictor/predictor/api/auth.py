@@ -11,7 +11,7 @@ import hmac
 
 from aiohttp import hdrs, web
 
-from predictor.schema import RequestError
+from predictor.errors import RequestError
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
 CHALLENGE = 'Bearer realm="predictor"'

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from predictor import schema
 from predictor.api.state import SETTINGS
-from predictor.schema import RequestError
+from predictor.errors import RequestError
+from predictor.request import values
 
 
 class BodyTimeoutError(RequestError):
@@ -69,4 +69,4 @@ async def read_json(request: web.Request) -> Any:
     # read_body inlined: the fast path is one check, no extra coroutine per request.
     content = request.content
     body = await request.read() if content.is_eof() else await _read_timed(request)
-    return schema.decode_json(body)
+    return values.decode_json(body)

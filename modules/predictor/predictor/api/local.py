@@ -8,8 +8,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from predictor.api.body import read_json
 from predictor.api.reply import json_response
 from predictor.api.state import METRICS, MODEL_SOURCE, PLANE
-from predictor.runtime import OnnxModel
-from predictor.schema import RequestError
+from predictor.errors import RequestError
+from predictor.models.runtime import OnnxModel
 
 
 async def predict(request: web.Request) -> web.Response:
@@ -34,10 +34,10 @@ async def healthz(request: web.Request) -> web.Response:
 def served_or_raise(request: web.Request) -> list[OnnxModel]:
     """The models served, or ``starting`` / ``no_model`` (503) when the server is not ready."""
     if not request.app[MODEL_SOURCE].settled:
-        # PREDICTOR_MODEL_URL is set and its first try has not ended (follow.py): not ready.
+        # PREDICTOR_MODEL_URL is set and its first try has not ended (storage/source.py): not ready.
         raise RequestError("starting", "fetching the model PREDICTOR_MODEL_URL names")
     plane = request.app[PLANE]
-    served = plane.registry.served()
+    served = plane.served()
     if not served:
         plane.model()  # 503 no_model
     return served
@@ -47,7 +47,7 @@ async def readyz(request: web.Request) -> web.Response:
     plane = request.app[PLANE]
     source = request.app[MODEL_SOURCE]
     served = served_or_raise(request)
-    default = plane.registry.default.current
+    default = plane.default_model()
     answer: dict[str, object] = {"status": "ready"}
     if default is not None:
         answer.update(model_name=default.name, model_version=default.version)

@@ -6,10 +6,10 @@ from aiohttp import web
 
 from predictor.api.inflight import InFlight
 from predictor.dataplane import DataPlane
-from predictor.follow import StorageSource
 from predictor.metrics import Metrics
+from predictor.models.manager import ModelManager
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.source import StorageSource
 
 SETTINGS = web.AppKey("settings", Settings)
 MANAGER = web.AppKey("manager", ModelManager)

@@ -19,7 +19,7 @@ from predictor.api.reply import json_response
 from predictor.api.state import PLANE
 from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
 from predictor.dataplane import Form
-from predictor.runtime import OnnxModel, Prediction, Rows
+from predictor.models.runtime import OnnxModel, Prediction, Rows
 
 SERVER_NAME = "iotedge-predictor"
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -64,7 +64,7 @@ async def models_index(request: web.Request) -> web.Response:
         {
             "models": [
                 {"name": model.name, "version": model.version, "state": "READY"}
-                for model in request.app[PLANE].registry.served()
+                for model in request.app[PLANE].served()
             ]
         }
     )

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor import columns
-from predictor.contract import Contract, InputSpec
-from predictor.runtime import DTYPES, Columns
-from predictor.schema import RequestError
+from predictor.errors import RequestError
+from predictor.models.contract import Contract, InputSpec
+from predictor.models.runtime import DTYPES, Columns
+from predictor.request import columns
 
 FP32 = "FP32"
 # The protocol's datatype of each contract input type.

@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor import schema
 from predictor.api.v2_columns import DATATYPES, FP32, typed_inputs
-from predictor.contract import CLASSIFIER, REGRESSOR
-from predictor.runtime import OnnxModel, Prediction, Rows
-from predictor.schema import RequestError
+from predictor.errors import RequestError
+from predictor.models.contract import CLASSIFIER, REGRESSOR
+from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.request import values
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def parse_infer(
 ) -> InferRequest:
     """Validate an infer request against ``model``; RequestError says what is wrong."""
     json_part, binary = _split(body, header_length)
-    request = schema.decode_json(json_part)
+    request = values.decode_json(json_part)
     if not isinstance(request, dict):
         raise RequestError("invalid_body", "the inference request must be a JSON object")
     _check_members(request)
@@ -249,7 +249,7 @@ def _json_values(data: Any, count: int, width: int, name: str) -> NDArray[np.flo
             f"input {name!r} has {len(flat)} values; "
             f"shape [{count}, {width}] needs {count * width}",
         )
-    numbers = [schema.check_number(v, f"input {name!r} element {i}") for i, v in enumerate(flat)]
+    numbers = [values.check_number(v, f"input {name!r} element {i}") for i, v in enumerate(flat)]
     return np.asarray(numbers, dtype=np.float32)
 
 

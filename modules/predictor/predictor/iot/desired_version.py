@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
-from predictor import cache
+from predictor.models import cache
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,27 @@ class HandledVersion:
             log.warning("%s holds no whole-number version, taken as none handled", self.path)
             return None
         return version
+
+    def admit(self, version: Any, *, whole: bool) -> bool | None:
+        """Whether a desired section of ``$version`` ``version`` (a patch, or the ``whole``
+        section) may unload what it no longer names; None when it is older than the last one
+        handled (it is ignored). A whole section without a ``$version`` unloads nothing."""
+        if isinstance(version, bool) or not isinstance(version, int):
+            if whole:
+                log.warning(
+                    "the twin has no desired $version (edgeHub offline with no stored twin?): "
+                    "nothing is unloaded until it has one"
+                )
+            return False
+        if self.is_older(version):
+            log.info(
+                "ignoring desired properties $version %d: %s was already handled",
+                version,
+                self.version,
+            )
+            return None
+        self.handled(version)
+        return whole
 
     def is_older(self, version: int) -> bool:
         """Whether ``version`` is older than the one last handled."""

@@ -19,7 +19,6 @@ from azure.iot.device.aio import IoTHubModuleClient
 
 from predictor.dataplane import DataPlane
 from predictor.iot.desired_version import HandledVersion
-from predictor.iot.download import Downloader, DownloadPolicy
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.message_workers import MessageWorkers
 from predictor.iot.messages import MessageAnswerer
@@ -29,14 +28,17 @@ from predictor.iot.reporter import TwinReporter
 from predictor.iot.sender import OutputSender
 from predictor.iot.shadow_control import ShadowControl
 from predictor.iot.slots import TwinSlots
-from predictor.iot.target import ModelTarget, TargetError, parse_target
 from predictor.iot.twin_patch import patch_reported
-from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
 from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, runtime_versions
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel, runtime_versions
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader, DownloadPolicy
+from predictor.storage.target import ModelTarget, TargetError, parse_target
+from predictor.storage.update_state import failed_state, running_state
+from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +48,18 @@ MODEL: tuple[str] = ("model",)  # the default model's reported part
 class EdgeModule:
     """The predictor's IoT Edge side, from connect to a drained shutdown."""
 
-    def __init__(self, settings: Settings, plane: DataPlane, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, registry: ModelRegistry, plane: DataPlane, metrics: Metrics
+    ) -> None:
         self.settings = settings
-        manager = plane.registry.default
+        manager = registry.default
         self.manager = manager
         self.metrics = metrics
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
-        self.registry = plane.registry
+        self.registry = registry
         # Every reported property goes through this one reporter (reporter.py).
         self.reporter = TwinReporter(
             self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
@@ -81,6 +85,7 @@ class EdgeModule:
         )
         self.shadow_control = ShadowControl(
             plane,
+            registry,
             new_updater=self._new_updater,
             reporter=self.reporter,
             parse=self._parse_target,
@@ -108,9 +113,11 @@ class EdgeModule:
             telemetry_input=settings.telemetry_input,
             model_inputs=lambda: self.registry.named,
         )
-        self.methods = DirectMethods(plane, update_state=lambda: self.reporter.value(MODEL))
+        self.methods = DirectMethods(
+            plane, registry, update_state=lambda: self.reporter.value(MODEL)
+        )
         # Called when the twin's desired ``model`` names a target: the twin wins over
-        # PREDICTOR_MODEL_URL (follow.py), which stops being followed.
+        # PREDICTOR_MODEL_URL (storage/source.py), which stops being followed.
         self.on_twin_model: Callable[[], None] = lambda: None
 
     # -- life cycle ------------------------------------------------------------------------
@@ -213,23 +220,10 @@ class EdgeModule:
         if not isinstance(desired, dict):
             log.warning("ignoring a desired-properties document that is not an object")
             return
-        version = desired.get("$version")
-        if isinstance(version, bool) or not isinstance(version, int):
-            if whole:
-                log.warning(
-                    "the twin has no desired $version (edgeHub offline with no stored twin?): "
-                    "nothing is unloaded until it has one"
-                )
-                whole = False
-        elif self._handled.is_older(version):
-            log.info(
-                "ignoring desired properties $version %d: %s was already handled",
-                version,
-                self._handled.version,
-            )
+        admitted = self._handled.admit(desired.get("$version"), whole=whole)
+        if admitted is None:
             return
-        else:
-            self._handled.handled(version)
+        whole = admitted
         if "models" in desired or whole:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
+from predictor.models.registry import ModelRegistry
 from predictor.settings import Settings
 
 if TYPE_CHECKING:
@@ -42,11 +43,13 @@ def edge_environment_present() -> bool:
 
 def edge_context(
     settings: Settings,
+    registry: ModelRegistry,
     plane: DataPlane,
     metrics: Metrics,
     twin_took_over: Callable[[], None] | None = None,
 ) -> CleanupContext:
-    """The IoT Edge side for ``app.cleanup_ctx``, given what it serves with; ``twin_took_over``
+    """The IoT Edge side for ``app.cleanup_ctx``, given the models it controls (``registry``)
+    and what it serves them with (``plane``); ``twin_took_over``
     is called once the twin's desired ``model`` names a target (the URL follower stops)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -60,7 +63,7 @@ def edge_context(
         module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
         app[EDGE] = module
         starting = asyncio.create_task(
-            _start(module, settings, plane, metrics, twin_took_over), name="edge-start"
+            _start(module, settings, registry, plane, metrics, twin_took_over), name="edge-start"
         )
         yield
         if not starting.done():
@@ -76,13 +79,14 @@ def edge_context(
 async def _start(
     module: asyncio.Future[EdgeModule],
     settings: Settings,
+    registry: ModelRegistry,
     plane: DataPlane,
     metrics: Metrics,
     twin_took_over: Callable[[], None] | None,
 ) -> None:
     try:
         edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
-        instance = edge.EdgeModule(settings, plane, metrics)
+        instance = edge.EdgeModule(settings, registry, plane, metrics)
         if twin_took_over is not None:
             instance.on_twin_model = twin_took_over
         module.set_result(instance)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from azure.iot.device.aio import IoTHubModuleClient
 from azure.iot.device.common.auth.sastoken import SasTokenError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_exponential
 
+from predictor.iot.client_maker import ClientMaker
 from predictor.iot.netthread import watch_network_threads
 from predictor.settings import Settings
 
@@ -54,7 +54,7 @@ class EdgeLink:
         # Set while a client is connected and set up; senders wait for it after a replacement.
         self._ready = asyncio.Event()
         self._unwatch: Callable[[], None] | None = None
-        self._creating: asyncio.Future[IoTHubModuleClient] | None = None  # see _new_client
+        self._maker = ClientMaker(settings)
         # The sends in flight, oldest deadline first (a dict as an ordered set), and the one
         # timer that watches them all: one per send cost ~a third of the event loop's time
         # per message beyond the pass-through's (BENCHMARKS.md, the message path).
@@ -87,28 +87,8 @@ class EdgeLink:
                 log.warning("disconnect from edgeHub failed: %s", exc)
 
     async def _new_client(self) -> IoTHubModuleClient:
-        """A new client, made off the event loop and within ``iot_timeout_seconds``.
-
-        On a device the SDK reads the trust bundle and signs its first token through the
-        workload API, over HTTP with no timeout: made on the loop, a workload API that accepts
-        and never answers would freeze the HTTP API and SIGTERM for good. The thread is a
-        daemon: one left waiting on a hung workload API does not hold the process at exit.
-        """
-        made = self._creating
-        if made is None:
-            made = self._creating = self._start_creation()
-        try:
-            async with asyncio.timeout(self.settings.iot_timeout_seconds):
-                # Shielded: a creation that outlives the deadline is awaited again by the next
-                # try rather than started again, so that at most one thread waits on the API.
-                client = await asyncio.shield(made)
-        except TimeoutError:
-            seconds = self.settings.iot_timeout_seconds
-            message = f"the IoT Edge workload API did not answer in {seconds:.0f} s"
-            raise TimeoutError(message) from None
-        finally:
-            if made.done():
-                self._creating = None
+        """A new client (``client_maker.py``), its callbacks set."""
+        client = await self._maker.make()
 
         def state_changed(*_: object) -> None:
             self._on_connection_state_change(client)
@@ -123,27 +103,6 @@ class EdgeLink:
         # handler mode the SDK holds them until it is, otherwise it drops them (acknowledged).
         client.on_message_received = None  # type: ignore[assignment]  # the SDK allows None
         return client
-
-    def _start_creation(self) -> asyncio.Future[IoTHubModuleClient]:
-        loop = asyncio.get_running_loop()
-        made: asyncio.Future[IoTHubModuleClient] = loop.create_future()
-        # Retrieved here, so that one settled after shutdown is not reported as lost.
-        made.add_done_callback(lambda f: f.cancelled() or f.exception())
-        settings = self.settings
-
-        def create() -> None:
-            try:
-                client = IoTHubModuleClient.create_from_edge_environment(
-                    connection_retry_interval=settings.iot_reconnect_seconds,
-                    sastoken_ttl=settings.iot_token_ttl_seconds,
-                )
-            except Exception as exc:
-                _settle(loop, made, exc)
-            else:
-                _settle(loop, made, client)
-
-        threading.Thread(target=create, name="iot-client-create", daemon=True).start()
-        return made
 
     async def _connect(self) -> None:
         """Set up a client; one that keeps failing is replaced by a new one.
@@ -328,25 +287,6 @@ class _Send:
     def give_up(self, reason: str) -> None:
         self.verdict = reason
         self.task.cancel()
-
-
-def _settle(
-    loop: asyncio.AbstractEventLoop,
-    future: asyncio.Future[IoTHubModuleClient],
-    outcome: IoTHubModuleClient | Exception,
-) -> None:
-    """From the creating thread: hand the outcome to the loop (which may be gone by now)."""
-
-    def settle() -> None:
-        if future.done():
-            return
-        if isinstance(outcome, Exception):
-            future.set_exception(outcome)
-        else:
-            future.set_result(outcome)
-
-    with contextlib.suppress(RuntimeError):  # the loop is closed: the process is ending
-        loop.call_soon_threadsafe(settle)
 
 
 def describe(exc: BaseException | None) -> str:

@@ -13,13 +13,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from predictor import jsonio, schema
+from predictor import jsonio
 from predictor.dataplane import JSON, DataPlane, Form
-from predictor.errors import answer_for
+from predictor.errors import RequestError, answer_for
 from predictor.iot import wire
 from predictor.iot.wire import Incoming, Outgoing
-from predictor.runtime import OnnxModel
-from predictor.schema import RequestError
+from predictor.models.runtime import OnnxModel
+from predictor.request import values
 
 __all__ = ["Incoming", "MessageAnswerer", "Outgoing"]
 
@@ -35,7 +35,7 @@ ERROR_TEXT_CHARACTERS = 1000
 
 
 def _parse_body(model: OnnxModel, body: bytes, max_rows: int) -> tuple[Any, Any]:
-    return JSON.parse(model, schema.decode_json(body), max_rows)
+    return JSON.parse(model, values.decode_json(body), max_rows)
 
 
 # A message's body: JSON in the forms of ``POST /predict``, decoded on the inference thread.

@@ -13,6 +13,7 @@ from typing import Any
 
 from predictor.dataplane import DataPlane
 from predictor.errors import RequestError, answer_for
+from predictor.models.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +27,12 @@ class DirectMethods:
     def __init__(
         self,
         plane: DataPlane,
+        registry: ModelRegistry,
         *,
         update_state: Callable[[], dict[str, Any] | None],
     ) -> None:
         self.plane = plane
+        self.registry = registry
         self.update_state = update_state
 
     async def call(self, name: str, payload: Any) -> tuple[int, Any]:
@@ -50,7 +53,7 @@ class DirectMethods:
             return answer.status, answer.to_dict()
 
     def model_info(self) -> dict[str, Any]:
-        registry = self.plane.registry
+        registry = self.registry
         named = {name: slot.status() for name, slot in sorted(registry.named.items())}
         return {**registry.default.status(), "update": self.update_state(), "models": named}
 

@@ -63,11 +63,7 @@ class Monitoring:
 
     async def summary_message(self, drift: dict[str, dict[str, Any]]) -> None:
         assert self.message is not None
-        shadows = {}
-        for name in self.plane.registry.shadow_slots:
-            stats = self.plane.shadow_stats(name)
-            if stats is not None:
-                shadows[name] = stats.report()
+        shadows = self.plane.shadow_reports()
         body = dumps(
             {
                 "at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),

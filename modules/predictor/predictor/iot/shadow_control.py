@@ -19,14 +19,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from predictor.contract import ModelError
 from predictor.dataplane import DataPlane
 from predictor.iot.reporter import TwinReporter
 from predictor.iot.slots import TwinSlots
-from predictor.iot.target import ModelTarget, TargetError
-from predictor.iot.updater import ModelUpdater, Report, now, running_state
-from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.models.contract import ModelError
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel
+from predictor.storage.target import ModelTarget, TargetError
+from predictor.storage.update_state import now, running_state
+from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class ShadowControl:
     def __init__(
         self,
         plane: DataPlane,
+        registry: ModelRegistry,
         *,
         new_updater: Callable[[ModelManager, Report], ModelUpdater],
         reporter: TwinReporter,
@@ -75,7 +78,7 @@ class ShadowControl:
     ) -> None:
         self.plane = plane
         self._report_live = report_live
-        self.registry = plane.registry
+        self.registry = registry
         self._parse_target = parse
         self.interval = interval
         self.slots = TwinSlots(

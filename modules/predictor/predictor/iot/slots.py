@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine
 from typing import Any
 
 from predictor.iot.reporter import TwinReporter
-from predictor.iot.target import TargetError, parse_target
-from predictor.iot.updater import ModelUpdater, Report, failed_state, running_state
-from predictor.registry import ModelNameError, check_name
-from predictor.store import ModelManager
+from predictor.models.manager import ModelManager
+from predictor.models.registry import ModelNameError, check_name
+from predictor.storage.target import TargetError, parse_target
+from predictor.storage.update_state import failed_state, running_state
+from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 

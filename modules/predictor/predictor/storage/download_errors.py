@@ -19,7 +19,7 @@ retries on - while the desired model stands, for ever (docs/reliability.md, Stor
 
 The model's contract, its check and the signature policy are final too (``updater.py``).
 
-Imported when a storage call first fails (``download.storage_errors``): the storage SDK, and
+Imported when a storage call first fails (``sdk.storage_errors``): the storage SDK, and
 azure.core with it, is loaded by then, and a module that never downloads never loads either.
 """
 
@@ -39,7 +39,7 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 
-from predictor.iot.errors import DownloadError
+from predictor.storage.errors import DownloadError
 
 # Says an exception about ``what`` ("the model blob", "the pointer blob").
 Say = Callable[[BaseException, str], DownloadError]

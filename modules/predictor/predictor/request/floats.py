@@ -7,8 +7,6 @@ use exactly these functions, so the same JSON gets the same answer and the same 
 from __future__ import annotations
 
 import itertools
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -17,14 +15,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor import jsonio
-from predictor.contract import CLASSIFIER, REGRESSOR, Contract
-
-# Re-exported: the parsers raise it and their callers import it from here.
-from predictor.errors import RequestError as RequestError
-from predictor.runtime import Prediction, Rows
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+from predictor.errors import RequestError
+from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
+from predictor.models.runtime import Prediction, Rows
+from predictor.request.values import FLOAT32_MAX, check_count, check_number, json_type, some
 
 
 class Form(Enum):
@@ -41,22 +35,6 @@ class Batch:
     form: Form
 
 
-def decode_json(body: bytes) -> Any:
-    """Decode a request body; ``invalid_json`` when it is not UTF-8 JSON."""
-    if not body.strip():
-        raise RequestError("invalid_json", "the request body is empty; send a JSON document")
-    try:
-        return jsonio.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError("invalid_json", f"the request body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise RequestError("invalid_json", "the request body is nested too deeply") from exc
-    except ValueError as exc:  # an integer past Python's 4300-digit conversion limit
-        raise RequestError(
-            "invalid_json", f"the request body holds an unreadable number: {exc}"
-        ) from exc
-
-
 def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
     """Turn a decoded JSON value in any accepted form into a validated ``[N, features]`` batch."""
     if isinstance(value, dict) and "instances" in value:
@@ -68,7 +46,7 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
         instances = value["instances"]
         if not isinstance(instances, list):
             raise RequestError("invalid_body", "'instances' must be an array of rows")
-        _check_count(len(instances), max_rows)
+        check_count(len(instances), max_rows)
         fast = _plain_rows(instances, len(features))
         if fast is not None:
             return Batch(fast, Form.INSTANCES)
@@ -80,20 +58,20 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
             row = _row_from_object(None, value, features)
         return Batch(_to_array([row], len(features)), Form.OBJECT)
     if isinstance(value, list):
-        _check_count(len(value), max_rows)
+        check_count(len(value), max_rows)
         rows = []
         for i, item in enumerate(value):
             if not isinstance(item, dict):
                 raise RequestError(
                     "invalid_body",
-                    f"item {i} is a {_json_type(item)}; an array request holds objects "
+                    f"item {i} is a {json_type(item)}; an array request holds objects "
                     "keyed by feature names",
                 )
             rows.append(_row_from_object(i, item, features))
         return Batch(_to_array(rows, len(features)), Form.ARRAY)
     raise RequestError(
         "invalid_body",
-        f"the body is a JSON {_json_type(value)}; send an object keyed by feature names, "
+        f"the body is a JSON {json_type(value)}; send an object keyed by feature names, "
         'an array of such objects, or {"instances": [[...], ...]}',
     )
 
@@ -154,37 +132,6 @@ def _answer_other(batch: Batch, prediction: Prediction, contract: Contract) -> A
     return {"predictions": items, "model_version": version}
 
 
-def check_number(value: Any, where: str) -> float:
-    """``value`` as a finite float32-representable number, or a RequestError saying why not."""
-    # bool is an int in Python but not a number in JSON.
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(
-            "not_a_number", f"{where} is a {_json_type(value)}, not a number ({value!r:.40})"
-        )
-    number = float(value) if isinstance(value, float) else _int_to_float(value, where)
-    if not math.isfinite(number):
-        raise RequestError("non_finite", f"{where} is {number}; only finite numbers are accepted")
-    if abs(number) > _FLOAT32_MAX:
-        raise RequestError("non_finite", f"{where} is {value}, too large for float32")
-    return number
-
-
-def _int_to_float(value: int, where: str) -> float:
-    try:
-        return float(value)
-    except OverflowError as exc:
-        raise RequestError("non_finite", f"{where} is too large for float32") from exc
-
-
-def _check_count(count: int, max_rows: int) -> None:
-    if count == 0:
-        raise RequestError("empty_batch", "the batch holds no rows")
-    if count > max_rows:
-        raise RequestError(
-            "too_many_rows", f"the batch holds {count} rows; at most {max_rows} are accepted"
-        )
-
-
 def _row_from_object(
     index: int | None, item: dict[str, Any], features: Sequence[str]
 ) -> list[float]:
@@ -193,7 +140,7 @@ def _row_from_object(
     if unknown:
         raise RequestError(
             "unknown_feature",
-            f"{prefix}unknown feature {_some(unknown)}; the model takes {', '.join(features)}",
+            f"{prefix}unknown feature {some(unknown)}; the model takes {', '.join(features)}",
         )
     missing = [name for name in features if name not in item]
     if missing:
@@ -221,7 +168,7 @@ def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] 
                 return None
         else:
             return None  # missing, bool, str, null, ...
-        if not -_FLOAT32_MAX <= number <= _FLOAT32_MAX:  # also false for NaN
+        if not -FLOAT32_MAX <= number <= FLOAT32_MAX:  # also false for NaN
             return None
         row.append(number)
     return row
@@ -230,7 +177,7 @@ def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] 
 def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]:
     if not isinstance(row, list):
         raise RequestError(
-            "invalid_body", f"instance {index} is a {_json_type(row)}; each instance is an array"
+            "invalid_body", f"instance {index} is a {json_type(row)}; each instance is an array"
         )
     if len(row) != len(features):
         raise RequestError(
@@ -239,12 +186,6 @@ def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]
             f"({', '.join(features)})",
         )
     return [check_number(v, f"instance {index} column {j}") for j, v in enumerate(row)]
-
-
-def _some(names: Sequence[str], limit: int = 5) -> str:
-    """At most ``limit`` names, quoted, so that a huge request cannot make a huge message."""
-    shown = ", ".join(repr(name[:40]) for name in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _plain_rows(instances: list[Any], width: int) -> NDArray[np.float32] | None:
@@ -258,32 +199,10 @@ def _plain_rows(instances: list[Any], width: int) -> NDArray[np.float32] | None:
         values = np.asarray(instances, dtype=np.float64)
     except OverflowError:
         return None
-    if not (np.isfinite(values).all() and (np.abs(values) <= _FLOAT32_MAX).all()):
+    if not (np.isfinite(values).all() and (np.abs(values) <= FLOAT32_MAX).all()):
         return None
     return values.astype(np.float32)
 
 
 def _to_array(rows: list[list[float]], width: int) -> NDArray[np.float32]:
     return np.asarray(rows, dtype=np.float32).reshape(len(rows), width)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
-# For the typed-input requests (columns.py), which share these messages.
-json_type = _json_type
-some = _some
-check_count = _check_count

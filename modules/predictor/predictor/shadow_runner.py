@@ -1,10 +1,10 @@
-"""Shadow evaluation: a candidate model sees the rows the live model sees, and is compared.
+"""The shadow runner: a candidate model sees the rows the live model sees, and is compared.
 
 Only the live model's answer is ever returned. The shadow runs after it, in one worker thread
 of its own (ONNX Runtime releases the GIL while it computes), on a queue bounded in rows: a slow
 shadow falls behind and its excess rows are dropped and counted, a failing one is counted; a live
 request never waits for it and never sees its errors. No input row is kept or sent anywhere:
-only the running counts below.
+only the running counts of ``shadow_stats.py``.
 """
 
 from __future__ import annotations
@@ -12,67 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.runtime import OnnxModel, Prediction
+from predictor.models.runtime import OnnxModel, Prediction
+from predictor.shadow_stats import ShadowStats
 
 log = logging.getLogger(__name__)
 
-# A confusion matrix bigger than this many classes is not kept, and its labels are cut, so that
-# a shadow's reported entry stays small beside the others in edgeHub's 32 KB reported patch
-# (tests/predictor/test_shadow_runner.py).
-MAX_CONFUSION_CLASSES = 8
-LABEL_CHARACTERS = 24
 GATHER_SECONDS = 0.02
-
-
-@dataclass
-class ShadowStats:
-    """Running comparison of one live model with its shadow."""
-
-    shadow_version: str
-    shadow_sha256: str
-    rows: int = 0  # rows both models answered
-    agreed: int = 0  # of those, rows with the same label
-    errors: int = 0  # shadow calls that raised
-    dropped: int = 0  # rows not compared because the shadow was behind
-    shadow_seconds: float = 0.0
-    confusion: dict[str, dict[str, int]] = field(default_factory=dict)  # live -> shadow -> n
-
-    @property
-    def agreement(self) -> float | None:
-        return None if self.rows == 0 else self.agreed / self.rows
-
-    def report(self) -> dict[str, Any]:
-        """The reported-properties shape: aggregates only, a few hundred bytes."""
-        agreement = self.agreement
-        return {
-            "version": self.shadow_version,
-            "sha256": self.shadow_sha256,
-            "rows": self.rows,
-            "agreement": None if agreement is None else round(agreement, 6),
-            "errors": self.errors,
-            "dropped": self.dropped,
-            "shadowUsPerRow": (
-                None if self.rows == 0 else round(1e6 * self.shadow_seconds / self.rows, 1)
-            ),
-            "confusion": self.confusion_cells() or None,
-        }
-
-    def confusion_cells(self) -> list[dict[str, Any]]:
-        """The confusion matrix as ``{"live", "shadow", "count"}`` cells, labels as values:
-        edgeHub refuses property names with ``.``, ``$``, ``#`` or spaces, and labels such as
-        ``I. setosa``, ``not spam`` or ``1.5`` have them (docs/predictor.md)."""
-        return [
-            {"live": live, "shadow": shadow, "count": count}
-            for live, row in sorted(self.confusion.items())
-            for shadow, count in sorted(row.items())
-        ]
 
 
 class ShadowRunner:
@@ -208,14 +159,7 @@ class ShadowRunner:
         classes = len(shadow.contract.class_labels)
         with self._lock:
             stats = self._stats_for(name, shadow)
-            stats.rows += len(rows)
-            stats.agreed += agreed
-            stats.shadow_seconds += seconds
-            if classes <= MAX_CONFUSION_CLASSES:
-                for a, b in zip(live, answer.labels, strict=True):
-                    row = stats.confusion.setdefault(str(a)[:LABEL_CHARACTERS], {})
-                    key = str(b)[:LABEL_CHARACTERS]
-                    row[key] = row.get(key, 0) + 1
+            stats.count(len(rows), live, answer.labels, agreed, seconds, classes)
             agreement = stats.agreement
         if self.metrics is not None:
             self.metrics.shadow_compared(name, len(rows), agreed, seconds, agreement)

@@ -1,7 +1,7 @@
 """The model from ``PREDICTOR_MODEL_URL``: followed from Blob Storage without a module twin.
 
 One ``app.cleanup_ctx`` entry, started after the HTTP API: the storage SDK is imported in a
-worker thread (as the IoT Edge side is, ``iot/lifecycle.py``) and ``iot/follower.py`` then brings
+worker thread (as the IoT Edge side is, ``iot/lifecycle.py``) and ``follower.py`` then brings
 the default slot to the URL's model, or to the model a pointer blob names, re-reading the pointer
 every ``PREDICTOR_MODEL_POLL_SECONDS``.
 
@@ -24,9 +24,9 @@ from typing import Any
 
 from aiohttp import web
 
-from predictor.iot.target import redact
+from predictor.models.manager import ModelManager
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.target import redact
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ class StorageSource:
 
     async def _run(self) -> None:
         try:
-            follower = await asyncio.to_thread(importlib.import_module, "predictor.iot.follower")
+            follower = await asyncio.to_thread(
+                importlib.import_module, "predictor.storage.follower"
+            )
             if self._stopped:
                 return
             await follower.Follower(self.settings, self.manager, self).run()

@@ -14,8 +14,8 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from predictor import __version__
-from predictor import contract as contract_mod
-from predictor.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
+from predictor.models import contract as contract_mod
+from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
 
 # A model must answer a smoke batch this close to a probability distribution per row.
 _PROBABILITY_TOLERANCE = 1e-3

@@ -16,9 +16,9 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from predictor.events import Change, Listener
-from predictor.runtime import OnnxModel
-from predictor.store import ModelManager
+from predictor.models.events import Change, Listener
+from predictor.models.manager import ModelManager
+from predictor.models.runtime import OnnxModel
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class ModelRegistry:
         self.threads = default.threads
         self.max_named = max_named
         self._named: dict[str, ModelManager] = {}
-        # Shadow slots, keyed by the name of the live model they shadow (shadow.py).
+        # Shadow slots, keyed by the name of the live model they shadow (iot/shadow_control.py
+        # fills them from the twin; shadow_runner.py compares them with the live model).
         self.shadow_slots: dict[str, ModelManager] = {}
         self._listeners: list[Listener] = []
 

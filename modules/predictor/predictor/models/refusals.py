@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NotRequired, TypedDict
 
-from predictor import cache
+from predictor.models import cache
 
 log = logging.getLogger(__name__)
 

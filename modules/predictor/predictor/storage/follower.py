@@ -23,13 +23,14 @@ import logging
 from typing import Any, Protocol
 
 from modelcontract import SHA256_KEY, VERSION_KEY
-from predictor.iot.download import Downloader, DownloadPolicy
-from predictor.iot.errors import DownloadError
-from predictor.iot.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
-from predictor.iot.target import ModelTarget, TargetError, check_url, parse_target, redact
-from predictor.iot.updater import ModelUpdater, now
+from predictor.models.manager import ModelManager
 from predictor.settings import Settings
-from predictor.store import ModelManager
+from predictor.storage.download import Downloader, DownloadPolicy
+from predictor.storage.errors import DownloadError
+from predictor.storage.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
+from predictor.storage.target import ModelTarget, TargetError, check_url, parse_target, redact
+from predictor.storage.update_state import now
+from predictor.storage.updater import ModelUpdater
 
 log = logging.getLogger(__name__)
 

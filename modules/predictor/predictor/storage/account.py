@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from predictor.iot.errors import DownloadError
+from predictor.storage.errors import DownloadError
 
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient

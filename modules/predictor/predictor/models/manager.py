@@ -1,4 +1,6 @@
-"""The current model and how it changes: start-up selection and hot swap.
+"""The current model and how it changes: apply (checked, cached) and hot swap.
+
+Which model serves at start is ``startup.py``.
 
 Requests read ``ModelManager.current`` once and keep that reference, so a swap (one attribute
 assignment) never changes the model under a running request; the old model is freed when the
@@ -14,14 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from predictor import cache
-from predictor.cache import CacheEntry, CacheError
-from predictor.contract import ModelError
-from predictor.events import Change, Listener, ModelEvent
-from predictor.modelcheck import DEFAULT_LIMITS, CheckLimits, check_in_child
-from predictor.refusals import Refusals
+from predictor.models import cache
+from predictor.models.cache import CacheEntry
+from predictor.models.check import DEFAULT_LIMITS, CheckLimits, check_in_child
+from predictor.models.contract import ModelError
+from predictor.models.events import Change, Listener, ModelEvent
+from predictor.models.refusals import Refusals
+from predictor.models.runtime import OnnxModel
+from predictor.models.startup import SOURCE_BUNDLED, select_at_start
 from predictor.reported import capped
-from predictor.runtime import OnnxModel
 
 if TYPE_CHECKING:  # cryptography is imported only when a key is configured
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -31,10 +34,6 @@ log = logging.getLogger(__name__)
 
 class CacheWriteError(ModelError):
     """The model is fine but could not be stored in the cache; it was not swapped in."""
-
-
-SOURCE_CACHE = "cache"
-SOURCE_BUNDLED = "bundled"
 
 
 class ModelManager:
@@ -64,7 +63,7 @@ class ModelManager:
         self._lock = asyncio.Lock()
         # The last model refused by apply(), for the module twin's reported properties.
         self.last_refused: dict[str, str] | None = None
-        # Models from outside are first tried in a bounded child process (modelcheck.py); None
+        # Models from outside are first tried in a bounded child process (check.py); None
         # loads them here directly. Refusals outlive a restart (refusals.py).
         self.check = check
         self.refusals = Refusals(cache_dir, (check or DEFAULT_LIMITS).interruptions)
@@ -218,65 +217,14 @@ class ModelManager:
 
     async def load_at_start(self) -> OnnxModel | None:
         """Serve the cached model, else the bundled one, else none (the module is not ready)."""
-        model = await asyncio.to_thread(self._select_at_start)
+        model = await asyncio.to_thread(
+            select_at_start,
+            self.cache_dir,
+            self.default_model,
+            threads=self.threads,
+            public_key=self.public_key,
+        )
         self.swap(model, Change.LOADED)
-        return model
-
-    def _select_at_start(self) -> OnnxModel | None:
-        model = self._from_cache()
-        if model is None:
-            model = self._from_bundled()
-        if model is None:
-            log.warning("no model to serve: the module runs but is not ready until one is applied")
-        else:
-            log.info(
-                "model %s %s from %s now serving (sha256 %s)",
-                model.name,
-                model.version,
-                model.source,
-                model.sha256[:12],
-            )
-        return model
-
-    def _from_cache(self) -> OnnxModel | None:
-        try:
-            found = cache.read(self.cache_dir)
-        except CacheError as exc:
-            log.warning("cached model refused, using the bundled model instead: %s", exc)
-            return None
-        if found is None:
-            log.info("no cached model in %s", self.cache_dir)
-            return None
-        data, entry = found
-        if self.public_key is not None:
-            from predictor.signature import SignatureError, verify
-
-            try:
-                verify(self.public_key, data, entry.signature)
-            except SignatureError as exc:
-                log.error(
-                    "cached model %s (applied from %s) refused, using the bundled model "
-                    "instead: %s",
-                    entry.model_version,
-                    entry.source,
-                    exc,
-                )
-                return None
-        try:
-            model = OnnxModel.from_bytes(
-                data, SOURCE_CACHE, threads=self.threads, check_domains=False
-            )
-        except ModelError as exc:
-            log.error(
-                "cached model %s (applied from %s) refused, using the bundled model instead: %s",
-                entry.model_version,
-                entry.source,
-                exc,
-            )
-            return None
-        model.origin = {"applied_from": entry.source, "applied_at": entry.applied_at}
-        if entry.supersedes:
-            model.origin["supersedes"] = entry.supersedes
         return model
 
     def model_bytes(self, model: OnnxModel) -> bytes:
@@ -292,26 +240,6 @@ class ModelManager:
         if hashlib.sha256(data).hexdigest() != model.sha256:
             raise ModelError(f"the running model's file {path} has changed since it was loaded")
         return data
-
-    def _from_bundled(self) -> OnnxModel | None:
-        path = self.default_model
-        if path is None:
-            return None
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            log.warning("no bundled model at %s", path)
-            return None
-        except OSError as exc:
-            log.error("bundled model %s is unreadable: %s", path, exc)
-            return None
-        try:
-            return OnnxModel.from_bytes(
-                data, SOURCE_BUNDLED, threads=self.threads, check_domains=False
-            )
-        except ModelError as exc:
-            log.error("bundled model %s refused: %s", path, exc)
-            return None
 
 
 def _now() -> str:

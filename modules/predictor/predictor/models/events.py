@@ -13,7 +13,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from predictor.runtime import OnnxModel
+    from predictor.models.runtime import OnnxModel
 
 
 class Change(Enum):

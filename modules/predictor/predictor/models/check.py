@@ -6,7 +6,7 @@ process, one hangs the update worker and the other gets the whole module OOM-kil
 takes that blow instead: the parent kills it at the deadline, and the kernel refuses its
 allocations past the cap.
 
-The parent runs ``python -m predictor.modelcheck SECONDS MEMORY_MB THREADS PARENT_PID`` with the
+The parent runs ``python -m predictor.models.check SECONDS MEMORY_MB THREADS PARENT_PID`` with the
 model on stdin; the child answers one JSON line on stdout. A subprocess, not ``multiprocessing``:
 the module has threads (the IoT SDK's, asyncio's executors) and must never fork them;
 ``subprocess`` execs the child straight away, and the child sets its limits itself (no
@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from predictor.contract import ModelError
+from predictor.models.contract import ModelError
 
 # The parent's environment without the settings and IoT Edge's variables: the child needs no
 # credentials to load a model. IoT Edge passes ``IOTEDGE_*`` (``IOTEDGE_WORKLOADURI`` is the
@@ -34,7 +34,7 @@ from predictor.contract import ModelError
 # runtime (a simulator's debug path).
 _HIDDEN = ("PREDICTOR_", "IOTEDGE_", "EdgeHubConnectionString", "EdgeModuleCACertificateFile")
 # Where ``predictor`` is importable from, whatever the parent's working directory.
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 _MB = 1024 * 1024
 _REASON_CHARS = 300
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -60,7 +60,7 @@ async def check_in_child(data: bytes, limits: CheckLimits, *, threads: int = 1) 
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "predictor.modelcheck",
+        "predictor.models.check",
         str(limits.seconds),
         str(limits.memory_mb),
         str(threads),
@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
     cpu = math.ceil(seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     # After the cap, so that ONNX Runtime's own start counts against it too.
-    from predictor.runtime import OnnxModel
+    from predictor.models.runtime import OnnxModel
 
     data = sys.stdin.buffer.read()
     try:

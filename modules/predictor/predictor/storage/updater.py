@@ -1,4 +1,7 @@
-"""Model updates from the module twin: download, verify, apply, report - the newest wins.
+"""Model updates: download, verify, apply, report - the newest wins.
+
+Targets come from the module twin (``iot/edge.py``, ``iot/slots.py``) or from
+``PREDICTOR_MODEL_URL`` (``follower.py``); what is reported is built by ``update_state.py``.
 
 One worker task handles one target at a time. A new target cancels a download in progress (the
 newest wins), but never an apply in progress: the swap and the cache write finish first, so the
@@ -16,24 +19,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_never
 
-from predictor.contract import ModelError
-from predictor.iot.errors import DownloadError
-from predictor.iot.pacing import Pacing
-from predictor.iot.target import ModelTarget
-from predictor.reported import capped
-from predictor.runtime import OnnxModel
-from predictor.signature import SignatureError, verify
-from predictor.store import CacheWriteError, ModelManager
+from predictor.models.contract import ModelError
+from predictor.models.manager import CacheWriteError, ModelManager
+from predictor.models.runtime import OnnxModel
+from predictor.models.signature import SignatureError, verify
+from predictor.storage.errors import DownloadError
+from predictor.storage.pacing import Pacing
+from predictor.storage.target import ModelTarget
+from predictor.storage.update_state import SOURCE_TWIN, model_state, now, running_state
 
 log = logging.getLogger(__name__)
-
-SOURCE_TWIN = "twin"
 
 Report = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -45,54 +45,6 @@ class Fetcher(Protocol):
     pacing: Pacing
 
     async def fetch(self, target: ModelTarget) -> bytes: ...
-
-
-def now(after: float = 0.0) -> str:
-    """The time (``after`` seconds from now) as the reported properties write it."""
-    moment = datetime.now(UTC) + timedelta(seconds=after)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def model_state(
-    version: str | None,
-    sha256: str | None,
-    status: str,
-    *,
-    error: str | None = None,
-    source: str | None = SOURCE_TWIN,
-    **more: int | str,
-) -> dict[str, Any]:
-    """The reported ``model`` property. Every one is built here, its texts capped, so that a
-    huge error (or an echoed desired value) cannot push the patch past the twin's limits.
-    ``more``: a status's own fields (``attempt``, ``nextTryAt``, ``interruptedChecks``)."""
-    return {
-        "version": None if version is None else capped(version),
-        "sha256": None if sha256 is None else capped(sha256),
-        "status": status,
-        "error": None if error is None else capped(error),
-        "updatedAt": now(),
-        "source": source,
-        **more,
-    }
-
-
-def running_state(model: OnnxModel | None) -> dict[str, Any]:
-    """The reported ``model`` property for what serves now (status ``applied``)."""
-    if model is None:
-        return model_state(None, None, "none", source=None)
-    source = model.origin.get("applied_from", model.source) if model.origin else model.source
-    return model_state(model.version, model.sha256, "applied", source=source)
-
-
-def failed_state(version: Any, sha256: Any, error: str) -> dict[str, Any]:
-    """The reported state of a desired model refused before any download (the desired value
-    may hold anything: only strings are echoed)."""
-    return model_state(
-        version if isinstance(version, str) else None,
-        sha256 if isinstance(sha256, str) else None,
-        "failed",
-        error=error,
-    )
 
 
 class ModelUpdater:
@@ -181,7 +133,7 @@ class ModelUpdater:
         if target in self._refused:
             log.info("model %s was refused before: %s", target.version, self._refused[target])
             return
-        persisted = self.manager.refusal(target.sha256)  # survives restarts (refusals.py)
+        persisted = self.manager.refusal(target.sha256)  # survives restarts (models/refusals.py)
         if persisted is not None:
             self._refused[target] = persisted
             await self._fail(target, persisted)

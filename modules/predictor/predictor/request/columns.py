@@ -1,9 +1,9 @@
 """Requests for models with one typed input per column (contract v2, DataFrame pipelines).
 
-The same three JSON forms as ``schema.parse``: an object keyed by the input names (strings for
+The same three JSON forms as ``floats.parse``: an object keyed by the input names (strings for
 string inputs), an array of such objects, and ``{"instances": [[...], ...]}`` rows when every
 input is a number. The answer is one ``[N, 1]`` array per input, in the dtype the graph takes.
-Models over one float tensor never come here: ``schema.parse`` keeps its fast paths for them.
+Models over one float tensor never come here: ``floats.parse`` keeps its fast paths for them.
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from predictor.contract import Contract, InputSpec
-from predictor.runtime import DTYPES, Columns
-from predictor.schema import Batch, Form, RequestError, check_count, check_number, json_type, some
+from predictor.errors import RequestError
+from predictor.models.contract import Contract, InputSpec
+from predictor.models.runtime import DTYPES, Columns
+from predictor.request.floats import Batch, Form
+from predictor.request.values import check_count, check_number, json_type, some
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # A string value longer than this is refused: no category of a fitted encoder is this long.

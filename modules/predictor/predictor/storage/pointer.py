@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from modelcontract.pointer import MAX_POINTER_BYTES, PointerFormatError, read_pointer
-from predictor.iot.target import ModelTarget, TargetError, parse_target
+from predictor.storage.target import ModelTarget, TargetError, parse_target
 
 __all__ = [
     "MAX_POINTER_BYTES",

@@ -23,7 +23,7 @@ class ModelTarget:
     url: str
     sha256: str
     version: str
-    signature: str | None = None  # base64 Ed25519 over the model bytes (see signature.py)
+    signature: str | None = None  # base64 Ed25519 over the model bytes (see models/signature.py)
     # Longest random wait before the first download, for this roll-out (None: the module's
     # PREDICTOR_UPDATE_SPREAD_SECONDS). Not part of what is asked for: a patch that changes
     # only the spread does not start the update again.
