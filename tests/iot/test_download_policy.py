@@ -185,5 +185,10 @@ def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
         storage_connection_string=f"AccountKey={ACCOUNT_KEY}", model_cache_dir=manager.cache_dir
     )
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
-        EdgeModule(settings, DataPlane(ModelRegistry(manager), max_rows=10), Metrics())
+        EdgeModule(
+            settings.iot,
+            settings.download,
+            DataPlane(ModelRegistry(manager), max_rows=10),
+            Metrics(),
+        )
     assert ACCOUNT_KEY not in str(caught.value)

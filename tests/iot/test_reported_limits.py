@@ -54,7 +54,8 @@ async def test_a_contract_error_quoting_a_huge_value_is_reported_capped(
 
 async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManager) -> None:
     plane = DataPlane(ModelRegistry(manager), max_rows=10)
-    module = EdgeModule(load_settings(model_cache_dir=manager.cache_dir), plane, Metrics())
+    settings = load_settings(model_cache_dir=manager.cache_dir)
+    module = EdgeModule(settings.iot, settings.download, plane, Metrics())
     module.handle_desired(
         {"model": {"url": "ftp://x", "sha256": "f" * 4000, "version": "é" * 4000}}
     )

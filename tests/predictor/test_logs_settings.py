@@ -61,11 +61,11 @@ def test_settings_come_from_predictor_environment_variables(
     monkeypatch.setenv("PREDICTOR_MODEL_CACHE_DIR", "/data/cache")
     monkeypatch.setenv("PREDICTOR_MAX_ROWS", "50")
     settings = load_settings()
-    assert settings.http_port == 9090
-    assert settings.model_cache_dir == Path("/data/cache")
-    assert settings.max_rows == 50
-    assert settings.http_host == "0.0.0.0"
-    assert settings.default_model == Path("/app/models/default.onnx")
+    assert settings.http.http_port == 9090
+    assert settings.store.model_cache_dir == Path("/data/cache")
+    assert settings.inference.max_rows == 50
+    assert settings.http.http_host == "0.0.0.0"
+    assert settings.store.default_model == Path("/app/models/default.onnx")
 
 
 def test_every_setting_is_documented() -> None:
@@ -99,7 +99,7 @@ def test_the_message_limit_is_the_one_the_iot_sdk_enforces(
 
     assert EDGEHUB_MESSAGE_LIMIT == TELEMETRY_MESSAGE_SIZE_LIMIT == wire.SDK_MESSAGE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT))
-    assert load_settings().max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
+    assert load_settings().iot.max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT + 1))
     with pytest.raises(SettingsError, match="<= 262144"):
         load_settings()
@@ -159,13 +159,13 @@ def test_environment_text_is_read_as_operators_write_it() -> None:
             "OTHER_HTTP_PORT": "1",
         }
     )
-    assert settings.max_rows == 5
-    assert settings.coalesce is False and settings.access_log is True
-    assert settings.allow_http_model_urls is True
-    assert settings.model_url_hosts == ["a.example", "b.example"]
-    assert settings.model_public_key is None
-    assert settings.http_port == 8080
+    assert settings.inference.max_rows == 5
+    assert settings.inference.coalesce is False and settings.http.access_log is True
+    assert settings.download.allow_http_model_urls is True
+    assert settings.download.model_url_hosts == ["a.example", "b.example"]
+    assert settings.model_check.model_public_key is None
+    assert settings.http.http_port == 8080
     # Values given in code override the environment, and are checked the same way.
-    assert load_settings({"PREDICTOR_MAX_ROWS": "5"}, max_rows=7).max_rows == 7
+    assert load_settings({"PREDICTOR_MAX_ROWS": "5"}, max_rows=7).inference.max_rows == 7
     with pytest.raises(SettingsError, match="PREDICTOR_MAX_ROWS"):
         load_settings({}, max_rows=0)

@@ -35,7 +35,7 @@ from predictor.iot.updater import ModelUpdater, Report, failed_state, running_st
 from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
 from predictor.runtime import OnnxModel, runtime_versions
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, IotSettings
 from predictor.store import ModelManager
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,11 @@ MODEL: tuple[str] = ("model",)  # the default model's reported part
 class EdgeModule:
     """The predictor's IoT Edge side, from connect to a drained shutdown."""
 
-    def __init__(self, settings: Settings, plane: DataPlane, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: IotSettings, download: DownloadSettings, plane: DataPlane, metrics: Metrics
+    ) -> None:
         self.settings = settings
+        self.download_settings = download  # the twin's model URLs' rules
         manager = plane.registry.default
         self.manager = manager
         self.metrics = metrics
@@ -61,7 +64,7 @@ class EdgeModule:
             self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
         )
         self._handled = HandledVersion(self.registry.cache_dir)
-        self.downloader = Downloader(DownloadPolicy.of(settings))
+        self.downloader = Downloader(DownloadPolicy.of(download))
         # With a connection string, model URLs may name its blob host only (docs/reliability.md).
         account = self.downloader.account
         self._storage_host = account.host if account else None
@@ -250,8 +253,8 @@ class EdgeModule:
     def _parse_target(self, value: Any) -> ModelTarget:
         return parse_target(
             value,
-            allow_http=self.settings.allow_http_model_urls,
-            allowed_hosts=self.settings.model_url_hosts,
+            allow_http=self.download_settings.allow_http_model_urls,
+            allowed_hosts=self.download_settings.model_url_hosts,
             storage_host=self._storage_host,
         )
 

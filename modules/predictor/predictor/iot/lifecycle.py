@@ -18,7 +18,7 @@ from aiohttp import web
 
 from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, IotSettings
 
 if TYPE_CHECKING:
     from predictor.iot.edge import EdgeModule
@@ -41,13 +41,17 @@ def edge_environment_present() -> bool:
 
 
 def edge_context(
-    settings: Settings,
+    iot: IotSettings,
+    download: DownloadSettings,
     plane: DataPlane,
     metrics: Metrics,
+    *,
+    shutdown_timeout: float,
     twin_took_over: Callable[[], None] | None = None,
 ) -> CleanupContext:
     """The IoT Edge side for ``app.cleanup_ctx``, given what it serves with; ``twin_took_over``
-    is called once the twin's desired ``model`` names a target (the URL follower stops)."""
+    is called once the twin's desired ``model`` names a target (the URL follower stops), and
+    messages under way get ``shutdown_timeout`` seconds at shutdown."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         if not edge_environment_present():
@@ -60,7 +64,7 @@ def edge_context(
         module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
         app[EDGE] = module
         starting = asyncio.create_task(
-            _start(module, settings, plane, metrics, twin_took_over), name="edge-start"
+            _start(module, iot, download, plane, metrics, twin_took_over), name="edge-start"
         )
         yield
         if not starting.done():
@@ -68,21 +72,22 @@ def edge_context(
             with contextlib.suppress(asyncio.CancelledError):
                 await starting
         if module.done() and not module.cancelled() and module.exception() is None:
-            await module.result().shutdown(settings.shutdown_timeout)
+            await module.result().shutdown(shutdown_timeout)
 
     return context
 
 
 async def _start(
     module: asyncio.Future[EdgeModule],
-    settings: Settings,
+    iot: IotSettings,
+    download: DownloadSettings,
     plane: DataPlane,
     metrics: Metrics,
     twin_took_over: Callable[[], None] | None,
 ) -> None:
     try:
         edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
-        instance = edge.EdgeModule(settings, plane, metrics)
+        instance = edge.EdgeModule(iot, download, plane, metrics)
         if twin_took_over is not None:
             instance.on_twin_model = twin_took_over
         module.set_result(instance)
