@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from predictor import logs
-from predictor.settings import EDGEHUB_MESSAGE_LIMIT, SettingsError, load_settings, setting_infos
+from predictor.settings import (
+    EDGEHUB_MESSAGE_LIMIT,
+    SettingsError,
+    group_titles,
+    load_settings,
+    setting_infos,
+)
 
 
 @pytest.fixture
@@ -111,6 +117,38 @@ def test_the_settings_tables_in_the_docs_list_every_setting() -> None:
         text = doc.read_text()
         for name in setting_infos():
             assert f"| `PREDICTOR_{name.upper()}` |" in text, f"{doc.name} lacks {name}"
+
+
+def test_the_docs_list_each_group_of_settings_under_its_own_heading() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    section = (repo / "docs" / "predictor.md").read_text().split("\n## Settings\n")[1]
+    section = section.split("\n## ")[0]
+    listed: dict[str, list[str]] = {}
+    for part in section.split("\n### ")[1:]:
+        title, _, table = part.partition("\n")
+        listed[title] = re.findall(r"^\| `(PREDICTOR_[A-Z0-9_]+)` \|", table, re.MULTILINE)
+    infos = setting_infos().values()
+    assert listed == {
+        title: [info.variable for info in infos if info.group == group]
+        for group, title in group_titles().items()
+    }
+
+
+def test_each_setting_lands_in_its_group_and_each_group_names_its_problem() -> None:
+    settings = load_settings(
+        {"PREDICTOR_HTTP_PORT": "9090", "PREDICTOR_DOWNLOAD_ATTEMPTS": "7"}, max_rows=3
+    )
+    assert (settings.http.http_port, settings.download.download_attempts) == (9090, 7)
+    assert settings.inference.max_rows == 3
+    assert settings.iot.iot_timeout_seconds == 30.0  # the others keep their defaults
+    # Checks no bound expresses, in two groups: both named at once.
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PREDICTOR_HTTP_TOKEN": " t", "PREDICTOR_MODEL_PUBLIC_KEY": "no key"})
+    assert len(caught.value.problems) == 2
+    assert "PREDICTOR_HTTP_TOKEN must not start or end with white space" in caught.value.problems
+    assert caught.value.problems[1].startswith("PREDICTOR_MODEL_PUBLIC_KEY: ")
+    with pytest.raises(TypeError, match="no such setting: max_row"):
+        load_settings({}, max_row=3)
 
 
 def test_the_cache_default_matches_the_image_and_the_deployment() -> None:

@@ -13,7 +13,7 @@ from predictor.settings.secret import Secret
 class HttpSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The local HTTP API (``app.py``, ``serve.py``, ``api/``)."""
 
-    title: ClassVar[str] = "HTTP API"
+    title: ClassVar[str] = "Local HTTP API"
 
     http_host: Annotated[str, Meta(description="Address the local HTTP API listens on.")] = (
         "0.0.0.0"

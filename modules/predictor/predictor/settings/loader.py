@@ -50,7 +50,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ``Settings(...)`` and the groups themselves take the values as given, unchecked.
     """
 
-    process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     store: ModelStoreSettings = msgspec.field(default_factory=ModelStoreSettings)
     inference: InferenceSettings = msgspec.field(default_factory=InferenceSettings)
@@ -58,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     download: DownloadSettings = msgspec.field(default_factory=DownloadSettings)
     model_check: ModelCheckSettings = msgspec.field(default_factory=ModelCheckSettings)
     model_source: ModelSourceSettings = msgspec.field(default_factory=ModelSourceSettings)
+    process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
 
 
 @dataclass(frozen=True)
