@@ -1,7 +1,5 @@
 """Model downloads: which URLs are taken, with which credentials, and how they are retried."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

@@ -1,7 +1,5 @@
 """The local HTTP API's settings: where it listens, what it accepts, who may call it."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

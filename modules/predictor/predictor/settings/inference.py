@@ -1,7 +1,5 @@
 """How a model answers: request size, threads, coalescing, drift tracking."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

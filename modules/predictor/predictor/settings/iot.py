@@ -1,7 +1,5 @@
 """The IoT Edge side's settings: the module's input and outputs, reports, and edgeHub's link."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

@@ -5,10 +5,10 @@ its bounds by msgspec, and every problem is named by its variable in one ``Setti
 A variable is its field's name, upper-cased, after ``PREDICTOR_``, whatever group holds it.
 msgspec rather than pydantic-settings because the settings are read before anything else at
 start: pydantic cost the module ~100 ms of CPU and ~11 MB of RSS there, and ~10 MB in the arm64
-image; msgspec's import adds ~3 ms (BENCHMARKS.md, cold start).
+image; msgspec's import adds ~3 ms (BENCHMARKS.md, cold start). The groups' modules and this
+one leave out ``from __future__ import annotations``: their annotations are then objects, read
+at start as they are, not compiled from text (that took ~10 ms more, measured at 8 groups).
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -71,31 +71,33 @@ class SettingInfo:
     group: str  # the Settings attribute that holds it, e.g. "http"
 
 
-@dataclass(frozen=True)
-class _Field:
-    group: str
-    hint: Any  # the field's annotation, with its Meta
+@cache
+def _groups() -> dict[str, Any]:
+    """Each group's attribute on Settings and its class, in declaration order."""
+    hints = get_type_hints(Settings)
+    return {name: hints[name] for name in Settings.__struct_fields__}
 
 
 @cache
-def _fields() -> dict[str, _Field]:
-    """Every setting's field name (its variable without the prefix), in declaration order."""
-    fields: dict[str, _Field] = {}
-    for group in msgspec.structs.fields(Settings):
-        hints = get_type_hints(group.type, include_extras=True)
-        for field in msgspec.structs.fields(group.type):
-            assert field.name not in fields, f"{field.name} is in two groups"
-            fields[field.name] = _Field(group.name, hints[field.name])
+def _fields() -> dict[str, tuple[str, Any]]:
+    """Every setting's field name (its variable without the prefix), in declaration order, with
+    its group and its annotation (with its Meta)."""
+    fields: dict[str, tuple[str, Any]] = {}
+    for group, kind in _groups().items():
+        hints = get_type_hints(kind, include_extras=True)
+        for name in kind.__struct_fields__:
+            assert name not in fields, f"{name} is in two groups"
+            fields[name] = (group, hints[name])
     return fields
 
 
 def setting_infos() -> dict[str, SettingInfo]:
     """Every setting with its variable, default and description, in declaration order."""
     infos = {}
-    for group in msgspec.structs.fields(Settings):
-        hints = get_type_hints(group.type, include_extras=True)
-        for field in msgspec.structs.fields(group.type):
-            metas = [m for m in get_args(hints[field.name]) if isinstance(m, Meta)]
+    for group, kind in _groups().items():
+        for field in msgspec.structs.fields(kind):
+            hint = _fields()[field.name][1]
+            metas = [m for m in get_args(hint) if isinstance(m, Meta)]
             default = (
                 field.default_factory() if field.default is msgspec.NODEFAULT else field.default
             )
@@ -104,14 +106,14 @@ def setting_infos() -> dict[str, SettingInfo]:
                 ENV_PREFIX + field.name.upper(),
                 default,
                 (metas[-1].description or "") if metas else "",
-                group.name,
+                group,
             )
     return infos
 
 
 def group_titles() -> dict[str, str]:
     """Each group's attribute on Settings and its title (a heading of the docs)."""
-    return {group.name: group.type.title for group in msgspec.structs.fields(Settings)}
+    return {group: kind.title for group, kind in _groups().items()}
 
 
 def load_settings(environ: Mapping[str, str] | None = None, /, **values: Any) -> Settings:
@@ -134,23 +136,22 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **values: Any) ->
             given[name] = text
     given.update(values)
     # Field by field, so that every wrong variable is named at once, not only the first.
-    checked: dict[str, dict[str, Any]] = {group: {} for group in group_titles()}
+    checked: dict[str, dict[str, Any]] = {group: {} for group in _groups()}
     problems: list[str] = []
     for name, value in given.items():
-        hint = fields[name].hint
+        group, hint = fields[name]
         try:
             plain = _from_text(name, hint, value) if isinstance(value, str) else value
-            converted = msgspec.convert(plain, hint, strict=False, dec_hook=_decode)
-            checked[fields[name].group][name] = converted
+            checked[group][name] = msgspec.convert(plain, hint, strict=False, dec_hook=_decode)
         except ValueError as exc:  # msgspec.ValidationError is one
             secret = Secret in get_args(_plain(hint))
             problems.append(_problem(name, str(exc), None if secret else value))
     if problems:
         raise SettingsError(problems)
     groups: dict[str, Any] = {}
-    for field in msgspec.structs.fields(Settings):
+    for group, kind in _groups().items():
         try:
-            groups[field.name] = field.type(**checked[field.name])
+            groups[group] = kind(**checked[group])
         except ValueError as exc:  # a check of a group's __post_init__
             problems.append(str(exc))
     if problems:

@@ -1,7 +1,5 @@
 """What a model from outside must pass before it serves: the child check and the signature."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

@@ -1,7 +1,5 @@
 """A model from Blob Storage without a twin (``follow.py``, docs/run-anywhere.md)."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar
 
 import msgspec

@@ -1,7 +1,5 @@
 """Where the models are kept, and how many."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, ClassVar
 

@@ -1,7 +1,5 @@
 """The process's settings: its event loop, its logs, its shutdown."""
 
-from __future__ import annotations
-
 from typing import Annotated, ClassVar, Literal
 
 import msgspec
