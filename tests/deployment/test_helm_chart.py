@@ -86,7 +86,7 @@ def test_probes_service_and_scrape_annotations_name_the_predictors_port() -> Non
     objects = chart.render(VALUES)
     kinds = chart.by_kind(objects)
     container = deployment_container(objects)
-    port = load_settings().http_port
+    port = load_settings().http.http_port
     assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -107,7 +107,7 @@ def test_the_cache_is_an_empty_dir_at_the_predictors_cache_dir() -> None:
     objects = chart.render(VALUES)
     spec = chart.by_kind(objects)["Deployment"]["spec"]["template"]["spec"]
     start = pod.container_start(chart.by_kind(objects)["Deployment"], chart.secrets(objects))
-    cache_dir = str(load_settings().model_cache_dir)
+    cache_dir = str(load_settings().store.model_cache_dir)
     assert start.overrides.tmpfs == (cache_dir,)
     assert start.env["PREDICTOR_MODEL_CACHE_DIR"] == cache_dir
     assert spec["volumes"] == [{"name": "model-cache", "emptyDir": {"sizeLimit": "256Mi"}}]

@@ -239,11 +239,11 @@ def test_routes_name_outputs_and_inputs_the_modules_really_use(name: str) -> Non
     outputs = {
         "sensor": {configured("sensor").output},
         "predictor": {
-            configured("predictor").predictions_output,
-            configured("predictor").errors_output,
+            configured("predictor").iot.predictions_output,
+            configured("predictor").iot.errors_output,
         },
     }
-    inputs = {"sensor": set(), "predictor": {configured("predictor").telemetry_input}}
+    inputs = {"sensor": set(), "predictor": {configured("predictor").iot.telemetry_input}}
     assert set(outputs) == set(modules)
     for route_name, route in routes.items():
         text = route if isinstance(route, str) else route["route"]

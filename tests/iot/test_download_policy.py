@@ -186,5 +186,11 @@ def test_a_malformed_connection_string_stops_the_iot_side_with_the_reason(
     )
     registry = ModelRegistry(manager)
     with pytest.raises(ValueError, match="PREDICTOR_STORAGE_CONNECTION_STRING") as caught:
-        EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
+        EdgeModule(
+            settings.iot,
+            settings.download,
+            registry,
+            DataPlane(registry, max_rows=10),
+            Metrics(),
+        )
     assert ACCOUNT_KEY not in str(caught.value)

@@ -22,7 +22,7 @@ from predictor.iot.messages import Outgoing
 from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from predictor.settings import Settings, load_settings
+from predictor.settings import IotSettings, load_settings
 from tests.iot.conftest import IotModels
 from tests.iot.edge_module import FLOWER, MODULE, start
 
@@ -66,7 +66,9 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
     registry = ModelRegistry(manager)
-    module = EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
+    module = EdgeModule(
+        settings.iot, settings.download, registry, DataPlane(registry, max_rows=10), Metrics()
+    )
     await module.start()
     try:
         # Past the SDK's size check (sys.getsizeof of each value: ~50 bytes a 1-character one),
@@ -91,7 +93,7 @@ async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
 
 def _largest_max_message_bytes() -> int:
     """The upper bound of PREDICTOR_MAX_MESSAGE_BYTES, from the setting's own metadata."""
-    hints = get_type_hints(Settings, include_extras=True)
+    hints = get_type_hints(IotSettings, include_extras=True)
     [meta] = [m for m in get_args(hints["max_message_bytes"]) if isinstance(m, Meta)]
     assert isinstance(meta.le, int)
     return meta.le
@@ -134,7 +136,9 @@ async def test_a_message_whose_packet_passes_the_limit_is_never_sent_and_becomes
         model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
     )
     registry = ModelRegistry(manager)
-    module = EdgeModule(settings, registry, DataPlane(registry, max_rows=10), Metrics())
+    module = EdgeModule(
+        settings.iot, settings.download, registry, DataPlane(registry, max_rows=10), Metrics()
+    )
     await module.start()
     try:
         # The SDK takes it (it counts the body and the property's value: under 256 KB); the

@@ -56,7 +56,7 @@ async def test_a_desired_value_echoed_in_a_failure_is_capped(manager: ModelManag
     registry = ModelRegistry(manager)
     plane = DataPlane(registry, max_rows=10)
     settings = load_settings(model_cache_dir=manager.cache_dir)
-    module = EdgeModule(settings, registry, plane, Metrics())
+    module = EdgeModule(settings.iot, settings.download, registry, plane, Metrics())
     module.handle_desired(
         {"model": {"url": "ftp://x", "sha256": "f" * 4000, "version": "é" * 4000}}
     )

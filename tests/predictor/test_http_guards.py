@@ -185,11 +185,11 @@ def test_an_empty_token_means_none_and_a_padded_one_is_refused(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PREDICTOR_HTTP_TOKEN", "")
-    assert load_settings().http_token is None
+    assert load_settings().http.http_token is None
     monkeypatch.setenv("PREDICTOR_HTTP_TOKEN", f" {TOKEN}\n")
     with pytest.raises(SettingsError, match="white space"):
         load_settings()
     monkeypatch.setenv("PREDICTOR_HTTP_TOKEN", TOKEN)
     settings = load_settings()
-    assert settings.http_token is not None
+    assert settings.http.http_token is not None
     assert TOKEN not in repr(settings)

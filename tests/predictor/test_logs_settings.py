@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from predictor import logs
-from predictor.settings import EDGEHUB_MESSAGE_LIMIT, SettingsError, load_settings, setting_infos
+from predictor.settings import (
+    EDGEHUB_MESSAGE_LIMIT,
+    SettingsError,
+    group_titles,
+    load_settings,
+    setting_infos,
+)
 
 
 @pytest.fixture
@@ -61,11 +67,11 @@ def test_settings_come_from_predictor_environment_variables(
     monkeypatch.setenv("PREDICTOR_MODEL_CACHE_DIR", "/data/cache")
     monkeypatch.setenv("PREDICTOR_MAX_ROWS", "50")
     settings = load_settings()
-    assert settings.http_port == 9090
-    assert settings.model_cache_dir == Path("/data/cache")
-    assert settings.max_rows == 50
-    assert settings.http_host == "0.0.0.0"
-    assert settings.default_model == Path("/app/models/default.onnx")
+    assert settings.http.http_port == 9090
+    assert settings.store.model_cache_dir == Path("/data/cache")
+    assert settings.inference.max_rows == 50
+    assert settings.http.http_host == "0.0.0.0"
+    assert settings.store.default_model == Path("/app/models/default.onnx")
 
 
 def test_every_setting_is_documented() -> None:
@@ -99,7 +105,7 @@ def test_the_message_limit_is_the_one_the_iot_sdk_enforces(
 
     assert EDGEHUB_MESSAGE_LIMIT == TELEMETRY_MESSAGE_SIZE_LIMIT == wire.SDK_MESSAGE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT))
-    assert load_settings().max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
+    assert load_settings().iot.max_message_bytes == TELEMETRY_MESSAGE_SIZE_LIMIT
     monkeypatch.setenv("PREDICTOR_MAX_MESSAGE_BYTES", str(TELEMETRY_MESSAGE_SIZE_LIMIT + 1))
     with pytest.raises(SettingsError, match="<= 262144"):
         load_settings()
@@ -111,6 +117,38 @@ def test_the_settings_tables_in_the_docs_list_every_setting() -> None:
         text = doc.read_text()
         for name in setting_infos():
             assert f"| `PREDICTOR_{name.upper()}` |" in text, f"{doc.name} lacks {name}"
+
+
+def test_the_docs_list_each_group_of_settings_under_its_own_heading() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    section = (repo / "docs" / "predictor.md").read_text().split("\n## Settings\n")[1]
+    section = section.split("\n## ")[0]
+    listed: dict[str, list[str]] = {}
+    for part in section.split("\n### ")[1:]:
+        title, _, table = part.partition("\n")
+        listed[title] = re.findall(r"^\| `(PREDICTOR_[A-Z0-9_]+)` \|", table, re.MULTILINE)
+    infos = setting_infos().values()
+    assert listed == {
+        title: [info.variable for info in infos if info.group == group]
+        for group, title in group_titles().items()
+    }
+
+
+def test_each_setting_lands_in_its_group_and_each_group_names_its_problem() -> None:
+    settings = load_settings(
+        {"PREDICTOR_HTTP_PORT": "9090", "PREDICTOR_DOWNLOAD_ATTEMPTS": "7"}, max_rows=3
+    )
+    assert (settings.http.http_port, settings.download.download_attempts) == (9090, 7)
+    assert settings.inference.max_rows == 3
+    assert settings.iot.iot_timeout_seconds == 30.0  # the others keep their defaults
+    # Checks no bound expresses, in two groups: both named at once.
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"PREDICTOR_HTTP_TOKEN": " t", "PREDICTOR_MODEL_PUBLIC_KEY": "no key"})
+    assert len(caught.value.problems) == 2
+    assert "PREDICTOR_HTTP_TOKEN must not start or end with white space" in caught.value.problems
+    assert caught.value.problems[1].startswith("PREDICTOR_MODEL_PUBLIC_KEY: ")
+    with pytest.raises(TypeError, match="no such setting: max_row"):
+        load_settings({}, max_row=3)
 
 
 def test_the_cache_default_matches_the_image_and_the_deployment() -> None:
@@ -159,13 +197,13 @@ def test_environment_text_is_read_as_operators_write_it() -> None:
             "OTHER_HTTP_PORT": "1",
         }
     )
-    assert settings.max_rows == 5
-    assert settings.coalesce is False and settings.access_log is True
-    assert settings.allow_http_model_urls is True
-    assert settings.model_url_hosts == ["a.example", "b.example"]
-    assert settings.model_public_key is None
-    assert settings.http_port == 8080
+    assert settings.inference.max_rows == 5
+    assert settings.inference.coalesce is False and settings.http.access_log is True
+    assert settings.download.allow_http_model_urls is True
+    assert settings.download.model_url_hosts == ["a.example", "b.example"]
+    assert settings.model_check.model_public_key is None
+    assert settings.http.http_port == 8080
     # Values given in code override the environment, and are checked the same way.
-    assert load_settings({"PREDICTOR_MAX_ROWS": "5"}, max_rows=7).max_rows == 7
+    assert load_settings({"PREDICTOR_MAX_ROWS": "5"}, max_rows=7).inference.max_rows == 7
     with pytest.raises(SettingsError, match="PREDICTOR_MAX_ROWS"):
         load_settings({}, max_rows=0)

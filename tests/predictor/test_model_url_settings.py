@@ -13,19 +13,20 @@ from tests.predictor.process import REPO, env_for
 
 
 def test_empty_values_mean_unset_and_the_url_is_trimmed() -> None:
-    settings = load_settings(model_url="  ", model_sha256="", model_signature=" ")
-    assert (settings.model_url, settings.model_sha256, settings.model_signature) == (
+    source = load_settings(model_url="  ", model_sha256="", model_signature=" ").model_source
+    assert (source.model_url, source.model_sha256, source.model_signature) == (
         None,
         None,
         None,
     )
-    url = load_settings(model_url=" https://a.blob.core.windows.net/m/x.onnx?sig=s ").model_url
+    trimmed = load_settings(model_url=" https://a.blob.core.windows.net/m/x.onnx?sig=s ")
+    url = trimmed.model_source.model_url
     assert (
         url is not None
         and url.get_secret_value() == "https://a.blob.core.windows.net/m/x.onnx?sig=s"
     )
     assert "sig=s" not in repr(load_settings(model_url="https://a/m/x.onnx?sig=s"))  # a secret
-    assert load_settings().model_poll_seconds == 60
+    assert load_settings().model_source.model_poll_seconds == 60
 
 
 @pytest.mark.parametrize(

@@ -126,7 +126,8 @@ async def test_handle_desired_submits_a_valid_target_or_reports_failed_with_a_re
 ) -> None:
     settings_ = load_settings(model_url_hosts=ALLOWED, model_cache_dir=manager.cache_dir)
     registry = ModelRegistry(manager)
-    module = EdgeModule(settings_, registry, DataPlane(registry, max_rows=MAX_ROWS), Metrics())
+    plane = DataPlane(registry, max_rows=MAX_ROWS)
+    module = EdgeModule(settings_.iot, settings_.download, registry, plane, Metrics())
     if isinstance(desired, dict):
         desired = {**desired, "model": model}
     module.handle_desired(desired)

@@ -134,7 +134,7 @@ async def test_without_a_key_signatures_are_not_needed(
 def test_a_bad_public_key_setting_is_refused_with_the_reason() -> None:
     with pytest.raises(SettingsError, match="not an Ed25519 public key"):
         load_settings(model_public_key="not a key")
-    assert load_settings(model_public_key="").model_public_key is None
+    assert load_settings(model_public_key="").model_check.model_public_key is None
 
 
 def test_end_to_end_the_module_reports_why_it_refused_and_applies_the_signed_model(

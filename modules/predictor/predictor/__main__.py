@@ -20,7 +20,7 @@ def main(app_factory: AppFactory = create_app) -> int:
     except SettingsError as exc:
         log.error("invalid settings: %s", exc)
         return 2
-    logs.configure(settings.log_level)
+    logs.configure(settings.process.log_level)
     log.info("predictor starting")
     status = run(settings, app_factory)
     log.info("predictor stopped")

@@ -10,14 +10,14 @@ from aiohttp import web
 from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
-from predictor.api.state import IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE, SETTINGS
+from predictor.api.state import HTTP_SETTINGS, IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.models.check import CheckLimits
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import HttpSettings, ModelCheckSettings, Settings
 from predictor.storage.source import StorageSource
 
 if TYPE_CHECKING:
@@ -25,65 +25,78 @@ if TYPE_CHECKING:
 
 
 def create_app(settings: Settings) -> web.Application:
-    """The predictor's web app. Background work runs as ``app.cleanup_ctx`` entries, started in
-    order and stopped in reverse: the model is loaded before the first request, and the IoT
-    Edge side (predictor/iot/lifecycle.py) starts after it and stops first. Between the two,
-    the model from ``PREDICTOR_MODEL_URL`` is followed (predictor/storage/source.py)."""
+    """The predictor's web app; each component is given its group of the settings only.
+
+    Background work runs as ``app.cleanup_ctx`` entries, started in order and stopped in
+    reverse: the model is loaded before the first request, and the IoT Edge side
+    (predictor/iot/lifecycle.py) starts after it and stops first. Between the two, the model
+    from ``PREDICTOR_MODEL_URL`` is followed (predictor/storage/source.py)."""
     metrics = Metrics()
     in_flight = InFlight()
+    http = settings.http
     app = web.Application(
-        client_max_size=settings.max_body_bytes,
-        middlewares=[errors_and_metrics(metrics, in_flight, _token(settings))],
+        client_max_size=http.max_body_bytes,
+        middlewares=[errors_and_metrics(metrics, in_flight, _token(http))],
     )
-    app[SETTINGS] = settings
+    app[HTTP_SETTINGS] = http
     app[METRICS] = metrics
     app[IN_FLIGHT] = in_flight
+    check = settings.model_check
     manager = ModelManager(
-        settings.model_cache_dir,
-        settings.default_model,
-        threads=settings.inference_threads,
-        public_key=model_public_key(settings),
+        settings.store.model_cache_dir,
+        settings.store.default_model,
+        threads=settings.inference.inference_threads,
+        public_key=model_public_key(check),
         check=CheckLimits(
-            settings.model_check_seconds,
-            settings.model_check_memory_mb,
-            settings.model_check_interruptions,
+            check.model_check_seconds,
+            check.model_check_memory_mb,
+            check.model_check_interruptions,
         ),
     )
-    registry = ModelRegistry(manager, max_named=settings.max_models)
+    registry = ModelRegistry(manager, max_named=settings.store.max_models)
     registry.subscribe(metrics.on_model_event)
     app[MANAGER] = manager
+    inference = settings.inference
     app[PLANE] = DataPlane(
         registry,
-        max_rows=settings.max_rows,
+        max_rows=inference.max_rows,
         metrics=metrics,
-        coalesce=settings.coalesce,
-        drift_window_rows=settings.drift_window_rows,
+        coalesce=inference.coalesce,
+        drift_window_rows=inference.drift_window_rows,
     )
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)
     v2.add_routes(app)
-    source = StorageSource(settings, manager)
+    source = StorageSource(settings.model_source, settings.download, manager)
     app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
     app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (storage/source.py)
     app.cleanup_ctx.append(
-        edge_context(settings, registry, app[PLANE], metrics, twin_took_over=source.twin_took_over)
+        edge_context(
+            settings.iot,
+            settings.download,
+            registry,
+            app[PLANE],
+            metrics,
+            shutdown_timeout=settings.process.shutdown_timeout,
+            twin_took_over=source.twin_took_over,
+        )
     )
     return app
 
 
-def model_public_key(settings: Settings) -> Ed25519PublicKey | None:
+def model_public_key(check: ModelCheckSettings) -> Ed25519PublicKey | None:
     """The key models must be signed with, if one is configured (cryptography loads only then)."""
-    if not settings.model_public_key:
+    if not check.model_public_key:
         return None
     from predictor.models.signature import load_public_key
 
-    return load_public_key(settings.model_public_key)
+    return load_public_key(check.model_public_key)
 
 
-def _token(settings: Settings) -> bytes | None:
-    token = settings.http_token
+def _token(http: HttpSettings) -> bytes | None:
+    token = http.http_token
     return None if token is None else token.get_secret_value().encode()
 
 

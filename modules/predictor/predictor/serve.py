@@ -33,33 +33,34 @@ async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = app_factory(settings)
+    http, shutdown_timeout = settings.http, settings.process.shutdown_timeout
     runner = web.AppRunner(
         app,
         handle_signals=False,
-        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
-        shutdown_timeout=settings.shutdown_timeout,
+        access_log=logging.getLogger("aiohttp.access") if http.access_log else None,
+        shutdown_timeout=shutdown_timeout,
     )
     await runner.setup()  # runs the cleanup contexts' start-up: the model is loaded here
     try:
-        site = web.TCPSite(runner, settings.http_host, settings.http_port)
+        site = web.TCPSite(runner, http.http_host, http.http_port)
         try:
             await site.start()
         except OSError as exc:
-            log.error("cannot listen on %s:%d: %s", settings.http_host, settings.http_port, exc)
+            log.error("cannot listen on %s:%d: %s", http.http_host, http.http_port, exc)
             return 1
-        log.info("listening on %s:%d", settings.http_host, settings.http_port)
+        log.info("listening on %s:%d", http.http_host, http.http_port)
         await stop.wait()
         await site.stop()
         in_flight = app[IN_FLIGHT]
         log.info("stopping: listener closed, %d running request(s) to finish", in_flight.count)
         try:
-            async with asyncio.timeout(settings.shutdown_timeout):
+            async with asyncio.timeout(shutdown_timeout):
                 await in_flight.wait_idle()
         except TimeoutError:
             log.warning(
                 "%d requests still running after %.1f s; closing anyway",
                 in_flight.count,
-                settings.shutdown_timeout,
+                shutdown_timeout,
             )
         return 0
     finally:
@@ -68,7 +69,7 @@ async def serve(settings: Settings, app_factory: AppFactory = create_app) -> int
 
 def run(settings: Settings, app_factory: AppFactory = create_app) -> int:
     """``serve`` on the event loop the settings choose (2 if that loop is not installed)."""
-    if settings.event_loop == "uvloop":
+    if settings.process.event_loop == "uvloop":
         try:
             import uvloop  # optional, only when chosen
         except ImportError:

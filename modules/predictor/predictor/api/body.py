@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from predictor.api.state import SETTINGS
+from predictor.api.state import HTTP_SETTINGS
 from predictor.errors import RequestError
 from predictor.request import values
 
@@ -45,7 +45,7 @@ async def read_body(request: web.Request) -> bytes:
 
 
 async def _read_timed(request: web.Request) -> bytes:
-    seconds = request.app[SETTINGS].http_body_timeout_seconds
+    seconds = request.app[HTTP_SETTINGS].http_body_timeout_seconds
     try:
         async with asyncio.timeout(seconds):
             return await request.read()

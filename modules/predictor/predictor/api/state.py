@@ -8,10 +8,10 @@ from predictor.api.inflight import InFlight
 from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
-from predictor.settings import Settings
+from predictor.settings import HttpSettings
 from predictor.storage.source import StorageSource
 
-SETTINGS = web.AppKey("settings", Settings)
+HTTP_SETTINGS = web.AppKey("http_settings", HttpSettings)
 MANAGER = web.AppKey("manager", ModelManager)
 METRICS = web.AppKey("metrics", Metrics)
 IN_FLIGHT = web.AppKey("in_flight", InFlight)

@@ -34,7 +34,7 @@ from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, runtime_versions
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, IotSettings
 from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.target import ModelTarget, TargetError, parse_target
 from predictor.storage.update_state import failed_state, running_state
@@ -49,9 +49,15 @@ class EdgeModule:
     """The predictor's IoT Edge side, from connect to a drained shutdown."""
 
     def __init__(
-        self, settings: Settings, registry: ModelRegistry, plane: DataPlane, metrics: Metrics
+        self,
+        settings: IotSettings,
+        download: DownloadSettings,
+        registry: ModelRegistry,
+        plane: DataPlane,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.download_settings = download  # the twin's model URLs' rules
         manager = registry.default
         self.manager = manager
         self.metrics = metrics
@@ -65,7 +71,7 @@ class EdgeModule:
             self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
         )
         self._handled = HandledVersion(self.registry.cache_dir)
-        self.downloader = Downloader(DownloadPolicy.of(settings))
+        self.downloader = Downloader(DownloadPolicy.of(download))
         # With a connection string, model URLs may name its blob host only (docs/reliability.md).
         account = self.downloader.account
         self._storage_host = account.host if account else None
@@ -244,8 +250,8 @@ class EdgeModule:
     def _parse_target(self, value: Any) -> ModelTarget:
         return parse_target(
             value,
-            allow_http=self.settings.allow_http_model_urls,
-            allowed_hosts=self.settings.model_url_hosts,
+            allow_http=self.download_settings.allow_http_model_urls,
+            allowed_hosts=self.download_settings.model_url_hosts,
             storage_host=self._storage_host,
         )
 

@@ -19,7 +19,7 @@ from aiohttp import web
 from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
 from predictor.models.registry import ModelRegistry
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, IotSettings
 
 if TYPE_CHECKING:
     from predictor.iot.edge import EdgeModule
@@ -42,15 +42,19 @@ def edge_environment_present() -> bool:
 
 
 def edge_context(
-    settings: Settings,
+    iot: IotSettings,
+    download: DownloadSettings,
     registry: ModelRegistry,
     plane: DataPlane,
     metrics: Metrics,
+    *,
+    shutdown_timeout: float,
     twin_took_over: Callable[[], None] | None = None,
 ) -> CleanupContext:
     """The IoT Edge side for ``app.cleanup_ctx``, given the models it controls (``registry``)
-    and what it serves them with (``plane``); ``twin_took_over``
-    is called once the twin's desired ``model`` names a target (the URL follower stops)."""
+    and what it serves them with (``plane``); ``twin_took_over`` is called once the twin's
+    desired ``model`` names a target (the URL follower stops), and messages under way get
+    ``shutdown_timeout`` seconds at shutdown."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         if not edge_environment_present():
@@ -63,7 +67,8 @@ def edge_context(
         module: asyncio.Future[EdgeModule] = asyncio.get_running_loop().create_future()
         app[EDGE] = module
         starting = asyncio.create_task(
-            _start(module, settings, registry, plane, metrics, twin_took_over), name="edge-start"
+            _start(module, iot, download, registry, plane, metrics, twin_took_over),
+            name="edge-start",
         )
         yield
         if not starting.done():
@@ -71,14 +76,15 @@ def edge_context(
             with contextlib.suppress(asyncio.CancelledError):
                 await starting
         if module.done() and not module.cancelled() and module.exception() is None:
-            await module.result().shutdown(settings.shutdown_timeout)
+            await module.result().shutdown(shutdown_timeout)
 
     return context
 
 
 async def _start(
     module: asyncio.Future[EdgeModule],
-    settings: Settings,
+    iot: IotSettings,
+    download: DownloadSettings,
     registry: ModelRegistry,
     plane: DataPlane,
     metrics: Metrics,
@@ -86,7 +92,7 @@ async def _start(
 ) -> None:
     try:
         edge = await asyncio.to_thread(importlib.import_module, "predictor.iot.edge")
-        instance = edge.EdgeModule(settings, registry, plane, metrics)
+        instance = edge.EdgeModule(iot, download, registry, plane, metrics)
         if twin_took_over is not None:
             instance.on_twin_model = twin_took_over
         module.set_result(instance)

@@ -21,7 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_never, wait_ex
 
 from predictor.iot.client_maker import ClientMaker
 from predictor.iot.netthread import watch_network_threads
-from predictor.settings import Settings
+from predictor.settings import IotSettings
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class EdgeLink:
     """Keeps one working module client. ``set_up`` connects and subscribes a client (safe to
     repeat); ``reconnected`` runs after the SDK reconnected a client by itself."""
 
-    def __init__(self, settings: Settings, set_up: ClientStep, reconnected: ClientStep) -> None:
+    def __init__(self, settings: IotSettings, set_up: ClientStep, reconnected: ClientStep) -> None:
         self.settings = settings
         self.client: IoTHubModuleClient | None = None
         self.recovering = False

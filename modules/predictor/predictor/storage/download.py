@@ -38,7 +38,7 @@ from predictor.storage.target import ModelTarget
 if TYPE_CHECKING:
     from azure.storage.blob.aio import BlobClient
 
-    from predictor.settings import Settings
+    from predictor.settings import DownloadSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,8 @@ class DownloadPolicy:
     identity: str | None = None  # seeds the random source of the waits (pacing.py)
 
     @classmethod
-    def of(cls, settings: Settings) -> DownloadPolicy:
-        """The policy the module's settings give (the twin's targets and the storage follower
+    def of(cls, settings: DownloadSettings) -> DownloadPolicy:
+        """The policy the download settings give (the twin's targets and the storage follower
         download alike)."""
         connection = settings.storage_connection_string
         return cls(

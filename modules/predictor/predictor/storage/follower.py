@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from modelcontract import SHA256_KEY, VERSION_KEY
 from predictor.models.manager import ModelManager
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, ModelSourceSettings
 from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.errors import DownloadError
 from predictor.storage.pointer import MAX_POINTER_BYTES, PointerError, is_pointer, parse_pointer
@@ -46,14 +46,21 @@ class State(Protocol):
 class Follower:
     """Follows one model URL or pointer URL into ``manager``, until cancelled."""
 
-    def __init__(self, settings: Settings, manager: ModelManager, state: State) -> None:
+    def __init__(
+        self,
+        source: ModelSourceSettings,
+        download: DownloadSettings,
+        manager: ModelManager,
+        state: State,
+    ) -> None:
         """ValueError if the connection string is malformed."""
-        assert settings.model_url is not None
-        self.settings = settings
-        self.url = settings.model_url.get_secret_value()
+        assert source.model_url is not None
+        self.source = source
+        self.download_settings = download  # the URL rules, as for the twin's URLs
+        self.url = source.model_url.get_secret_value()
         self.manager = manager
         self.state = state
-        self.downloader = Downloader(DownloadPolicy.of(settings))
+        self.downloader = Downloader(DownloadPolicy.of(download))
         account = self.downloader.account
         self._storage_host = account.host if account else None
         self.updater = ModelUpdater(
@@ -72,8 +79,8 @@ class Follower:
         try:  # the twin's URL rules, before any request: scheme, allowed hosts, storage host
             check_url(
                 self.url,
-                allow_http=self.settings.allow_http_model_urls,
-                allowed_hosts=self.settings.model_url_hosts,
+                allow_http=self.download_settings.allow_http_model_urls,
+                allowed_hosts=self.download_settings.model_url_hosts,
                 storage_host=self._storage_host,
             )
         except TargetError as exc:
@@ -108,8 +115,7 @@ class Follower:
             return  # an immutable version: applied once, or refused for good
 
     async def _model_target(self) -> ModelTarget:
-        settings = self.settings
-        sha256 = settings.model_sha256
+        sha256 = self.source.model_sha256
         metadata = await self.downloader.metadata(self.url)
         version = metadata.get(VERSION_KEY)
         if not version:
@@ -127,17 +133,17 @@ class Follower:
                 "url": self.url,
                 "sha256": sha256,
                 "version": version,
-                "signature": settings.model_signature,
+                "signature": self.source.model_signature,
             },
-            allow_http=settings.allow_http_model_urls,
-            allowed_hosts=settings.model_url_hosts,
+            allow_http=self.download_settings.allow_http_model_urls,
+            allowed_hosts=self.download_settings.model_url_hosts,
             storage_host=self._storage_host,
         )
 
     # -- a pointer blob -------------------------------------------------------------------
 
     async def _follow_pointer(self) -> None:
-        seconds = self.settings.model_poll_seconds
+        seconds = self.source.model_poll_seconds
         log.info(
             "following the pointer %s (PREDICTOR_MODEL_URL), %s",
             redact(self.url),
@@ -175,8 +181,8 @@ class Follower:
             target = parse_pointer(
                 data,
                 self.url,
-                allow_http=self.settings.allow_http_model_urls,
-                allowed_hosts=self.settings.model_url_hosts,
+                allow_http=self.download_settings.allow_http_model_urls,
+                allowed_hosts=self.download_settings.model_url_hosts,
                 storage_host=self._storage_host,
             )
         except PointerError as exc:
@@ -284,7 +290,7 @@ class Follower:
 
     async def _wait(self) -> bool:
         """Sleep one poll period; False when polling is off (0)."""
-        seconds = self.settings.model_poll_seconds
+        seconds = self.source.model_poll_seconds
         if seconds <= 0:
             return False
         await asyncio.sleep(seconds)

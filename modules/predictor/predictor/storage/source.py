@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from predictor.models.manager import ModelManager
-from predictor.settings import Settings
+from predictor.settings import DownloadSettings, ModelSourceSettings
 from predictor.storage.target import redact
 
 log = logging.getLogger(__name__)
@@ -34,10 +34,13 @@ log = logging.getLogger(__name__)
 class StorageSource:
     """The follower's life cycle and the state ``/readyz`` shows; inert without a URL."""
 
-    def __init__(self, settings: Settings, manager: ModelManager) -> None:
-        self.settings = settings
+    def __init__(
+        self, source: ModelSourceSettings, download: DownloadSettings, manager: ModelManager
+    ) -> None:
+        self.source = source
+        self.download = download  # handed to the follower
         self.manager = manager
-        url = settings.model_url
+        url = source.model_url
         self.url = None if url is None else url.get_secret_value()
         self.status = "off" if self.url is None else "starting"
         self.state: dict[str, Any] = {}
@@ -105,7 +108,7 @@ class StorageSource:
             )
             if self._stopped:
                 return
-            await follower.Follower(self.settings, self.manager, self).run()
+            await follower.Follower(self.source, self.download, self.manager, self).run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bad connection string, say: the model serving stays

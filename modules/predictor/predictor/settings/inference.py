@@ -1,0 +1,45 @@
+"""How a model answers: request size, threads, coalescing, drift tracking."""
+
+from typing import Annotated, ClassVar
+
+import msgspec
+from msgspec import Meta
+
+
+class InferenceSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """How predictions are computed, whatever transport asked (``dataplane.py``, ``runtime.py``)."""
+
+    title: ClassVar[str] = "Inference"
+
+    max_rows: Annotated[
+        int, Meta(ge=1, description="Most rows (instances) one prediction request may hold.")
+    ] = 1000
+    inference_threads: Annotated[
+        int,
+        Meta(
+            ge=1,
+            le=64,
+            description=(
+                "ONNX Runtime intra-op threads per model; 1 suits small batches on a small device."
+            ),
+        ),
+    ] = 1
+    coalesce: Annotated[
+        bool,
+        Meta(
+            description=(
+                "Answer concurrent prediction requests with one inference call (no added wait)."
+            )
+        ),
+    ] = True
+    drift_window_rows: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=100000,
+            description=(
+                "Rows of the sliding window each model's input drift is computed over, against "
+                "the profile its file carries; 0 turns drift tracking off."
+            ),
+        ),
+    ] = 1000
