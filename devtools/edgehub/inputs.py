@@ -44,7 +44,9 @@ log = logging.getLogger("devtools.edgehub")
 
 # edgeHub's figures (see the module docstring for where each comes from).
 DEFAULT_ACK_TIMEOUT = 30.0
-DEFAULT_TIME_TO_LIVE = 7200.0  # the deployment templates' timeToLiveSecs
+# The deployment templates' timeToLiveSecs (edgeHub without one keeps messages for ever:
+# Edge.Hub.Core/config/StoreAndForwardConfiguration.cs, a negative value is TimeSpan.MaxValue).
+DEFAULT_TIME_TO_LIVE = 7200.0
 MIN_BACKOFF, MAX_BACKOFF, DELTA_BACKOFF = 1.0, 60.0, 1.0
 
 
@@ -191,11 +193,19 @@ class ModuleInputs:
         now = time.monotonic()
         if self._closed or now < self._retry_at:
             return
-        oldest = now - self._rules.time_to_live
+        oldest, expired = now - self._rules.time_to_live, 0
+        # Stored in order: the expired ones are at the head.
         while self._queue and self._queue[0].sent_at is None and self._queue[0].stored_at < oldest:
             self._queue.popleft()
-            self._expired += 1
-            log.warning("%s: an input expired after %.0f s", self._name, self._rules.time_to_live)
+            expired += 1
+        if expired:
+            self._expired += expired
+            log.warning(
+                "%s: %d input(s) expired, older than %.0f s",
+                self._name,
+                expired,
+                self._rules.time_to_live,
+            )
         if not self._queue:
             return
         if not self._ready():
