@@ -10,7 +10,6 @@ SDK would not recognise them.)
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -45,7 +44,6 @@ def render_config(
     address: str,
     port: int,
     relay_port: int,
-    inputs_in_flight: int = 1,
 ) -> str:
     """The mosquitto.conf text. Every choice here is one the SDK or a test depends on."""
     for path in (folder, certificates.ca, certificates.server_cert, certificates.server_key):
@@ -66,11 +64,11 @@ def render_config(
         # edgeHub stores and forwards instead, so: no limit.
         "max_queued_messages 0",
         "max_queued_bytes 0",
-        # One input in flight per module: edgeHub sends a module its next input only once the
-        # module acknowledged the last (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/
-        # device/DeviceMessageHandler.cs, SendMessageAsync). Applies to every client of the
-        # broker; the hub takes module outputs at QoS 0 so that its own side is not slowed.
-        f"max_inflight_messages {inputs_in_flight}",
+        # No limit of the broker's own on messages in flight: the hub keeps edgeHub's one input
+        # in flight per module itself (inputs.py), and must be able to send an input again
+        # while the module still holds an unacknowledged copy, as edgeHub does
+        # (edge-hub/core/src/Microsoft.Azure.Devices.Edge.Hub.Core/device/DeviceMessageHandler.cs).
+        "max_inflight_messages 0",
         # edgeHub's MQTT decoder closes the connection of a client that sends a packet over
         # 262144 bytes, counted whole: fixed header, remaining length, topic and payload
         # (DotNetty's MqttDecoder.cs, set up in edge-hub/.../Edge.Hub.Mqtt/MqttProtocolHead.cs).
@@ -164,9 +162,3 @@ class Broker:
         """Ask mosquitto to write its database now (SIGUSR1)."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGUSR1)
-
-    def last_saved(self) -> float | None:
-        """When the broker last wrote its database (wall clock), None if never."""
-        with contextlib.suppress(FileNotFoundError):
-            return self.db_path.stat().st_mtime
-        return None

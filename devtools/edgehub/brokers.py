@@ -2,8 +2,9 @@
 and the hub's client of it, started and stopped together; SIGKILL and start again on demand.
 
 The hub connects to each broker directly (not through the relay: the hub is not the SDK) and
-counts its connections, so that a restart can wait until the hub is back before it sends again
-the inputs the broker may have lost.
+counts its connections, so that a restart can wait until the hub is back. Inputs survive a
+broker's SIGKILL in the hub's own store (inputs.py): each stays there until the module
+acknowledges it, as the relay sees (acks.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from devtools.edgehub import hub_client
+from devtools.edgehub.acks import AckWatch
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.broker import Broker, render_config
 from devtools.edgehub.certs import Certificates, make_certificates
@@ -62,13 +64,12 @@ class Brokers:
             port, relay_port = free_port(address), free_port(address)
             while relay_port == port:
                 relay_port = free_port(address)
-            config = render_config(
-                folder, self.certificates, address, port, relay_port, self.state.inputs_in_flight
-            )
+            config = render_config(folder, self.certificates, address, port, relay_port)
             # The hub's TLS listener first (endpoints[0]), the relay's plain one second.
             broker = Broker(folder, config, [(address, port), (address, relay_port)])
             module.broker = broker
-            module.relay = Relay((address, MQTTS_PORT), (address, relay_port), self._gate(module))
+            listen, target = (address, MQTTS_PORT), (address, relay_port)
+            module.relay = Relay(listen, target, self._gate(module), self._watch(module))
             # Whatever happens to this object, no broker outlives the process.
             weakref.finalize(self, broker.kill)
             broker.start()
@@ -89,16 +90,25 @@ class Brokers:
             report=lambda event, detail: self.state.gate_report(key, event, detail),
         )
 
+    def _watch(self, module: ModuleState) -> AckWatch:
+        """What the module's relay reports of its inputs' acknowledgements."""
+        key = module.key
+
+        def acknowledged(topic: str, seen_at: float) -> None:
+            if (inputs := self.state.modules[key].inputs) is not None:
+                inputs.acknowledged(topic, seen_at)
+
+        return AckWatch(f"devices/{key[0]}/modules/{key[1]}/inputs/", acknowledged)
+
     def _connect_hub(self, module: ModuleState) -> None:
         assert self.certificates is not None and module.broker is not None
         client = hub_client.new_client(self.certificates.ca, userdata=module.key)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self.dispatcher.on_message
-        client.on_publish = self.dispatcher.on_publish
         client.on_disconnect = self._on_disconnect
         module.client = client
-        module.inputs = ModuleInputs(client, self.state.time_to_live)
+        module.inputs = ModuleInputs(client, module.name, self.state.rules)
         module.hub_connections = 0
         # Straight to the broker, not through the relay: the hub is not the SDK.
         client.connect(*module.broker.endpoints[0], keepalive=30)
@@ -115,6 +125,8 @@ class Brokers:
                 client.loop_stop()
         for module in modules:
             module.client = None
+            if module.inputs is not None:
+                module.inputs.close()
         for module in modules:
             if module.relay is not None:
                 module.relay.close()
@@ -133,22 +145,19 @@ class Brokers:
             self._broker(key).kill()
 
     def start(self, keys: list[ModuleKey], timeout: float) -> None:
-        """Start these modules' stopped brokers again on the same address and database, wait for
-        the hub to reconnect, then send again the inputs a broker may have lost."""
+        """Start these modules' stopped brokers again on the same address and database and wait
+        for the hub to reconnect. Inputs the broker lost are still in the hub's store."""
         for key in keys:
             module = self.state.modules[key]
             broker = self._broker(key)
             if broker.running:
                 continue
-            saved_at = broker.last_saved()
             with self.state.lock:
                 connections = module.hub_connections
             broker.start(timeout)
             with self.state.lock:
                 self.state.counters.broker_starts += 1
             self._wait_hub_connections(module, connections + 1, timeout)
-            if again := self.state.inputs(key).redeliver(saved_at):
-                log.info("sent %d input(s) to %s again after the restart", again, module.name)
 
     def _broker(self, key: ModuleKey) -> Broker:
         broker = self.state.modules[key].broker

@@ -59,14 +59,11 @@ class Dispatcher:
             with self.state.lock:
                 self.state.counters.unknown_topics += 1
 
-    def on_publish(self, client: mqtt.Client, userdata: ModuleKey, mid: int) -> None:
-        self.state.inputs(userdata).acknowledged(mid)
-
     # -- towards modules ---------------------------------------------------------------------
 
     def deliver(self, key: ModuleKey, input_name: str, message: Message) -> None:
-        """Send ``message`` to a module's input (QoS 1, held until it subscribes), or raise
-        UndeliverableError."""
+        """Store ``message`` for a module's input, to be delivered by edgeHub's rules
+        (inputs.py), or raise UndeliverableError."""
         topic = input_topic(key[0], key[1], input_name, message)
         size = packet_size(topic, message.body, qos=1)
         if size > MAX_PACKET_BYTES:
@@ -114,7 +111,7 @@ class Dispatcher:
                         self.state.lock.notify_all()
                 inputs = f"devices/{key[0]}/modules/{key[1]}/inputs/#"
                 if inputs in topics and (held := self.state.inputs(key).subscribed()):
-                    log.info("%s subscribed: sent the %d input(s) held", module.name, held)
+                    log.info("%s subscribed: %d input(s) wait for it", module.name, held)
             return
         if topic.endswith(("/W", "/E")):
             log.warning("broker of %s: %s", module.name, line)

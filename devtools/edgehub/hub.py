@@ -24,7 +24,12 @@ from devtools.edgehub.broker import Broker
 from devtools.edgehub.brokers import Brokers
 from devtools.edgehub.certs import Certificates
 from devtools.edgehub.dispatch import Dispatcher
-from devtools.edgehub.inputs import DEFAULT_TIME_TO_LIVE
+from devtools.edgehub.inputs import (
+    DEFAULT_ACK_TIMEOUT,
+    DEFAULT_TIME_TO_LIVE,
+    MAX_BACKOFF,
+    DeliveryRules,
+)
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.routes import Route, parse_routes
 from devtools.edgehub.sizes import MAX_MESSAGE_BYTES
@@ -78,7 +83,11 @@ class EdgeHub:
 
     ``modules`` names the modules that may connect (ids on ``device_id``, or ``(device, module)``
     pairs); modules named in routes are added. Each gets its own loopback address.
-    ``time_to_live``: seconds an input may wait for its module. ``inputs_in_flight``: inputs a
+    Inputs are delivered by edgeHub's rules (inputs.py): ``time_to_live``: seconds an input may
+    wait for its module (older ones are never delivered); ``ack_timeout``: seconds to wait for
+    the module's acknowledgement of an input before it is sent again after a backoff (edgeHub:
+    30); ``max_backoff``: the longest wait before an input that could not be delivered is tried
+    again (edgeHub: 60; shorter keeps a test's timing short); ``inputs_in_flight``: inputs a
     module may have unacknowledged; edgeHub sends one at a time, more only reproduces for a
     test the bursts of an emulator that sent many.
     """
@@ -92,6 +101,8 @@ class EdgeHub:
         upstream_file: Path | None = None,
         time_to_live: float = DEFAULT_TIME_TO_LIVE,
         inputs_in_flight: int = 1,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
+        max_backoff: float = MAX_BACKOFF,
     ) -> None:
         self.state_dir = Path(state_dir).resolve()  # the env it hands out must work anywhere
         self.device_id = check_id("device", device_id)
@@ -111,7 +122,12 @@ class EdgeHub:
             raise ValueError(f"time_to_live must be positive, not {time_to_live}")
         if not 1 <= inputs_in_flight <= 100:
             raise ValueError(f"inputs_in_flight must be 1 to 100, not {inputs_in_flight}")
-        self._state = HubState(list(dict.fromkeys(keys)), time_to_live, inputs_in_flight)
+        if ack_timeout <= 0:
+            raise ValueError(f"ack_timeout must be positive, not {ack_timeout}")
+        if not 1 <= max_backoff <= MAX_BACKOFF:
+            raise ValueError(f"max_backoff must be 1 to {MAX_BACKOFF:.0f} s, not {max_backoff}")
+        rules = DeliveryRules(ack_timeout, time_to_live, inputs_in_flight, max_backoff)
+        self._state = HubState(list(dict.fromkeys(keys)), rules)
         self._lock = self._state.lock
         self._dispatch = Dispatcher(self._state, self.routes, upstream_file)
         self._brokers = Brokers(self._state, self.state_dir, self._dispatch)
@@ -133,9 +149,12 @@ class EdgeHub:
         device_id: str = DEFAULT_DEVICE,
         upstream_file: Path | None = None,
         time_to_live: float = DEFAULT_TIME_TO_LIVE,
+        ack_timeout: float = DEFAULT_ACK_TIMEOUT,
     ) -> EdgeHub:
         """Start the brokers and the hub, and return once all are ready."""
-        hub = cls(state_dir, routes, modules, device_id, upstream_file, time_to_live)
+        hub = cls(
+            state_dir, routes, modules, device_id, upstream_file, time_to_live, 1, ack_timeout
+        )
         hub.open()
         return hub
 
@@ -200,8 +219,8 @@ class EdgeHub:
     def start_broker(
         self, module_id: str | None = None, device_id: str | None = None, timeout: float = 15.0
     ) -> None:
-        """Start stopped brokers again on the same address and database, wait for the hub to
-        reconnect, then send again the inputs a broker may have lost."""
+        """Start stopped brokers again on the same address and database and wait for the hub to
+        reconnect (the inputs a broker lost are still in the hub's store)."""
         self._brokers.start(self._selected(module_id, device_id), timeout)
 
     def restart_broker(
@@ -444,7 +463,9 @@ class EdgeHub:
         sender: str | None = None,
         device_id: str | None = None,
     ) -> str:
-        """Deliver a message to a module's input (QoS 1), as if a route had sent it there.
+        """Deliver a message to a module's input (QoS 1, by edgeHub's rules: one at a time,
+        sent again when unacknowledged, expired after ``time_to_live``), as if a route had sent
+        it there.
         A body that is not bytes or str is sent as JSON. ``sender``: the module it seems to
         come from (``$.cdid``/``$.cmid``, as edgeHub adds them). A property without a value
         (None or "") reaches the module as edgeHub sends one: a key alone, which the SDK reads
@@ -517,7 +538,7 @@ class EdgeHub:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"counters did not match in {timeout} s: {counters}")
             with self._lock:
-                # Broker acknowledgements do not notify (see inputs.py): poll briefly.
+                # Input deliveries do not notify this lock (see inputs.py): poll briefly.
                 self._lock.wait(0.05)
         return counters
 

@@ -60,9 +60,8 @@ def new_client(ca: Path, userdata: object) -> mqtt.Client:
 
 def subscriptions(device_id: str, module_id: str) -> list[tuple[str, int]]:
     return [
-        # QoS 0: the broker lets one QoS 1 message be in flight to each client (an input to a
-        # module, as edgeHub does); the hub's side must not be held to that. No message of the
-        # module's is lost by it while the broker runs.
+        # QoS 0: the hub's side is not held to any limit of messages in flight; no message of
+        # the module's is lost by it while the broker runs.
         (f"devices/{device_id}/modules/{module_id}/messages/events/#", 0),
         ("$iothub/twin/GET/#", 1),
         ("$iothub/twin/PATCH/properties/reported/#", 1),

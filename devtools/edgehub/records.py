@@ -58,11 +58,12 @@ class RejectedMessage:
 class Counters:
     """What the emulator sent and what came back, for tests that must lose nothing."""
 
-    inputs_published: int = 0  # input messages handed to the broker (QoS 1)
-    inputs_acknowledged: int = 0  # ... of which the broker acknowledged
-    inputs_redelivered: int = 0  # sent again after a broker crash (may be duplicates)
-    inputs_held: int = 0  # kept until the module first subscribed to its inputs
-    inputs_expired: int = 0  # ... of which dropped, older than the time to live
+    inputs_published: int = 0  # attempts to deliver an input, handed to the broker (QoS 1)
+    inputs_acknowledged: int = 0  # inputs the module itself acknowledged
+    inputs_redelivered: int = 0  # attempts that sent an input again (after a failed one)
+    inputs_held: int = 0  # inputs that came while the module could not take them
+    inputs_expired: int = 0  # inputs dropped unsent, older than the time to live
+    inputs_timed_out: int = 0  # attempts not acknowledged within the ack timeout
     outputs_received: int = 0  # messages modules sent (outputs and telemetry)
     routed_to_inputs: int = 0
     upstream: int = 0

@@ -8,6 +8,9 @@ when its token expires - edgeHub's ``Core/ConnectionReauthenticator.cs`` drops i
 check (every 5 minutes, after 5 minutes of clock skew); the emulator does it at ``se``, so a
 module that does not renew in time is seen at once.
 
+The relay also reads the packets it carries (acks.py): edgeHub waits for the module's own
+acknowledgement of each input, which mosquitto keeps to itself.
+
 Why a relay at all: when mosquitto dies, the kernel resets its connections, and a module whose
 SDK is writing at that moment gets ``ssl.SSLEOFError`` from the socket. paho-mqtt 1.6.1 (the
 SDK's) handles only ``ConnectionError`` there, so its network thread dies and the module never
@@ -26,6 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from devtools.edgehub.acks import AckWatch, PacketScanner
 from devtools.edgehub.tokens import (
     BAD_CREDENTIALS,
     ConnectRefusedError,
@@ -33,7 +37,7 @@ from devtools.edgehub.tokens import (
     check_connect,
     parse_connect,
 )
-from devtools.threaded_server import CHUNK, ThreadedServer, pipe
+from devtools.threaded_server import CHUNK, ThreadedServer
 
 log = logging.getLogger("devtools.edgehub")
 
@@ -85,6 +89,18 @@ async def _swallow(reader: asyncio.StreamReader) -> None:
             pass
 
 
+async def _carry(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, scanner: PacketScanner
+) -> None:
+    """Copy ``reader`` to ``writer`` until the end of the stream (a reset ends it too), and
+    show each chunk to ``scanner`` first."""
+    with contextlib.suppress(OSError):
+        while data := await reader.read(CHUNK):
+            scanner.feed(data)
+            writer.write(data)
+            await writer.drain()
+
+
 async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """End the module's connection the way that never kills paho's network thread: a TCP FIN
     under the TLS stream (the SDK reads a clean end of stream: Python's ssl suppresses such
@@ -108,11 +124,15 @@ async def _hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -
 
 class Relay(ThreadedServer):
     """Listen on ``listen`` with TLS, check each CONNECT with ``gate`` and relay the accepted
-    connections to ``target`` (mosquitto's plain loopback listener), in a thread of its own."""
+    connections to ``target`` (mosquitto's plain loopback listener), in a thread of its own,
+    showing ``watch`` the packets that pass."""
 
-    def __init__(self, listen: tuple[str, int], target: tuple[str, int], gate: Gate) -> None:
+    def __init__(
+        self, listen: tuple[str, int], target: tuple[str, int], gate: Gate, watch: AckWatch
+    ) -> None:
         self.target = target
         self.gate = gate
+        self.watch = watch
         self.tls = gate.tls
         super().__init__(listen)
 
@@ -146,8 +166,11 @@ class Relay(ThreadedServer):
         upstream_writer: asyncio.StreamWriter,
         expiry: float,
     ) -> None:
-        to_broker = asyncio.create_task(pipe(reader, upstream_writer))
-        to_module = asyncio.create_task(pipe(upstream_reader, writer))
+        # A scanner per direction and connection: each stream is framed from its start.
+        from_module = PacketScanner(self.watch.from_module)
+        to_module_scanner = PacketScanner(self.watch.to_module)
+        to_broker = asyncio.create_task(_carry(reader, upstream_writer, from_module))
+        to_module = asyncio.create_task(_carry(upstream_reader, writer, to_module_scanner))
         expired = asyncio.create_task(asyncio.sleep(max(0.0, expiry - time.time())))
         tasks = {to_broker, to_module, expired}
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from devtools.edgehub.broker import Broker
-from devtools.edgehub.inputs import DEFAULT_TIME_TO_LIVE, ModuleInputs
+from devtools.edgehub.inputs import DeliveryRules, ModuleInputs
 from devtools.edgehub.records import Counters, Json, RejectedMessage, UpstreamMessage
 from devtools.edgehub.relay import Relay
 from devtools.edgehub.twin import JsonObject, Twin
@@ -83,15 +83,9 @@ class PendingMethod:
 class HubState:
     """The modules, counters, upstream sink, refused messages and method calls in flight."""
 
-    def __init__(
-        self,
-        keys: list[ModuleKey],
-        time_to_live: float = DEFAULT_TIME_TO_LIVE,
-        inputs_in_flight: int = 1,
-    ) -> None:
+    def __init__(self, keys: list[ModuleKey], rules: DeliveryRules | None = None) -> None:
         self.lock = threading.Condition()
-        self.time_to_live = time_to_live  # seconds an input may wait for its module
-        self.inputs_in_flight = inputs_in_flight  # per module, unacknowledged
+        self.rules = rules or DeliveryRules()  # how inputs are delivered (inputs.py)
         self.modules: dict[ModuleKey, ModuleState] = {key: ModuleState(key) for key in keys}
         self.counters = Counters()
         self.upstream: list[UpstreamMessage] = []
@@ -103,10 +97,13 @@ class HubState:
     def set_online(self, key: ModuleKey, online: bool) -> None:
         with self.lock:
             module = self.modules[key]
-            if online and not module.online:
+            changed = online != module.online
+            if online and changed:
                 self.counters.module_connects += 1
             module.online = online
             self.lock.notify_all()
+        if changed and module.inputs is not None:  # outside the lock: it may publish
+            module.inputs.connection(online)
 
     def gate_report(self, key: ModuleKey, event: str, detail: str) -> None:
         """What the module's relay did with a connection (relay.Gate)."""

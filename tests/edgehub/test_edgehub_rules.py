@@ -1,6 +1,6 @@
 """The emulator keeps edgeHub's rules for messages and methods (each rule's source is named in
-devtools/edgehub): packet and routing sizes, property bags, one input in flight, time to live,
-and method timing and size."""
+devtools/edgehub): packet and routing sizes, property bags, one input in flight, the ack wait
+with redelivery and backoff, time to live, and method timing and size."""
 
 from __future__ import annotations
 
@@ -143,18 +143,87 @@ def test_one_input_in_flight_until_the_module_acknowledges(edgehub: EdgeHub) -> 
         client.close()
 
 
-def test_inputs_older_than_the_time_to_live_expire(tmp_path: Path) -> None:
-    with EdgeHub(tmp_path, modules=["late"], time_to_live=1) as hub:
-        old = hub.send_input("late", "collect", "old")
-        time.sleep(1.5)
-        new = hub.send_input("late", "collect", "new")
+def test_an_unacknowledged_input_is_sent_again_after_the_ack_timeout(tmp_path: Path) -> None:
+    with EdgeHub(tmp_path, modules=["raw"], ack_timeout=3) as hub:
+        client = _bare(hub)
+        try:
+            client.subscribe("devices/edge-device/modules/raw/inputs/#")
+            first = hub.send_input("raw", "in", "first")
+            second = hub.send_input("raw", "in", "second")
+            kind, body = client.read(timeout=15)
+            topic, early_copy, payload = read_publish(body)
+            assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+            waited = time.monotonic()
+            # Not acknowledged: after 3 s and a backoff of about 1 s, the same input again, a
+            # new PUBLISH (not a DUP of the first), and still nothing after it.
+            kind, body = client.read(timeout=15)
+            topic, again, payload = read_publish(body)
+            assert time.monotonic() - waited >= 3 * 0.9
+            assert payload == b"first" and first in topic and again != early_copy
+            assert not kind & 0x08
+            # The first copy's acknowledgement comes too late: it does not count.
+            client.acknowledge(early_copy)
+            with pytest.raises(TimeoutError):
+                client.read(timeout=1)
+            client.acknowledge(again)
+            kind, body = client.read(timeout=15)
+            topic, packet_id, payload = read_publish(body)
+            assert payload == b"second" and second in topic
+            client.acknowledge(packet_id)
+            counters = hub.wait_for_counters(lambda c: c.inputs_acknowledged == 2, timeout=10)
+        finally:
+            client.close()
+        assert counters.inputs_timed_out == 1
+        assert counters.inputs_redelivered == 1
+        assert counters.inputs_published == 3
+
+
+def test_an_input_waits_for_a_module_that_left_and_comes_again_with_backoff(
+    tmp_path: Path,
+) -> None:
+    with EdgeHub(tmp_path, modules=["raw"], ack_timeout=3) as hub:
+        client = _bare(hub)
+        client.subscribe("devices/edge-device/modules/raw/inputs/#")
+        hub.send_input("raw", "in", "taken, never acknowledged")
+        client.read(timeout=15)
+        client.sock.close()  # gone without a word, the input unacknowledged
+        hub.wait_for_connection("raw", connected=False, timeout=15)
+        client = _bare(hub)  # a clean session: only the hub's store has the input
+        try:
+            client.subscribe("devices/edge-device/modules/raw/inputs/#")
+            _, body = client.read(timeout=15)
+            _, packet_id, payload = read_publish(body)
+            assert payload == b"taken, never acknowledged"
+            client.acknowledge(packet_id)
+            hub.wait_for_counters(lambda c: c.inputs_acknowledged == 1, timeout=10)
+        finally:
+            client.close()
+        assert hub.counters().inputs_redelivered == 1
+
+
+def test_inputs_queued_for_an_offline_module_expire_after_the_time_to_live(
+    tmp_path: Path,
+) -> None:
+    # A short backoff: the module gets what is left about a second after it is back.
+    with EdgeHub(tmp_path, modules=["late"], time_to_live=5, max_backoff=1) as hub:
         module = SdkModule.start(hub.module_env("late"))
         try:
-            record = module.wait_until(lambda r: any(i.message_id == new for i in r.inputs))
+            hub.wait_for_connection("late", timeout=15)
+            module.disconnect()
+            hub.wait_for_connection("late", connected=False, timeout=15)
+            old = [hub.send_input("late", "collect", f"old {n}") for n in range(3)]
+            time.sleep(5.5)
+            fresh = [hub.send_input("late", "collect", f"fresh {n}") for n in range(3)]
+            module.connect()
+            record = module.wait_until(lambda r: fresh[-1] in {i.message_id for i in r.inputs})
+            time.sleep(1.5)  # a retry or two later: still nothing old
         finally:
             module.shutdown()
-        assert old not in {i.message_id for i in record.inputs}
-        assert hub.counters().inputs_expired == 1
+        received = [i.message_id for i in module.record.inputs]
+        assert received == fresh  # in order, once each, none of the old
+        assert not set(old) & {i.message_id for i in record.inputs}
+        counters = hub.counters()
+        assert counters.inputs_expired == 3 and counters.inputs_held == 6
 
 
 def test_the_manifest_gives_the_time_to_live(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The small parts: address leases, certificates, mosquitto's log lines."""
+"""The small parts: address leases, certificates, mosquitto's log lines, the relay's reading of
+acknowledgements, edgeHub's backoff."""
 
 from __future__ import annotations
 
@@ -10,9 +11,14 @@ import pytest
 from cryptography import x509
 
 from devtools.edgehub import EdgeHub
+from devtools.edgehub.acks import AckWatch, PacketScanner
 from devtools.edgehub.addresses import AddressLease
 from devtools.edgehub.certs import make_certificates
 from devtools.edgehub.hub_client import connection_change, subscribed_topics
+from devtools.edgehub.inputs import backoff
+from tests.edgehub.bare_mqtt import publish_packet
+
+INPUTS = "devices/d/modules/m/inputs/"
 
 
 def test_leases_never_share_an_address_and_give_them_back() -> None:
@@ -75,3 +81,33 @@ def test_a_state_dir_mosquitto_cannot_use_is_refused_before_anything_starts(
 ) -> None:
     with pytest.raises(ValueError, match="path with spaces"):
         EdgeHub.start(tmp_path / "with space", modules=["m"])
+
+
+def test_the_relay_matches_a_modules_puback_to_the_input_it_acknowledges() -> None:
+    acked: list[str] = []
+    watch = AckWatch(INPUTS, lambda topic, seen_at: acked.append(topic))
+    to_module, from_module = PacketScanner(watch.to_module), PacketScanner(watch.from_module)
+    big = publish_packet(INPUTS + "in/%24.mid=2", b"x" * 200_000, 8)  # a 3-byte length
+    stream = (
+        b"\x20\x02\x00\x00"  # CONNACK
+        + publish_packet("$iothub/twin/res/200/?$rid=1", b"{}", 7)  # not an input
+        + publish_packet(INPUTS + "in/%24.mid=1", b"first", 5)
+        + big
+    )
+    for at in range(0, len(stream), 1000):  # in pieces that split headers and topics
+        to_module.feed(stream[at : at + 1000])
+    for packet_id in (7, 8, 9, 5):  # 9: unknown; twin responses are not watched
+        ack = b"\x40\x02" + packet_id.to_bytes(2, "big")
+        for byte in ack:
+            from_module.feed(bytes([byte]))
+    assert acked == [INPUTS + "in/%24.mid=2", INPUTS + "in/%24.mid=1"]
+
+
+def test_edgehubs_backoff_grows_from_one_second_to_sixty() -> None:
+    # ExponentialBackoff(1 s, 60 s, delta 1 s): 1 + (2^n - 1) * delta * (0.8 to 1.2), at most 60.
+    assert backoff(0) == 1.0
+    for failures, low, high in ((1, 1.8, 2.2), (3, 6.6, 9.4), (5, 25.8, 38.2)):
+        assert all(low <= backoff(failures) <= high for _ in range(50))
+    assert all(51.4 <= backoff(6) <= 60.0 for _ in range(50))
+    assert backoff(100) == 60.0
+    assert backoff(4, ceiling=1.0) == 1.0
