@@ -14,13 +14,13 @@ import threading
 
 from azure.iot.device.aio import IoTHubModuleClient
 
-from predictor.settings import Settings
+from predictor.settings import IotSettings
 
 
 class ClientMaker:
     """Makes module clients for the link (``link.py``), one creation thread at a time."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IotSettings) -> None:
         self.settings = settings
         self._creating: asyncio.Future[IoTHubModuleClient] | None = None
 
