@@ -1,5 +1,5 @@
 """docs/getting-started.md and the operator docs around it: every ``az`` command they show parses
-against the documented syntax (tests/scripts/az_commands.py), every ``iotedge`` command against the
+against the documented syntax (tests/support/az_commands.py), every ``iotedge`` command against the
 IoT Edge CLI's own definition, the project's commands with their real parsers; the buildx commands
 push plain images; nothing defaults to IoT Edge 1.5; the generated manifests are ignored by git."""
 
@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from devtools import manifest
-from tests.scripts.az_commands import check
+from tests.support.az_commands import check
 from trainer.cli import _parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

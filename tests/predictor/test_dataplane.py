@@ -18,8 +18,8 @@ from predictor.registry import ModelRegistry
 from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
 from predictor.store import ModelManager
-from tests.predictor.conftest import V1, V2, Models
-from tests.predictor.process import bundled_manager
+from tests.support.predictor_fixtures import V1, V2, Models
+from tests.support.predictor_process import bundled_manager
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

@@ -10,7 +10,7 @@ import pytest
 from predictor import schema
 from predictor.runtime import OnnxModel
 from predictor.schema import Form, RequestError
-from tests.predictor.conftest import V1, Models
+from tests.support.predictor_fixtures import V1, Models
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}

@@ -28,11 +28,11 @@ from predictor.contract import ModelError
 from predictor.modelcheck import CheckLimits
 from predictor.refusals import CHECKING, FILE, KEEP, Refusals
 from predictor.store import ModelManager
-from tests.iot.blobs import Uploaded, upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
-from tests.predictor.process import Predictor
-from tests.reliability.badmodels import endless_loop, memory_bomb
+from tests.support.badmodels import endless_loop, memory_bomb
+from tests.support.blobs import Uploaded, upload
+from tests.support.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.predictor_process import Predictor
 
 SECONDS = 8
 MEMORY_MB = 512
