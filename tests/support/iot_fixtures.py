@@ -13,9 +13,8 @@ import pytest
 from devtools.edgehub import EdgeHub, load_manifest
 from predictor.store import ModelManager
 from tests.support.edge_module import MODULE, REPO
-from tests.support.modelfactory import iris_model
+from tests.support.modelfactory import iris_versions
 from tests.support.predictor_process import bundled_manager
-from trainer.training import Hyperparameters
 
 V1 = "20261125.100001"
 V2 = "20261125.100002"
@@ -31,11 +30,7 @@ class IotModels:
 
 @pytest.fixture(scope="session")
 def iot_models() -> IotModels:
-    return IotModels(
-        v1=iris_model(V1, Hyperparameters()),
-        v2=iris_model(V2, Hyperparameters(c=10.0, kernel="linear")),
-        v3=iris_model(V3, Hyperparameters(c=3.0)),
-    )
+    return IotModels(*iris_versions(V1, V2, V3))
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from sklearn.linear_model import LogisticRegression
 
 from predictor.app import create_app
 from predictor.settings import Settings, load_settings
-from tests.support.modelfactory import iris_model
+from tests.support.modelfactory import iris_versions
 from trainer.contract import Contract
 from trainer.conversion import to_onnx_model
-from trainer.training import IRIS_FEATURES, Hyperparameters
+from trainer.training import IRIS_FEATURES
 
 V1 = "20261125.000001"
 V2 = "20261125.000002"
@@ -48,9 +48,10 @@ def models() -> Models:
     logistic = LogisticRegression(max_iter=500).fit(
         np.asarray(iris.data, dtype=np.float32), iris.target
     )
+    v1, v2 = iris_versions(V1, V2)
     return Models(
-        v1=iris_model(V1, Hyperparameters()),
-        v2=iris_model(V2, Hyperparameters(c=10.0, kernel="linear")),
+        v1=v1,
+        v2=v2,
         int_labels=to_onnx_model(logistic, int_contract).SerializeToString(),
     )
 
