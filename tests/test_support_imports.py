@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.conftest import PROCESS_MODULES
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -59,6 +61,16 @@ def crossings(tests: Path) -> list[str]:
 
 def test_test_folders_share_helpers_only_through_tests_support() -> None:
     assert crossings(TESTS) == [], "move what two folders share to tests/support/"
+
+
+def test_the_lane_table_names_test_modules_that_exist() -> None:
+    # A helper moved without its entry would put the tests that use it in the unit lane.
+    stale = [
+        name
+        for name in sorted(PROCESS_MODULES)
+        if name.startswith(f"{TESTS.name}.") and module_file(name, TESTS) is None
+    ]
+    assert stale == [], "tests/conftest.py's PROCESS_MODULES names modules that are gone"
 
 
 def test_the_check_finds_imports_of_another_folders_module_or_conftest(tmp_path: Path) -> None:
