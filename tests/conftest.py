@@ -6,7 +6,7 @@ Every test gets one of three markers, from what it uses (no test file names its 
 * ``image``: it builds or runs container images (``tests/deployment``'s image fixtures);
 * ``process``: it starts a process or a service - a fixture that does (Azurite, the edgeHub
   emulator, a predictor process, a model manager whose updates run the child check), or a helper
-  module of the test file that does (``subprocess``, ``tests.predictor.process``...);
+  module of the test file that does (``subprocess``, ``tests.support.predictor_process``...);
 * ``unit``: everything else, which runs in this process alone (``make test-fast``).
 
 A ``unit`` test that starts a process all the same fails, naming the command, so that the fast lane
@@ -77,12 +77,12 @@ PROCESS_MODULES = frozenset(
         "predictor.models.manager",  # ModelManager.apply checks the model in a child process
         "tests.bench.runner",
         "tests.edgehub.sdk_module",
-        "tests.iot.edge_module",
+        "tests.support.edge_module",
         "tests.observability.collector",
         "tests.observability.prometheus",
-        "tests.predictor.process",
+        "tests.support.predictor_process",
         "tests.reliability.cutting_proxy",
-        "tests.trainer.process",
+        "tests.support.trainer_process",
     }
 )
 # Commands libraries run once per process to learn about the machine (joblib's lscpu,

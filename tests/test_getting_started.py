@@ -1,5 +1,5 @@
 """docs/getting-started.md and the operator docs around it: every ``az`` command they show parses
-against the documented syntax (tests/scripts/az_commands.py), every ``iotedge`` command against the
+against the documented syntax (tests/support/az_commands.py), every ``iotedge`` command against the
 IoT Edge CLI's own definition, the project's commands with their real parsers; the buildx commands
 push plain images; nothing defaults to IoT Edge 1.5; the generated manifests are ignored by git."""
 
@@ -16,13 +16,13 @@ import pytest
 import yaml
 
 from devtools import manifest
-from tests.scripts.az_commands import check
+from tests.support.az_commands import check
+from tests.support.shell import command_words
 from trainer.cli import _parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GETTING_STARTED = REPO_ROOT / "docs" / "getting-started.md"
 OPERATOR_DOCS = ["docs/getting-started.md", "README.md", "docs/deployment.md", "docs/trainer.md"]
-_SHELL_OPERATORS = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "&"}
 _FENCE = re.compile(r"^[ \t]*```[a-z]*\n(.*?)^[ \t]*```", re.M | re.S)
 _INLINE = re.compile(r"`((?:sudo )?(?:az|iotedge|docker|python) [^`]+)`")
 
@@ -55,17 +55,9 @@ def commands(path: Path) -> list[list[str]]:
     for line in lines:
         # A pipeline's or a list's later commands count too.
         for part in re.split(r"\s(?:&&|\|\||;)\s", line):
-            try:
-                words = shlex.split(part, comments=True)
-            except ValueError:
-                continue
-            if words[:1] == ["sudo"]:
-                words = words[1:]
-            command: list[str] = []
-            for word in words:
-                if word in _SHELL_OPERATORS:
-                    break
-                command.append(word)
+            command = command_words(part)
+            if command[:1] == ["sudo"]:
+                command = command[1:]
             if command:
                 found.append(command)
     return found

@@ -70,12 +70,12 @@ def cancer() -> Foreign:
 
 @pytest.fixture(scope="session")
 def kinds() -> dict[str, Any]:
-    """Every model of tests/byom/models.py, fitted once and exported once per session."""
-    from tests.byom import models
+    """Every model of tests/support/byom_models.py, fitted once and exported once per session."""
+    from tests.support import byom_models
 
     made: dict[str, Any] = {}
     for name in KIND_MODELS:
-        fitted = getattr(models, name)()
+        fitted = getattr(byom_models, name)()
         exported = build_export(
             fitted.estimator, name=name.replace("_", "-"), version="1", sample_rows=fitted.rows
         )

@@ -18,7 +18,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.semi_supervised import LabelPropagation
 
 from tests.byom.conftest import Foreign
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer import samples
 from trainer.cli import main
 from trainer.estimator import ExportError
@@ -304,7 +304,7 @@ def test_a_sample_file_past_the_limit_is_refused_while_reading(
 def test_convert_a_dataframe_pipeline_with_text_columns(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.byom.models import column_transformer_pipeline
+    from tests.support.byom_models import column_transformer_pipeline
 
     fitted = column_transformer_pipeline()
     model = tmp_path / "pumps.joblib"

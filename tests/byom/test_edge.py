@@ -18,8 +18,8 @@ import pytest
 from devtools import edgehub
 from devtools.azurite import REPO_ROOT, Azurite
 from tests.byom.conftest import Foreign
-from tests.iot.edge_module import post
-from tests.predictor.process import predictor
+from tests.support.edge_module import post
+from tests.support.predictor_process import predictor
 from trainer import publish_model
 
 MODULE = "predictor"

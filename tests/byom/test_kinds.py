@@ -12,8 +12,8 @@ import onnxruntime as ort
 import pytest
 from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
-from tests.byom import models
 from tests.byom.conftest import KIND_MODELS
+from tests.support import byom_models
 from trainer import ParityError, parity
 from trainer.byom import ExportedModel, build_export
 from trainer.contract import Contract
@@ -135,9 +135,9 @@ def test_a_model_that_float32_inputs_change_is_refused_naming_the_kind() -> None
     # HistGradientBoosting compares float64 inputs with float64 thresholds; a device reads
     # float32. On diabetes 14 sample rows fall between a threshold and its float32 rounding.
     model = HistGradientBoostingRegressor(max_iter=20, random_state=0)
-    model.fit(models.DIABETES.data, models.DIABETES.target)
+    model.fit(byom_models.DIABETES.data, byom_models.DIABETES.target)
     with pytest.raises(ParityError) as caught:
-        build_export(model, name="hgb", version="1", sample_rows=models.DIABETES.data)
+        build_export(model, name="hgb", version="1", sample_rows=byom_models.DIABETES.data)
     message = str(caught.value)
     assert "points disagree (14 value; tolerance 1e-05)" in message
     assert message.count("value at [") == 5 and "|d|=" in message

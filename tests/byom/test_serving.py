@@ -25,8 +25,8 @@ from predictor.api.state import MANAGER
 from predictor.app import create_app
 from predictor.settings import load_settings
 from tests.byom.conftest import Foreign
-from tests.iot.edge_module import post
-from tests.predictor.process import predictor
+from tests.support.edge_module import post
+from tests.support.predictor_process import predictor
 from trainer import publish_model
 
 Client = TestClient[Any, Any]

@@ -15,7 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 import modelcontract
 from predictor.models import contract as device_contract
-from tests.predictor.modelfactory import fix_batch_size
+from tests.support.modelfactory import fix_batch_size
 from trainer import contract as trainer_contract
 from trainer.errors import describe
 from trainer.estimator import DeviceRefusalError

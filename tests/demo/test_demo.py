@@ -19,6 +19,7 @@ import pytest
 
 from devtools.demo.processes import marked_processes
 from devtools.ports import free_port
+from tests.support.pids import alive
 
 REPO = Path(__file__).resolve().parents[2]
 PIDS = re.compile(r"^ {6}(\w+): pid (\d+), log (\S+)$", re.MULTILINE)
@@ -38,14 +39,6 @@ def demo(state: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
         timeout=240,
         check=False,
     )
-
-
-def alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] not in "ZX"
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from devtools.edgehub import EdgeHub
 from tests.edgehub.credentials import Credentials, credentials
 from tests.edgehub.sdk_module import SdkModule
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 MODULE = "raw"  # connected only by these plain clients
 

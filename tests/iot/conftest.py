@@ -1,53 +1,6 @@
-"""Fixtures for the predictor's IoT Edge side: real models, a real model manager, and the edgeHub
-emulator wired by the real deployment's routes."""
+"""The IoT tests' fixtures (tests/support/iot_fixtures.py): real models, a real model manager, and
+the edgeHub emulator wired by the real deployment's routes."""
 
-from __future__ import annotations
+from tests.support.iot_fixtures import hub, iot_models, manager
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
-import pytest
-
-from devtools.edgehub import EdgeHub, load_manifest
-from predictor.models.manager import ModelManager
-from tests.iot.edge_module import MODULE, REPO
-from tests.predictor.modelfactory import iris_model
-from tests.predictor.process import bundled_manager
-from trainer.training import Hyperparameters
-
-V1 = "20261125.100001"
-V2 = "20261125.100002"
-V3 = "20261125.100003"
-
-
-@dataclass(frozen=True)
-class IotModels:
-    v1: bytes
-    v2: bytes
-    v3: bytes
-
-
-@pytest.fixture(scope="session")
-def iot_models() -> IotModels:
-    return IotModels(
-        v1=iris_model(V1, Hyperparameters()),
-        v2=iris_model(V2, Hyperparameters(c=10.0, kernel="linear")),
-        v3=iris_model(V3, Hyperparameters(c=3.0)),
-    )
-
-
-@pytest.fixture
-async def manager(tmp_path: Path, iot_models: IotModels) -> ModelManager:
-    """A manager serving v1 (as the bundled model), with an empty cache."""
-    manager = bundled_manager(tmp_path, iot_models.v1)
-    await manager.load_at_start()
-    return manager
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[EdgeHub]:
-    """The emulator, wired by the routes of the real deployment template."""
-    routes = load_manifest(REPO / "deployment.template.json").routes
-    with EdgeHub(tmp_path / "edgehub", routes, modules=[MODULE, "sensor"]) as running:
-        yield running
+__all__ = ["hub", "iot_models", "manager"]

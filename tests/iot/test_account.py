@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.iot.edge_module import REPO
+from tests.support.edge_module import REPO
 
 KEY = "a2V5a2V5a2V5a2V5"
 

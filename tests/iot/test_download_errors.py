@@ -17,19 +17,10 @@ from azure.core.exceptions import (
 
 from predictor.storage.download_errors import MESSAGES, as_download_error
 from predictor.storage.errors import DownloadError
+from tests.support.sdk_errors import http_error
 
 WHAT = "the model blob"
 SAS_URL = "https://acct.blob.core.windows.net/models/m.onnx?sv=2024&sig=SECRET"
-
-
-def http_error(
-    status: int | None,
-    message: str = "the service said no",
-    cls: type[HttpResponseError] = HttpResponseError,
-) -> HttpResponseError:
-    error = cls(message=message)
-    error.status_code = status
-    return error
 
 
 def broken_http(message: str) -> ServiceResponseError:

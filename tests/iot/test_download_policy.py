@@ -18,10 +18,10 @@ from predictor.settings import load_settings
 from predictor.storage.account import StorageAccount
 from predictor.storage.download import CHUNK_BYTES, Downloader
 from predictor.storage.updater import ModelUpdater
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.updates import Reports, policy, running, settle, target
-from tests.reliability.hostile_storage import HostileStorage
+from tests.support.blobs import upload
+from tests.support.hostile_storage import HostileStorage
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.updates import Reports, policy, running, settle, target
 
 SAS = "sv=2025-01-05&sr=b&sp=r&sig=AAAA"
 

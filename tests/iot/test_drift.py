@@ -17,10 +17,10 @@ from sklearn.datasets import load_iris
 
 from devtools.edgehub import EdgeHub, load_manifest
 from devtools.edgehub.routes import parse_routes
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import MODULE, REPO, start, wait_status
-from tests.predictor.modelfactory import edit
-from tests.predictor.process import HOST, Predictor
+from tests.support.edge_module import MODULE, REPO, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.modelfactory import edit
+from tests.support.predictor_process import HOST, Predictor
 from trainer.profile import reference_profile, to_metadata
 from trainer.training import IRIS_FEATURES
 

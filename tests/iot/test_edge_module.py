@@ -15,10 +15,10 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
-from tests.predictor.process import HOST, predictor
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.predictor_process import HOST, predictor
 
 
 def test_twin_update_downloads_verifies_swaps_and_reports_applied(

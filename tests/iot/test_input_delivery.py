@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from devtools.edgehub import EdgeHub, load_manifest
-from tests.iot.conftest import IotModels
-from tests.iot.edge_module import FLOWER, MODULE, REPO, start
+from tests.support.edge_module import FLOWER, MODULE, REPO, start
+from tests.support.iot_fixtures import IotModels
 
 
 def _hub(tmp_path: Path, **rules: Any) -> EdgeHub:

@@ -11,10 +11,10 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, call, start, wait_status
-from tests.predictor.kindmodels import (
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, call, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.kindmodels import (
     DIABETES_ROW,
     MACHINE,
     OUTLIER,
@@ -24,7 +24,7 @@ from tests.predictor.kindmodels import (
     VERSION,
     kind_model,
 )
-from tests.predictor.process import Predictor, predictor
+from tests.support.predictor_process import Predictor, predictor
 
 FAR = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the diabetes data: an outlier
 

@@ -23,8 +23,8 @@ from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.settings import IotSettings, load_settings
-from tests.iot.conftest import IotModels
-from tests.iot.edge_module import FLOWER, MODULE, start
+from tests.support.edge_module import FLOWER, MODULE, start
+from tests.support.iot_fixtures import IotModels
 
 SDK_LIMIT = 262_144
 BULKY = {f"note{i:02d}": "x" * 1000 for i in range(20)}  # 20 KB, copied onto every part

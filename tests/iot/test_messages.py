@@ -13,7 +13,7 @@ from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.iot.conftest import V1
+from tests.support.iot_fixtures import V1
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

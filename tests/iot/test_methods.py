@@ -6,7 +6,7 @@ from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.iot.conftest import V1
+from tests.support.iot_fixtures import V1
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 

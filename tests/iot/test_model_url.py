@@ -18,14 +18,14 @@ from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.ports import free_port
 from predictor.storage.pacing import Pacing, PacingPolicy
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.iot.recording_proxy import RecordingProxy
-from tests.predictor.process import Predictor, cache_model, predictor
-from tests.reliability.throttled_proxy import ThrottledProxy
-from tests.trainer.process import run_cli
-from tests.waiting import wait_until
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.predictor_process import Predictor, cache_model, predictor
+from tests.support.throttled_proxy import ThrottledProxy
+from tests.support.trainer_process import run_cli
+from tests.support.waiting import wait_until
 from trainer.storage import CONNECTION_STRING_ENV
 
 pytestmark = pytest.mark.timeout(300)

@@ -15,9 +15,9 @@ from devtools.edgehub import EdgeHub
 from predictor.storage.identity import module_identity
 from predictor.storage.pacing import Pacing, PacingPolicy
 from predictor.storage.target import TargetError, parse_target
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import MODULE, start, wait_status
+from tests.support.blobs import upload
+from tests.support.edge_module import MODULE, start, wait_status
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
 
 
 @pytest.mark.parametrize(

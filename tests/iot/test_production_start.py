@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from devtools.edgehub import EdgeHub
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import MODULE, start, wait_status
-from tests.waiting import wait_until
+from tests.support.edge_module import MODULE, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.waiting import wait_until
 
 
 def test_a_workload_api_that_never_answers_freezes_nothing(

@@ -16,10 +16,10 @@ from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
 from predictor.storage.download import Downloader
 from predictor.storage.updater import ModelUpdater
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.updates import Reports, policy, update_once
-from tests.predictor.modelfactory import edit
+from tests.support.blobs import upload
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.modelfactory import edit
+from tests.support.updates import Reports, policy, update_once
 
 VALUE_LIMIT = 4096
 PATCH_LIMIT = 32 * 1024

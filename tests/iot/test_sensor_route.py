@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from devtools.edgehub import EdgeHub, load_manifest
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import start
+from tests.support.edge_module import start
+from tests.support.iot_fixtures import V1, IotModels
 
 REPO = Path(__file__).resolve().parents[2]
 

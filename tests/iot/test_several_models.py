@@ -13,11 +13,11 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, call, start, wait_status
-from tests.predictor.modelfactory import iris_model
-from tests.predictor.process import HOST, predictor
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, call, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.modelfactory import iris_model
+from tests.support.predictor_process import HOST, predictor
 from trainer.training import Hyperparameters
 
 LEAF, PETAL = "20261203.1", "20261203.2"

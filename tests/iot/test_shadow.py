@@ -11,10 +11,10 @@ from typing import Any
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import MODULE, post, start, wait_status
-from tests.predictor.process import HOST, Predictor
+from tests.support.blobs import upload
+from tests.support.edge_module import MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.predictor_process import HOST, Predictor
 
 FAST = {"PREDICTOR_REPORT_INTERVAL_SECONDS": "0.3"}
 

@@ -12,11 +12,11 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, call, post, start, wait_status
 from tests.iot.test_shadow import FAST, flowers, metrics
-from tests.predictor.modelfactory import iris_model, labelled_iris_model
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, call, post, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.modelfactory import iris_model, labelled_iris_model
 from trainer.training import Hyperparameters
 
 # Labels edgeHub refuses as property names: a dot, a space, both.

@@ -18,12 +18,12 @@ from predictor.models.manager import ModelManager
 from predictor.storage.download import Downloader
 from predictor.storage.pacing import Pacing, PacingPolicy
 from predictor.storage.updater import ModelUpdater
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.updates import Reports, policy, reported, running, settle, target
-from tests.predictor.modelfactory import edit
-from tests.reliability.hostile_storage import HostileStorage
-from tests.reliability.throttled_proxy import ThrottledProxy
+from tests.support.blobs import upload
+from tests.support.hostile_storage import HostileStorage
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.modelfactory import edit
+from tests.support.throttled_proxy import ThrottledProxy
+from tests.support.updates import Reports, policy, reported, running, settle, target
 
 # A first target slow enough to be caught in the middle of its body: about 600 kB at 100 kB/s
 # (under policy()'s 1 MB limit), "started" once well past the answers' headers.

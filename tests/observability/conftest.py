@@ -1,5 +1,5 @@
 """The predictor fixtures (models, a real server on loopback) for the observability tests."""
 
-from tests.predictor.conftest import client, make_settings, models
+from tests.support.predictor_fixtures import client, make_settings, models
 
 __all__ = ["client", "make_settings", "models"]

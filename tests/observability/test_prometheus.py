@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.observability.prometheus import RULES, Prometheus, prometheus, tool
-from tests.predictor.conftest import MakeSettings, Models, serve
+from tests.support.predictor_fixtures import MakeSettings, Models, serve
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

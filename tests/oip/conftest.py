@@ -11,9 +11,9 @@ import pytest
 
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.predictor.conftest import Models
-from tests.predictor.conftest import models as models  # the session's real iris models
-from tests.predictor.process import Predictor, predictor
+from tests.support.predictor_fixtures import Models
+from tests.support.predictor_fixtures import models as models  # the session's real iris models
+from tests.support.predictor_process import Predictor, predictor
 
 DEFAULT = "iris-svm"
 NAMED = "iris-int"

@@ -19,8 +19,8 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from tests.oip.conftest import DEFAULT, NAMED
-from tests.predictor.conftest import V1
-from tests.predictor.process import HOST, Predictor
+from tests.support.predictor_fixtures import V1
+from tests.support.predictor_process import HOST, Predictor
 from trainer.training import IRIS_FEATURES
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,8 +19,8 @@ import yaml
 
 from tests.oip.conftest import DEFAULT, MAX_ROWS, NAMED
 from tests.oip.documents import general, narrowed
-from tests.predictor.conftest import V1
-from tests.predictor.process import HOST, Predictor
+from tests.support.predictor_fixtures import V1
+from tests.support.predictor_process import HOST, Predictor
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 SEED = "20261206"

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from predictor.batching import Coalescer
 from predictor.metrics import Metrics
 from predictor.models.runtime import OnnxModel, Prediction
-from tests.predictor.conftest import Models
+from tests.support.predictor_fixtures import Models
 
 ROWS = np.asarray(
     [[5.1, 3.5, 1.4, 0.2], [6.9, 3.1, 5.4, 2.1], [5.9, 3.0, 4.2, 1.5], [6.3, 2.9, 5.6, 1.8]],

@@ -18,8 +18,8 @@ from predictor.models.events import Change, ModelEvent
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel
-from tests.predictor.conftest import V1, V2, Models
-from tests.predictor.process import bundled_manager
+from tests.support.predictor_fixtures import V1, V2, Models
+from tests.support.predictor_process import bundled_manager
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

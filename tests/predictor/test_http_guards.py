@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from predictor.settings import SettingsError, load_settings
-from tests.predictor.conftest import MakeSettings, Models, serve
+from tests.support.predictor_fixtures import MakeSettings, Models, serve
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 TOKEN = "s3cret-token"

@@ -25,9 +25,8 @@ from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import Columns, OnnxModel, runtime_versions
-from tests.byom import models
-from tests.predictor.conftest import MakeSettings, serve
-from tests.predictor.kindmodels import (
+from tests.support import byom_models
+from tests.support.kindmodels import (
     DIABETES_ROW,
     MACHINE,
     NUMERIC,
@@ -39,7 +38,8 @@ from tests.predictor.kindmodels import (
     kind_model,
     wear_regressor,
 )
-from tests.predictor.modelfactory import edit
+from tests.support.modelfactory import edit
+from tests.support.predictor_fixtures import MakeSettings, serve
 
 
 def loaded(name: str) -> OnnxModel:
@@ -59,7 +59,7 @@ async def plane_for(tmp_path: Path, name: str, metrics: Metrics | None = None) -
 
 
 def diabetes_rows(count: int) -> list[dict[str, float]]:
-    frame = models.DIABETES.data.iloc[:count]
+    frame = byom_models.DIABETES.data.iloc[:count]
     return [dict(zip(frame.columns, row, strict=True)) for row in frame.to_numpy().tolist()]
 
 
@@ -79,7 +79,7 @@ def test_every_kind_loads_with_its_contract() -> None:
 
 async def test_a_regressor_answers_scikit_learns_value_in_every_form(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, REGRESSOR)
-    fitted = models.diabetes_forest()
+    fitted = byom_models.diabetes_forest()
     expected = fitted.estimator.predict(fitted.rows.iloc[:3])
     one = await plane.infer(None, None, DIABETES_ROW)
     assert set(one) == {"value", "model_version"} and one["model_version"] == VERSION
@@ -93,7 +93,7 @@ async def test_a_regressor_answers_scikit_learns_value_in_every_form(tmp_path: P
 
 async def test_a_two_target_regressor_answers_values_in_target_order(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, TWO_TARGETS)
-    fitted = models.diabetes_two_targets()
+    fitted = byom_models.diabetes_two_targets()
     expected = fitted.estimator.predict(fitted.rows.iloc[:2])
     answers = await plane.infer(None, None, diabetes_rows(2))
     assert [set(a) for a in answers] == [{"values", "model_version"}] * 2
@@ -102,7 +102,7 @@ async def test_a_two_target_regressor_answers_values_in_target_order(tmp_path: P
 
 async def test_an_outlier_detector_answers_decision_function_and_the_flag(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, OUTLIER)
-    fitted = models.isolation_forest()
+    fitted = byom_models.isolation_forest()
     far = dict.fromkeys(DIABETES_ROW, 0.5)  # far outside the data: an outlier
     answers = await plane.infer(None, None, [DIABETES_ROW, far])
     frame = pd.DataFrame([DIABETES_ROW, far])
@@ -116,7 +116,7 @@ async def test_an_outlier_detector_answers_decision_function_and_the_flag(tmp_pa
 
 async def test_a_dataframe_pipeline_takes_strings_by_name(tmp_path: Path) -> None:
     plane = await plane_for(tmp_path, PIPELINE)
-    fitted = models.column_transformer_pipeline()
+    fitted = byom_models.column_transformer_pipeline()
     frame = fitted.rows.iloc[:20]
     requests = frame.to_dict(orient="records")
     answers = await plane.infer(None, None, requests)
@@ -196,7 +196,7 @@ async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path)
     answerer = MessageAnswerer(
         plane, max_message_bytes=250_000, predictions_output="p", errors_output="e"
     )
-    frame = models.column_transformer_pipeline().rows.iloc[:6]
+    frame = byom_models.column_transformer_pipeline().rows.iloc[:6]
     bodies: list[Any] = [frame.iloc[:2].to_dict(orient="records"), {**MACHINE, "site": 1}]
     bodies += [frame.iloc[2:].to_dict(orient="records"), MACHINE]
     messages = [Incoming(json.dumps(b).encode(), f"m-{i}", {}) for i, b in enumerate(bodies)]
@@ -217,7 +217,7 @@ async def test_grouped_messages_for_a_typed_model_share_one_call(tmp_path: Path)
 
 def test_multi_input_batches_merge_into_one_call_and_split_back() -> None:
     model = loaded(PIPELINE)
-    frame = models.column_transformer_pipeline().rows.iloc[:5]
+    frame = byom_models.column_transformer_pipeline().rows.iloc[:5]
     first = JSON.parse(model, frame.iloc[:2].to_dict(orient="records"), 10)[0]
     second = JSON.parse(model, frame.iloc[2:].to_dict(orient="records"), 10)[0]
     assert isinstance(first, Columns) and len(first) == 2
@@ -265,7 +265,7 @@ def v2_machines(rows: list[dict[str, Any]], **changes: Any) -> bytes:
 
 def test_v2_infers_bytes_inputs_for_the_pipeline() -> None:
     model = loaded(PIPELINE)
-    fitted = models.column_transformer_pipeline()
+    fitted = byom_models.column_transformer_pipeline()
     frame = fitted.rows.iloc[:4]
     request = parse_infer(v2_machines(frame.to_dict(orient="records")), None, model, 10)
     response = infer_response(model, request, model.predict(request.rows))
@@ -337,7 +337,7 @@ def test_the_runtime_versions_name_onnx_runtime() -> None:
 async def test_a_triton_client_sends_bytes_tensors_to_the_pipeline(
     make_settings: MakeSettings, binary: bool
 ) -> None:
-    fitted = models.column_transformer_pipeline()
+    fitted = byom_models.column_transformer_pipeline()
     frame = fitted.rows.iloc[:5]
     datatypes = {"site": "BYTES", "pump": "BYTES", "vibration": "FP32", "starts": "INT64"}
     dtypes = {"BYTES": object, "FP32": np.float32, "INT64": np.int64}
@@ -421,7 +421,7 @@ async def test_a_large_outlier_answer_is_split_into_parts_like_a_classifiers(
     tmp_path: Path,
 ) -> None:
     plane = await plane_for(tmp_path, OUTLIER)
-    rows = models.DIABETES.data.iloc[:50].to_numpy().tolist()
+    rows = byom_models.DIABETES.data.iloc[:50].to_numpy().tolist()
     body = json.dumps({"instances": rows}).encode()
     whole = await plane.infer(None, None, {"instances": rows}, off_loop=True)
     answerer = MessageAnswerer(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from predictor.settings import load_settings
-from tests.predictor.process import REPO, env_for
+from tests.support.predictor_process import REPO, env_for
 
 
 def test_empty_values_mean_unset_and_the_url_is_trimmed() -> None:

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from devtools.ports import port_in_use
-from tests.predictor.conftest import V1, V2, Models
-from tests.predictor.process import HOST, REPO, cache_model, env_for, predictor
+from tests.support.predictor_fixtures import V1, V2, Models
+from tests.support.predictor_process import HOST, REPO, cache_model, env_for, predictor
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

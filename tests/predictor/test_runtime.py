@@ -7,8 +7,8 @@ import pytest
 
 from predictor.models.contract import ContractError, ModelError
 from predictor.models.runtime import OnnxModel
-from tests.predictor.conftest import V1, Models
-from tests.predictor.modelfactory import edit, fix_batch_size, rename_output
+from tests.support.modelfactory import edit, fix_batch_size, rename_output
+from tests.support.predictor_fixtures import V1, Models
 
 VIRGINICA = [6.9, 3.1, 5.4, 2.1]
 SETOSA = [5.1, 3.5, 1.4, 0.2]

@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor.errors import RequestError
 from predictor.models.runtime import OnnxModel
 from predictor.request import floats, values
-from predictor.request.floats import Form
-from tests.predictor.conftest import V1, Models
+from predictor.request.floats import Form, RequestError
+from tests.support.predictor_fixtures import V1, Models
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}

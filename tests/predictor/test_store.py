@@ -14,8 +14,8 @@ from predictor.models import cache
 from predictor.models.cache import CacheError
 from predictor.models.contract import ModelError
 from predictor.models.manager import CacheWriteError, ModelManager
-from tests.predictor.conftest import V1, V2, Models
-from tests.predictor.modelfactory import edit
+from tests.support.modelfactory import edit
+from tests.support.predictor_fixtures import V1, V2, Models
 
 
 def manager(tmp_path: Path, bundled: bytes | None = None) -> ModelManager:

@@ -10,7 +10,7 @@ import pytest
 
 from predictor.api.state import MANAGER
 from predictor.models.contract import ModelError
-from tests.predictor.conftest import V1, V2, MakeSettings, Models, serve
+from tests.support.predictor_fixtures import V1, V2, MakeSettings, Models, serve
 
 ROW = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 V2_INFER = {

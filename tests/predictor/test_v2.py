@@ -11,7 +11,7 @@ import tritonclient.http.aio as triton
 from aiohttp.test_utils import TestClient
 from tritonclient.utils import InferenceServerException
 
-from tests.predictor.conftest import V1, MakeSettings, Models, serve
+from tests.support.predictor_fixtures import V1, MakeSettings, Models, serve
 
 Client = TestClient[Any, Any]
 ROWS = np.asarray([[6.9, 3.1, 5.4, 2.1], [5.1, 3.5, 1.4, 0.2]], dtype=np.float32)

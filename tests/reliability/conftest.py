@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, settings
 
 # Re-exported fixtures: a real server on loopback (client), the real IoT models, and the
 # edgeHub emulator wired by the real deployment's routes (hub).
-from tests.iot.conftest import hub, iot_models, manager
-from tests.predictor.conftest import client, make_settings, models
+from tests.support.iot_fixtures import hub, iot_models, manager
+from tests.support.predictor_fixtures import client, make_settings, models
 
 __all__ = ["client", "hub", "iot_models", "make_settings", "manager", "models"]
 

@@ -18,12 +18,12 @@ from predictor.models.manager import CacheWriteError, ModelManager
 from predictor.storage.download import Downloader
 from predictor.storage.target import parse_target
 from predictor.storage.updater import ModelUpdater
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.iot.updates import Reports, policy, reported, running
-from tests.predictor.process import cache_model
 from tests.reliability.cutting_proxy import CuttingProxy
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.predictor_process import cache_model
+from tests.support.updates import Reports, policy, reported, running
 
 
 def block(directory: Path) -> None:

@@ -26,9 +26,9 @@ from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.settings import load_settings
 from predictor.storage.target import TargetError, parse_target
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, REPO, model_status, start
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values
+from tests.support.edge_module import FLOWER, MODULE, REPO, model_status, start
+from tests.support.iot_fixtures import V1, IotModels
 
 MAX_ROWS = 50
 ROUTES = load_manifest(REPO / "deployment.template.json").routes

@@ -19,8 +19,7 @@ from modelcontract.opsets import _MANY, _SCHEMA, operator_domains
 from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.runtime import OnnxModel
-from tests.iot.conftest import V1, IotModels
-from tests.reliability.badmodels import (
+from tests.support.badmodels import (
     contrib_in_function,
     contrib_in_subgraph,
     contrib_operator,
@@ -30,6 +29,7 @@ from tests.reliability.badmodels import (
     lying_contract,
     wrong_output_shape,
 )
+from tests.support.iot_fixtures import V1, IotModels
 
 OUTSIDE = re.escape("outside the allowed domains (ai.onnx, ai.onnx.ml): ")
 

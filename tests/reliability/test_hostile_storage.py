@@ -13,10 +13,10 @@ import pytest
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.edgehub.certs import Certificates, make_certificates
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.reliability.hostile_storage import ENDLESS_CAP, HostileStorage
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.hostile_storage import ENDLESS_CAP, HostileStorage
+from tests.support.iot_fixtures import V1, V2, IotModels
 
 MAX_MODEL_BYTES = 2 * 1024 * 1024
 SAS = "sv=2025-01-05&sr=b&sp=r&sig=AAAA"

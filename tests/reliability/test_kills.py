@@ -12,10 +12,10 @@ import pytest
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from predictor.models import cache
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start
-from tests.predictor.modelfactory import edit
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, post, start
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.modelfactory import edit
 
 KILLS = 6
 

@@ -24,11 +24,11 @@ import pytest
 from devtools.edgehub import EdgeHub, load_manifest
 from devtools.edgehub.addresses import MQTTS_PORT, AddressLease
 from devtools.edgehub.certs import make_certificates
-from tests.iot.conftest import V1, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, REPO, post, start, wait_status
-from tests.predictor.process import Predictor
 from tests.reliability.tls_cut_proxy import TlsCutProxy
-from tests.waiting import wait_until
+from tests.support.edge_module import FLOWER, MODULE, REPO, post, start, wait_status
+from tests.support.iot_fixtures import V1, IotModels
+from tests.support.predictor_process import Predictor
+from tests.support.waiting import wait_until
 
 BATCH = 40  # telemetry messages before and after the cut
 # The cut must land while paho writes: a neighbour test's load on the same two cores can move it

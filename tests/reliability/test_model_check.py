@@ -28,11 +28,13 @@ from predictor.models.check import CheckLimits
 from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.refusals import CHECKING, FILE, KEEP, Refusals
-from tests.iot.blobs import Uploaded, upload
-from tests.iot.conftest import V1, V2, V3, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
-from tests.predictor.process import Predictor
-from tests.reliability.badmodels import endless_loop, memory_bomb
+from tests.support.badmodels import endless_loop, memory_bomb
+from tests.support.blobs import Uploaded, upload
+from tests.support.edge_module import FLOWER, MODULE, model_status, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
+from tests.support.pids import alive
+from tests.support.predictor_process import Predictor
+from tests.support.waiting import wait_until
 
 SECONDS = 8
 MEMORY_MB = 512
@@ -65,21 +67,6 @@ def check_children(pid: int) -> list[int]:
             if b"predictor.models.check" in command:
                 found.append(int(child))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
 
 
 @pytest.fixture

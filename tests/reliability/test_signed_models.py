@@ -25,9 +25,9 @@ from predictor.models.signature import load_public_key
 from predictor.settings import SettingsError, load_settings
 from predictor.storage.download import Downloader
 from predictor.storage.updater import ModelUpdater
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.iot.updates import Reports, policy, update_once
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.updates import Reports, policy, update_once
 from trainer import signing
 from trainer.cli import main
 

@@ -17,8 +17,8 @@ import pytest
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from devtools.soak.run import Plan, soak
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, V3, IotModels
+from tests.support.blobs import upload
+from tests.support.iot_fixtures import V1, V2, V3, IotModels
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "75"))
 # The runs rise about 2.5 MiB in the first 25 s (first swaps, pools filling) and little after.

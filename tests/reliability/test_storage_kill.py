@@ -17,13 +17,13 @@ import pytest
 from devtools.azurite import Azurite, start_azurite
 from devtools.edgehub import EdgeHub
 from predictor.iot import desired_version
-from tests.iot.blobs import Uploaded, upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
-from tests.predictor.modelfactory import edit
-from tests.predictor.process import Predictor
-from tests.reliability.throttled_proxy import ThrottledProxy
-from tests.waiting import wait_until
+from tests.support.blobs import Uploaded, upload
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, IotModels
+from tests.support.modelfactory import edit
+from tests.support.predictor_process import Predictor
+from tests.support.throttled_proxy import ThrottledProxy
+from tests.support.waiting import wait_until
 
 # A real model, padded in its metadata: larger than what the kernel still sends for a killed
 # Azurite (its socket's send buffer grows to 4 MB on loopback), so the kill cuts the body.

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from predictor.api.state import MANAGER
-from tests.predictor.conftest import Models
+from tests.support.predictor_fixtures import Models
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
 from predictor.models.refusals import Refusals
-from tests.iot.blobs import upload
-from tests.iot.conftest import V1, V2, IotModels
-from tests.iot.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.blobs import upload
+from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
+from tests.support.iot_fixtures import V1, V2, IotModels
 
 SEED = 7
 MOMENTS = 8

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.scripts.az_commands import AzUsageError, Call, check
+from tests.support.az_commands import AzUsageError, Call, check
 
 SUFFIXES = {  # storage endpoint suffix, registry domain, IoT hub domain per cloud
     "AzureCloud": ("core.windows.net", "azurecr.io", "azure-devices.net"),

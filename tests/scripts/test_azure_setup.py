@@ -1,5 +1,5 @@
 """scripts/azure-setup against a recording stand-in for ``az`` (tests/scripts/fake_az.py): every
-call is checked against the documented syntax (tests/scripts/az_commands.py), a first run creates
+call is checked against the documented syntax (tests/support/az_commands.py), a first run creates
 the resources in order, a second run reuses them, and --cloud switches the CLI's cloud first.
 No Azure subscription is reachable here, so this is as far as the script can be run."""
 
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from devtools import manifest
-from tests.scripts.az_commands import AzUsageError, check
+from tests.support.az_commands import AzUsageError, check
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "azure-setup"

@@ -10,7 +10,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.cli import main
 
 CONNECTION_STRING_ENV = "AZURE_STORAGE_CONNECTION_STRING"

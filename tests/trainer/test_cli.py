@@ -12,7 +12,7 @@ from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import ACCOUNT_KEY, Azurite
 from devtools.ports import free_port
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.cli import main
 from trainer.model_file import read_model_file
 

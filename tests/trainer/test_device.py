@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from devtools.azurite import REPO_ROOT
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer import device
 from trainer.build import BuiltModel, build_model
 from trainer.device import DeviceCompatibilityError

@@ -6,24 +6,18 @@ import pytest
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
-    HttpResponseError,
     ResourceExistsError,
     ServiceRequestError,
     ServiceResponseTimeoutError,
 )
 
+from tests.support.sdk_errors import http_error
 from trainer.build import AccuracyError
 from trainer.cli import main
 from trainer.contract import ContractError
 from trainer.errors import MESSAGES, Failure, TrainerError, UsageError, describe
 from trainer.estimator import ConversionError
 from trainer.storage import StorageError
-
-
-def http_error(cls: type[HttpResponseError], status: int, message: str) -> HttpResponseError:
-    error = cls(message=message)
-    error.status_code = status  # as the SDK sets it from the response
-    return error
 
 
 @pytest.mark.parametrize(
@@ -50,11 +44,11 @@ def http_error(cls: type[HttpResponseError], status: int, message: str) -> HttpR
             Failure("the storage account refused the credentials: Server failed to authenticate"),
         ),
         (
-            http_error(HttpResponseError, 403, "AuthorizationFailure"),
+            http_error(403, "AuthorizationFailure"),
             Failure("the storage account refused the credentials: AuthorizationFailure"),
         ),
         (
-            http_error(ResourceExistsError, 409, "BlobAlreadyExists"),
+            http_error(409, "BlobAlreadyExists", ResourceExistsError),
             Failure("storage request failed (HTTP 409): BlobAlreadyExists"),
         ),
         (AzureError("odd"), Failure("storage error: odd")),

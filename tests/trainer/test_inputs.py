@@ -10,7 +10,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from tests.reliability import badmodels
+from tests.support import badmodels
 from trainer.build import BuiltModel
 from trainer.contract import Contract, ContractError
 from trainer.model_file import ModelFileError, check_model_bytes, read_model_file

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from devtools.azurite import ACCOUNT_KEY, Azurite
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.storage import CONNECTION_STRING_ENV
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from devtools.azurite import Azurite
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.storage import CONNECTION_STRING_ENV
 
 

@@ -25,7 +25,7 @@ from azure.storage.blob import BlobServiceClient
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
 from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.target import parse_target
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions, connect
 
 GOV_SUFFIX = "core.usgovcloudapi.net"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from devtools.azurite import REPO_ROOT
+from tests.support.shell import command_words
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 AZURE_PIPELINES = REPO_ROOT / "azure-pipelines.yml"
@@ -28,7 +28,6 @@ PROJECT_COMMANDS = (
     ("python", "-c"),
     ("make",),
 )
-_SHELL_OPERATORS = {">", ">>", "<", "|", "||", "&&", ";", "2>", "2>&1", "&"}
 _EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # Azure Pipelines macro syntax, $(name), which the agent replaces before the script runs.
 _MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
@@ -50,15 +49,7 @@ class Step:
     def commands(self) -> Iterator[list[str]]:
         """Each command line of the script as words, up to its first shell operator."""
         for line in self.run.replace("\\\n", " ").splitlines():
-            try:
-                words = shlex.split(line, comments=True)
-            except ValueError:
-                continue  # a line inside a quoted block: not a command of ours
-            command: list[str] = []
-            for word in words:
-                if word in _SHELL_OPERATORS:
-                    break
-                command.append(word)
+            command = command_words(line)
             if command:
                 yield command
 

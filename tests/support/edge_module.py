@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.edgehub import EdgeHub
-from tests.predictor.process import HOST, Predictor, predictor
+from tests.support.predictor_process import HOST, Predictor, predictor
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = "predictor"

@@ -7,7 +7,7 @@ import json
 import onnx
 from onnx import helper
 
-from tests.predictor.modelfactory import edit
+from tests.support.modelfactory import edit
 
 
 def _through(data: bytes, output: str, node: onnx.NodeProto, domain: str | None = None) -> bytes:

@@ -1,6 +1,6 @@
 """Models of every kind for the predictor, fitted and exported with the trainer's own code (parity
 gate included) once per process: a regressor, a two-target regressor, an outlier detector and a
-DataFrame pipeline with string, float and int64 columns (tests/byom/models.py fits them)."""
+DataFrame pipeline with string, float and int64 columns (tests/support/byom_models.py fits them)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from tests.byom import models
+from tests.support import byom_models
 from trainer.byom import build_export
 
 # Contract names: a device's twin key must equal them (tests/iot/test_kinds_edge.py).
@@ -24,19 +24,19 @@ NUMERIC = "wear"  # one input per column, all numbers (a float and an int64 colu
 VERSION = "20261203.7"
 
 
-def wear_regressor() -> models.Fitted:
+def wear_regressor() -> byom_models.Fitted:
     """A pipeline fitted on a DataFrame of a float and an integer column: typed, not text."""
-    frame = models.machines()[["vibration", "starts"]]
+    frame = byom_models.machines()[["vibration", "starts"]]
     prepare = ColumnTransformer([("numbers", StandardScaler(), ["vibration", "starts"])])
     model = make_pipeline(prepare, LinearRegression())
-    return models.Fitted(model.fit(frame, frame["vibration"] * 2 + frame["starts"]), frame)
+    return byom_models.Fitted(model.fit(frame, frame["vibration"] * 2 + frame["starts"]), frame)
 
 
 _FITTERS: dict[str, Any] = {
-    REGRESSOR: models.diabetes_forest,
-    TWO_TARGETS: models.diabetes_two_targets,
-    OUTLIER: models.isolation_forest,
-    PIPELINE: models.column_transformer_pipeline,
+    REGRESSOR: byom_models.diabetes_forest,
+    TWO_TARGETS: byom_models.diabetes_two_targets,
+    OUTLIER: byom_models.isolation_forest,
+    PIPELINE: byom_models.column_transformer_pipeline,
     NUMERIC: wear_regressor,
 }
 
@@ -51,5 +51,7 @@ def kind_model(name: str) -> bytes:
     return exported.data
 
 
-DIABETES_ROW = dict(zip(models.DIABETES.data.columns, models.DIABETES.data.iloc[0], strict=True))
+DIABETES_ROW = dict(
+    zip(byom_models.DIABETES.data.columns, byom_models.DIABETES.data.iloc[0], strict=True)
+)
 MACHINE = {"site": "north", "pump": "p-100", "vibration": 5.0, "starts": 3}

@@ -47,6 +47,19 @@ def iris_model(version: str, params: Hyperparameters, name: str = "iris-svm") ->
     return _cached(lambda: build_model(params, name, version).data, "iris", version, params, name)
 
 
+# Hyperparameters that make iris models answer differently, so that a test can tell which
+# version answered.
+VARIANTS = (Hyperparameters(), Hyperparameters(c=10.0, kernel="linear"), Hyperparameters(c=3.0))
+
+
+def iris_versions(*versions: str) -> list[bytes]:
+    """One iris model per version, each trained with the next of ``VARIANTS``."""
+    if len(versions) > len(VARIANTS):
+        raise ValueError(f"at most {len(VARIANTS)} differing versions, not {len(versions)}")
+    variants = VARIANTS[: len(versions)]
+    return [iris_model(version, params) for version, params in zip(versions, variants, strict=True)]
+
+
 def edit(data: bytes, **metadata: str | None) -> bytes:
     """A copy of a model with metadata keys replaced (a value of None removes the key)."""
     model = onnx.load_from_string(data)
