@@ -16,6 +16,7 @@ from predictor.follow import StorageSource
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
 from predictor.modelcheck import CheckLimits
+from predictor.ranges import InputRanges
 from predictor.registry import ModelRegistry
 from predictor.settings import Settings
 from predictor.store import ModelManager
@@ -58,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
         metrics=metrics,
         coalesce=settings.coalesce,
         drift_window_rows=settings.drift_window_rows,
+        input_ranges=InputRanges(settings.input_range_check, settings.input_range_margin),
     )
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)

@@ -57,8 +57,10 @@ class Prediction:
     ``labels`` is per row what scikit-learn's ``predict`` gives: a classifier's label, a
     regressor's value (a float, or a list of floats for several targets), an outlier
     detector's 1 (inlier) or -1 (outlier). A classifier also has each label's column in
-    ``class_labels`` and the probabilities (other kinds: ``[N, 0]``); a regressor has
-    ``values`` ``[N, targets]``, an outlier detector ``scores`` ``[N]`` (decision_function).
+    ``class_labels`` and the probabilities (``[N, 0]`` for other kinds and for a classifier
+    without them); a classifier with a decision function has ``scores`` ``[N, classes]``
+    instead; a regressor has ``values`` ``[N, targets]``, an outlier detector ``scores``
+    ``[N]`` (decision_function).
     """
 
     labels: list[Any]
@@ -127,6 +129,7 @@ class OnnxModel:
         self._outputs = list(contract.outputs.values())
         self._input_name = contract.input_name
         self._kind = contract.kind
+        self._class_output = contract.class_output
         self._index = {label: i for i, label in enumerate(contract.class_labels)}
 
     @classmethod
@@ -185,18 +188,19 @@ class OnnxModel:
         feed = rows.arrays if isinstance(rows, Columns) else {self._input_name: rows}
         if self._kind != CLASSIFIER:
             return self._predict_other(feed, len(rows))
-        labels_raw, probabilities = self._session.run(self._outputs, feed)
+        labels_raw, *beside = self._session.run(self._outputs, feed)
         # tolist() gives Python str (string tensor) or int (int64 tensor) in one C call.
         labels: list[Label] = labels_raw.tolist()
         try:
             indices = np.array([self._index[x] for x in labels], dtype=np.int64)
         except KeyError as exc:
             raise ModelError(f"the model answered a label outside class_labels: {exc}") from exc
-        return Prediction(
-            labels=labels,
-            class_indices=indices,
-            probabilities=np.asarray(probabilities, dtype=np.float32),
-        )
+        if self._class_output == "probabilities":
+            return Prediction(labels, indices, np.asarray(beside[0], dtype=np.float32))
+        empty = np.empty((len(labels), 0), dtype=np.float32)
+        # The decision function's scores, one column per class (none for a label-only model).
+        scores = np.asarray(beside[0], dtype=np.float32) if beside else None
+        return Prediction(labels, indices, empty, scores=scores)
 
     def _predict_other(self, feed: dict[str, Any], count: int) -> Prediction:
         """A regressor's values or an outlier detector's flags and scores."""
@@ -251,7 +255,21 @@ class OnnxModel:
                 raise ModelError("the smoke prediction's outlier labels are not 1 or -1")
             return
         expected = (2, len(self.contract.class_labels))
-        if result.probabilities.shape != expected or len(result.labels) != 2:
+        if len(result.labels) != 2:
+            raise ModelError(f"the smoke prediction gave {len(result.labels)} labels for 2 rows")
+        if self._class_output == "label":
+            return
+        if self._class_output == "scores":
+            scores = result.scores
+            shape = None if scores is None else scores.shape
+            if shape != expected:
+                raise ModelError(
+                    f"the smoke prediction gave scores of shape {shape}, not {expected}"
+                )
+            if scores is None or not np.all(np.isfinite(scores)):
+                raise ModelError("the smoke prediction's scores are not finite numbers")
+            return
+        if result.probabilities.shape != expected:
             raise ModelError(
                 f"the smoke prediction gave probabilities of shape "
                 f"{result.probabilities.shape}, not {expected}"

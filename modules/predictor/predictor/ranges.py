@@ -1,0 +1,99 @@
+"""The inputs a model was proven on: a value outside its contract's ``input_range`` is refused.
+
+The trainer records, per numeric feature, the range on which it found ONNX Runtime (float32)
+agreeing with the estimator (docs/model-contract.md, "Optional keys"). Outside it a model may
+answer a finite but wrong label, or overflow to NaN; ``out_of_range`` says so instead, naming the
+feature and the range. ``PREDICTOR_INPUT_RANGE_CHECK`` turns the check off and
+``PREDICTOR_INPUT_RANGE_MARGIN`` widens every range (docs/predictor.md, "Input ranges").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from predictor.contract import Contract
+from predictor.errors import RequestError
+from predictor.runtime import Columns, Rows
+
+# Contracts whose bounds were worked out, by id (a contract lives as long as its model; the
+# contract is kept beside its bounds, so an id reused by a new contract is not mistaken for it).
+_CACHE_LIMIT = 64
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    names: tuple[str, ...]  # the features with a range, in the contract's order
+    columns: tuple[int, ...]  # their column in a float [N, features] batch (-1 for Columns)
+    low: NDArray[Any]  # float32: a float32 input is compared with float32 bounds
+    high: NDArray[Any]
+    shown: tuple[tuple[float, float], ...]  # the bounds as the error names them
+
+
+@dataclass
+class InputRanges:
+    """The range check of the served models: ``enabled`` and ``margin`` (the share of a range's
+    width added on each side) come from the settings."""
+
+    enabled: bool = True
+    margin: float = 0.0
+    _bounds: dict[int, tuple[Contract, _Bounds]] = field(default_factory=dict, repr=False)
+
+    def check(self, contract: Contract, rows: Rows) -> None:
+        """``out_of_range`` (422) naming the first row and feature outside the contract's
+        ``input_range``; nothing when the check is off or the contract records no range. A
+        missing value (NaN, for a nullable feature) is never out of range."""
+        if not self.enabled or not contract.input_range:
+            return
+        bounds = self._bounds_of(contract)
+        if isinstance(rows, Columns):
+            values = np.concatenate([rows.arrays[n].reshape(len(rows), 1) for n in bounds.names], 1)
+        else:
+            values = rows[:, list(bounds.columns)]
+        # Comparisons with NaN are false: a missing value passes.
+        outside = (values < bounds.low) | (values > bounds.high)
+        if not outside.any():
+            return
+        row, column = (int(i) for i in np.argwhere(outside)[0])
+        low, high = bounds.shown[column]
+        raise RequestError(
+            "out_of_range",
+            f"row {row}: feature {bounds.names[column]!r} is {float(values[row, column]):.7g}, "
+            f"outside [{low:.7g}, {high:.7g}], the range the model was checked on; its answer "
+            "there may be wrong (PREDICTOR_INPUT_RANGE_CHECK, PREDICTOR_INPUT_RANGE_MARGIN)",
+        )
+
+    def _bounds_of(self, contract: Contract) -> _Bounds:
+        cached = self._bounds.get(id(contract))
+        if cached is not None and cached[0] is contract:
+            return cached[1]
+        if len(self._bounds) >= _CACHE_LIMIT:
+            self._bounds.clear()
+        bounds = _widened(contract, self.margin)
+        self._bounds[id(contract)] = (contract, bounds)
+        return bounds
+
+
+def _widened(contract: Contract, margin: float) -> _Bounds:
+    features = list(contract.feature_names)
+    names = tuple(name for name in features if name in contract.input_range)
+    shown = []
+    for name in names:
+        low, high = contract.input_range[name]
+        extra = margin * (high - low)
+        shown.append((low - extra, high + extra))
+    # Rounded to the nearest float32, as the inputs are: a value inside the float64 range
+    # stays inside after both are rounded (rounding is monotonic).
+    with np.errstate(over="ignore"):  # a margin past float32's range: no bound at all
+        low32 = np.array([b[0] for b in shown], dtype=np.float32)
+        high32 = np.array([b[1] for b in shown], dtype=np.float32)
+    return _Bounds(
+        names=names,
+        columns=tuple(features.index(name) for name in names) if contract.float_rows else (),
+        low=low32,
+        high=high32,
+        shown=tuple(shown),
+    )
