@@ -4,6 +4,7 @@ other feature still refuses them. Through a real server for HTTP and v2, and the
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -13,11 +14,13 @@ import tritonclient.http.aio as triton
 from tritonclient.utils import InferenceServerException
 
 from predictor import columns, schema
-from predictor.contract import Contract, InputSpec
+from predictor.contract import Contract, InputSpec, ModelError
 from predictor.drift import FeatureProfile, Profile, Window
+from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
-from tests.predictor.conftest import MakeSettings, serve
+from tests.predictor.conftest import MakeSettings, Models, serve
 from tests.predictor.devicemodels import NULLABLE, SCORES, imputing_model, scores_model
+from tests.predictor.modelfactory import edit
 from trainer.training import IRIS_FEATURES
 
 # Rows with petal_width missing (NaN), as a DataFrame saved with to_csv() would give them.
@@ -172,3 +175,15 @@ def test_drift_leaves_missing_values_out_of_their_features_bins() -> None:
     # where NaN sorted into the top bin would have shown drift.
     assert holed.psi()["a"] == matching == 0.0
     assert holed.rows == 80
+
+
+def test_a_model_that_does_not_impute_its_nullable_feature_is_refused_at_load(
+    models: Models,
+) -> None:
+    """The contract says petal_width may be missing, but the SVM has no imputer: its smoke row
+    with petal_width NaN answers NaN, and the model is refused before it serves."""
+    lying = edit(models.v1, nullable_features=json.dumps([NULLABLE]))
+    with pytest.raises(ModelError, match=r"\(petal_width\) are missing: it does not impute"):
+        OnnxModel.from_bytes(lying, "lying")
+    imputing = OnnxModel.from_bytes(imputing_model().data, "imputing")
+    assert len(imputing.smoke_rows()) == 3 and np.isnan(imputing.smoke_rows()[2, WIDTH])
