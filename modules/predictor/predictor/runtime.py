@@ -234,7 +234,7 @@ class OnnxModel:
         arrays = {}
         for spec in contract.inputs:
             zero, one = ("0", "1") if spec.type == "string" else (0, 1)
-            values = [[zero] * spec.width, [one] * spec.width]
+            values: list[list[Any]] = [[zero] * spec.width, [one] * spec.width]
             if missing:  # only float inputs may be nullable
                 values.append([math.nan if spec.name in missing else zero] * spec.width)
             arrays[spec.name] = np.array(values, dtype=DTYPES[spec.type])
