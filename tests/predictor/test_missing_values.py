@@ -20,6 +20,7 @@ from predictor.runtime import OnnxModel
 from predictor.schema import RequestError
 from tests.predictor.conftest import MakeSettings, Models, serve
 from tests.predictor.devicemodels import NULLABLE, SCORES, imputing_model, scores_model
+from tests.predictor.kindmodels import PIPELINE, kind_model
 from tests.predictor.modelfactory import edit
 from trainer.training import IRIS_FEATURES
 
@@ -187,3 +188,10 @@ def test_a_model_that_does_not_impute_its_nullable_feature_is_refused_at_load(
         OnnxModel.from_bytes(lying, "lying")
     imputing = OnnxModel.from_bytes(imputing_model().data, "imputing")
     assert len(imputing.smoke_rows()) == 3 and np.isnan(imputing.smoke_rows()[2, WIDTH])
+
+
+def test_a_typed_input_model_is_smoke_tested_with_its_nullable_column_missing() -> None:
+    """The DataFrame pipeline has no imputer for vibration: said nullable, it is refused."""
+    lying = edit(kind_model(PIPELINE), nullable_features=json.dumps(["vibration"]))
+    with pytest.raises(ModelError, match="does not impute"):
+        OnnxModel.from_bytes(lying, "lying")
