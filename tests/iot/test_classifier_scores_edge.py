@@ -5,14 +5,17 @@ direct method answer its label and scores, take null for the nullable feature, a
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.iot.edge_module import MODULE, start, wait_status
-from tests.predictor.devicemodels import VERSION, scores_model
+from tests.iot.blobs import upload
+from tests.iot.edge_module import MODULE, call, start, wait_status
+from tests.predictor.devicemodels import RANGED, VERSION, ranged_model, scores_model
 
 ROW = {"sepal_length": 6.0, "sepal_width": 2.9, "petal_length": 4.5, "petal_width": None}
 OUTSIDE = {**ROW, "petal_length": 12.0}  # the contract proves petal_length on [1, 6.9]
@@ -60,3 +63,38 @@ def test_messages_and_methods_answer_scores_nulls_and_refusals(
     assert payload["error"]["message"].startswith("row 1: feature 'petal_length'")
     status, payload = method_huge
     assert (status, payload["error"]["code"]) == (422, "non_finite_output")
+
+
+def test_the_twin_turns_a_named_models_range_check_off_and_on(
+    tmp_path: Path, hub: EdgeHub, azurite: Azurite
+) -> None:
+    blob = upload(azurite, ranged_model().data)
+    path = f"/models/{RANGED}/predict"
+
+    def desire(**options: str) -> None:
+        hub.set_desired(MODULE, {"models": {RANGED: blob.desired(VERSION, **options)}})
+
+    def reported(status: str, key: str = "status") -> Any:
+        return hub.wait_for_reported(
+            MODULE,
+            lambda r: ((r.get("models") or {}).get(RANGED) or {}).get(key) == status,
+            timeout=90,
+        )
+
+    with start(tmp_path, hub, scores_model().data) as module:
+        hub.wait_for_connection(MODULE, timeout=60)
+        wait_status(hub, VERSION, "applied")
+        desire(inputRange="off")
+        reported("applied")
+        assert call(module, path, OUTSIDE)[0] == 200  # served: its check is off
+        assert call(module, "/predict", OUTSIDE)[0] == 422  # the default model's is not
+        desire(inputRange="on")  # only the option changes: no new download
+        waited = 0.0
+        while call(module, path, OUTSIDE)[0] != 422 and waited < 30:
+            time.sleep(0.2)
+            waited += 0.2
+        status, error = call(module, path, OUTSIDE)
+        assert (status, error["error"]["code"]) == (422, "out_of_range")
+        desire(inputRange="maybe")
+        state = reported("failed")["models"][RANGED]
+        assert 'inputRange must be "on" or "off"' in state["error"]

@@ -26,6 +26,7 @@ SPECIES = ("setosa", "versicolor", "virginica")
 VERSION = "20261206.1"
 SCORES = "iris-scores"  # RidgeClassifier: label and decision_function scores
 LABEL_ONLY = "iris-label"  # the same graph with its label output alone
+RANGED = "iris-ranged"  # the scores model under another name (a named model beside it)
 IMPUTING = "iris-imputing"  # SimpleImputer + LogisticRegression; petal_width may be missing
 NULLABLE = "petal_width"
 PETAL_LENGTH = (1.0, 6.9)  # the scores model's input_range of petal_length
@@ -91,6 +92,19 @@ def with_holes() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     features, labels = iris()
     features[::7, IRIS_FEATURES.index(NULLABLE)] = np.nan
     return features, labels
+
+
+@functools.cache
+def ranged_model() -> Built:
+    """The scores model, contract and all, named RANGED."""
+    built = scores_model()
+    model = onnx.load_from_string(built.data)
+    options = {
+        "class_output": "scores",
+        "nullable_features": (NULLABLE,),
+        "input_range": {"petal_length": PETAL_LENGTH},
+    }
+    return Built(with_contract(model, contract(RANGED, **options)), built.estimator)
 
 
 @functools.cache

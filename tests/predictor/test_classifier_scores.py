@@ -148,10 +148,10 @@ async def test_an_overflowing_decision_function_answers_non_finite_output_everyw
 
 def test_the_smoke_check_of_a_scores_model_needs_finite_scores_not_a_distribution() -> None:
     model = OnnxModel.from_bytes(scores_model().data, "scores")
-    answer = model.predict(model.smoke_rows())
-    assert answer.scores is not None and answer.scores.shape == (2, 3)
+    answer = model.predict(model.smoke_rows())  # zeros, ones, and zeros with petal_width NaN
+    assert answer.scores is not None and answer.scores.shape == (3, 3)
     assert not np.allclose(answer.scores.sum(axis=1), 1.0)  # not probabilities, yet served
-    assert answer.probabilities.shape == (2, 0)
+    assert answer.probabilities.shape == (3, 0)
     # A scores output that is not [N, classes] wide is refused at load, naming the output.
     narrow = label_only_model().data  # a graph whose only output is the label...
     with pytest.raises(ModelError, match="no output named 'scores'"):

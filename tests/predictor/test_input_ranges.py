@@ -131,3 +131,18 @@ def test_a_bound_is_compared_in_float32_as_the_input_is() -> None:
     ranges.check(contract, np.array([[1e30, 0.1], [-1e30, -0.1]], dtype=np.float32))
     with pytest.raises(RequestError, match=r"feature 'b' is 0\.1000001"):
         ranges.check(contract, np.array([[0, 0.1000001]], dtype=np.float32))
+
+
+def test_a_per_model_override_wins_over_the_setting_until_it_is_dropped() -> None:
+    contract = typed_contract()  # named "m"
+    outside = columns([9.0], [1])
+    ranges = InputRanges(enabled=False)
+    ranges.override("m", True)  # the twin's models.m.inputRange: "on"
+    with pytest.raises(RequestError):
+        ranges.check(contract, outside)
+    ranges.check(contract, outside, default=True)  # the default model's slot: the setting
+    ranges.override(None, True)  # the twin's model.inputRange: "on"
+    with pytest.raises(RequestError):
+        ranges.check(contract, outside, default=True)
+    ranges.override("m", None)
+    ranges.check(contract, outside)

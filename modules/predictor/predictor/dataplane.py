@@ -164,7 +164,7 @@ class DataPlane:
         return [r.answer if isinstance(r, _Served) else r for r in results]
 
     def _limits(self) -> _Limits:
-        return _Limits(self.max_rows, self.ranges)
+        return _Limits(self.max_rows, self.ranges, self.registry.default.current)
 
     async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
@@ -251,12 +251,13 @@ class _Limits:
 
     max_rows: int
     ranges: InputRanges
+    default: OnnxModel | None  # the default model (the twin's ``model``) at the time
 
 
 def _parse(model: OnnxModel, decoded: Any, form: Form, limits: _Limits) -> tuple[Rows, Any]:
     """The request's rows (checked against the model's input ranges) and its parsed form."""
     rows, parsed = form.parse(model, decoded, limits.max_rows)
-    limits.ranges.check(model.contract, rows)
+    limits.ranges.check(model.contract, rows, default=model is limits.default)
     return rows, parsed
 
 

@@ -40,13 +40,27 @@ class InputRanges:
 
     enabled: bool = True
     margin: float = 0.0
+    # The twin's per-model ``inputRange``, by model name (None: the default model's slot).
+    overrides: dict[str | None, bool] = field(default_factory=dict)
     _bounds: dict[int, tuple[Contract, _Bounds]] = field(default_factory=dict, repr=False)
 
-    def check(self, contract: Contract, rows: Rows) -> None:
+    def override(self, name: str | None, enabled: bool | None) -> None:
+        """Turn the check on or off for the named model (None: the default model), whatever
+        the setting; ``enabled`` None goes back to the setting."""
+        if enabled is None:
+            self.overrides.pop(name, None)
+        else:
+            self.overrides[name] = enabled
+
+    def check(self, contract: Contract, rows: Rows, *, default: bool = False) -> None:
         """``out_of_range`` (422) naming the first row and feature outside the contract's
-        ``input_range``; nothing when the check is off or the contract records no range. A
-        missing value (NaN, for a nullable feature) is never out of range."""
-        if not self.enabled or not contract.input_range:
+        ``input_range``; nothing when the check is off (for this model: ``default`` says it is
+        the default model's) or the contract records no range. A missing value (NaN, for a
+        nullable feature) is never out of range."""
+        if not contract.input_range:
+            return
+        key = None if default else contract.model_name
+        if not self.overrides.get(key, self.enabled):
             return
         bounds = self._bounds_of(contract)
         if isinstance(rows, Columns):
