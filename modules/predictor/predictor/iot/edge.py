@@ -236,6 +236,8 @@ class EdgeModule:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
             self.shadow_control.handle(desired.get("shadow"), whole=whole)
+        if "model" in desired and desired["model"] is None:
+            self.ranges.override(None, None)  # no desired model: its option goes too
         if "model" not in desired or desired["model"] is None:
             return
         try:
