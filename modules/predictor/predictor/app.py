@@ -17,6 +17,7 @@ from predictor.metrics import Metrics
 from predictor.models.check import CheckLimits
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
+from predictor.ranges import InputRanges
 from predictor.settings import HttpSettings, ModelCheckSettings, Settings
 from predictor.storage.source import StorageSource
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
         metrics=metrics,
         coalesce=inference.coalesce,
         drift_window_rows=inference.drift_window_rows,
+        input_ranges=InputRanges(inference.input_range_check, inference.input_range_margin),
     )
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)

@@ -27,6 +27,7 @@ from predictor.models.contract import REGRESSOR
 from predictor.models.events import Change, ModelEvent
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.ranges import InputRanges
 from predictor.request import columns, floats
 from predictor.shadow_runner import ShadowRunner
 from predictor.shadow_stats import ShadowStats
@@ -52,7 +53,7 @@ class Form:
 def _parse_json(model: OnnxModel, value: Any, max_rows: int) -> tuple[Rows, Any]:
     contract = model.contract
     if contract.float_rows:  # one float tensor: the fast paths of floats.parse
-        batch = floats.parse(value, contract.feature_names, max_rows)
+        batch = floats.parse(value, contract.feature_names, max_rows, contract.nullable_features)
     else:
         batch = columns.parse(value, contract, max_rows)
     return batch.rows, batch
@@ -102,9 +103,12 @@ class DataPlane:
         metrics: Metrics | None = None,
         coalesce: bool = True,
         drift_window_rows: int = 0,
+        input_ranges: InputRanges | None = None,
     ) -> None:
         self._registry = registry  # the models (the control plane loads and swaps them)
         self.max_rows = max_rows
+        # Refuses inputs outside the range each model was checked on (its contract's).
+        self.ranges = input_ranges or InputRanges()
         self._metrics = metrics
         self._coalescer = Coalescer(metrics, enabled=coalesce)
         self._shadow_runner = ShadowRunner(metrics)
@@ -133,10 +137,10 @@ class DataPlane:
         model = self.model(name, version)
         if off_loop:
             served = await self._on_thread(
-                _serve, model, decoded, form, self.max_rows, self._metrics
+                _serve, model, decoded, form, self._limits(), self._metrics
             )
         else:
-            rows, parsed = form.parse(model, decoded, self.max_rows)
+            rows, parsed = _parse(model, decoded, form, self._limits())
             prediction = checked(await self._coalescer.predict(model, rows))
             served = _Served(rows, prediction, form.answer(model, parsed, prediction))
         self._observe(model, served)
@@ -153,12 +157,15 @@ class DataPlane:
             model = self.model(name)
         except RequestError as exc:
             return [exc for _ in decoded]
-        args = (model, decoded, form, self.max_rows, self._metrics)
+        args = (model, decoded, form, self._limits(), self._metrics)
         results = await self._on_thread(_serve_many, *args) if off_loop else _serve_many(*args)
         for result in results:
             if isinstance(result, _Served):
                 self._observe(model, result)
         return [r.answer if isinstance(r, _Served) else r for r in results]
+
+    def _limits(self) -> _Limits:
+        return _Limits(self.max_rows, self.ranges, self._registry.default.current)
 
     async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
@@ -256,24 +263,40 @@ class DataPlane:
             self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """What every request is checked against besides its model's contract."""
+
+    max_rows: int
+    ranges: InputRanges
+    default: OnnxModel | None  # the default model (the twin's ``model``) at the time
+
+
+def _parse(model: OnnxModel, decoded: Any, form: Form, limits: _Limits) -> tuple[Rows, Any]:
+    """The request's rows (checked against the model's input ranges) and its parsed form."""
+    rows, parsed = form.parse(model, decoded, limits.max_rows)
+    limits.ranges.check(model.contract, rows, default=model is limits.default)
+    return rows, parsed
+
+
 def _serve(
-    model: OnnxModel, decoded: Any, form: Form, max_rows: int, metrics: Metrics | None
+    model: OnnxModel, decoded: Any, form: Form, limits: _Limits, metrics: Metrics | None
 ) -> _Served:
     """One request, parsed, run and answered (on an inference thread)."""
-    rows, parsed = form.parse(model, decoded, max_rows)
+    rows, parsed = _parse(model, decoded, form, limits)
     prediction = checked(predict_rows(model, rows, metrics))
     return _Served(rows, prediction, form.answer(model, parsed, prediction))
 
 
 def _serve_many(
-    model: OnnxModel, decoded: Sequence[Any], form: Form, max_rows: int, metrics: Metrics | None
+    model: OnnxModel, decoded: Sequence[Any], form: Form, limits: _Limits, metrics: Metrics | None
 ) -> list[_Served | Exception]:
     """``_serve`` for each request, their rows in one call (on an inference thread)."""
     results: list[_Served | Exception | None] = []
     parsed: list[tuple[int, Rows, Any]] = []
     for i, value in enumerate(decoded):
         try:
-            rows, batch = form.parse(model, value, max_rows)
+            rows, batch = _parse(model, value, form, limits)
         except RequestError as exc:
             results.append(exc)
         else:

@@ -71,9 +71,13 @@ class FeatureProfile:
         raise ValueError(f"feature {name!r}: kind must be numeric or categorical, not {kind!r}")
 
     def bins(self, values: Any) -> NDArray[np.int64]:
-        """The bin of each value."""
+        """The bin of each value; a missing value (NaN, a nullable feature's) goes to the bin
+        past the profile's, which the PSI leaves out: drift is of the values that came."""
         if self.edges is not None:
-            return np.searchsorted(self.edges, np.asarray(values, np.float64), side="right")
+            numbers = np.asarray(values, np.float64)
+            bins = np.searchsorted(self.edges, numbers, side="right")
+            missing = np.isnan(numbers)
+            return np.where(missing, len(self.expected), bins) if missing.any() else bins
         assert self.categories is not None
         other = len(self.categories)
         return np.fromiter(
@@ -131,7 +135,8 @@ class Window:
         self.features = [*profile.inputs, *([profile.output] if profile.output else [])]
         self.size = size
         self._bins = np.zeros((size, len(self.features)), dtype=np.int64)
-        self._counts = [np.zeros(len(f.expected), dtype=np.float64) for f in self.features]
+        # One bin more than the profile's per feature: the missing values (FeatureProfile.bins).
+        self._counts = [np.zeros(len(f.expected) + 1, dtype=np.float64) for f in self.features]
         self.rows = 0  # rows in the window (at most size)
         self._next = 0  # where the next row goes in the ring
 
@@ -157,7 +162,7 @@ class Window:
     def psi(self) -> dict[str, float]:
         names = [f.name for f in self.profile.inputs] + ([OUTPUT] if self.profile.output else [])
         return {
-            name: round(psi(counts, feature.expected), 6)
+            name: round(psi(counts[:-1], feature.expected), 6)
             for name, counts, feature in zip(names, self._counts, self.features, strict=True)
         }
 

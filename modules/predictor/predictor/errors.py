@@ -26,6 +26,8 @@ STATUSES: dict[str, int] = {
     "unsupported_media_type": 415,
     # A valid request whose row the model answers with NaN or infinity, which JSON cannot carry.
     "non_finite_output": 422,
+    # A valid request with a value outside the range the model was checked on (its contract's).
+    "out_of_range": 422,
     "internal": 500,
     "no_model": 503,
     "starting": 503,

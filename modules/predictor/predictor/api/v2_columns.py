@@ -52,8 +52,9 @@ def typed_inputs(inputs: Any, binary: bytes, contract: Contract, max_rows: int) 
             values = _binary_values(spec, parts[spec.name], rows)
         else:
             values = _json_values(spec, tensor.get("data"), rows)
+        nullable = spec.name in contract.nullable_features
         checked = [
-            columns.check_value(spec, v, f"input {spec.name!r} element {i}")
+            columns.check_value(spec, v, f"input {spec.name!r} element {i}", nullable)
             for i, v in enumerate(values)
         ]
         arrays[spec.name] = np.array(checked, dtype=DTYPES[spec.type]).reshape(rows, 1)

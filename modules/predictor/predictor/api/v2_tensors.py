@@ -53,10 +53,12 @@ def _output_specs(model: OnnxModel) -> dict[str, tuple[str, list[int]]]:
     """Output name -> (datatype, shape) of the tensors answered for ``model``'s kind."""
     contract = model.contract
     if contract.kind == CLASSIFIER:
-        return {
-            contract.label_output: (label_datatype(model), [-1]),
-            contract.probabilities_output: (FP32, [-1, len(contract.class_labels)]),
-        }
+        # label, and beside it probabilities, the decision function's scores, or nothing.
+        specs = {contract.label_output: (label_datatype(model), [-1])}
+        if contract.class_output != "label":
+            beside = contract.outputs[contract.class_output]
+            specs[beside] = (FP32, [-1, len(contract.class_labels)])
+        return specs
     if contract.kind == REGRESSOR:
         return {"value": (FP32, [-1, len(contract.target_names)])}
     return {"label": ("INT64", [-1]), "score": (FP32, [-1])}
@@ -124,21 +126,27 @@ def infer_response(
 
 
 def _classifier_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
+    """The ``label`` tensor, and the ``probabilities`` or the decision function's ``scores``
+    ``[N, classes]`` beside it when the model has them."""
     contract = model.contract
-    return {
+    tensors = {
         contract.label_output: {
             "name": contract.label_output,
             "datatype": label_datatype(model),
             "shape": [len(prediction.labels)],
             "data": prediction.labels,
-        },
-        contract.probabilities_output: {
-            "name": contract.probabilities_output,
-            "datatype": FP32,
-            "shape": list(prediction.probabilities.shape),
-            "data": [float(p) for p in prediction.probabilities.ravel()],
-        },
+        }
     }
+    beside = prediction.probabilities if contract.has_probabilities else prediction.scores
+    if contract.class_output != "label" and beside is not None:
+        name = contract.outputs[contract.class_output]
+        tensors[name] = {
+            "name": name,
+            "datatype": FP32,
+            "shape": list(beside.shape),
+            "data": beside.ravel().tolist(),
+        }
+    return tensors
 
 
 def _other_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
@@ -225,14 +233,20 @@ def _input_rows(inputs: Any, binary: bytes, model: OnnxModel, max_rows: int) -> 
             "too_many_rows", f"input {name!r} holds {count} rows; at most {max_rows} are accepted"
         )
     parameters = tensor.get("parameters", {})  # an object: _check_members saw to it
+    # Which columns may hold a missing value (null in JSON, NaN in binary data).
+    nulls = model.contract.nullable_features
+    nullable = np.array([f in nulls for f in model.contract.feature_names], dtype=bool)
     if "binary_data_size" in parameters:
         values = _binary_values(parameters["binary_data_size"], binary, count * width, name)
+        _check_finite(values.reshape(count, width), nullable, name)
     else:
-        values = _json_values(tensor.get("data"), count, width, name)
+        values = _json_values(tensor.get("data"), count, width, name, nullable)
     return values.reshape(count, width)
 
 
-def _json_values(data: Any, count: int, width: int, name: str) -> NDArray[np.float32]:
+def _json_values(
+    data: Any, count: int, width: int, name: str, nullable: NDArray[np.bool_]
+) -> NDArray[np.float32]:
     if not isinstance(data, list):
         raise RequestError("invalid_body", f"input {name!r} needs 'data', an array of numbers")
     if data and all(isinstance(row, list) for row in data):
@@ -249,7 +263,10 @@ def _json_values(data: Any, count: int, width: int, name: str) -> NDArray[np.flo
             f"input {name!r} has {len(flat)} values; "
             f"shape [{count}, {width}] needs {count * width}",
         )
-    numbers = [values.check_number(v, f"input {name!r} element {i}") for i, v in enumerate(flat)]
+    numbers = [
+        values.check_number(v, f"input {name!r} element {i}", bool(nullable[i % width]))
+        for i, v in enumerate(flat)
+    ]
     return np.asarray(numbers, dtype=np.float32)
 
 
@@ -264,10 +281,21 @@ def _binary_values(size: Any, binary: bytes, expected: int, name: str) -> NDArra
         raise RequestError(
             "wrong_shape", f"input {name!r} has {size} bytes; its shape needs {expected * 4}"
         )
-    values = np.frombuffer(binary, dtype="<f4").astype(np.float32)
-    if not np.all(np.isfinite(values)):
-        raise RequestError("non_finite", f"input {name!r} holds NaN or infinity")
-    return values
+    return np.frombuffer(binary, dtype="<f4").astype(np.float32)
+
+
+def _check_finite(values: NDArray[np.float32], nullable: NDArray[np.bool_], name: str) -> None:
+    """``non_finite`` unless every value is finite or a NaN (a missing value) in a column
+    the model imputes."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    accepted = finite | (np.isnan(values) & nullable)
+    if not accepted.all():
+        row, column = (int(i) for i in np.argwhere(~accepted)[0])
+        raise RequestError(
+            "non_finite", f"input {name!r} holds NaN or infinity (row {row}, column {column})"
+        )
 
 
 def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:

@@ -66,6 +66,7 @@ class EdgeModule:
         self._tasks: list[asyncio.Task[Any]] = []
         self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
         self.registry = registry
+        self.ranges = plane.ranges  # the twin's per-model inputRange goes there
         # Every reported property goes through this one reporter (reporter.py).
         self.reporter = TwinReporter(
             self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
@@ -88,6 +89,7 @@ class EdgeModule:
             new_updater=self._new_updater,
             reporter=self.reporter,
             parse=self._parse_target,
+            configure=self._configure_named,
         )
         self.shadow_control = ShadowControl(
             plane,
@@ -234,6 +236,8 @@ class EdgeModule:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
             self.shadow_control.handle(desired.get("shadow"), whole=whole)
+        if "model" in desired and desired["model"] is None:
+            self.ranges.override(None, None)  # no desired model: its option goes too
         if "model" not in desired or desired["model"] is None:
             return
         try:
@@ -245,7 +249,12 @@ class EdgeModule:
             self._spawn(self.report_model(state))
             return
         self.on_twin_model()
+        self.ranges.override(None, target.input_range)
         self.updater.submit(target)
+
+    def _configure_named(self, name: str, target: ModelTarget | None) -> None:
+        """A named model's options from its desired entry (None: the entry is gone)."""
+        self.ranges.override(name, None if target is None else target.input_range)
 
     def _parse_target(self, value: Any) -> ModelTarget:
         return parse_target(

@@ -40,6 +40,7 @@ class TwinSlots:
         reporter: TwinReporter,
         parse: Callable[[Any], Any] = parse_target,
         settled: Callable[[str, Any], dict[str, Any] | None] | None = None,
+        configure: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.prop = prop
         self._make_slot = make_slot
@@ -50,6 +51,8 @@ class TwinSlots:
         self._parse = parse
         # A target that needs no slot (a shadow already serving live): the state to report.
         self._settled = settled
+        # Told each accepted target by name, and None when the name goes (per-model options).
+        self._configure = configure
         self.updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
         self.desired: dict[str, dict[str, Any]] = {}  # each key's desired value, as given
         self._background: set[asyncio.Task[None]] = set()
@@ -85,6 +88,8 @@ class TwinSlots:
             state = failed_state(fields.get("version"), fields.get("sha256"), str(exc))
             self._spawn(self.report(name, state))
             return
+        if self._configure is not None:
+            self._configure(name, target)
         if updater is None:
             if (self.last_report(name) or {}).get("status") != (state or {}).get("status"):
                 self._spawn(self._settle(name, state))
@@ -114,6 +119,8 @@ class TwinSlots:
     async def drop(self, name: str) -> None:
         """Stop and remove ``name``'s slot, and delete its reported key."""
         self.desired.pop(name, None)
+        if self._configure is not None:
+            self._configure(name, None)
         entry = self.updaters.pop(name, None)
         if entry is not None:
             entry[1].cancel()

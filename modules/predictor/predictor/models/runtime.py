@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,8 +58,10 @@ class Prediction:
     ``labels`` is per row what scikit-learn's ``predict`` gives: a classifier's label, a
     regressor's value (a float, or a list of floats for several targets), an outlier
     detector's 1 (inlier) or -1 (outlier). A classifier also has each label's column in
-    ``class_labels`` and the probabilities (other kinds: ``[N, 0]``); a regressor has
-    ``values`` ``[N, targets]``, an outlier detector ``scores`` ``[N]`` (decision_function).
+    ``class_labels`` and the probabilities (``[N, 0]`` for other kinds and for a classifier
+    without them); a classifier with a decision function has ``scores`` ``[N, classes]``
+    instead; a regressor has ``values`` ``[N, targets]``, an outlier detector ``scores``
+    ``[N]`` (decision_function).
     """
 
     labels: list[Any]
@@ -127,6 +130,7 @@ class OnnxModel:
         self._outputs = list(contract.outputs.values())
         self._input_name = contract.input_name
         self._kind = contract.kind
+        self._class_output = contract.class_output
         self._index = {label: i for i, label in enumerate(contract.class_labels)}
 
     @classmethod
@@ -185,18 +189,19 @@ class OnnxModel:
         feed = rows.arrays if isinstance(rows, Columns) else {self._input_name: rows}
         if self._kind != CLASSIFIER:
             return self._predict_other(feed, len(rows))
-        labels_raw, probabilities = self._session.run(self._outputs, feed)
+        labels_raw, *beside = self._session.run(self._outputs, feed)
         # tolist() gives Python str (string tensor) or int (int64 tensor) in one C call.
         labels: list[Label] = labels_raw.tolist()
         try:
             indices = np.array([self._index[x] for x in labels], dtype=np.int64)
         except KeyError as exc:
             raise ModelError(f"the model answered a label outside class_labels: {exc}") from exc
-        return Prediction(
-            labels=labels,
-            class_indices=indices,
-            probabilities=np.asarray(probabilities, dtype=np.float32),
-        )
+        if self._class_output == "probabilities":
+            return Prediction(labels, indices, np.asarray(beside[0], dtype=np.float32))
+        empty = np.empty((len(labels), 0), dtype=np.float32)
+        # The decision function's scores, one column per class (none for a label-only model).
+        scores = np.asarray(beside[0], dtype=np.float32) if beside else None
+        return Prediction(labels, indices, empty, scores=scores)
 
     def _predict_other(self, feed: dict[str, Any], count: int) -> Prediction:
         """A regressor's values or an outlier detector's flags and scores."""
@@ -215,31 +220,36 @@ class OnnxModel:
         )
 
     def smoke_rows(self) -> Rows:
-        """Two rows the model must answer: all zeros, and all ones (``"1"`` for strings)."""
-        if self.contract.float_rows:
-            rows = np.zeros((2, self.n_features), dtype=np.float32)
+        """The rows the model must answer: all zeros, and all ones (``"1"`` for strings); and,
+        when the contract lets features be missing, all zeros with NaN in those: a model that
+        says it imputes them must answer that row with finite numbers too."""
+        contract = self.contract
+        missing = contract.nullable_features
+        if contract.float_rows:
+            rows = np.zeros((3 if missing else 2, self.n_features), dtype=np.float32)
             rows[1, :] = 1.0
+            for name in missing:
+                rows[2, contract.feature_names.index(name)] = np.nan
             return rows
-        return Columns(
-            {
-                spec.name: np.array(
-                    [[0] * spec.width, [1] * spec.width]
-                    if spec.type != "string"
-                    else [["0"] * spec.width, ["1"] * spec.width],
-                    dtype=DTYPES[spec.type],
-                )
-                for spec in self.contract.inputs
-            }
-        )
+        arrays = {}
+        for spec in contract.inputs:
+            zero, one = ("0", "1") if spec.type == "string" else (0, 1)
+            values: list[list[Any]] = [[zero] * spec.width, [one] * spec.width]
+            if missing:  # only float inputs may be nullable
+                values.append([math.nan if spec.name in missing else zero] * spec.width)
+            arrays[spec.name] = np.array(values, dtype=DTYPES[spec.type])
+        return Columns(arrays)
 
     def smoke_test(self) -> None:
         """Predict a small batch and check the answer's shape and values; ModelError if wrong."""
+        rows = self.smoke_rows()
         try:
-            result = self.predict(self.smoke_rows())
+            result = self.predict(rows)
         except ModelError:
             raise
         except Exception as exc:  # whatever ORT raises while running a broken graph
             raise ModelError(f"the smoke prediction failed: {_first_line(exc)}") from exc
+        self._check_imputes(result)
         if self._kind == REGRESSOR:
             if result.values is None or not np.all(np.isfinite(result.values)):
                 raise ModelError("the smoke prediction's values are not finite numbers")
@@ -250,8 +260,25 @@ class OnnxModel:
             if not set(result.labels) <= {-1, 1}:
                 raise ModelError("the smoke prediction's outlier labels are not 1 or -1")
             return
-        expected = (2, len(self.contract.class_labels))
-        if result.probabilities.shape != expected or len(result.labels) != 2:
+        count = len(rows)
+        expected = (count, len(self.contract.class_labels))
+        if len(result.labels) != count:
+            raise ModelError(
+                f"the smoke prediction gave {len(result.labels)} labels for {count} rows"
+            )
+        if self._class_output == "label":
+            return
+        if self._class_output == "scores":
+            scores = result.scores
+            shape = None if scores is None else scores.shape
+            if shape != expected:
+                raise ModelError(
+                    f"the smoke prediction gave scores of shape {shape}, not {expected}"
+                )
+            if scores is None or not np.all(np.isfinite(scores)):
+                raise ModelError("the smoke prediction's scores are not finite numbers")
+            return
+        if result.probabilities.shape != expected:
             raise ModelError(
                 f"the smoke prediction gave probabilities of shape "
                 f"{result.probabilities.shape}, not {expected}"
@@ -261,6 +288,19 @@ class OnnxModel:
             sums, 1.0, atol=_PROBABILITY_TOLERANCE
         ):
             raise ModelError("the smoke prediction's probabilities do not sum to 1")
+
+    def _check_imputes(self, result: Prediction) -> None:
+        """ModelError if the smoke row with the nullable features missing (the third) is
+        answered with NaN or infinity: the contract says the model imputes them, it does not."""
+        missing = self.contract.nullable_features
+        numbers = (result.probabilities, result.scores, result.values)
+        if missing and any(
+            n is not None and n.size and not np.isfinite(n[2:]).all() for n in numbers
+        ):
+            raise ModelError(
+                "the model answers NaN or infinity for a row whose nullable features "
+                f"({', '.join(missing[:5])}) are missing: it does not impute them"
+            )
 
     def info(self) -> dict[str, Any]:
         """What is running, for /info and the ``getModelInfo`` direct method."""

@@ -29,7 +29,8 @@ def parse(value: Any, contract: Contract, max_rows: int) -> Batch:
     if isinstance(value, dict) and "instances" in value:
         return Batch(_instances(value, contract, max_rows), Form.INSTANCES)
     if isinstance(value, dict):
-        return Batch(_columns(specs, [_row_from_object(None, value, specs)]), Form.OBJECT)
+        row = _row_from_object(None, value, specs, contract.nullable_features)
+        return Batch(_columns(specs, [row]), Form.OBJECT)
     if isinstance(value, list):
         check_count(len(value), max_rows)
         rows = []
@@ -40,7 +41,7 @@ def parse(value: Any, contract: Contract, max_rows: int) -> Batch:
                     f"item {i} is a {json_type(item)}; an array request holds objects "
                     "keyed by feature names",
                 )
-            rows.append(_row_from_object(i, item, specs))
+            rows.append(_row_from_object(i, item, specs, contract.nullable_features))
         return Batch(_columns(specs, rows), Form.ARRAY)
     raise RequestError(
         "invalid_body",
@@ -49,10 +50,11 @@ def parse(value: Any, contract: Contract, max_rows: int) -> Batch:
     )
 
 
-def check_value(spec: InputSpec, value: Any, where: str) -> Any:
-    """``value`` as the Python value fed to ``spec``'s input, or a RequestError saying why not."""
+def check_value(spec: InputSpec, value: Any, where: str, nullable: bool = False) -> Any:
+    """``value`` as the Python value fed to ``spec``'s input, or a RequestError saying why not;
+    with ``nullable`` (a float input the model imputes), null and NaN are NaN."""
     if spec.type == "float":
-        return check_number(value, where)
+        return check_number(value, where, nullable)
     if spec.type == "int64":
         if isinstance(value, float) and value.is_integer():
             value = int(value)  # 4.0 from a client that writes every number as a float
@@ -98,6 +100,7 @@ def _instances(value: dict[str, Any], contract: Contract, max_rows: int) -> Colu
         raise RequestError("invalid_body", "'instances' must be an array of rows")
     check_count(len(instances), max_rows)
     specs, features = contract.inputs, contract.feature_names
+    nulls = contract.nullable_features
     rows = []
     for i, row in enumerate(instances):
         if not isinstance(row, list):
@@ -112,7 +115,7 @@ def _instances(value: dict[str, Any], contract: Contract, max_rows: int) -> Colu
             )
         rows.append(
             [
-                check_value(spec, v, f"instance {i} column {j} ({spec.name!r})")
+                check_value(spec, v, f"instance {i} column {j} ({spec.name!r})", spec.name in nulls)
                 for j, (spec, v) in enumerate(zip(specs, row, strict=True))
             ]
         )
@@ -120,7 +123,7 @@ def _instances(value: dict[str, Any], contract: Contract, max_rows: int) -> Colu
 
 
 def _row_from_object(
-    index: int | None, item: dict[str, Any], specs: tuple[InputSpec, ...]
+    index: int | None, item: dict[str, Any], specs: tuple[InputSpec, ...], nulls: tuple[str, ...]
 ) -> list[Any]:
     prefix = "" if index is None else f"item {index}: "
     names = [spec.name for spec in specs]
@@ -136,9 +139,13 @@ def _row_from_object(
             "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
         )
     return [
-        check_value(spec, item[spec.name], f"{prefix}feature {spec.name!r} ({spec.type})")
+        check_value(spec, item[spec.name], f"{prefix}{_named(spec)}", spec.name in nulls)
         for spec in specs
     ]
+
+
+def _named(spec: InputSpec) -> str:
+    return f"feature {spec.name!r} ({spec.type})"
 
 
 def _columns(specs: tuple[InputSpec, ...], rows: list[list[Any]]) -> Columns:

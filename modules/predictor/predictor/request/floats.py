@@ -7,7 +7,7 @@ use exactly these functions, so the same JSON gets the same answer and the same 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -35,8 +35,13 @@ class Batch:
     form: Form
 
 
-def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
-    """Turn a decoded JSON value in any accepted form into a validated ``[N, features]`` batch."""
+def parse(
+    value: Any, features: Sequence[str], max_rows: int, nullable: Collection[str] = ()
+) -> Batch:
+    """Turn a decoded JSON value in any accepted form into a validated ``[N, features]`` batch.
+
+    A feature in ``nullable`` (the contract's ``nullable_features``) may be ``null``, fed to the
+    model as NaN (it imputes it); a null anywhere else is ``not_a_number``."""
     if isinstance(value, dict) and "instances" in value:
         extra = sorted(set(value) - {"instances"})
         if extra:
@@ -50,12 +55,12 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
         fast = _plain_rows(instances, len(features))
         if fast is not None:
             return Batch(fast, Form.INSTANCES)
-        rows = [_row_from_list(i, row, features) for i, row in enumerate(instances)]
+        rows = [_row_from_list(i, row, features, nullable) for i, row in enumerate(instances)]
         return Batch(_to_array(rows, len(features)), Form.INSTANCES)
     if isinstance(value, dict):
         row = _plain_object(value, features)
         if row is None:  # the general path finds and names the problem
-            row = _row_from_object(None, value, features)
+            row = _row_from_object(None, value, features, nullable)
         return Batch(_to_array([row], len(features)), Form.OBJECT)
     if isinstance(value, list):
         check_count(len(value), max_rows)
@@ -67,7 +72,7 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
                     f"item {i} is a {json_type(item)}; an array request holds objects "
                     "keyed by feature names",
                 )
-            rows.append(_row_from_object(i, item, features))
+            rows.append(_row_from_object(i, item, features, nullable))
         return Batch(_to_array(rows, len(features)), Form.ARRAY)
     raise RequestError(
         "invalid_body",
@@ -80,6 +85,8 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
     """The JSON answer for ``batch``, in the form the request came in."""
     if contract.kind != CLASSIFIER:
         return _answer_other(batch, prediction, contract)
+    if not contract.has_probabilities:
+        return _answer_without_probabilities(batch, prediction, contract)
     columns = [str(label) for label in contract.class_labels]
     version = contract.model_version
     if batch.form is Form.OBJECT:  # one row: the same answer as below, without the lists
@@ -103,6 +110,26 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
             strict=True,
         )
     ]
+    return _in_form(batch, items, version)
+
+
+def _answer_without_probabilities(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
+    """A classifier without ``predict_proba``: the label and its class index, and the decision
+    function's ``scores`` (one per class, in ``class_labels`` order) when the model has them."""
+    items: list[dict[str, Any]] = [
+        {"label": label, "class_index": index}
+        for label, index in zip(prediction.labels, prediction.class_indices.tolist(), strict=True)
+    ]
+    if prediction.scores is not None:
+        for item, scores in zip(items, prediction.scores.tolist(), strict=True):
+            item["scores"] = scores
+    return _in_form(batch, items, contract.model_version)
+
+
+def _in_form(batch: Batch, items: list[dict[str, Any]], version: str) -> Any:
+    """Per-row answers in the request's form: one object, an array, or ``predictions``."""
+    if batch.form is Form.OBJECT:
+        return {**items[0], "model_version": version}
     if batch.form is Form.ARRAY:
         return [{**item, "model_version": version} for item in items]
     return {"predictions": items, "model_version": version}
@@ -124,16 +151,14 @@ def _answer_other(batch: Batch, prediction: Prediction, contract: Contract) -> A
             {"outlier": label == -1, "score": score}
             for label, score in zip(prediction.labels, prediction.scores.tolist(), strict=True)
         ]
-    version = contract.model_version
-    if batch.form is Form.OBJECT:
-        return {**items[0], "model_version": version}
-    if batch.form is Form.ARRAY:
-        return [{**item, "model_version": version} for item in items]
-    return {"predictions": items, "model_version": version}
+    return _in_form(batch, items, contract.model_version)
 
 
 def _row_from_object(
-    index: int | None, item: dict[str, Any], features: Sequence[str]
+    index: int | None,
+    item: dict[str, Any],
+    features: Sequence[str],
+    nullable: Collection[str] = (),
 ) -> list[float]:
     prefix = "" if index is None else f"item {index}: "
     unknown = [key for key in item if key not in features]
@@ -147,7 +172,9 @@ def _row_from_object(
         raise RequestError(
             "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
         )
-    return [check_number(item[name], f"{prefix}feature {name!r}") for name in features]
+    return [
+        check_number(item[name], f"{prefix}feature {name!r}", name in nullable) for name in features
+    ]
 
 
 def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] | None:
@@ -174,7 +201,9 @@ def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] 
     return row
 
 
-def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]:
+def _row_from_list(
+    index: int, row: Any, features: Sequence[str], nullable: Collection[str] = ()
+) -> list[float]:
     if not isinstance(row, list):
         raise RequestError(
             "invalid_body", f"instance {index} is a {json_type(row)}; each instance is an array"
@@ -185,7 +214,10 @@ def _row_from_list(index: int, row: Any, features: Sequence[str]) -> list[float]
             f"instance {index} has {len(row)} values; the model takes {len(features)} "
             f"({', '.join(features)})",
         )
-    return [check_number(v, f"instance {index} column {j}") for j, v in enumerate(row)]
+    return [
+        check_number(v, f"instance {index} column {j}", features[j] in nullable)
+        for j, v in enumerate(row)
+    ]
 
 
 def _plain_rows(instances: list[Any], width: int) -> NDArray[np.float32] | None:

@@ -14,6 +14,8 @@ from predictor import jsonio
 from predictor.errors import RequestError
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+# What a nullable feature's missing value is fed to the model as (its imputer reads NaN).
+MISSING = math.nan
 
 
 def decode_json(body: bytes) -> Any:
@@ -32,8 +34,13 @@ def decode_json(body: bytes) -> Any:
         ) from exc
 
 
-def check_number(value: Any, where: str) -> float:
-    """``value`` as a finite float32-representable number, or a RequestError saying why not."""
+def check_number(value: Any, where: str, nullable: bool = False) -> float:
+    """``value`` as a finite float32-representable number, or a RequestError saying why not.
+
+    With ``nullable`` (a feature the model imputes), ``null`` (None) and NaN are its missing
+    value, MISSING."""
+    if nullable and (value is None or (isinstance(value, float) and math.isnan(value))):
+        return MISSING
     # bool is an int in Python but not a number in JSON.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError(

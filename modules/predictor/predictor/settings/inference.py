@@ -14,6 +14,27 @@ class InferenceSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_rows: Annotated[
         int, Meta(ge=1, description="Most rows (instances) one prediction request may hold.")
     ] = 1000
+    input_range_check: Annotated[
+        bool,
+        Meta(
+            description=(
+                "Refuse (422 out_of_range) a value outside the range its model's contract "
+                "records as checked by the trainer (`input_range`), where the model may answer "
+                "wrongly or overflow; false serves such values anyway."
+            )
+        ),
+    ] = True
+    input_range_margin: Annotated[
+        float,
+        Meta(
+            ge=0,
+            le=100,
+            description=(
+                "Widens every model's input ranges on each side by this share of the range's "
+                "width (0.5: half the width below and above) before values are refused."
+            ),
+        ),
+    ] = 0.0
     inference_threads: Annotated[
         int,
         Meta(

@@ -28,6 +28,9 @@ class ModelTarget:
     # PREDICTOR_UPDATE_SPREAD_SECONDS). Not part of what is asked for: a patch that changes
     # only the spread does not start the update again.
     spread: float | None = field(default=None, compare=False)
+    # ``inputRange``: "on"/"off" (True/False) overrides PREDICTOR_INPUT_RANGE_CHECK for this
+    # model; None leaves the setting. Not part of what is asked for either: no new download.
+    input_range: bool | None = field(default=None, compare=False)
 
     @property
     def safe_url(self) -> str:
@@ -77,6 +80,9 @@ def parse_target(
         raise TargetError(
             f"desired 'model' spread must be a number of seconds from 0 to {MAX_SPREAD_SECONDS:g}"
         )
+    input_range = value.get("inputRange")
+    if input_range not in (None, "on", "off"):
+        raise TargetError('desired \'model\' inputRange must be "on" or "off"')
     check_url(
         url, allow_http=allow_http, allowed_hosts=allowed_hosts or [], storage_host=storage_host
     )
@@ -86,6 +92,7 @@ def parse_target(
         version=version,
         signature=signature or None,
         spread=None if spread is None else float(spread),
+        input_range=None if input_range is None else input_range == "on",
     )
 
 
