@@ -49,8 +49,8 @@ def edge_context(
     twin_took_over: Callable[[], None] | None = None,
 ) -> CleanupContext:
     """The IoT Edge side for ``app.cleanup_ctx``, given the models it controls (``registry``)
-    and what it serves them with (``plane``); ``twin_took_over``
-    is called once the twin's desired ``model`` names a target (the URL follower stops)."""
+    and what it serves them with (``plane``); ``twin_took_over`` is called once the twin's
+    desired ``model`` names a target (the URL follower stops)."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         if not edge_environment_present():
