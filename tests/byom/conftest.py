@@ -97,3 +97,31 @@ KIND_MODELS = (
     "local_outlier_factor",
     "column_transformer_pipeline",
 )
+
+
+@pytest.fixture(scope="session")
+def notebook_models() -> dict[str, Any]:
+    """The models of tests/byom/models.py a notebook fits first: classifiers without
+    probabilities, pipelines that impute missing values, columns picked by name."""
+    from tests.byom import models
+
+    made: dict[str, Any] = {}
+    for name in NOTEBOOK_MODELS:
+        fitted = getattr(models, name)()
+        exported = build_export(
+            fitted.estimator, name=name.replace("_", "-"), version="1", sample_rows=fitted.rows
+        )
+        made[name] = (fitted, exported)
+    return made
+
+
+NOTEBOOK_MODELS = (
+    "default_svc",
+    "linear_svc",
+    "sgd_classifier",
+    "ridge_classifier_two_classes",
+    "hard_voting",
+    "imputer_pipeline",
+    "ordinal_imputer_boosting",
+    "columns_by_name",
+)

@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.semi_supervised import LabelPropagation
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 import trainer
@@ -140,11 +140,12 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="unfitted",
         ),
         pytest.param(
-            lambda: fitted(LinearSVC()),
+            lambda: fitted(SVC(decision_function_shape="ovo")),
             {"feature_names": NAMES},
             NotAClassifierError,
-            "LinearSVC has no predict_proba",
-            id="no-probabilities",
+            "SVC has decision_function_shape='ovo': its decision function scores pairs of "
+            "classes, not each class; fit it with 'ovr' (the default)",
+            id="one-vs-one-scores",
         ),
         pytest.param(
             lambda: fitted(LogisticRegression(max_iter=500)),
@@ -212,10 +213,25 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
         ),
         pytest.param(
             lambda: fitted(LogisticRegression(max_iter=500)),
+            {"feature_names": NAMES, "sample_rows": [[1, 2, 3, 4], [1, 2, 3, float("nan")]]},
+            ExportError,
+            "the sample rows leave 'pw' missing, but LogisticRegression cannot take a missing "
+            "value (Input X contains NaN",
+            id="samples-nan",
+        ),
+        pytest.param(
+            lambda: fitted(LogisticRegression(max_iter=500)),
             {"feature_names": NAMES, "sample_rows": [[1, 2, 3, float("nan")]]},
             ExportError,
-            "NaN",
-            id="samples-nan",
+            "the sample rows leave a feature missing in every row",
+            id="samples-all-nan",
+        ),
+        pytest.param(
+            lambda: fitted(LogisticRegression(max_iter=500)),
+            {"feature_names": NAMES, "sample_rows": [[1, 2, 3, float("inf")]]},
+            ExportError,
+            "the sample rows hold infinite values",
+            id="samples-infinite",
         ),
         pytest.param(
             lambda: fitted(LogisticRegression(max_iter=500)),

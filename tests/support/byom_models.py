@@ -9,23 +9,28 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.compose import ColumnTransformer
-from sklearn.datasets import load_diabetes, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
     IsolationForest,
     RandomForestRegressor,
+    VotingClassifier,
 )
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import LocalOutlierFactor
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import OneClassSVM
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.svm import SVC, LinearSVC, OneClassSVM
+from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier, XGBRegressor
 
 DIABETES = load_diabetes(as_frame=True)
 WINE = load_wine(as_frame=True)
+IRIS = load_iris(as_frame=True)
+CANCER = load_breast_cancer(as_frame=True)
 
 
 @dataclass(frozen=True)
@@ -120,3 +125,89 @@ def column_transformer_pipeline() -> Fitted:
     )
     model = make_pipeline(prepare, LogisticRegression(max_iter=500))
     return Fitted(model.fit(frame, np.where(failing, "failing", "ok")), frame)
+
+
+# Classifiers without predict_proba, as notebooks fit them.
+
+
+def default_svc() -> Fitted:
+    return Fitted(SVC().fit(IRIS.data, IRIS.target), IRIS.data)
+
+
+def linear_svc() -> Fitted:
+    model = make_pipeline(StandardScaler(), LinearSVC())
+    return Fitted(model.fit(IRIS.data, IRIS.target), IRIS.data)
+
+
+def sgd_classifier() -> Fitted:
+    model = make_pipeline(StandardScaler(), SGDClassifier(random_state=0))
+    return Fitted(model.fit(IRIS.data, IRIS.target), IRIS.data)
+
+
+def ridge_classifier_two_classes() -> Fitted:
+    """Two classes: scikit-learn's one decision column d becomes the scores [-d, d]."""
+    labels = np.asarray(["benign", "malignant"])[1 - CANCER.target]
+    model = make_pipeline(StandardScaler(), RidgeClassifier())
+    return Fitted(model.fit(CANCER.data, labels), CANCER.data)
+
+
+def hard_voting() -> Fitted:
+    members = [
+        ("lr", make_pipeline(StandardScaler(), LogisticRegression())),
+        ("tree", DecisionTreeClassifier(max_depth=3, random_state=0)),
+        ("nb", GaussianNB()),
+    ]
+    model = VotingClassifier(members, voting="hard")
+    return Fitted(model.fit(IRIS.data, IRIS.target), IRIS.data)
+
+
+# Missing values: readings a sensor drops, imputed by the pipeline.
+
+
+def with_gaps(frame: pd.DataFrame, share: float, columns: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with about ``share`` of the values of ``columns`` (default all) left missing."""
+    rng = np.random.default_rng(0)
+    gapped = frame.copy()
+    for name in columns or list(frame.columns):
+        gapped.loc[rng.random(len(frame)) < share, name] = np.nan
+    return gapped
+
+
+def imputer_pipeline() -> Fitted:
+    rows = with_gaps(WINE.data, 0.1, ["alcohol", "magnesium", "color_intensity"])
+    model = make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=1000))
+    return Fitted(model.fit(rows, WINE.target), rows)
+
+
+def ordinal_imputer_boosting() -> Fitted:
+    """Text categories ordinal-encoded, a dropped reading imputed, then gradient boosting."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "site": rng.choice(["north", "south", "east"], 240),
+            "vibration": rng.normal(3.0, 1.0, 240),
+            "temperature": rng.normal(60.0, 5.0, 240),
+        }
+    )
+    failing = (frame["vibration"] > 3.5) | (frame["temperature"] > 65)
+    frame = with_gaps(frame, 0.15, ["vibration"])
+    prepare = ColumnTransformer(
+        [
+            ("text", OrdinalEncoder(), ["site"]),
+            ("numbers", SimpleImputer(), ["vibration", "temperature"]),
+        ]
+    )
+    model = make_pipeline(prepare, HistGradientBoostingClassifier(max_iter=10, random_state=0))
+    return Fitted(model.fit(frame, np.where(failing, "failing", "ok")), frame)
+
+
+# Columns by name on an all-number DataFrame.
+
+
+def columns_by_name() -> Fitted:
+    prepare = ColumnTransformer(
+        [("num", StandardScaler(), ["bmi", "bp", "s1"])], remainder="passthrough"
+    )
+    model = make_pipeline(prepare, LogisticRegression(max_iter=1000))
+    high = (DIABETES.target > 140).astype(int)
+    return Fitted(model.fit(DIABETES.data, high), DIABETES.data)

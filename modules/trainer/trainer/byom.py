@@ -23,6 +23,8 @@ from numpy.typing import ArrayLike
 
 from modelcontract import CLASSIFIER, REGRESSOR, Label
 from trainer import device, parity
+from trainer.class_outputs import PROBABILITIES, class_output
+from trainer.columns import as_fitted
 from trainer.commands import DeploymentRequest, PublishedModel, PublishRequest, publish
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.estimator import (
@@ -38,6 +40,7 @@ from trainer.estimator import (
 )
 from trainer.export import ExportedModel, GateOptions, export, new_contract
 from trainer.inputs import typed_inputs
+from trainer.missing import check_takes_missing, nullable_features
 from trainer.model_file import check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
@@ -93,8 +96,11 @@ def build_export(
     kind = check_estimator(estimator)
     features = resolve_feature_names(estimator, feature_names)
     labels = resolve_class_labels(estimator, class_labels) if kind == CLASSIFIER else ()
+    role = class_output(estimator, len(labels)) if kind == CLASSIFIER else PROBABILITIES
     typed = typed_inputs(sample_rows, features)
     rows: Any = sample_rows if typed else parity_rows(len(features), sample_rows, feature_ranges)
+    nullable = nullable_features(rows if sample_rows is not None else None, features, typed)
+    check_takes_missing(estimator, rows, features, nullable)
     metrics = dict(training_metrics or {})
     try:
         json.dumps(metrics)
@@ -105,10 +111,19 @@ def build_export(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             warnings.simplefilter("ignore", FutureWarning)
-            width = _width(estimator.predict(rows[:1]))
+            width = _width(estimator.predict(as_fitted(estimator, rows[:1], features)))
         targets = resolve_target_names(width, target_names)
     contract = new_contract(
-        name, version, features, labels, metrics, kind=kind, inputs=typed, target_names=targets
+        name,
+        version,
+        features,
+        labels,
+        metrics,
+        kind=kind,
+        inputs=typed,
+        target_names=targets,
+        class_output=role,
+        nullable_features=nullable,
     )
     return export(estimator, contract, rows, options, reference=sample_rows)
 
@@ -117,15 +132,18 @@ def build_export(
 def export_model(estimator: Any, **options: Any) -> bytes:
     """ONNX bytes of a fitted model, with the model contract, refused unless parity holds.
 
-    The model is a classifier (with ``predict_proba``), a regressor (single or multi-output) or an
+    The model is a classifier (answering probabilities with ``predict_proba``, else the scores of
+    its ``decision_function``, else its label alone), a regressor (single or multi-output) or an
     outlier detector (with ``decision_function``). Feature names and class labels come from the
     estimator (``feature_names_in_``, ``classes_``) where it knows them; names or labels given
     must match it. A regressor's value columns are ``target_names`` (default ``value``, or
     ``value_0``, ``value_1``, ...). The parity gate runs on ``sample_rows`` plus
     ``parity_points`` random points over and around their range, or, with no rows, on random
     points over and around ``feature_ranges`` (one ``(low, high)`` per feature). Sample rows in a
-    DataFrame with string or integer columns give the model one typed input per column. The
-    model is refused if ONNX Runtime ``device_runtime`` (the fleet's) could not load it.
+    DataFrame with string or integer columns give the model one typed input per column. A float
+    feature that some sample row leaves missing (NaN) may be missing on the device: the model
+    must impute it, and the gate checks rows without it. The model is refused if ONNX Runtime
+    ``device_runtime`` (the fleet's) could not load it.
     """
     return build_export(estimator, **options).data
 

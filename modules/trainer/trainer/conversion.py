@@ -18,8 +18,15 @@ from skl2onnx.common.data_types import (
     StringTensorType,
 )
 
-from modelcontract import CLASSIFIER, REGRESSOR, VALUE_OUTPUT, Contract, ContractError
-from trainer import boosters, calibration, device
+from modelcontract import (
+    CLASSIFIER,
+    REGRESSOR,
+    SCORES_OUTPUT,
+    VALUE_OUTPUT,
+    Contract,
+    ContractError,
+)
+from trainer import boosters, calibration, class_outputs, columns, device
 from trainer import contract as contract_mod
 from trainer.errors import first_line
 from trainer.estimator import ConversionError
@@ -61,17 +68,27 @@ def _convert(estimator: Any, contract: Contract, device_runtime: str) -> onnx.Mo
     initial_types = [
         (spec.name, _TENSOR_TYPES[spec.type]([None, spec.width])) for spec in contract.graph_inputs
     ]
+    convertible = class_outputs.convertible(boosters.convertible(estimator))
+    if not contract.typed_inputs:  # one float tensor: columns named in the pipeline by position
+        convertible = columns.by_position(convertible)
     model: onnx.ModelProto = to_onnx(
-        boosters.convertible(estimator),
+        convertible,
         initial_types=initial_types,
-        # No ZipMap: a plain [N, classes] tensor is what a device can read without a dict per row.
-        options={"zipmap": False} if contract.kind == CLASSIFIER else None,
+        options=(
+            class_outputs.converter_options(convertible, contract.class_output)
+            if contract.kind == CLASSIFIER
+            else None
+        ),
         target_opset=device.target_opset(device_runtime),
         final_types=None,
     )
+    if contract.kind == CLASSIFIER and contract.class_output == class_outputs.LABEL:
+        class_outputs.keep_label_only(model)
     _rename_outputs(model, contract)
     if contract.kind == REGRESSOR:
         _set_width(model, VALUE_OUTPUT, len(contract.target_names))
+    elif contract.kind == CLASSIFIER and contract.class_output == class_outputs.SCORES:
+        _set_width(model, SCORES_OUTPUT, len(contract.class_labels))
     model.producer_name = "iotedge-sklearn-onnx trainer"
     model.doc_string = f"{contract.model_name} {contract.model_version}"
     contract_mod.embed(model, contract)
@@ -118,7 +135,8 @@ def _rename_outputs(model: onnx.ModelProto, contract: Contract) -> None:
 
 def _set_width(model: onnx.ModelProto, name: str, width: int) -> None:
     """Declare the output ``[N, width]``: skl2onnx declares ``[N, 1]`` for multi-output
-    regressors, though ONNX Runtime answers every target (the parity gate checks it does)."""
+    regressors and for two-class raw scores of LinearSVC and RidgeClassifier, though ONNX Runtime
+    answers every column (the parity gate checks it does)."""
     output = next(o for o in model.graph.output if o.name == name)
     dims = output.type.tensor_type.shape.dim
     if len(dims) == 2:

@@ -24,8 +24,8 @@ class ExportError(TrainerError):
 
 
 class NotAClassifierError(ExportError):
-    """Not a servable model: a transformer, a clusterer, a classifier without
-    ``predict_proba``, or anything that is not a scikit-learn estimator."""
+    """Not a servable model: a transformer, a clusterer, a multi-output classifier, or anything
+    that is not a scikit-learn estimator."""
 
 
 class ConversionError(ExportError):
@@ -47,8 +47,9 @@ class DeviceRefusalError(ExportError):
 def check_estimator(estimator: Any) -> str:
     """The kind of a fitted estimator a device can serve: classifier, regressor or outlier.
 
-    A classifier must have ``predict_proba`` and an outlier detector ``decision_function``
-    (LocalOutlierFactor only with ``novelty=True``), since the device answers with them.
+    An outlier detector must have ``decision_function`` (LocalOutlierFactor only with
+    ``novelty=True``), since the device answers its score. A classifier answers probabilities,
+    scores or its label alone (class_outputs.py).
     """
     name = type(estimator).__name__
     kind = _kind(estimator)
@@ -63,11 +64,6 @@ def check_estimator(estimator: Any) -> str:
         raise ExportError(f"{name} is not fitted: call fit() before exporting it") from None
     except TypeError as exc:  # check_is_fitted refuses objects that are not estimators
         raise NotAClassifierError(f"{name} is not a scikit-learn estimator: {exc}") from None
-    if kind == CLASSIFIER and not hasattr(estimator, "predict_proba"):
-        raise NotAClassifierError(
-            f"{name} has no predict_proba: the device answers class probabilities, so the "
-            "classifier must give them (e.g. SVC(probability=True) or CalibratedClassifierCV)"
-        )
     if kind == OUTLIER and not hasattr(estimator, "decision_function"):
         raise NotAClassifierError(
             f"{name} has no decision_function: the device answers its score "
@@ -77,7 +73,7 @@ def check_estimator(estimator: Any) -> str:
 
 
 def check_classifier(estimator: Any) -> None:
-    """Refuse anything but a fitted classifier with ``predict_proba`` (a device needs both)."""
+    """Refuse anything but a fitted classifier."""
     if check_estimator(estimator) != CLASSIFIER:
         raise NotAClassifierError(f"{type(estimator).__name__} is not a classifier")
 

@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
-from trainer import device, parity, profile
+from trainer import device, missing, parity, profile
+from trainer.columns import as_fitted
 from trainer.contract import device_accepts
 from trainer.conversion import to_onnx_model
 from trainer.estimator import DeviceRefusalError
@@ -80,6 +81,10 @@ class ExportedModel:
         summary["feature_names"] = list(self.contract.feature_names)
         if self.contract.kind == CLASSIFIER:
             summary["class_labels"] = list(self.contract.class_labels)
+            if not self.contract.has_probabilities:
+                summary["class_output"] = self.contract.class_output
+        if self.contract.nullable_features:
+            summary["nullable_features"] = list(self.contract.nullable_features)
         if self.contract.version != "1":
             summary["contract_version"] = self.contract.version
             summary["kind"] = self.contract.kind
@@ -110,6 +115,8 @@ def new_contract(
     kind: str = CLASSIFIER,
     inputs: tuple[InputSpec, ...] = (),
     target_names: tuple[str, ...] = (),
+    class_output: str = "probabilities",
+    nullable_features: tuple[str, ...] = (),
 ) -> Contract:
     """The contract of a model made now, with the versions of the libraries that make it."""
     return Contract(
@@ -123,6 +130,8 @@ def new_contract(
         kind=kind,
         inputs=inputs,
         target_names=target_names,
+        class_output=class_output,
+        nullable_features=nullable_features,
     )
 
 
@@ -149,7 +158,12 @@ def export(
         model = to_onnx_model(estimator, contract, options.device_runtime)
         # The reference the device's drift checks compare live rows with (profile.py).
         if reference is not None:
-            text = profile.of_model(estimator, contract.feature_names, reference, contract.kind)
+            text = profile.of_model(
+                estimator,
+                contract.feature_names,
+                as_fitted(estimator, reference, contract.feature_names),
+                contract.kind,
+            )
             if text is not None:
                 model.metadata_props.add(key="profile", value=text)
         data = model.SerializeToString()
@@ -163,5 +177,8 @@ def export(
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
             points = parity.probe_points(rows, options.points, seed=options.seed)
+        points = missing.leave_out(
+            points, contract.feature_names, contract.nullable_features, len(rows), options.seed
+        )
         report = parity.gate(estimator, data, contract, points, options.tolerance)
     return ExportedModel(data=data, contract=contract, parity=report)

@@ -1,12 +1,15 @@
 """The parity gate: ONNX Runtime must answer like scikit-learn before a model is written.
 
 Points checked: every given row plus seeded random points spread over the feature range and half
-a range beyond it on each side (devices will see values outside the training range). What must
+a range beyond it on each side (devices will see values outside the training range), with values
+of the features that may be missing left out of some (missing.py). What must
 agree depends on the model's kind:
 
 - classifier: every probability within ``tolerance``; the label too, except where scikit-learn's
   two highest probabilities are within ``tolerance`` of each other (a tie, which float32 and
-  float64 may break either way, as both then answer a class of equal probability);
+  float64 may break either way, as both then answer a class of equal probability). A classifier
+  without probabilities: its scores (the decision function) within the regressor's bound, the
+  label except where the two highest scores are within it; a label-only one: every label;
 - regressor: every value within ``tolerance + RELATIVE_TOLERANCE * |value|``;
 - outlier detector: the score within the same bound, and the outlier flag wherever the score is
   not within that bound of 0 (on the boundary the flag is a coin toss between float precisions).
@@ -23,6 +26,8 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
+from trainer.class_outputs import sklearn_scores
+from trainer.columns import as_fitted
 from trainer.errors import TrainerError
 from trainer.inputs import onnx_feed, row_values
 
@@ -40,6 +45,7 @@ SHOWN_POINTS = 5
 # The kinds of disagreement the report names.
 LABEL = "label"
 PROBABILITIES = "probabilities"
+SCORES = "scores"
 VALUE = "value"
 SCORE = "score"
 FLAG = "outlier flag"
@@ -56,6 +62,7 @@ class Disagreement:
     sklearn_answer: str
     onnx_answer: str
     difference: float
+    probabilities: bool = True  # False: a classifier's scores, or its label alone
 
     @property
     def max_probability_difference(self) -> float:
@@ -63,7 +70,7 @@ class Disagreement:
 
     def describe(self) -> str:
         values = ", ".join(f"{v:.4g}" if isinstance(v, float) else repr(v) for v in self.point)
-        measure = "|dp|" if self.kind in (LABEL, PROBABILITIES) else "|d|"
+        measure = "|dp|" if self.kind in (LABEL, PROBABILITIES) and self.probabilities else "|d|"
         return (
             f"{self.kind} at [{values}] sklearn={self.sklearn_answer} onnx={self.onnx_answer} "
             f"{measure}={self.difference:.3g}"
@@ -80,6 +87,7 @@ class ParityReport:
     model_kind: str = CLASSIFIER
     by_kind: tuple[tuple[str, int], ...] = ()
     ties: int = 0
+    class_output: str = "probabilities"
 
     @property
     def passed(self) -> bool:
@@ -96,7 +104,12 @@ class ParityReport:
             "disagreeing": self.disagreeing,
         }
         if self.model_kind == CLASSIFIER:
-            summary["max_probability_difference"] = self.max_difference
+            if self.class_output == PROBABILITIES:
+                summary["max_probability_difference"] = self.max_difference
+            else:
+                summary["class_output"] = self.class_output
+                summary["relative_tolerance"] = RELATIVE_TOLERANCE
+                summary["max_difference"] = self.max_difference
             if self.ties:
                 summary["ties"] = self.ties
         else:
@@ -134,7 +147,8 @@ def probe_points(
     The given rows keep their values (and dtype); the random points are float32 values, which
     both models then see alike.
     """
-    low, high = features.min(axis=0), features.max(axis=0)
+    # nanmin, nanmax: a sample row may leave a feature missing (missing.py).
+    low, high = np.nanmin(features, axis=0), np.nanmax(features, axis=0)
     margin = (high - low) / 2
     rng = np.random.default_rng(seed)
     extra = rng.uniform(low - margin, high + margin, size=(count, features.shape[1]))
@@ -154,17 +168,20 @@ def compare(
     if not 0 <= tolerance <= TOLERANCE:
         raise ValueError(f"the parity tolerance must be between 0 and {TOLERANCE:g}")
     names = list(contract.outputs.values())
+    asked = as_fitted(estimator, points, contract.feature_names)
     try:
         session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
         answers = session.run(names, onnx_feed(contract, points))
     except Exception as exc:  # ONNX Runtime raises its own untyped errors
         raise ParityError(f"parity gate failed: ONNX Runtime cannot run the model: {exc}") from exc
     if contract.kind == REGRESSOR:
-        found = _regressor(estimator, points, answers[0], tolerance)
+        found = _regressor(estimator, asked, answers[0], tolerance)
     elif contract.kind == OUTLIER:
-        found = _outlier(estimator, points, answers[0], answers[1], tolerance)
+        found = _outlier(estimator, asked, answers[0], answers[1], tolerance)
+    elif contract.has_probabilities:
+        found = _classifier(estimator, asked, answers[0], answers[1], tolerance)
     else:
-        found = _classifier(estimator, points, answers[0], answers[1], tolerance)
+        found = _classifier_without_probabilities(estimator, asked, answers, tolerance)
     bad = np.flatnonzero(found.kinds != "")
     counts = Counter(str(k) for k in found.kinds[bad])
     return ParityReport(
@@ -178,6 +195,7 @@ def compare(
                 sklearn_answer=found.sklearn[i],
                 onnx_answer=found.onnx[i],
                 difference=float(found.difference[i]),
+                probabilities=contract.has_probabilities,
             )
             for i in bad[:SHOWN_POINTS]
         ),
@@ -185,6 +203,7 @@ def compare(
         model_kind=contract.kind,
         by_kind=tuple(sorted(counts.items())),
         ties=found.ties,
+        class_output=contract.class_output if contract.kind == CLASSIFIER else PROBABILITIES,
     )
 
 
@@ -232,6 +251,35 @@ def _classifier(
     kinds[~(difference <= tolerance)] = PROBABILITIES
     ties = int(np.count_nonzero((labels != sk_labels) & tie & (kinds == "")))
     return _Found(kinds.astype(str), difference, list(sk_labels), [str(v) for v in labels], ties)
+
+
+def _classifier_without_probabilities(
+    estimator: Any, points: Any, answers: list[Any], tolerance: float
+) -> _Found:
+    """Scores like a regressor's values, labels exactly but where the top two scores tie; a
+    label-only classifier's labels exactly."""
+    sk_labels = np.asarray(estimator.predict(points)).astype(str)
+    labels = np.asarray(answers[0]).astype(str).reshape(-1)
+    kinds = np.full(len(labels), "", dtype=object)
+    if len(answers) == 1:
+        kinds[labels != sk_labels] = LABEL
+        difference = np.where(labels != sk_labels, 1.0, 0.0)
+        return _Found(kinds.astype(str), difference, list(sk_labels), [str(v) for v in labels])
+    sk_scores = sklearn_scores(estimator, points)
+    scores = np.asarray(answers[1], dtype=np.float64)
+    if scores.shape != sk_scores.shape:
+        raise ParityError(
+            f"parity gate failed: ONNX gives scores of shape {scores.shape}, "
+            f"scikit-learn {sk_scores.shape}"
+        )
+    bound = tolerance + RELATIVE_TOLERANCE * np.abs(sk_scores)
+    difference = np.abs(scores - sk_scores).max(axis=1)
+    top_two = np.sort(sk_scores, axis=1)[:, -2:]
+    tie = (top_two[:, 1] - top_two[:, 0]) <= 2 * bound.max(axis=1)
+    kinds[(labels != sk_labels) & ~tie] = LABEL
+    kinds[~(np.abs(scores - sk_scores) <= bound).all(axis=1)] = SCORES
+    ties = int(np.count_nonzero((labels != sk_labels) & tie & (kinds == "")))
+    return _Found(kinds.astype(str), difference, _texts(sk_scores), _texts(scores), ties)
 
 
 def _regressor(estimator: Any, points: Any, onnx_values: Any, tolerance: float) -> _Found:

@@ -38,7 +38,7 @@ def parity_rows(
                 f"the sample rows must be a non-empty table of {width} columns, "
                 f"not shape {rows.shape}"
             )
-        _check_finite(rows, "the sample rows")
+        _check_finite(rows, "the sample rows", missing=True)
         return rows
     if feature_ranges is not None:
         ranges = list(feature_ranges)
@@ -60,19 +60,26 @@ def parity_rows(
     )
 
 
-def _check_finite(values: NDArray[np.float64], what: str) -> None:
-    if not np.all(np.isfinite(values)):
-        raise ExportError(f"{what} hold NaN or infinite values")
-    if np.any(np.abs(values) > np.finfo(np.float32).max):
+def _check_finite(values: NDArray[np.float64], what: str, *, missing: bool = False) -> None:
+    """ExportError for an infinite value, and for NaN unless ``missing`` values are allowed."""
+    if np.any(np.isinf(values)):
+        raise ExportError(f"{what} hold infinite values")
+    if not missing and np.any(np.isnan(values)):
+        raise ExportError(f"{what} hold NaN values")
+    if np.all(np.isnan(values), axis=0).any():
+        raise ExportError(f"{what} leave a feature missing in every row")
+    if np.nanmax(np.abs(values), initial=0.0) > np.finfo(np.float32).max:
         raise ExportError(f"{what} hold values too large for float32, the device's input type")
 
 
 def read_samples(path: Path) -> tuple[list[str] | None, Any]:
     """A CSV of numbers, one sample per line, with or without a header line of feature names.
 
-    With a header, a column that holds text makes the samples a DataFrame (text columns as
-    strings, the others as floats), for a model with typed inputs. Errors name the file's line;
-    blank lines are skipped.
+    An empty cell or ``NaN`` is a missing value of a number column (NaN), as ``df.to_csv()``
+    writes one; a first column with no name in the header is the index ``df.to_csv()`` writes,
+    and is dropped. With a header, a column that holds text makes the samples a DataFrame (text
+    columns as strings, the others as floats), for a model with typed inputs. Errors name the
+    file's line; blank lines are skipped.
     """
     lines: list[tuple[int, list[str]]] = []
     try:
@@ -101,16 +108,19 @@ def read_samples(path: Path) -> tuple[list[str] | None, Any]:
     for number, row in lines:
         if len(row) != width:
             raise ExportError(f"{path}: line {number} has {len(row)} values, not {width}")
+    if header is not None and len(header) > 1 and header[0] == "":
+        header = header[1:]  # the index column df.to_csv() writes
+        lines = [(number, row[1:]) for number, row in lines]
     if header is not None and not all(_numeric(row) for _, row in lines):
         return header, _typed_frame(path, header, lines)
     values: list[list[float]] = []
     for number, row in lines:
         try:
-            parsed = [float(cell) for cell in row]
+            parsed = [_number(cell) for cell in row]
         except ValueError:
             raise ExportError(f"{path}: line {number} holds a value that is not a number") from None
-        if not all(math.isfinite(v) for v in parsed):
-            raise ExportError(f"{path}: line {number} holds NaN or infinity")
+        if any(math.isinf(v) for v in parsed):
+            raise ExportError(f"{path}: line {number} holds an infinite value")
         values.append(parsed)
     return header, np.asarray(values, dtype=np.float64)
 
@@ -125,19 +135,25 @@ def _typed_frame(path: Path, header: list[str], lines: list[tuple[int, list[str]
     for index, name in enumerate(header):
         cells = [row[index].strip() for _, row in lines]
         if _numeric(cells):
-            numbers = np.asarray([float(c) for c in cells], dtype=np.float64)
-            if not np.all(np.isfinite(numbers)):
-                raise ExportError(f"{path}: column {name!r} holds NaN or infinity")
+            numbers = np.asarray([_number(c) for c in cells], dtype=np.float64)
+            if np.any(np.isinf(numbers)):
+                raise ExportError(f"{path}: column {name!r} holds an infinite value")
             columns[name] = numbers
         else:
             columns[name] = np.asarray(cells, dtype=object)
     return pd.DataFrame(columns, columns=header)
 
 
+def _number(cell: str) -> float:
+    """A cell's number; NaN for an empty cell (a missing value). ValueError for text."""
+    cell = cell.strip()
+    return math.nan if not cell else float(cell)
+
+
 def _numeric(row: list[str]) -> bool:
+    """True when every cell is a number or missing (and not all of them are missing)."""
     try:
-        for cell in row:
-            float(cell)
+        values = [_number(cell) for cell in row]
     except ValueError:
         return False
-    return True
+    return not all(math.isnan(v) for v in values)
