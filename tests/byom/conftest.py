@@ -103,7 +103,7 @@ KIND_MODELS = (
 def notebook_models() -> dict[str, Any]:
     """The models of tests/byom/models.py a notebook fits first: classifiers without
     probabilities, pipelines that impute missing values, columns picked by name."""
-    from tests.byom import models
+    from tests.support import byom_models as models
 
     made: dict[str, Any] = {}
     for name in NOTEBOOK_MODELS:

@@ -10,8 +10,8 @@ import joblib
 import numpy as np
 import pytest
 
-from tests.byom import models
-from tests.trainer.process import run_cli
+from tests.support import byom_models as models
+from tests.support.trainer_process import run_cli
 from trainer import samples
 from trainer.cli import main
 from trainer.estimator import ExportError

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.iot.edge_module import post
-from tests.predictor.process import predictor
+from tests.support.edge_module import post
+from tests.support.predictor_process import predictor
 
 
 @pytest.mark.parametrize("name", ["columns_by_name", "imputer_pipeline"])

@@ -13,8 +13,8 @@ import numpy as np
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from tests.predictor.devicemodels import RANGED, VERSION, ranged_model, scores_model
 from tests.support.blobs import upload
+from tests.support.devicemodels import RANGED, VERSION, ranged_model, scores_model
 from tests.support.edge_module import MODULE, call, start, wait_status
 
 ROW = {"sepal_length": 6.0, "sepal_width": 2.9, "petal_length": 4.5, "petal_width": None}

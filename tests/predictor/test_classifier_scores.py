@@ -20,7 +20,7 @@ from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel
 from predictor.shadow_runner import ShadowRunner
-from tests.predictor.devicemodels import (
+from tests.support.devicemodels import (
     LABEL_ONLY,
     SCORES,
     SPECIES,

@@ -14,7 +14,7 @@ from predictor.models.runtime import Columns
 from predictor.ranges import InputRanges
 from predictor.request.floats import RequestError
 from predictor.settings import SettingsError, load_settings
-from tests.predictor.devicemodels import SCORES, scores_model
+from tests.support.devicemodels import SCORES, scores_model
 from tests.support.predictor_fixtures import MakeSettings, serve
 
 INSIDE = {"sepal_length": 6.0, "sepal_width": 2.9, "petal_length": 6.9, "petal_width": None}

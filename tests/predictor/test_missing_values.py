@@ -18,7 +18,7 @@ from predictor.models.contract import Contract, InputSpec, ModelError
 from predictor.models.runtime import OnnxModel
 from predictor.request import columns, floats, values
 from predictor.request.floats import RequestError
-from tests.predictor.devicemodels import NULLABLE, SCORES, imputing_model, scores_model
+from tests.support.devicemodels import NULLABLE, SCORES, imputing_model, scores_model
 from tests.support.kindmodels import PIPELINE, kind_model
 from tests.support.modelfactory import edit
 from tests.support.predictor_fixtures import MakeSettings, Models, serve
