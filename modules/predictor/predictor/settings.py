@@ -3,8 +3,7 @@
 ``load_settings()`` reads them: each value is converted to its field's type and checked against
 its bounds by msgspec, and every problem is named by its variable in one ``SettingsError``.
 msgspec rather than pydantic-settings because the settings are read before anything else at
-start: pydantic cost the module ~100 ms of CPU and ~11 MB of RSS there, and ~10 MB in the arm64
-image; msgspec's import adds ~3 ms (BENCHMARKS.md, cold start).
+start, where pydantic's import was a quarter of the module's cold start (BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ Storage is not trusted to be honest: redirects are not followed (the URL checks 
 the first host only), the size in the blob's properties is not believed, and every answer is
 bounded as it comes (``ReadBound``), so that memory stays near ``max_bytes`` plus one chunk.
 
-The storage SDK (azure-storage-blob, its aiohttp transport and azure-core: ~16 MB and ~70 ms of
-CPU) is imported by the first request, in a worker thread so that the event loop keeps serving:
-a module whose models are all cached or bundled never loads it.
+The storage SDK (azure-storage-blob, its aiohttp transport and azure-core: large in memory and
+import time, BENCHMARKS.md) is imported by the first request, in a worker thread so that the
+event loop keeps serving: a module whose models are all cached or bundled never loads it.
 """
 
 from __future__ import annotations
