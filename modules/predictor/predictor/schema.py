@@ -25,6 +25,9 @@ from predictor.errors import RequestError as RequestError
 from predictor.runtime import Prediction, Rows
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Batches of at least this many rows are converted in C when they are plain (``_plain_rows``):
+# below it, its few numpy calls cost more than checking the values one by one.
+PLAIN_ROWS_FROM = 4
 
 
 class Form(Enum):
@@ -69,7 +72,7 @@ def parse(value: Any, features: Sequence[str], max_rows: int) -> Batch:
         if not isinstance(instances, list):
             raise RequestError("invalid_body", "'instances' must be an array of rows")
         _check_count(len(instances), max_rows)
-        fast = _plain_rows(instances, len(features))
+        fast = _plain_rows(instances, len(features)) if len(instances) >= PLAIN_ROWS_FROM else None
         if fast is not None:
             return Batch(fast, Form.INSTANCES)
         rows = [_row_from_list(i, row, features) for i, row in enumerate(instances)]
@@ -104,13 +107,6 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
         return _answer_other(batch, prediction, contract)
     columns = [str(label) for label in contract.class_labels]
     version = contract.model_version
-    if batch.form is Form.OBJECT:  # one row: the same answer as below, without the lists
-        return {
-            "label": prediction.labels[0],
-            "class_index": int(prediction.class_indices[0]),
-            "probabilities": dict(zip(columns, prediction.probabilities[0].tolist(), strict=True)),
-            "model_version": version,
-        }
     # tolist() makes the same Python numbers as int()/float() per element, in one C call.
     items = [
         {
@@ -125,6 +121,8 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
             strict=True,
         )
     ]
+    if batch.form is Form.OBJECT:
+        return {**items[0], "model_version": version}
     if batch.form is Form.ARRAY:
         return [{**item, "model_version": version} for item in items]
     return {"predictions": items, "model_version": version}
