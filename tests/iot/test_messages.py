@@ -281,3 +281,20 @@ def test_the_cheap_size_bound_never_undercounts(
     out = Outgoing(b"x" * body_length, "predictions", correlation_id, properties)
     if body_length <= room:
         assert max(sdk_sizes(out)) <= SDK_LIMIT
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    properties=st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=8),
+    correlation_id=st.one_of(st.none(), st.text(max_size=40)),
+    offset=st.integers(-5000, 100),
+)
+def test_the_cheap_size_bound_decides_exactly_as_the_exact_count(
+    properties: dict[str, str], correlation_id: str | None, offset: int
+) -> None:
+    """Whether a body fits, the only question the answerer asks, gets the same answer from the
+    cheap bound as from encoding the properties as the SDK does: bodies around the limit."""
+    exact = SDK_LIMIT - wire.cost_without_body("predictions", correlation_id, properties)
+    body_length = max(0, exact + offset)
+    room = wire.body_room(SDK_LIMIT, body_length, "predictions", correlation_id, properties)
+    assert (body_length <= room) == (body_length <= exact)
