@@ -277,3 +277,14 @@ def test_the_imports_bench_measures_each_import_in_its_own_process() -> None:
         cpu_ms, rss_mb = (float(v) for v in lines[what])
         assert cpu_ms > 0 and rss_mb > 1, what  # a real import in a fresh process
     assert "predictor's imports, its own code compiled" in lines
+
+
+def test_the_fast_paths_bench_times_each_fast_path_beside_its_twin() -> None:
+    printed = bench_module("bench.fast_paths", "--rounds", "1", "--budget", "0.001")
+    rows = [line for line in printed.splitlines()[1:] if line.strip()]
+    names = [row[:42].strip() for row in rows]
+    assert "coalescer: a lone request at once" in names
+    assert "sender.send: one try, then retry" in names
+    for row in rows:
+        fast_us, twin_us = (float(v) for v in row[42:].split()[:2])
+        assert fast_us > 0 and twin_us > 0, row  # both sides ran

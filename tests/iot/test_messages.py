@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from predictor.iot import wire
 from predictor.iot.messages import Incoming, MessageAnswerer, Outgoing
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.support.iot_fixtures import V1
+from tests.support.iot_fixtures import V1, InferenceThreads
 
 FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 
@@ -47,6 +48,25 @@ async def test_one_flower_gets_one_prediction_with_correlation_and_properties(
     assert body["label"] == "virginica"
     assert body["model_version"] == V1
     assert set(body["probabilities"]) == {"setosa", "versicolor", "virginica"}
+
+
+async def test_even_a_one_row_message_runs_onnx_runtime_off_the_event_loop(
+    manager: ModelManager,
+) -> None:
+    """ONNX Runtime never holds the loop for a message, however small: HTTP requests and twin
+    updates go on meanwhile."""
+    metrics = InferenceThreads()
+    plane = DataPlane(ModelRegistry(manager), max_rows=1000, metrics=metrics)
+    answerer = MessageAnswerer(
+        plane, max_message_bytes=250_000, predictions_output="predictions", errors_output="errors"
+    )
+    alone = await answerer.answer(incoming(FLOWER))
+    grouped = await answerer.answer_many([incoming(FLOWER, "m-2"), incoming([FLOWER], "m-3")])
+    assert [out.output for out in [*alone, *grouped[0], *grouped[1]]] == ["predictions"] * 3
+    assert len(metrics.threads) == 2  # one call alone, one for the group
+    for thread in metrics.threads:
+        assert thread is not threading.current_thread()
+        assert thread.name.startswith("inference")
 
 
 async def test_the_answer_is_the_same_json_as_http(manager: ModelManager) -> None:
@@ -261,3 +281,20 @@ def test_the_cheap_size_bound_never_undercounts(
     out = Outgoing(b"x" * body_length, "predictions", correlation_id, properties)
     if body_length <= room:
         assert max(sdk_sizes(out)) <= SDK_LIMIT
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    properties=st.dictionaries(st.text(max_size=30), st.text(max_size=60), max_size=8),
+    correlation_id=st.one_of(st.none(), st.text(max_size=40)),
+    offset=st.integers(-5000, 100),
+)
+def test_the_cheap_size_bound_decides_exactly_as_the_exact_count(
+    properties: dict[str, str], correlation_id: str | None, offset: int
+) -> None:
+    """Whether a body fits, the only question the answerer asks, gets the same answer from the
+    cheap bound as from encoding the properties as the SDK does: bodies around the limit."""
+    exact = SDK_LIMIT - wire.cost_without_body("predictions", correlation_id, properties)
+    body_length = max(0, exact + offset)
+    room = wire.body_room(SDK_LIMIT, body_length, "predictions", correlation_id, properties)
+    assert (body_length <= room) == (body_length <= exact)

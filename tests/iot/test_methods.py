@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.support.iot_fixtures import V1
+from tests.support.iot_fixtures import V1, InferenceThreads
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
@@ -22,6 +24,16 @@ async def test_predict_answers_200_with_the_prediction(manager: ModelManager) ->
     assert status == 200
     assert payload["label"] == "setosa"
     assert payload["model_version"] == V1
+
+
+async def test_predict_runs_onnx_runtime_off_the_event_loop(manager: ModelManager) -> None:
+    metrics = InferenceThreads()
+    plane = DataPlane(ModelRegistry(manager), max_rows=10, metrics=metrics)
+    status, _ = await DirectMethods(plane, update_state=lambda: None).call("predict", FLOWER)
+    assert status == 200
+    [thread] = metrics.threads
+    assert thread is not threading.current_thread()
+    assert thread.name.startswith("inference")
 
 
 async def test_predict_answers_400_with_the_error(manager: ModelManager) -> None:

@@ -73,6 +73,29 @@ async def test_a_request_nothing_could_join_is_answered_without_suspending(v1: O
     assert calls(metrics) == 1
 
 
+async def test_a_request_answered_at_once_gets_exactly_what_the_flush_gives_it(
+    v1: OnnxModel,
+) -> None:
+    """The lone request's shortcut and the flush it skips give the same answer, bit for bit."""
+    coalescer = Coalescer(Metrics())
+    for rows in (ROWS[:1], ROWS):
+        await asyncio.sleep(0)
+        at_once = coalescer.predict(v1, rows)
+        with pytest.raises(StopIteration) as finished:
+            at_once.send(None)  # nothing else ready: answered without suspending
+        asyncio.get_running_loop().call_soon(lambda: None)  # now something else is ready
+        flushed = coalescer.predict(v1, rows)
+        answer = flushed.send(None)  # so it waits for the flush, alone in its call
+        assert isinstance(answer, asyncio.Future)
+        await asyncio.wait([answer])  # the flush sets it two loop turns later
+        with pytest.raises(StopIteration) as resumed:
+            flushed.send(None)
+        fast, twin = finished.value.value, resumed.value.value
+        assert fast.labels == twin.labels
+        assert fast.class_indices.tobytes() == twin.class_indices.tobytes()
+        assert fast.probabilities.tobytes() == twin.probabilities.tobytes()
+
+
 async def test_a_request_one_turn_later_still_joins_the_call(v1: OnnxModel) -> None:
     metrics = Metrics()
     coalescer = Coalescer(metrics)

@@ -4,6 +4,7 @@ conftest.py files re-export them)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devtools.edgehub import EdgeHub, load_manifest
+from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from tests.support.edge_module import MODULE, REPO
 from tests.support.modelfactory import iris_versions
@@ -47,3 +49,16 @@ def hub(tmp_path: Path) -> Iterator[EdgeHub]:
     routes = load_manifest(REPO / "deployment.template.json").routes
     with EdgeHub(tmp_path / "edgehub", routes, modules=[MODULE, "sensor"]) as running:
         yield running
+
+
+class InferenceThreads(Metrics):
+    """The real metrics, noting the thread of every inference call as it is counted (the
+    count is made right after ONNX Runtime answers, on the same thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[threading.Thread] = []
+
+    def inferred(self, model: str, seconds: float, rows: int) -> None:
+        self.threads.append(threading.current_thread())
+        super().inferred(model, seconds, rows)

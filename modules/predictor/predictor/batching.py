@@ -4,10 +4,10 @@ One ONNX Runtime call costs about the same for 1 row as for 16 (its fixed overhe
 small SVM's arithmetic), so requests that arrive together are answered by one call. There
 is no timer: the first request to wait schedules the flush, which runs two event-loop turns
 later, and every request whose handler runs before then joins it. The one extra turn lets the
-requests read in the meantime join: at 16 connections it doubled the rows per call (6.3 ->
-12.2) and gave 1.21x requests per CPU-second, with no higher latency. A request that nothing
-else could join - no batch waiting, and nothing left to run in this loop turn - is answered
-at once, without the flush and resume turns (~10 us at one connection).
+requests read in the meantime join, which doubles the rows per call under load. A request
+that nothing else could join - no batch waiting, and nothing left to run in this loop turn -
+is answered at once, without the flush and resume turns. BENCHMARKS.md ("The levers") has the
+figures behind each of these.
 """
 
 from __future__ import annotations

@@ -147,18 +147,17 @@ class DataPlane:
         return served.answer
 
     async def infer_many(
-        self, name: str | None, decoded: Sequence[Any], *, form: Form = JSON, off_loop: bool = True
+        self, name: str | None, decoded: Sequence[Any], *, form: Form = JSON
     ) -> list[Any]:
         """The answers to requests that are ready together (grouped messages), in order: each
         an answer or the exception it raised alone. Their rows share one ONNX Runtime call, on
-        an inference thread (on the loop without ``off_loop``: for a few rows only); if that
-        call fails, each request is run alone."""
+        an inference thread; if that call fails, each request is run alone."""
         try:
             model = self.model(name)
         except RequestError as exc:
             return [exc for _ in decoded]
         args = (model, decoded, form, self._limits(), self._metrics)
-        results = await self._on_thread(_serve_many, *args) if off_loop else _serve_many(*args)
+        results = await self._on_thread(_serve_many, *args)
         for result in results:
             if isinstance(result, _Served):
                 self._observe(model, result)

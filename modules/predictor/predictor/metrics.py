@@ -128,8 +128,8 @@ class Metrics:
             registry=self.registry,
         )
         self._drift_features: dict[str, list[str]] = {}
-        # labels() costs ~1.5 us a call; the children of each (endpoint, method, status) are
-        # looked up once. Few keys: endpoints are route templates, methods a fixed set.
+        # labels() looks its child up on every call; the children of each (endpoint, method,
+        # status) are looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         # The same for the per-model children; the keys are the models loaded, never input.
         self._inference: dict[str, tuple[Histogram, Counter]] = {}

@@ -66,7 +66,4 @@ async def read_json(request: web.Request) -> Any:
     """The decoded JSON body (413 past the size limit, 408 past the time limit, 400 when it is
     not JSON)."""
     check_content_type(request)
-    # read_body inlined: the fast path is one check, no extra coroutine per request.
-    content = request.content
-    body = await request.read() if content.is_eof() else await _read_timed(request)
-    return values.decode_json(body)
+    return values.decode_json(await read_body(request))

@@ -56,8 +56,7 @@ class EdgeLink:
         self._unwatch: Callable[[], None] | None = None
         self._maker = ClientMaker(settings)
         # The sends in flight, oldest deadline first (a dict as an ordered set), and the one
-        # timer that watches them all: one per send cost ~a third of the event loop's time
-        # per message beyond the pass-through's (BENCHMARKS.md, the message path).
+        # timer that watches them all: a timer per send costs the event loop more per message.
         self._sends: dict[_Send, None] = {}
         self._timer: asyncio.TimerHandle | None = None
 

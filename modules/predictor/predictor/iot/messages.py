@@ -26,10 +26,6 @@ __all__ = ["Incoming", "MessageAnswerer", "Outgoing"]
 log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
-# Messages whose bodies add up to at most this many bytes (a few rows) are answered on the
-# event loop: the thread hop would cost more than their ONNX Runtime call, which holds the loop
-# no longer than one coalesced call of HTTP requests. Larger ones go to an inference thread.
-ON_LOOP_BYTES = 2048
 # An error's text is cut to this many characters when the whole error would not fit.
 ERROR_TEXT_CHARACTERS = 1000
 
@@ -80,8 +76,8 @@ class MessageAnswerer:
             by_model.setdefault(message.model, []).append(i)
         for name, indices in by_model.items():
             bodies = [messages[i].body for i in indices]
-            off_loop = sum(map(len, bodies)) > ON_LOOP_BYTES
-            results = await self.plane.infer_many(name, bodies, form=BODY, off_loop=off_loop)
+            # On an inference thread, however small: a message never holds the event loop.
+            results = await self.plane.infer_many(name, bodies, form=BODY)
             for i, result in zip(indices, results, strict=True):
                 answers[i] = self._answer_one(messages[i], result)
         return answers

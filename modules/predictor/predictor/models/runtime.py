@@ -141,7 +141,7 @@ class OnnxModel:
 
         Raises ModelError (with the reason) for anything that cannot be served.
         ``check_domains=False`` is for models checked before (the bundled one and the cache):
-        the check needs protobuf, ~30 ms of import on the way to the first answer.
+        the check needs protobuf, whose import would delay the first answer.
         """
         started = time.perf_counter()
         if not data:

@@ -20,6 +20,10 @@ from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
 from predictor.models.runtime import Prediction, Rows
 from predictor.request.values import FLOAT32_MAX, check_count, check_number, json_type, some
 
+# Batches of at least this many rows are converted in C when they are plain (``_plain_rows``):
+# below it, its few numpy calls cost more than checking the values one by one.
+PLAIN_ROWS_FROM = 4
+
 
 class Form(Enum):
     """Which of the accepted request forms came in; the answer takes the matching form."""
@@ -52,7 +56,7 @@ def parse(
         if not isinstance(instances, list):
             raise RequestError("invalid_body", "'instances' must be an array of rows")
         check_count(len(instances), max_rows)
-        fast = _plain_rows(instances, len(features))
+        fast = _plain_rows(instances, len(features)) if len(instances) >= PLAIN_ROWS_FROM else None
         if fast is not None:
             return Batch(fast, Form.INSTANCES)
         rows = [_row_from_list(i, row, features, nullable) for i, row in enumerate(instances)]
@@ -89,13 +93,6 @@ def answer(batch: Batch, prediction: Prediction, contract: Contract) -> Any:
         return _answer_without_probabilities(batch, prediction, contract)
     columns = [str(label) for label in contract.class_labels]
     version = contract.model_version
-    if batch.form is Form.OBJECT:  # one row: the same answer as below, without the lists
-        return {
-            "label": prediction.labels[0],
-            "class_index": int(prediction.class_indices[0]),
-            "probabilities": dict(zip(columns, prediction.probabilities[0].tolist(), strict=True)),
-            "model_version": version,
-        }
     # tolist() makes the same Python numbers as int()/float() per element, in one C call.
     items = [
         {

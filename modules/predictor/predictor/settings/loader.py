@@ -4,10 +4,9 @@
 its bounds by msgspec, and every problem is named by its variable in one ``SettingsError``.
 A variable is its field's name, upper-cased, after ``PREDICTOR_``, whatever group holds it.
 msgspec rather than pydantic-settings because the settings are read before anything else at
-start: pydantic cost the module ~100 ms of CPU and ~11 MB of RSS there, and ~10 MB in the arm64
-image; msgspec's import adds ~3 ms (BENCHMARKS.md, cold start). The groups' modules and this
-one leave out ``from __future__ import annotations``: their annotations are then objects, read
-at start as they are, not compiled from text (that took ~10 ms more, measured at 8 groups).
+start, where pydantic's import was a quarter of the module's cold start (BENCHMARKS.md). The
+groups' modules and this one leave out ``from __future__ import annotations``: their annotations
+are then objects, read at start as they are, not compiled from text (slower, BENCHMARKS.md).
 """
 
 import json

@@ -6,8 +6,8 @@ The endpoint is parsed by the storage SDK itself (``BlobEndpoint``, or
 carries the key is always built from the connection string, never from a model URL: the key
 cannot reach any other host, whatever the twin says.
 
-The SDK (~16 MB of RSS, BENCHMARKS.md) is imported here only when a connection string is set;
-with SAS URLs alone it loads on the first download (``download.py``).
+The SDK (large in memory and import time: BENCHMARKS.md) is imported here only when a
+connection string is set; with SAS URLs alone it loads on the first download (``download.py``).
 """
 
 from __future__ import annotations

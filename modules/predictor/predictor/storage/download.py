@@ -8,7 +8,8 @@ updater's to report. The updater runs rounds until one succeeds or fails for goo
 Storage is not trusted to be honest: redirects are not followed (the URL checks would apply to
 the first host only), the size in the blob's properties is not believed, and every answer is
 bounded as it comes (``sdk.ReadBound``), so that memory stays near ``max_bytes`` plus one chunk.
-The storage SDK is loaded by the first request (``sdk.py``).
+The storage SDK is loaded by the first request (``sdk.py``), in a worker thread so that the
+event loop keeps serving: a module whose models are all cached or bundled never loads it.
 """
 
 from __future__ import annotations
