@@ -4,6 +4,7 @@ start, the bound, confirmation and the drops, each counted."""
 from __future__ import annotations
 
 import json
+import resource
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -171,3 +172,30 @@ def test_the_capture_settings_are_bounded() -> None:
         load_settings({"PREDICTOR_CAPTURE_SEGMENT_BYTES": str(32 * 1024 * 1024)})
     with pytest.raises(SettingsError, match="PREDICTOR_CAPTURE_MAX_BYTES"):
         load_settings({"PREDICTOR_CAPTURE_MAX_BYTES": "1000"})
+
+
+def test_a_refused_write_drops_its_batch_and_keeps_the_segment_whole(tmp_path: Path) -> None:
+    # A file size limit makes the kernel refuse the write that crosses it (EFBIG; Python
+    # ignores SIGXFSZ), as a full disk would, possibly after writing part of a line.
+    queue = CaptureQueue(tmp_path, SMALL)
+    queue.start()
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))
+    try:
+        for n in range(40):
+            queue.offer({"n": n, "pad": "x" * 40})
+            assert queue.flush(5)  # one batch a row: the write that crosses 1000 B fails
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    queue.offer({"n": "after"})
+    queue.close(5)
+    stats = queue.stats()
+    assert stats.last_error is not None and "File too large" in stats.last_error
+    assert stats.dropped_rows["write"] > 0
+    assert stats.written_rows + stats.dropped_rows["write"] == 41
+    kept = rows_of(queue)
+    assert len(kept) == stats.written_rows == stats.queued_rows
+    for segment in queue.closed():  # whole lines only, as many as the name says
+        data = segment.path.read_bytes()
+        assert framing.good_prefix(data) == (len(data), segment.rows)
+    assert kept[-1] == {"n": "after"}

@@ -159,9 +159,9 @@ class CaptureQueue:
                     self._write(rows)
                 if self._open is not None and (stopping or self._until_too_old() == 0):
                     self._close_open()
-            except OSError as exc:
-                with self._lock:
-                    self._last_error = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:
+                # The writer outlives any error: dead, it would leave every later row "busy".
+                self._failed(exc)
             finally:
                 with self._lock:
                     self._handled += len(rows)
@@ -201,21 +201,25 @@ class CaptureQueue:
             self._close_open()
 
     def _append(self, lines: list[bytes], size: int) -> None:
+        """Write ``lines`` as one fsync'd batch; if the disk refuses, drop and count them, and
+        close the segment with the rows it held, so that no later row follows a torn line."""
         if not lines:
             return
-        self._make_room(size)
-        if self._open is None:
-            self._open = OpenSegment(self.directory, self._next_seq)
-            self._next_seq += 1
         try:
+            self._make_room(size)
+            if self._open is None:
+                seq, self._next_seq = self._next_seq, self._next_seq + 1  # never tried twice
+                self._open = OpenSegment(self.directory, seq)
             self._open.append(b"".join(lines), len(lines))
-        except OSError:
+        except OSError as exc:
             self._drop(WRITE, len(lines), size)
-            segment, self._open = self._open.abandon(), None
-            if segment is not None:
-                with self._lock:
-                    self._closed.append(segment)
-            raise
+            self._failed(exc)
+            if self._open is not None:
+                segment, self._open = self._open.abandon(), None
+                if segment is not None:
+                    with self._lock:
+                        self._closed.append(segment)
+            return
         with self._lock:
             self._written_rows += len(lines)
             self._written_bytes += size
@@ -242,11 +246,20 @@ class CaptureQueue:
 
     def _close_open(self) -> None:
         current, self._open = self._open, None
-        if current is not None:
+        if current is None:
+            return
+        try:
             segment = current.close()
-            if segment is not None:
-                with self._lock:
-                    self._closed.append(segment)
+        except OSError as exc:  # left .open: the next start recovers it
+            self._failed(exc)
+            return
+        if segment is not None:
+            with self._lock:
+                self._closed.append(segment)
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self._last_error = f"{type(exc).__name__}: {exc}"
 
     def _drop(self, reason: str, rows: int, size: int) -> None:
         with self._lock:
