@@ -97,7 +97,7 @@ def test_sigkill_during_appends_loses_no_fsynced_row_and_offers_no_torn_one(
     acked: set[int] = set()
     torn_bytes = garbage = 0
     for kill in range(KILLS):
-        acked |= run_until_killed(directory, kill * 1_000_000, rng.uniform(0.1, 0.6))
+        acked |= run_until_killed(directory, kill * 1_000_000, rng.uniform(0.05, 0.4))
         garbage += cut_power(directory, acked, rng)
         queue = CaptureQueue(directory, SETTINGS)
         queue.start()  # the recovery under test

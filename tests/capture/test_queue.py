@@ -199,3 +199,20 @@ def test_a_refused_write_drops_its_batch_and_keeps_the_segment_whole(tmp_path: P
         data = segment.path.read_bytes()
         assert framing.good_prefix(data) == (len(data), segment.rows)
     assert kept[-1] == {"n": "after"}
+
+
+def test_a_segment_dropped_while_it_is_uploaded_cannot_be_read_or_confirmed(
+    started: CaptureQueue,
+) -> None:
+    for n in range(100):
+        started.offer({"n": n, "pad": "x" * 40})
+    assert started.flush(5)
+    uploading = started.closed()[0]  # the uploader took it, then the bound drops it
+    for n in range(1000):
+        started.offer({"n": n, "pad": "y" * 40})
+    assert started.flush(5)
+    assert uploading not in started.closed()
+    with pytest.raises(FileNotFoundError):
+        uploading.jsonl()
+    assert not started.confirm(uploading)
+    assert started.stats().uploaded_segments == 0
