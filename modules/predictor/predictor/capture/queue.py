@@ -47,7 +47,9 @@ class CaptureQueue:
         self._wake = threading.Event()
         self._lock = threading.Lock()  # the segments and the counters below
         self._done = threading.Condition(self._lock)  # flush() waits on it
-        self._closed: list[Segment] = []
+        self._closed: deque[Segment] = deque()
+        self._closed_rows = 0  # their sums, kept as they change: there may be many segments
+        self._closed_bytes = 0
         self._open: OpenSegment | None = None
         self._next_seq = 1
         self._stopping = False
@@ -69,7 +71,8 @@ class CaptureQueue:
         writer thread."""
         recovered = segments.recover(self.directory)
         with self._lock:
-            self._closed = recovered.segments
+            for segment in recovered.segments:
+                self._add_closed(segment)
             self._next_seq = recovered.next_seq
             if recovered.torn_bytes:
                 self._dropped_bytes[TORN] += recovered.torn_bytes
@@ -115,7 +118,7 @@ class CaptureQueue:
         with self._lock:
             if segment not in self._closed:
                 return False
-            self._closed.remove(segment)
+            self._remove_closed(segment)
             with contextlib.suppress(FileNotFoundError):
                 segment.path.unlink()
             self._uploaded[0] += segment.rows
@@ -124,6 +127,7 @@ class CaptureQueue:
             return True
 
     def stats(self) -> CaptureStats:
+        """The counters now, consistent with one another."""
         with self._lock:
             dropped_rows = dict(self._dropped_rows)
             if self._busy:
@@ -133,8 +137,8 @@ class CaptureQueue:
                 offered_rows=self._offered,
                 written_rows=self._written_rows,
                 written_bytes=self._written_bytes,
-                queued_rows=sum(s.rows for s in self._closed) + (current.rows if current else 0),
-                queued_bytes=sum(s.size for s in self._closed) + (current.size if current else 0),
+                queued_rows=self._closed_rows + (current.rows if current else 0),
+                queued_bytes=self._closed_bytes + (current.size if current else 0),
                 queued_segments=len(self._closed),
                 uploaded_rows=self._uploaded[0],
                 uploaded_bytes=self._uploaded[1],
@@ -218,7 +222,7 @@ class CaptureQueue:
                 segment, self._open = self._open.abandon(), None
                 if segment is not None:
                     with self._lock:
-                        self._closed.append(segment)
+                        self._add_closed(segment)
             return
         with self._lock:
             self._written_rows += len(lines)
@@ -230,11 +234,12 @@ class CaptureQueue:
         bound = self._settings.capture_max_bytes
         while True:
             with self._lock:
-                used = sum(s.size for s in self._closed) + (self._open.size if self._open else 0)
+                used = self._closed_bytes + (self._open.size if self._open else 0)
                 if used + size <= bound:
                     return
-                oldest = self._closed.pop(0) if self._closed else None
+                oldest = self._closed[0] if self._closed else None
                 if oldest is not None:
+                    self._remove_closed(oldest)
                     self._drop_locked(BOUND, oldest.rows, oldest.size)
             if oldest is not None:
                 with contextlib.suppress(FileNotFoundError):
@@ -255,7 +260,17 @@ class CaptureQueue:
             return
         if segment is not None:
             with self._lock:
-                self._closed.append(segment)
+                self._add_closed(segment)
+
+    def _add_closed(self, segment: Segment) -> None:
+        self._closed.append(segment)
+        self._closed_rows += segment.rows
+        self._closed_bytes += segment.size
+
+    def _remove_closed(self, segment: Segment) -> None:
+        self._closed.remove(segment)
+        self._closed_rows -= segment.rows
+        self._closed_bytes -= segment.size
 
     def _failed(self, exc: Exception) -> None:
         with self._lock:
