@@ -13,7 +13,7 @@ import pytest
 from predictor.capture import framing
 from predictor.capture.queue import CaptureQueue
 from predictor.settings import CaptureSettings, SettingsError, load_settings
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 SMALL = CaptureSettings(
     capture_max_bytes=16384, capture_segment_bytes=4096, capture_segment_seconds=60
