@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
 from trainer.errors import TrainerError
 from trainer.inputs import onnx_feed, row_values
+from trainer.sessions import open_session
 
 FloatT = TypeVar("FloatT", bound=np.floating[Any])
 
@@ -155,7 +155,7 @@ def compare(
         raise ValueError(f"the parity tolerance must be between 0 and {TOLERANCE:g}")
     names = list(contract.outputs.values())
     try:
-        session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+        session = open_session(onnx_bytes)
         answers = session.run(names, onnx_feed(contract, points))
     except Exception as exc:  # ONNX Runtime raises its own untyped errors
         raise ParityError(f"parity gate failed: ONNX Runtime cannot run the model: {exc}") from exc
