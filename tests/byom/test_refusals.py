@@ -16,7 +16,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pytest
-from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument, InvalidGraph
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_iris
@@ -232,3 +232,39 @@ def test_native_categorical_features_are_refused_before_conversion() -> None:
     with pytest.raises(UnsupportedModelError, match=r"native categorical features \(columns 2 "):
         check_supported(make_pipeline(StandardScaler(), fitted))
     check_supported(HistGradientBoostingClassifier(max_iter=3).fit(X, Y))  # plain: accepted
+
+
+@pytest.mark.parametrize(
+    ("estimator", "raised", "starts"),
+    [  # the messages as issue 25 quotes them (other versions, other data)
+        (
+            GaussianProcessClassifier(),
+            InvalidGraph("com.microsoft:Solve(-1) is not a registered function/op"),
+            "GaussianProcessClassifier cannot be served: its ONNX graph needs com.microsoft",
+        ),
+        (
+            make_pipeline(StandardScaler(), StackingClassifier([("svc", LinearSVC())])),
+            RuntimeError("Option 'zipmap' not in ['raw_scores', 'output_class_labels']"),
+            "StackingClassifier has a base estimator without predict_proba",
+        ),
+        (
+            HistGradientBoostingClassifier(),
+            RuntimeError("at most 1 input(s) is(are) supported but we got 5"),
+            "HistGradientBoostingClassifier takes one numeric input",
+        ),
+        (
+            CategoricalNB(),
+            InvalidArgument(
+                "[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Non-zero status code returned while "
+                "running ArrayFeatureExtractor node. Status Message: Invalid Y argument: index is "
+                "out of range: Y[130] (-1) must be in [0, 8)"
+            ),
+            "CategoricalNB cannot answer a category value",
+        ),
+    ],
+)
+def test_the_messages_quoted_in_the_issue_are_known(
+    estimator: Any, raised: BaseException, starts: str
+) -> None:
+    message = explain(raised, estimator)
+    assert message is not None and message.startswith(starts), message
