@@ -210,10 +210,12 @@ def check_supported(estimator: Any) -> None:
     for part in parts(estimator):
         categorical = getattr(part, "is_categorical_", None)
         if categorical is not None and bool(np.any(categorical)):
-            columns = ", ".join(str(i) for i in np.flatnonzero(categorical))
+            names = getattr(part, "feature_names_in_", None)
+            found = np.flatnonzero(categorical)
+            columns = ", ".join(repr(str(names[i])) if names is not None else str(i) for i in found)
             raise UnsupportedModelError(
-                f"{_name(part)} uses native categorical features (columns {columns} of its "
-                "input), which skl2onnx does not convert: encode those columns with "
+                f"{_name(part)} uses native categorical features (input columns {columns}), "
+                "which skl2onnx does not convert: encode those columns with "
                 "OrdinalEncoder or OneHotEncoder in the pipeline and fit it with "
                 "categorical_features=None"
             )
