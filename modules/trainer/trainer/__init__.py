@@ -16,6 +16,7 @@ from trainer.estimator import (
     NotAClassifierError,
 )
 from trainer.parity import ParityError
+from trainer.refusals import UnsupportedModelError
 
 __all__ = [
     "ConversionError",
@@ -26,6 +27,7 @@ __all__ = [
     "NotAClassifierError",
     "ParityError",
     "PublishedModel",
+    "UnsupportedModelError",
     "export_model",
     "publish_model",
 ]

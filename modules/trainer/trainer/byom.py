@@ -44,6 +44,7 @@ from trainer.missing import check_takes_missing, nullable_features
 from trainer.model_file import check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
+from trainer.refusals import UnsupportedModelError, explained
 from trainer.samples import parity_rows
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions
 
@@ -70,6 +71,7 @@ def _same_parameters_as(
     return apply
 
 
+@explained
 def build_export(
     estimator: Any,
     *,
@@ -202,6 +204,7 @@ __all__ = [
     "LabelMismatchError",
     "NotAClassifierError",
     "PublishedModel",
+    "UnsupportedModelError",
     "build_export",
     "export_model",
     "publish_model",

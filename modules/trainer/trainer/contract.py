@@ -83,13 +83,12 @@ def device_accepts(data: bytes) -> Contract:
     operator domains, then the contract against ONNX Runtime's view of the graph (which can
     differ from the graph as written: ONNX Runtime merges the shapes it infers into it).
     ModelError (ContractError) with the device's reason otherwise."""
-    import onnxruntime as ort
-
     from modelcontract.opsets import operator_domains
+    from trainer.sessions import open_session
 
     check_operator_domains(operator_domains(data))
     try:
-        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+        session = open_session(data)
     except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
         raise ModelError(f"not a loadable ONNX model: {str(exc).strip()[:300]}") from None
     metadata = dict(session.get_modelmeta().custom_metadata_map)

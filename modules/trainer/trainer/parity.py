@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
-import onnxruntime as ort
 from numpy.typing import NDArray
 
 from modelcontract import CLASSIFIER, OUTLIER, REGRESSOR, Contract
@@ -30,6 +29,7 @@ from trainer.class_outputs import sklearn_scores
 from trainer.columns import as_fitted
 from trainer.errors import TrainerError
 from trainer.inputs import onnx_feed, row_values
+from trainer.sessions import open_session
 
 FloatT = TypeVar("FloatT", bound=np.floating[Any])
 
@@ -170,7 +170,7 @@ def compare(
     names = list(contract.outputs.values())
     asked = as_fitted(estimator, points, contract.feature_names)
     try:
-        session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+        session = open_session(onnx_bytes)
         answers = session.run(names, onnx_feed(contract, points))
     except Exception as exc:  # ONNX Runtime raises its own untyped errors
         raise ParityError(f"parity gate failed: ONNX Runtime cannot run the model: {exc}") from exc
