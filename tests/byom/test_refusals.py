@@ -30,7 +30,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from tests.trainer.process import run_cli
+from tests.support.trainer_process import run_cli
 from trainer.cli import main
 from trainer.parity import ParityError
 from trainer.refusals import (
