@@ -216,6 +216,12 @@ def test_names_from_the_csv_header_and_flags(
             ["parity gate failed", "points disagree"],
             id="parity",
         ),
+        pytest.param(
+            "iris_lr",
+            ["--feature-names", NAMES, "--parity-tolerance", "0.002"],
+            ["the parity tolerance must be between 0 and 0.001", "not float32's rounding"],
+            id="tolerance-past-its-bound",
+        ),
     ],
 )
 def test_each_refusal_is_one_line_and_writes_nothing(

@@ -13,6 +13,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from modelcontract.smoke import smoke_columns
 from predictor import __version__
 from predictor import contract as contract_mod
 from predictor.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
@@ -215,19 +216,14 @@ class OnnxModel:
         )
 
     def smoke_rows(self) -> Rows:
-        """Two rows the model must answer: all zeros, and all ones (``"1"`` for strings)."""
+        """The contract's smoke rows (``modelcontract.smoke``: all zeros, then all ones; ``"0"``
+        and ``"1"`` for strings), which the trainer ran before it wrote the model."""
+        columns = smoke_columns(self.contract)
         if self.contract.float_rows:
-            rows = np.zeros((2, self.n_features), dtype=np.float32)
-            rows[1, :] = 1.0
-            return rows
+            return np.asarray(columns[self.contract.inputs[0].name], dtype=np.float32)
         return Columns(
             {
-                spec.name: np.array(
-                    [[0] * spec.width, [1] * spec.width]
-                    if spec.type != "string"
-                    else [["0"] * spec.width, ["1"] * spec.width],
-                    dtype=DTYPES[spec.type],
-                )
+                spec.name: np.asarray(columns[spec.name], dtype=DTYPES[spec.type])
                 for spec in self.contract.inputs
             }
         )

@@ -8,6 +8,7 @@ scikit-learn.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import warnings
@@ -16,9 +17,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
-from trainer import device, parity, profile
-from trainer.contract import device_accepts
+from trainer import device, parity, profile, ranges
+from trainer.contract import device_accepts, embed
 from trainer.conversion import to_onnx_model
 from trainer.estimator import DeviceRefusalError
 from trainer.inputs import probe_frame
@@ -126,6 +129,16 @@ def new_contract(
     )
 
 
+def _device_accepts(data: bytes, contract: Contract) -> None:
+    """The device's own acceptance (contract, graph, smoke prediction), in the device's words."""
+    try:
+        device_accepts(data)
+    except ModelError as exc:
+        raise DeviceRefusalError(
+            f"every device would refuse {contract.model_name} {contract.model_version}: {exc}"
+        ) from None
+
+
 def export(
     estimator: Any,
     contract: Contract,
@@ -153,15 +166,24 @@ def export(
             if text is not None:
                 model.metadata_props.add(key="profile", value=text)
         data = model.SerializeToString()
-        try:  # the device's own acceptance, on the very bytes written
-            device_accepts(data)
-        except ModelError as exc:
-            raise DeviceRefusalError(
-                f"every device would refuse {contract.model_name} {contract.model_version}: {exc}"
-            ) from None
+        _device_accepts(data, contract)  # before the gate: a refusal in the device's words
         if contract.typed_inputs:
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
             points = parity.probe_points(rows, options.points, seed=options.seed)
         report = parity.gate(estimator, data, contract, points, options.tolerance)
+        proven = ranges.proven_range(
+            estimator,
+            parity.session_of(data),
+            contract,
+            rows,
+            options.tolerance,
+            np.asarray(report.scale),
+            options.seed,
+        )
+        contract = dataclasses.replace(contract, input_range=proven)
+        report = dataclasses.replace(report, input_range=proven)
+        embed(model, contract)
+        data = model.SerializeToString()
+        _device_accepts(data, contract)  # on the very bytes written
     return ExportedModel(data=data, contract=contract, parity=report)
