@@ -151,3 +151,24 @@ def test_a_model_the_device_refuses_at_load_is_refused_with_the_devices_reason()
     with pytest.raises(DeviceRefusalError) as trainer:
         build_export(fitted.estimator, name="radius", version="1", sample_rows=fitted.rows)
     assert str(trainer.value) == f"every device would refuse radius 1: {device.value}"
+
+
+def test_where_only_float32_falls_short_the_refusal_says_a_double_graph_would_agree() -> None:
+    fitted = models.linear_regression()
+    with pytest.raises(ParityError) as caught:
+        build_export(
+            fitted.estimator, name="m", version="1", sample_rows=fitted.rows, parity_tolerance=1e-9
+        )
+    message = str(caught.value)
+    assert message.startswith("parity gate failed: ")
+    offer = message.split(" - skl2onnx also converts ")[1]
+    assert offer.startswith("LinearRegression with double inputs, and that graph agrees within")
+    assert offer.endswith("but devices serve float32 graphs: the difference is float32's")
+
+
+def test_a_real_difference_is_offered_no_double_graph(cancer_boosting: models.Fitted) -> None:
+    with pytest.raises(ParityError) as caught:
+        build_export(
+            cancer_boosting.estimator, name="m", version="1", sample_rows=cancer_boosting.rows
+        )
+    assert "double inputs" not in str(caught.value)

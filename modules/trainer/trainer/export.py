@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
-from trainer import device, parity, profile, ranges
+from trainer import device, double, parity, profile, ranges
 from trainer.contract import device_accepts, embed
 from trainer.conversion import to_onnx_model
 from trainer.estimator import DeviceRefusalError
@@ -171,7 +171,13 @@ def export(
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
             points = parity.probe_points(rows, options.points, seed=options.seed)
-        report = parity.gate(estimator, data, contract, points, options.tolerance)
+        try:
+            report = parity.gate(estimator, data, contract, points, options.tolerance)
+        except parity.ParityError as exc:
+            note = double.offer(
+                estimator, contract, points, options.tolerance, options.device_runtime
+            )
+            raise parity.ParityError(f"{exc}{note}") from None
         proven = ranges.proven_range(
             estimator,
             parity.session_of(data),

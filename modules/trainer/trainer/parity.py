@@ -230,7 +230,11 @@ def session_of(onnx_bytes: bytes) -> ort.InferenceSession:
 def onnx_answers(session: ort.InferenceSession, contract: Contract, points: Any) -> Answers:
     """What ONNX Runtime answers for ``points`` (given as float32 values)."""
     answers = session.run(list(contract.outputs.values()), onnx_feed(contract, points))
-    count = len(points)
+    return answers_from(contract, answers, len(points))
+
+
+def answers_from(contract: Contract, answers: list[Any], count: int) -> Answers:
+    """A graph's outputs (in the contract's order) for ``count`` points, as ``Answers``."""
     if contract.kind == REGRESSOR:
         return Answers(np.empty(0), _columns(answers[0], count))
     labels = np.asarray(answers[0]).reshape(-1)
