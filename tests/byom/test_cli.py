@@ -101,10 +101,12 @@ def test_convert_a_dataframe_pipeline_as_a_real_process(wine: Foreign, tmp_path:
     assert contract.feature_names == wine.feature_names
     assert summary["parity"] == {
         "points": len(wine.features) + 1000,
-        "tolerance": 1e-05,
+        "tolerance": 1e-04,
         "max_probability_difference": summary["parity"]["max_probability_difference"],
         "disagreeing": 0,
+        "input_range": {k: list(v) for k, v in contract.input_range.items()},
     }
+    assert set(contract.input_range) == set(wine.feature_names)
     assert summary["estimator"] == "Pipeline"
     assert summary["output"] == str(output)
 
@@ -215,6 +217,12 @@ def test_names_from_the_csv_header_and_flags(
             ["--feature-names", NAMES, "--parity-tolerance", "0"],
             ["parity gate failed", "points disagree"],
             id="parity",
+        ),
+        pytest.param(
+            "iris_lr",
+            ["--feature-names", NAMES, "--parity-tolerance", "0.002"],
+            ["the parity tolerance must be between 0 and 0.001", "not float32's rounding"],
+            id="tolerance-past-its-bound",
         ),
     ],
 )

@@ -58,7 +58,11 @@ def test_integer_labels_come_back_as_integers(models: Models) -> None:
         ({"feature_names": None, "class_labels": None}, "missing feature_names, class_labels"),
         ({"contract_version": "9"}, "unknown contract_version '9'"),
         ({"feature_names": "[not json"}, "feature_names is not valid JSON"),
-        ({"feature_names": '["a","b","c"]'}, "is 4 wide but the contract names 3 columns"),
+        # (Without the model's input_range, which names the four features.)
+        (
+            {"feature_names": '["a","b","c"]', "input_range": None},
+            "is 4 wide but the contract names 3 columns",
+        ),
         ({"feature_names": '["a","a","b","c"]'}, "must not repeat"),
         ({"class_labels": '["a","b"]'}, "is 3 wide but the contract names 2 columns"),
         ({"class_labels": '["a", 1, "c"]'}, "all strings or all integers"),

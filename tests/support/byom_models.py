@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier, LGBMRegressor
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris, load_wine
+from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -17,10 +20,19 @@ from sklearn.ensemble import (
     RandomForestRegressor,
     VotingClassifier,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression, RidgeClassifier, SGDClassifier
+from sklearn.linear_model import (
+    BayesianRidge,
+    LinearRegression,
+    LogisticRegression,
+    RidgeClassifier,
+    RidgeCV,
+    SGDClassifier,
+)
 from sklearn.naive_bayes import GaussianNB
-from sklearn.neighbors import LocalOutlierFactor
+from sklearn.neighbors import LocalOutlierFactor, RadiusNeighborsRegressor
+from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.svm import SVC, LinearSVC, OneClassSVM
@@ -211,3 +223,46 @@ def columns_by_name() -> Fitted:
     model = make_pipeline(prepare, LogisticRegression(max_iter=1000))
     high = (DIABETES.target > 140).astype(int)
     return Fitted(model.fit(DIABETES.data, high), DIABETES.data)
+
+
+def linear_regression() -> Fitted:
+    return Fitted(LinearRegression().fit(DIABETES.data, DIABETES.target), DIABETES.data)
+
+
+def ridge_cv() -> Fitted:
+    return Fitted(RidgeCV().fit(DIABETES.data, DIABETES.target), DIABETES.data)
+
+
+def bayesian_ridge() -> Fitted:
+    return Fitted(BayesianRidge().fit(DIABETES.data, DIABETES.target), DIABETES.data)
+
+
+def mlp_regressor() -> Fitted:
+    model = make_pipeline(
+        StandardScaler(), MLPRegressor(hidden_layer_sizes=(16,), max_iter=300, random_state=0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # near enough, for a parity test
+        return Fitted(model.fit(DIABETES.data, DIABETES.target), DIABETES.data)
+
+
+def quadratic_discriminant() -> Fitted:
+    model = QuadraticDiscriminantAnalysis()
+    return Fitted(model.fit(IRIS.data, IRIS.target), IRIS.data)
+
+
+def histogram_boosting_on_cancer() -> Fitted:
+    """Thresholds between a sample value and its float32 rounding: a real difference on devices."""
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    return Fitted(model.fit(CANCER.data, CANCER.target), CANCER.data)
+
+
+def isotonic_svm_on_cancer() -> Fitted:
+    model = CalibratedClassifierCV(LinearSVC(random_state=0), method="isotonic")
+    return Fitted(model.fit(CANCER.data, CANCER.target), CANCER.data)
+
+
+def radius_neighbours() -> Fitted:
+    """No training row within 0.2 of the all-ones row (diabetes is standardised near 0)."""
+    model = RadiusNeighborsRegressor(radius=0.2)
+    return Fitted(model.fit(DIABETES.data, DIABETES.target), DIABETES.data)

@@ -154,6 +154,8 @@ def test_a_contract_that_does_not_match_the_graph_is_refused(built: BuiltModel) 
     for prop in model.metadata_props:
         if prop.key == "feature_names":
             prop.value = '["a","b","c"]'
+        if prop.key == "input_range":  # keyed by the old names: refused before the graph
+            prop.value = "{}"
     # The device's wording (modelcontract.graph), which the trainer now shares.
     with pytest.raises(ModelFileError, match="is 4 wide but the contract names 3 columns"):
         check_model_bytes(model.SerializeToString())

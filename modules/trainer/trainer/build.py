@@ -93,5 +93,5 @@ def build_model(
     # The gate starts from every iris row, as float32: what the model was fitted on.
     exported = export(result.model, contract, dataset.features, options, reference=dataset.features)
     return BuiltModel(
-        data=exported.data, contract=contract, parity=exported.parity, training=result
+        data=exported.data, contract=exported.contract, parity=exported.parity, training=result
     )

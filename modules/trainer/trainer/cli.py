@@ -195,8 +195,9 @@ def _add_parity_arguments(parser: argparse.ArgumentParser, rows: str) -> None:
         metavar="P",
         type=float,
         default=parity.TOLERANCE,
-        help="largest allowed probability difference; can only be tightened "
-        f"(default and maximum {parity.TOLERANCE:g})",
+        help="allowed difference, as a fraction of the output's scale plus of the value "
+        f"(default {parity.TOLERANCE:g}; at most {parity.MAX_TOLERANCE:g}, "
+        "beyond which a difference is not float32's rounding)",
     )
 
 

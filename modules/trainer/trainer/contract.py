@@ -81,9 +81,11 @@ def read(model: onnx.ModelProto) -> Contract:
 def device_accepts(data: bytes) -> Contract:
     """What every device checks before it serves ``data``, as the device checks it: the
     operator domains, then the contract against ONNX Runtime's view of the graph (which can
-    differ from the graph as written: ONNX Runtime merges the shapes it infers into it).
-    ModelError (ContractError) with the device's reason otherwise."""
+    differ from the graph as written: ONNX Runtime merges the shapes it infers into it), then
+    the smoke prediction (smoke.py). ModelError (ContractError) with the device's reason
+    otherwise."""
     from modelcontract.opsets import operator_domains
+    from trainer import smoke
     from trainer.sessions import open_session
 
     check_operator_domains(operator_domains(data))
@@ -92,7 +94,9 @@ def device_accepts(data: bytes) -> Contract:
     except Exception as exc:  # ONNX Runtime raises its own exception types for a bad file
         raise ModelError(f"not a loadable ONNX model: {str(exc).strip()[:300]}") from None
     metadata = dict(session.get_modelmeta().custom_metadata_map)
-    return accept_view(metadata, session.get_inputs(), session.get_outputs())
+    contract = accept_view(metadata, session.get_inputs(), session.get_outputs())
+    smoke.check(session, contract)
+    return contract
 
 
 def check_graph(model: onnx.ModelProto, contract: Contract) -> None:

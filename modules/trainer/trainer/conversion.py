@@ -85,6 +85,8 @@ def _convert(estimator: Any, contract: Contract, device_runtime: str) -> onnx.Mo
     if contract.kind == CLASSIFIER and contract.class_output == class_outputs.LABEL:
         class_outputs.keep_label_only(model)
     _rename_outputs(model, contract)
+    if contract.kind == CLASSIFIER:
+        _flatten_label(model, contract.label_output)
     if contract.kind == REGRESSOR:
         _set_width(model, VALUE_OUTPUT, len(contract.target_names))
     elif contract.kind == CLASSIFIER and contract.class_output == class_outputs.SCORES:
@@ -131,6 +133,28 @@ def _rename_outputs(model: onnx.ModelProto, contract: Contract) -> None:
                 if name == old:
                     node.input[i] = new
         output.name = new
+
+
+def _flatten_label(model: onnx.ModelProto, name: str) -> None:
+    """Make a ``[1, N]`` label output ``[N]``: skl2onnx's QuadraticDiscriminantAnalysis
+    converter answers its labels as one row, which the contract (and a device) reads per row."""
+    output = next((o for o in model.graph.output if o.name == name), None)
+    if output is None:
+        return
+    dims = output.type.tensor_type.shape.dim
+    if len(dims) != 2 or not (dims[0].HasField("dim_value") and dims[0].dim_value == 1):
+        return
+    raw = f"{name}_row"
+    for node in model.graph.node:
+        node.output[:] = [raw if out == name else out for out in node.output]
+        node.input[:] = [raw if value == name else value for value in node.input]
+    shape = f"{name}_flat_shape"
+    model.graph.initializer.append(
+        onnx.helper.make_tensor(shape, onnx.TensorProto.INT64, [1], [-1])
+    )
+    model.graph.node.append(onnx.helper.make_node("Reshape", [raw, shape], [name]))
+    del dims[:]
+    dims.add()
 
 
 def _set_width(model: onnx.ModelProto, name: str, width: int) -> None:

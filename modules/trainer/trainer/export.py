@@ -8,6 +8,7 @@ scikit-learn.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 import warnings
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
-from trainer import device, missing, parity, profile
+from trainer import device, double, missing, parity, profile, ranges
 from trainer.columns import as_fitted
-from trainer.contract import device_accepts
+from trainer.contract import device_accepts, embed
 from trainer.conversion import to_onnx_model
 from trainer.estimator import DeviceRefusalError
 from trainer.inputs import probe_frame
@@ -135,6 +138,16 @@ def new_contract(
     )
 
 
+def _device_accepts(data: bytes, contract: Contract) -> None:
+    """The device's own acceptance (contract, graph, smoke prediction), in the device's words."""
+    try:
+        device_accepts(data)
+    except ModelError as exc:
+        raise DeviceRefusalError(
+            f"every device would refuse {contract.model_name} {contract.model_version}: {exc}"
+        ) from None
+
+
 def export(
     estimator: Any,
     contract: Contract,
@@ -167,12 +180,7 @@ def export(
             if text is not None:
                 model.metadata_props.add(key="profile", value=text)
         data = model.SerializeToString()
-        try:  # the device's own acceptance, on the very bytes written
-            device_accepts(data)
-        except ModelError as exc:
-            raise DeviceRefusalError(
-                f"every device would refuse {contract.model_name} {contract.model_version}: {exc}"
-            ) from None
+        _device_accepts(data, contract)  # before the gate: a refusal in the device's words
         if contract.typed_inputs:
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
@@ -180,5 +188,25 @@ def export(
         points = missing.leave_out(
             points, contract.feature_names, contract.nullable_features, len(rows), options.seed
         )
-        report = parity.gate(estimator, data, contract, points, options.tolerance)
+        try:
+            report = parity.gate(estimator, data, contract, points, options.tolerance)
+        except parity.ParityError as exc:
+            note = double.offer(
+                estimator, contract, points, options.tolerance, options.device_runtime
+            )
+            raise parity.ParityError(f"{exc}{note}") from None
+        proven = ranges.proven_range(
+            estimator,
+            parity.session_of(data),
+            contract,
+            rows,
+            options.tolerance,
+            np.asarray(report.scale),
+            options.seed,
+        )
+        contract = dataclasses.replace(contract, input_range=proven)
+        report = dataclasses.replace(report, input_range=proven)
+        embed(model, contract)
+        data = model.SerializeToString()
+        _device_accepts(data, contract)  # on the very bytes written
     return ExportedModel(data=data, contract=contract, parity=report)

@@ -79,7 +79,8 @@ def probe_frame(frame: Any, contract: Contract, count: int, seed: int) -> Any:
             values = rng.uniform(low - margin, high + margin, count)
             # float32 values: the random points ask both models exactly the same question.
             extra[spec.name] = values.astype(np.float32).astype(np.float64)
-    # The given rows stay as they are: a device casts them to float32 as ONNX Runtime does here.
+    # The given rows stay as they are: the gate asks scikit-learn both them and their float32
+    # values, ONNX Runtime the float32 values a device reads (parity.compare).
     given = frame.copy()
     extra_frame = pd.DataFrame(extra, columns=list(frame.columns)).astype(frame.dtypes.to_dict())
     return pd.concat([given, extra_frame], ignore_index=True)

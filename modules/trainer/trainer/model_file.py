@@ -13,6 +13,7 @@ from modelcontract.opsets import operator_domains
 from trainer import contract as contract_mod
 from trainer.contract import Contract, ContractError, ModelError
 from trainer.errors import TrainerError, first_line
+from trainer.smoke import SmokeError
 
 # Far above any iris model (~10 KB), and the Blob SDK's single-PUT limit, so that an upload is
 # one request; also stops a wrong path from reading gigabytes into memory.
@@ -45,6 +46,8 @@ def check_model_bytes(data: bytes, source: str = "the model") -> ModelFile:
         return ModelFile(data=data, contract=contract_mod.device_accepts(data))
     except ContractError as exc:
         raise ModelFileError(f"{source} lacks a valid contract: {exc}") from None
+    except SmokeError as exc:
+        raise ModelFileError(f"every device would refuse {source}: {exc}") from None
     except ModelError as exc:
         raise ModelFileError(f"{source} is not an ONNX model ({exc})") from None
 

@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from modelcontract.smoke import smoke_columns
 from predictor import __version__
 from predictor.models import contract as contract_mod
 from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract, Label, ModelError
@@ -220,25 +221,17 @@ class OnnxModel:
         )
 
     def smoke_rows(self) -> Rows:
-        """The rows the model must answer: all zeros, and all ones (``"1"`` for strings); and,
-        when the contract lets features be missing, all zeros with NaN in those: a model that
-        says it imputes them must answer that row with finite numbers too."""
-        contract = self.contract
-        missing = contract.nullable_features
-        if contract.float_rows:
-            rows = np.zeros((3 if missing else 2, self.n_features), dtype=np.float32)
-            rows[1, :] = 1.0
-            for name in missing:
-                rows[2, contract.feature_names.index(name)] = np.nan
-            return rows
-        arrays = {}
-        for spec in contract.inputs:
-            zero, one = ("0", "1") if spec.type == "string" else (0, 1)
-            values: list[list[Any]] = [[zero] * spec.width, [one] * spec.width]
-            if missing:  # only float inputs may be nullable
-                values.append([math.nan if spec.name in missing else zero] * spec.width)
-            arrays[spec.name] = np.array(values, dtype=DTYPES[spec.type])
-        return Columns(arrays)
+        """The contract's smoke rows (``modelcontract.smoke``: all zeros, then all ones; ``"0"``
+        and ``"1"`` for strings), which the trainer ran before it wrote the model."""
+        columns = smoke_columns(self.contract)
+        if self.contract.float_rows:
+            return np.asarray(columns[self.contract.inputs[0].name], dtype=np.float32)
+        return Columns(
+            {
+                spec.name: np.asarray(columns[spec.name], dtype=DTYPES[spec.type])
+                for spec in self.contract.inputs
+            }
+        )
 
     def smoke_test(self) -> None:
         """Predict a small batch and check the answer's shape and values; ModelError if wrong."""
