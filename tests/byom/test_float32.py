@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from predictor.runtime import OnnxModel
-from tests.byom import models
+from predictor.models.runtime import OnnxModel
+from tests.support import byom_models as models
 from trainer import ParityError, parity
 from trainer.byom import ExportedModel, build_export
 from trainer.contract import ModelError

@@ -28,8 +28,10 @@ async def test_predict_answers_200_with_the_prediction(manager: ModelManager) ->
 
 async def test_predict_runs_onnx_runtime_off_the_event_loop(manager: ModelManager) -> None:
     metrics = InferenceThreads()
-    plane = DataPlane(ModelRegistry(manager), max_rows=10, metrics=metrics)
-    status, _ = await DirectMethods(plane, update_state=lambda: None).call("predict", FLOWER)
+    registry = ModelRegistry(manager)
+    plane = DataPlane(registry, max_rows=10, metrics=metrics)
+    methods = DirectMethods(plane, registry, update_state=lambda: None)
+    status, _ = await methods.call("predict", FLOWER)
     assert status == 200
     [thread] = metrics.threads
     assert thread is not threading.current_thread()
