@@ -10,6 +10,7 @@ One test per model converts it and starts one predictor for it, so that ``-n 2``
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import onnx
 import pandas as pd
 import pytest
+import tritonclient.http.aio as triton
 
 from tests.support import byom_models as models
 from tests.support.edge_module import call
@@ -142,6 +144,7 @@ def test_a_notebook_model_converted_from_csv_answers_like_scikit_learn_on_the_de
             module, f"/v2/models/{contract.model_name}/infer", {"inputs": v2_inputs(contract, rows)}
         )
         assert status == 200, v2
+        binary = asyncio.run(v2_binary_labels(module, contract, rows))
         ranged = out_of_range_answer(module, contract, objects[0])
     assert module.process.returncode == 0, module.log.read_text()
 
@@ -153,6 +156,7 @@ def test_a_notebook_model_converted_from_csv_answers_like_scikit_learn_on_the_de
     }
     outputs = {o["name"]: o for o in v2["outputs"]}
     assert plain(outputs["label"]["data"]) == labels
+    assert binary == (labels if len(contract.inputs) == 1 else None)
     keys = {"label", "class_index", "model_version"}
     if answer == "label":
         assert all(set(p) == keys for p in served)
@@ -175,6 +179,19 @@ def test_a_notebook_model_converted_from_csv_answers_like_scikit_learn_on_the_de
         close_probabilities(from_v2, expected)
     status, error = ranged
     assert (status, error["error"]["code"]) == (422, "out_of_range"), error
+
+
+async def v2_binary_labels(module: Any, contract: Any, rows: pd.DataFrame) -> list[Any] | None:
+    """The labels of Triton's v2 client sending ``rows`` as one binary FP32 tensor, missing values
+    as NaN (``None`` for a model of one input per column)."""
+    if len(contract.inputs) != 1:
+        return None
+    values = rows.to_numpy(np.float32)
+    tensor = triton.InferInput(contract.input_name, list(values.shape), "FP32")
+    tensor.set_data_from_numpy(values, binary_data=True)
+    async with triton.InferenceServerClient(f"127.0.0.1:{module.port}") as client:
+        result = await client.infer(contract.model_name, [tensor])
+    return plain(result.as_numpy("label"))
 
 
 def with_input_range(bundled: Path, samples: pd.DataFrame) -> Any:
