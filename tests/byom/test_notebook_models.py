@@ -1,6 +1,7 @@
 """What a notebook fits first: classifiers without predict_proba, pipelines that impute missing
 values, columns picked by name on an all-number DataFrame. Each converted, gated, and answering
-in ONNX Runtime as scikit-learn does."""
+in ONNX Runtime as scikit-learn does (served by the device:
+tests/byom/test_notebook_end_to_end.py)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Notebook models served by the real predictor process (``python -m predictor``, the model as its
-bundle): a pipeline picking columns by name, and an imputing pipeline whose contract names its
-nullable features (the device reads the key and serves the model; it answers complete rows).
+bundle), exported by ``build_export``: a pipeline picking columns by name, and an imputing
+pipeline asked with complete rows, as a list and by feature name.
 
-A classifier without probabilities, and a request that leaves a nullable feature out, need the
-device side of contract version 2's scores and of ``nullable_features``: until the predictor has
-them, tests/byom/test_notebook_models.py checks those models through ONNX Runtime."""
+The classifiers without probabilities (scores, label alone) and rows with ``null`` for a nullable
+feature, converted from ``df.to_csv()`` samples by the trainer process, are served in
+tests/byom/test_notebook_end_to_end.py."""
 
 from __future__ import annotations
 
