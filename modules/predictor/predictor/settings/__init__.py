@@ -4,6 +4,7 @@ One module per group; ``loader.py`` holds ``Settings`` (the groups) and reads th
 The app gives each component only its group (``app.py``).
 """
 
+from predictor.settings.capture_upload import CaptureUploadSettings
 from predictor.settings.download import DownloadSettings
 from predictor.settings.http_api import HttpSettings
 from predictor.settings.inference import InferenceSettings
@@ -26,6 +27,7 @@ from predictor.settings.secret import Secret
 __all__ = [
     "EDGEHUB_MESSAGE_LIMIT",
     "ENV_PREFIX",
+    "CaptureUploadSettings",
     "DownloadSettings",
     "HttpSettings",
     "InferenceSettings",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, get_args, get_origin, get_type_hints
 import msgspec
 from msgspec import Meta
 
+from predictor.settings.capture_upload import CaptureUploadSettings
 from predictor.settings.download import DownloadSettings
 from predictor.settings.http_api import HttpSettings
 from predictor.settings.inference import InferenceSettings
@@ -57,6 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     model_check: ModelCheckSettings = msgspec.field(default_factory=ModelCheckSettings)
     model_source: ModelSourceSettings = msgspec.field(default_factory=ModelSourceSettings)
     process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
+    capture_upload: CaptureUploadSettings = msgspec.field(default_factory=CaptureUploadSettings)
 
 
 @dataclass(frozen=True)
