@@ -12,8 +12,8 @@ import pytest
 
 from predictor.capture.upload import (
     ClosedSegment,
-    UploadError,
     Uploader,
+    UploadError,
     UploadPolicy,
     blob_name,
     encode,
@@ -172,4 +172,4 @@ async def test_a_segment_whose_name_cannot_be_a_blob_is_a_final_error() -> None:
         await uploader.upload(bad)
     assert not caught.value.transient
     assert uploader.stats.failures == 1
-    assert uploader.stats.last_error is not None and "cannot name a blob" in uploader.stats.last_error
+    assert "cannot name a blob" in (uploader.stats.last_error or "")

@@ -19,8 +19,8 @@ from devtools.azurite import Azurite
 from predictor.capture.upload import (
     CONTENT_TYPE,
     ClosedSegment,
-    UploadError,
     Uploader,
+    UploadError,
     UploadPolicy,
     blob_name,
 )
@@ -35,9 +35,9 @@ def policy(**changes: Any) -> UploadPolicy:
 
 def container(azurite: Azurite, name: str) -> ContainerClient:
     """The container as the trainer sees it (the account key): to check what arrived."""
-    return BlobServiceClient.from_connection_string(
-        azurite.connection_string
-    ).get_container_client(name)
+    return BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client(
+        name
+    )
 
 
 def rows_of(client: ContainerClient, name: str) -> list[bytes]:
@@ -65,7 +65,7 @@ async def test_a_write_only_sas_delivers_a_segment_and_then_it_is_confirmed(
 
 
 async def test_the_devices_sas_can_neither_read_nor_list_the_container(azurite: Azurite) -> None:
-    name, url = container_sas_url(azurite.blob_endpoint, azurite.connection_string)
+    _, url = container_sas_url(azurite.blob_endpoint, azurite.connection_string)
     seg = segment()
     await Uploader(url, policy()).deliver(seg, lambda s: None)
     device_view = ContainerClient.from_container_url(url)
@@ -163,3 +163,13 @@ async def test_a_refusal_is_reported_and_the_segment_kept(
     sas = urlsplit(url).query
     signature = dict(p.split("=", 1) for p in sas.split("&"))["sig"]
     assert signature not in caplog.text and signature not in json.dumps(stats.as_dict())
+
+
+async def test_a_missing_container_is_reported_and_the_segment_kept(azurite: Azurite) -> None:
+    name, url = container_sas_url(azurite.blob_endpoint, azurite.connection_string)
+    container(azurite, name).delete_container()
+    uploader = Uploader(url, policy())
+    confirmed: list[ClosedSegment] = []
+    with pytest.raises(UploadError, match=r"the capture container does not exist \(404\)"):
+        await uploader.deliver(segment(), confirmed.append)
+    assert confirmed == [] and uploader.stats.failures == 1

@@ -16,7 +16,6 @@ from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, gener
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME
 
 
-
 @dataclass
 class Segment:
     name: str

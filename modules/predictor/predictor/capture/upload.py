@@ -292,7 +292,11 @@ class Uploader:
     async def _put(self, blob: BlobClient, data: bytes) -> bool:
         """Write the blob unless it exists: True if written, False if it was already there."""
         from azure.core import MatchConditions
-        from azure.core.exceptions import HttpResponseError, ResourceExistsError
+        from azure.core.exceptions import (
+            HttpResponseError,
+            ResourceExistsError,
+            ResourceNotFoundError,
+        )
         from azure.storage.blob import BlobBlock, ContentSettings
 
         settings = ContentSettings(content_type=CONTENT_TYPE, content_encoding=None)
@@ -317,6 +321,10 @@ class Uploader:
                 return True
         except ResourceExistsError:
             return False  # the SDK's word for 409 BlobAlreadyExists and 412 on If-None-Match
+        except ResourceNotFoundError:
+            raise DownloadError(
+                "the capture container does not exist (404)", transient=False
+            ) from None
         except HttpResponseError as exc:
             if exc.status_code == 412 or getattr(exc, "error_code", None) == "BlobAlreadyExists":
                 return False
