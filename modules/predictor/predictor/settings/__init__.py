@@ -5,6 +5,7 @@ The app gives each component only its group (``app.py``).
 """
 
 from predictor.settings.capture import CaptureSettings
+from predictor.settings.capture_upload import CaptureUploadSettings
 from predictor.settings.download import DownloadSettings
 from predictor.settings.http_api import HttpSettings
 from predictor.settings.inference import InferenceSettings
@@ -28,6 +29,7 @@ __all__ = [
     "EDGEHUB_MESSAGE_LIMIT",
     "ENV_PREFIX",
     "CaptureSettings",
+    "CaptureUploadSettings",
     "DownloadSettings",
     "HttpSettings",
     "InferenceSettings",

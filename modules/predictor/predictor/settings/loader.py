@@ -21,6 +21,7 @@ import msgspec
 from msgspec import Meta
 
 from predictor.settings.capture import CaptureSettings
+from predictor.settings.capture_upload import CaptureUploadSettings
 from predictor.settings.download import DownloadSettings
 from predictor.settings.http_api import HttpSettings
 from predictor.settings.inference import InferenceSettings
@@ -59,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     model_source: ModelSourceSettings = msgspec.field(default_factory=ModelSourceSettings)
     process: ProcessSettings = msgspec.field(default_factory=ProcessSettings)
     capture: CaptureSettings = msgspec.field(default_factory=CaptureSettings)
+    capture_upload: CaptureUploadSettings = msgspec.field(default_factory=CaptureUploadSettings)
 
 
 @dataclass(frozen=True)

@@ -97,23 +97,28 @@ def parse_target(
 
 
 def check_url(
-    url: str, *, allow_http: bool, allowed_hosts: list[str], storage_host: str | None = None
+    url: str,
+    *,
+    allow_http: bool,
+    allowed_hosts: list[str],
+    storage_host: str | None = None,
+    what: str = "model URL",
 ) -> None:
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError as exc:
-        raise TargetError(f"the model URL is malformed: {exc}") from exc
+        raise TargetError(f"the {what} is malformed: {exc}") from exc
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes:
         allowed = " or ".join(schemes)
-        raise TargetError(f"the model URL must be {allowed}, not {parts.scheme or 'no scheme'}")
+        raise TargetError(f"the {what} must be {allowed}, not {parts.scheme or 'no scheme'}")
     if not host:
-        raise TargetError("the model URL has no host")
+        raise TargetError(f"the {what} has no host")
     if allowed_hosts and host.lower() not in {h.lower() for h in allowed_hosts}:
-        raise TargetError(f"the model URL's host {host} is not in PREDICTOR_MODEL_URL_HOSTS")
+        raise TargetError(f"the {what}'s host {host} is not in PREDICTOR_MODEL_URL_HOSTS")
     if storage_host is not None and host.lower() != storage_host.lower():
         raise TargetError(
-            f"the model URL's host {host} is not the storage account's blob host "
+            f"the {what}'s host {host} is not the storage account's blob host "
             f"{storage_host} (PREDICTOR_STORAGE_CONNECTION_STRING is set)"
         )
