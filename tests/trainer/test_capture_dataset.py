@@ -21,6 +21,7 @@ from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, gener
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
 from tests.support.trainer_process import run_cli
 from trainer import capture
+from trainer.cli import main
 from trainer.contract import Contract, InputSpec
 from trainer.model_file import ModelFile
 from trainer.publish import publish
@@ -159,47 +160,89 @@ def test_the_cli_writes_typed_rows_and_counts_what_it_skipped(
     assert first["sepal_length"] == pytest.approx(6.1)
 
 
-def test_the_cli_filters_by_date_device_trigger_and_version(
+def test_the_cli_filters_by_date_device_and_trigger(
     azurite: Azurite, captured: str, tmp_path: Path, model_path: Path
 ) -> None:
-    env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
-    base = ["dataset", "iris-svm", "--container", captured, "--model", str(model_path)]
-
-    def ids(*args: str) -> tuple[list[str], dict[str, Any]]:
-        out = tmp_path / "rows.csv"
-        result = run_cli([*base, "--out", str(out), *args], env=env)
-        assert result.returncode == 0, result.stderr
-        return sorted(pd.read_csv(out)["id"]), json.loads(result.stdout)
-
-    got, summary = ids("--since", "2026-12-02", "--until", "2026-12-02")
-    assert got == ["msg-2"]
-    assert summary["blobs"] == 2  # only that day's blobs were listed
+    out = tmp_path / "rows.csv"
+    result = run_cli(
+        [
+            "dataset",
+            "iris-svm",
+            "--container",
+            captured,
+            "--model",
+            str(model_path),
+            "--out",
+            str(out),
+            "--since",
+            "2026-12-01",
+            "--until",
+            "2026-12-02",
+            "--device",
+            "dev-a",
+            "--trigger",
+            "drift",
+            "--trigger",
+            "shadowDisagree",
+        ],
+        env={"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert list(pd.read_csv(out)["id"]) == ["msg-1"]
+    assert summary["blobs"] == 2  # dev-a's blobs of those two days, nothing else listed
+    assert summary["filtered_out"] == 1  # msg-0, a sample
     assert summary["contract"]["from"] == str(model_path)
-    got, summary = ids("--since", "2026-12-01", "--until", "2026-12-03", "--device", "dev-b")
-    assert got == ["msg-2"]
-    assert summary["blobs"] == 1
-    assert ids("--device", "dev-a")[0] == ["msg-0", "msg-1", "msg-4"]
-    assert ids("--trigger", "drift", "--trigger", "shadowDisagree")[0] == ["msg-1", "msg-2"]
-    got, summary = ids("--model-version", "2.0.0")
-    assert got == ["msg-2"]
-    assert summary["filtered_out"] == 3
 
 
-def test_the_cli_refuses_bad_options_before_reading(azurite: Azurite, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("filters", "ids", "blobs"),
+    [
+        ({"since": "2026-12-02", "until": "2026-12-02"}, ["msg-2"], 2),
+        ({"since": "2026-12-03"}, ["msg-4"], 1),  # until today (UTC)
+        ({"devices": ["dev-b"]}, ["msg-2"], 1),
+        (
+            {"devices": ["dev-a"], "since": "2026-12-01", "until": "2026-12-03"},
+            ["msg-0", "msg-1", "msg-4"],
+            3,
+        ),
+        ({"triggers": ["drift", "shadowDisagree"]}, ["msg-1", "msg-2"], 4),
+        ({"versions": ["2.0.0"]}, ["msg-2"], 4),
+        ({"versions": ["1.0.0"], "triggers": ["sample"]}, ["msg-0", "msg-4"], 4),
+    ],
+)
+def test_load_filters(
+    azurite: Azurite, captured: str, filters: dict[str, Any], ids: list[str], blobs: int
+) -> None:
+    frame = capture.load(
+        "iris-svm", container=captured, connection_string=azurite.connection_string, **filters
+    )
+    assert sorted(frame["id"]) == ids
+    assert frame.attrs["capture"]["blobs"] == blobs
+
+
+def test_the_cli_refuses_a_bad_date_with_usage_status(azurite: Azurite) -> None:
     env = {"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string}
     bad_day = run_cli(["dataset", "iris-svm", "--since", "2026-13-01"], env=env)
     assert bad_day.returncode == 2
     assert "not a date" in bad_day.stderr
-    bad_trigger = run_cli(["dataset", "iris-svm", "--trigger", "often"], env=env)
-    assert bad_trigger.returncode == 2
-    bad_out = run_cli(["dataset", "iris-svm", "--out", str(tmp_path / "rows.xlsx")], env=env)
-    assert bad_out.returncode == 2
-    assert ".csv or .parquet" in bad_out.stderr
-    backwards = run_cli(
-        ["dataset", "iris-svm", "--since", "2026-12-03", "--until", "2026-12-01"], env=env
-    )
-    assert backwards.returncode == 2
-    assert "after it ends" in backwards.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trigger", "often"], "invalid choice: 'often'"),
+        (["--out", "rows.xlsx"], ".csv or .parquet"),
+        (["--since", "2026-12-03", "--until", "2026-12-01"], "after it ends"),
+        (["--device", "a/b"], "cannot be part of a blob name"),
+    ],
+)
+def test_bad_options_are_refused_before_storage_is_touched(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No connection string at all: the options are checked first.
+    assert main(["dataset", "iris-svm", *args]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_no_published_model_and_no_model_file_is_a_clear_error(
