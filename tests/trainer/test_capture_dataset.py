@@ -334,3 +334,27 @@ def test_parquet_needs_pyarrow_or_is_written(tmp_path: Path) -> None:
     else:
         with pytest.raises(capture.UsageError, match="pyarrow"):
             capture.check_output(path)
+
+
+def test_load_finds_the_model_in_another_container(
+    azurite: Azurite, captured: str, service: BlobServiceClient
+) -> None:
+    """Rows in their own container, the model where ``publish`` put it."""
+    container = f"{captured}-rows"
+    service.create_container(container)
+    _put(
+        service,
+        container,
+        "model=iris-svm/date=2026-12-05/device=dev-c/1.jsonl.gz",
+        gzip.compress(_lines(_row(7, device="dev-c"))),
+    )
+    frame = capture.load(
+        "iris-svm",
+        container=container,
+        models_container=captured,
+        connection_string=azurite.connection_string,
+    )
+    assert list(frame["id"]) == ["msg-7"]
+    assert list(frame.columns[:4]) == list(IRIS)
+    with pytest.raises(capture.StorageError, match="no model 'iris-svm' is published"):
+        capture.load("iris-svm", container=container, connection_string=azurite.connection_string)

@@ -192,6 +192,7 @@ def load(
     container: str = DEFAULT_CONTAINER,
     connection_string: str | None = None,
     container_url: str | None = None,
+    models_container: str | None = None,
     since: date | str | None = None,
     until: date | str | None = None,
     devices: Sequence[str] = (),
@@ -201,13 +202,16 @@ def load(
 ) -> pd.DataFrame:
     """The notebook API: the captured rows of ``model`` as a DataFrame (``frame.attrs["capture"]``
     holds the summary: blobs read, rows skipped and why). ``contract`` is a Contract or a model
-    file; by default the model published last in ``container``. The connection string defaults
-    to ``AZURE_STORAGE_CONNECTION_STRING``."""
+    file; by default the model published last in ``models_container`` (default: ``container``).
+    The connection string defaults to ``AZURE_STORAGE_CONNECTION_STRING``."""
     if connection_string is None and container_url is None:
         connection_string = load_settings(StorageSettings).secret()
     client = container_client(container, connection_string, container_url, options)
     if contract is None:
-        contract, _ = latest_contract(client, model)
+        models = client
+        if models_container is not None:
+            models = container_client(models_container, connection_string, None, options)
+        contract, _ = latest_contract(models, model)
     elif not isinstance(contract, Contract):
         contract = read_model_file(Path(contract)).contract
     filters = Filters(

@@ -35,7 +35,12 @@ def add_parser(commands: Any) -> None:
         metavar="FILE",
         type=Path,
         help="the ONNX model whose contract types the columns (default: the model published "
-        "last in the container: <name>/latest.json, else the newest <name>/*.onnx)",
+        "last in --models-container: <name>/latest.json, else the newest <name>/*.onnx)",
+    )
+    parser.add_argument(
+        "--models-container",
+        metavar="NAME",
+        help="where the model is published, when not in --container (with the connection string)",
     )
     parser.add_argument(
         "--container",
@@ -98,7 +103,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.model is not None:
         contract, source = read_model_file(args.model).contract, str(args.model)
     else:
-        contract, source = capture.latest_contract(client, args.name)
+        models = client
+        if args.models_container is not None:
+            models = capture.container_client(
+                args.models_container, settings.secret(), None, settings.options()
+            )
+        contract, source = capture.latest_contract(models, args.name)
     captured = capture.read(client, args.name, contract, filters)
     if args.out is not None:
         capture.write(captured.frame, args.out)
