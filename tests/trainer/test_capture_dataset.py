@@ -280,6 +280,7 @@ def test_load_types_each_column_as_the_contract_says(
         _row(1, inputs={"temp": None, "count": 4, "site": None}),
         _row(2, inputs={"temp": 1, "count": 2.5, "site": "x"}),  # 2.5 is no int64: skipped
         _row(3, inputs={"temp": 1, "count": 1, "site": 7}),  # 7 is no string: skipped
+        _row(4, inputs={"temp": 1, "count": 2**63, "site": "x"}),  # beyond int64: skipped
     ]
     _put(
         service,
@@ -295,7 +296,7 @@ def test_load_types_each_column_as_the_contract_says(
         since="2026-12-01",
         until="2026-12-01",
     )
-    assert frame.attrs["capture"]["skipped_rows"] == {"bad_value": 2}
+    assert frame.attrs["capture"]["skipped_rows"] == {"bad_value": 3}
     assert frame["temp"].dtype == "float64"
     assert frame["count"].dtype == "int64"
     assert frame["site"].dtype == object
