@@ -22,7 +22,13 @@ from trainer.cli import _parser
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GETTING_STARTED = REPO_ROOT / "docs" / "getting-started.md"
-OPERATOR_DOCS = ["docs/getting-started.md", "README.md", "docs/deployment.md", "docs/trainer.md"]
+OPERATOR_DOCS = [
+    "docs/getting-started.md",
+    "README.md",
+    "docs/deployment.md",
+    "docs/trainer.md",
+    "docs/capture.md",
+]
 _FENCE = re.compile(r"^[ \t]*```[a-z]*\n(.*?)^[ \t]*```", re.M | re.S)
 _INLINE = re.compile(r"`((?:sudo )?(?:az|iotedge|docker|python) [^`]+)`")
 

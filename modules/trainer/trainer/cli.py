@@ -1,4 +1,4 @@
-"""The command line: ``python -m trainer train|publish|run|convert|keygen``.
+"""The command line: ``python -m trainer train|publish|run|convert|keygen|dataset``.
 
 Results are JSON on stdout; every failure is one line on stderr (``trainer: error: ...``) and a
 non-zero exit: 2 for bad usage, 3 for a model below ``--min-accuracy``, 1 for everything else.
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from trainer import commands, convert, device, parity, signing
+from trainer import commands, convert, dataset, device, parity, signing
 from trainer.commands import DeploymentRequest, PublishRequest
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.errors import UsageError, describe
@@ -149,6 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_parity_arguments(conv, "sample row")
     _add_device_argument(conv)
     conv.set_defaults(handler=_convert)
+
+    dataset.add_parser(commands)
     return parser
 
 
