@@ -14,7 +14,6 @@ NOT_CUT_YET = {
     "modules/trainer/trainer/parity.py": 337,
     "devtools/container.py": 324,
     "devtools/soak/run.py": 319,
-    "devtools/edgehub/hub.py": 606,
     "devtools/demo/story.py": 356,
     "bench/fast_paths.py": 338,
     "bench/fleet.py": 424,
