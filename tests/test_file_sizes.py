@@ -13,7 +13,6 @@ MAX_LINES = 300
 NOT_CUT_YET = {
     "modules/trainer/trainer/parity.py": 337,
     "bench/fast_paths.py": 338,
-    "bench/fleet.py": 424,
 }
 
 
