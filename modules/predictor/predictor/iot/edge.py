@@ -64,9 +64,7 @@ class EdgeModule:
         self._tasks: list[asyncio.Task[Any]] = []
         self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
         # Every reported property goes through this one reporter (reporter.py).
-        self.reporter = TwinReporter(
-            self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
-        )
+        self.reporter = TwinReporter(self._patch_reported, on_refused=self._count_refused)
         self._handled = HandledVersion(registry.cache_dir)
         # The twin's targets and their updaters, for ``model``, ``models`` and ``shadow``.
         self.targets = TwinTargets(download, self.manager.public_key)
@@ -79,7 +77,7 @@ class EdgeModule:
             registry,
             self.targets,
             self.reporter,
-            self,
+            live=self,  # a promotion reports what serves now (report_live)
             interval=settings.report_interval_seconds,
         )
         self.monitoring = Monitoring(
@@ -250,6 +248,9 @@ class EdgeModule:
                 await patch_reported(self.client, patch)
         except TimeoutError as exc:  # may pass later: not a refusal
             raise ConnectionError(describe(exc)) from exc
+
+    def _count_refused(self, part: tuple[str, ...], reason: str) -> None:
+        self.metrics.twin_reports_refused.inc()
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property (kept and sent again after a reconnect if it fails)."""

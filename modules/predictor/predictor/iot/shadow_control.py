@@ -121,8 +121,8 @@ class ShadowControl:
         registry: ModelRegistry,
         targets: Targets,
         reporter: TwinReporter,
-        live: LiveReport,
         *,
+        live: LiveReport,
         interval: float,
     ) -> None:
         self.plane = plane
