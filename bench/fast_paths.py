@@ -1,4 +1,5 @@
-"""Each fast path beside its slow twin, in-process, in interleaved rounds (BENCHMARKS.md).
+"""Each fast path beside its slow twin, in-process, in interleaved rounds (BENCHMARKS.md); how a
+case is timed is ``fast_path_timing.py``.
 
 A fast path is a second implementation of what its twin already does, kept only where it pays.
 For each one, ``fast`` is the code as shipped and ``twin`` the same call with the fast path
@@ -14,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import functools
 import json
-import statistics
-import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from aiohttp.test_utils import make_mocked_request
 from azure.iot.device import Message
 from tenacity import AsyncRetrying, retry_if_not_exception_type, stop_never, wait_exponential
 
+from bench.fast_path_timing import Case, declines, looped, measure, timed, without
 from predictor import batching
 from predictor.api import body
 from predictor.api.state import HTTP_SETTINGS
@@ -57,49 +55,6 @@ ANSWER = json.dumps(
 ).encode()
 
 
-@dataclass(frozen=True)
-class Case:
-    """One fast path: the same work timed with it (``fast``) and without it (``twin``)."""
-
-    name: str
-    fast: Callable[[int], float]  # calls -> seconds for that many calls
-    twin: Callable[[int], float]
-    most_calls: int = 1_000_000  # per timed batch
-
-
-def _timed(work: Callable[[], object]) -> Callable[[int], float]:
-    def run(calls: int) -> float:
-        started = time.perf_counter()
-        for _ in range(calls):
-            work()
-        return time.perf_counter() - started
-
-    return run
-
-
-@contextlib.contextmanager
-def _replaced(owner: Any, name: str, value: Any) -> Iterator[None]:
-    """``owner.name`` is ``value`` inside (the bench's own switch; the product has none)."""
-    before = getattr(owner, name)
-    setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        setattr(owner, name, before)
-
-
-def _without(owner: Any, name: str, value: Any, run: Callable[[int], float]) -> Any:
-    def twin(calls: int) -> float:
-        with _replaced(owner, name, value):
-            return run(calls)
-
-    return twin
-
-
-def _declines(*_: Any) -> None:
-    return None
-
-
 def schema_cases() -> list[Case]:
     """``floats.parse`` with its one-pass checks against the per-value ones."""
     cases = []
@@ -110,9 +65,9 @@ def schema_cases() -> list[Case]:
         "parse: instances, 1000 rows": {"instances": [VALUES] * 1000},
     }
     for name, value in bodies.items():
-        run = _timed(functools.partial(floats.parse, value, FEATURES, 5000))
+        run = timed(functools.partial(floats.parse, value, FEATURES, 5000))
         helper = "_plain_object" if "object" in name else "_plain_rows"
-        cases.append(Case(name, run, _without(floats, helper, _declines, run)))
+        cases.append(Case(name, run, without(floats, helper, declines, run)))
     return cases
 
 
@@ -130,13 +85,13 @@ def wire_cases() -> list[Case]:
     def never_bounded(*_: Any) -> int:
         return wire.EDGEHUB_PACKET_LIMIT + 1  # past every limit: the exact count runs
 
-    check = _timed(lambda: wire.check_sendable(message))
+    check = timed(lambda: wire.check_sendable(message))
     return [
-        Case("wire.body_room: bound vs exact", _timed(room_fast), _timed(room_exact)),
+        Case("wire.body_room: bound vs exact", timed(room_fast), timed(room_exact)),
         Case(
             "wire.check_sendable: bound vs exact",
             check,
-            _without(wire, "_bound", never_bounded, check),
+            without(wire, "_bound", never_bounded, check),
         ),
     ]
 
@@ -162,27 +117,15 @@ async def _retry_only(self: sender.OutputSender, out: Outgoing) -> None:
             await self._send_once(message, out.output)
 
 
-def _looped(work: Callable[[], Awaitable[object]]) -> Callable[[int], float]:
-    loop = asyncio.new_event_loop()
-
-    async def many(calls: int) -> float:
-        started = time.perf_counter()
-        for _ in range(calls):
-            await work()
-        return time.perf_counter() - started
-
-    return lambda calls: loop.run_until_complete(many(calls))
-
-
 def sender_case() -> Case:
     """One send acknowledged at once, with and without the try before the retry loop."""
     out = Outgoing(ANSWER, "predictions", MESSAGE_ID, dict(PROPERTIES))
     fast = sender.OutputSender(_ImmediateLink())  # type: ignore[arg-type]  # a stand-in link
-    run = _looped(lambda: fast.send(out))
+    run = looped(lambda: fast.send(out))
     return Case(
         "sender.send: one try, then retry",
         run,
-        _without(sender.OutputSender, "send", _retry_only, run),
+        without(sender.OutputSender, "send", _retry_only, run),
     )
 
 
@@ -191,9 +134,9 @@ def batching_case() -> Case:
     model = OnnxModel.from_bytes(BUNDLED.read_bytes(), "bench", check_domains=False)
     rows = np.asarray([VALUES], dtype=np.float32)
     coalescer = Coalescer()
-    run = _looped(lambda: coalescer.predict(model, rows))
+    run = looped(lambda: coalescer.predict(model, rows))
     return Case(
-        "coalescer: a lone request at once", run, _without(batching, "_idle", lambda _: False, run)
+        "coalescer: a lone request at once", run, without(batching, "_idle", lambda _: False, run)
     )
 
 
@@ -263,45 +206,8 @@ def _stream(data: bytes, protocol: Any) -> Any:
 
 def noise_case() -> Case:
     """The same call as both ``fast`` and ``twin``: how far apart the machine puts them."""
-    run = _timed(functools.partial(floats.parse, ROW, FEATURES, 5000))
+    run = timed(functools.partial(floats.parse, ROW, FEATURES, 5000))
     return Case("noise floor: a parse against itself", run, run)
-
-
-def _calls_for(run: Callable[[int], float], budget: float, most: int) -> int:
-    calls = 1
-    while run(calls) < budget and calls < most:
-        calls *= 2
-    return calls
-
-
-def measure(cases: list[Case], rounds: int, budget: float) -> dict[str, dict[str, Any]]:
-    """Per case: microseconds per call (medians) and the per-round ratios twin / fast."""
-    figures: dict[str, dict[str, Any]] = {}
-    for case in cases:
-        calls = _calls_for(case.fast, budget, case.most_calls)
-        fast, twin, ratios = [], [], []
-        for index in range(rounds):
-            if index % 2 == 0:
-                f = case.fast(calls)
-                t = case.twin(calls)
-            else:
-                t = case.twin(calls)
-                f = case.fast(calls)
-            fast.append(f / calls * 1e6)
-            twin.append(t / calls * 1e6)
-            ratios.append(t / f)
-        print(f"  {case.name}: {statistics.median(ratios):.2f}", file=sys.stderr, flush=True)
-        figures[case.name] = {
-            "fast_us": statistics.median(fast),
-            "twin_us": statistics.median(twin),
-            "saved_us": statistics.median(t - f for t, f in zip(twin, fast, strict=True)),
-            "ratio": statistics.median(ratios),
-            "ratio_low": min(ratios),
-            "ratio_high": max(ratios),
-            # The fastest batch of each side: the one a neighbour disturbed least.
-            "best_ratio": min(twin) / min(fast),
-        }
-    return figures
 
 
 def main() -> None:

@@ -27,48 +27,38 @@ import argparse
 import contextlib
 import json
 import logging
-import math
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import onnx
-from azure.storage.blob import BlobServiceClient
-
-from bench import candidates, seed_model
 from bench.candidates import REPO
-from bench.processes import Server, ServerError
+from bench.fleet_modules import (
+    MODULE,
+    Storage,
+    device,
+    module_status,
+    publish_model,
+    start_fleet,
+    stop_fleet,
+)
+from bench.fleet_report import Rollout, row, table
+from bench.processes import Server
 from bench.report import machine
 from bench.storage_meter import StorageMeter, load
-from devtools.azurite import Azurite, start_azurite
 from devtools.edgehub import EdgeHub
-from devtools.ports import free_port
-from trainer.model_file import read_model_file
-from trainer.publish import Published, publish
+from trainer.publish import Published
 
 log = logging.getLogger("bench.fleet")
 
-MODULE = "predictor"
 ROLLOUTS = ("at-once", "spread", "outage")
-READY_TIMEOUT = 180.0
 POLL_SECONDS = 0.05
-
-
-def device(index: int) -> str:
-    return f"fleet-{index:03d}"
-
-
-def version(index: int) -> str:
-    return f"20261206.5000{index:02d}"
 
 
 @dataclass(frozen=True)
@@ -82,127 +72,6 @@ class Plan:
     batch: int  # modules started together
     work_dir: Path
     settle_seconds: float  # beyond spread and outage, before a roll-out is given up
-
-
-@dataclass
-class Rollout:
-    fleet: int
-    rollout: str
-    spread_s: float
-    patch_s: float  # from the first patch to the last one sent
-    applied_s: list[float]  # each module's seconds from the first patch to ``applied``
-    failed: int  # modules that reported the model failed
-    missing: int  # modules that did not report it in time
-    requests: int
-    refused: int
-    downloads: int
-    peak_concurrent_downloads: int
-    peak_requests_per_s: int
-    bytes_served: int
-    methods: dict[str, int]  # requests by HTTP method
-    rss_mb: list[float]
-    load_average: tuple[float, float, float]
-    outage: tuple[float, float] | None = None  # seconds after the patch: down, up again
-
-    def quantile(self, share: float) -> float | None:
-        """Seconds until ``share`` of the fleet reported ``applied``; None if it never did."""
-        needed = math.ceil(share * self.fleet)
-        done = sorted(self.applied_s)
-        return done[needed - 1] if len(done) >= needed else None
-
-
-@dataclass
-class Storage:
-    """Azurite on a fixed port and folder, to stop for an outage and start again."""
-
-    location: Path
-    server: Azurite = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.server = start_azurite(self.location)
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def stop(self) -> None:
-        self.server.stop()  # a clean stop: Azurite keeps its blobs
-
-    def start(self) -> None:
-        self.server = start_azurite(self.location, port=self.port)
-
-
-def padded_model(work_dir: Path, index: int, size: int) -> Path:
-    """An iris model of ``version(index)``, padded in its metadata to about ``size`` bytes."""
-    path = seed_model.write_onnx(work_dir / f"fleet-{version(index)}.onnx", version(index))
-    model = onnx.load_from_string(path.read_bytes())
-    padding = size - len(path.read_bytes())
-    if padding > 64:
-        model.metadata_props.add(key="padding", value="x" * padding)
-    padded = work_dir / f"fleet-{version(index)}-{size}.onnx"
-    padded.write_bytes(model.SerializeToString())
-    return padded
-
-
-def publish_model(storage: Storage, work_dir: Path, index: int, size: int) -> Published:
-    service = BlobServiceClient.from_connection_string(storage.server.connection_string)
-    return publish(service, read_model_file(padded_model(work_dir, index, size)), sas_days=1)
-
-
-def start_module(hub: EdgeHub, index: int, work_dir: Path) -> Server:
-    """``python -m predictor`` as ``device(index)/predictor``, with the bundled model and an
-    empty cache, its log under ``work_dir``. Not waited for."""
-    port = free_port()
-    argv, env = candidates.predictor().command(port, work_dir / f"cache-{device(index)}")
-    env |= hub.module_env(MODULE, device(index)) | {
-        "PREDICTOR_ALLOW_HTTP_MODEL_URLS": "true",  # Azurite speaks plain http on loopback
-    }
-    log_path = work_dir / f"{device(index)}.log"
-    with log_path.open("wb") as out:
-        process = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(device(index), process, port, log_path, 0.0)
-
-
-def _status(hub: EdgeHub, index: int) -> tuple[Any, Any]:
-    model = hub.reported(MODULE, device(index)).get("model") or {}
-    return model.get("version"), model.get("status")
-
-
-def start_fleet(hub: EdgeHub, size: int, batch: int, work_dir: Path) -> list[Server]:
-    """``size`` modules, ``batch`` at a time, each batch waited for until every module in it
-    reports its bundled model applied (so that the CPUs are not all taken by imports)."""
-    fleet: list[Server] = []
-    try:
-        for first in range(0, size, batch):
-            indexes = range(first, min(first + batch, size))
-            fleet += [start_module(hub, i, work_dir) for i in indexes]
-            for i in indexes:
-                try:
-                    hub.wait_for_reported(
-                        MODULE,
-                        lambda r: (r.get("model") or {}).get("status") == "applied",
-                        timeout=READY_TIMEOUT,
-                        device_id=device(i),
-                    )
-                except TimeoutError as error:
-                    tail = fleet[i].log.read_text(errors="replace")[-800:]
-                    raise ServerError(f"{device(i)} was not ready: {tail}") from error
-            log.info("fleet of %d: %d modules started", size, len(fleet))
-    except BaseException:
-        stop_fleet(fleet)
-        raise
-    return fleet
-
-
-def stop_fleet(fleet: list[Server]) -> None:
-    """SIGTERM to every module first, then each waited for: they shut down side by side."""
-    for server in fleet:
-        if server.process.poll() is None:
-            server.signal(signal.SIGTERM)
-    for server in fleet:
-        server.stop()
 
 
 def roll_out(
@@ -243,7 +112,7 @@ def roll_out(
                 outage = None  # once
                 log.info("%s: storage back at %.1f s", name, up_at)
             for index in list(pending):
-                status = _status(hub, index)
+                status = module_status(hub, index)
                 if status == (model.version, "applied"):
                     applied[index] = time.monotonic() - started
                     pending.discard(index)
@@ -309,48 +178,6 @@ def run_fleet(size: int, plan: Plan, first_version: int) -> list[Rollout]:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return results
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-HEADER = (
-    "| modules | roll-out | 50% applied, s | 90%, s | 100%, s | failed/missing | "
-    "peak concurrent downloads | peak requests/s | requests (refused) | MB served | "
-    "RSS per module, MB median (max) | load avg 1 min |"
-)
-
-
-def row(result: Rollout) -> str:
-    what = result.rollout
-    if result.rollout == "spread":
-        what = f"spread {result.spread_s:g} s"
-    elif result.outage:
-        down, up = result.outage
-        what = f"outage, spread {result.spread_s:g} s, storage down {down:.0f}-{up:.0f} s"
-    rss = sorted(result.rss_mb)
-    median = rss[len(rss) // 2] if rss else 0.0
-    cells = [
-        str(result.fleet),
-        what,
-        _seconds(result.quantile(0.5)),
-        _seconds(result.quantile(0.9)),
-        _seconds(result.quantile(1.0)),
-        f"{result.failed}/{result.missing}",
-        str(result.peak_concurrent_downloads),
-        str(result.peak_requests_per_s),
-        f"{result.requests} ({result.refused})",
-        f"{result.bytes_served / 1e6:.1f}",
-        f"{median:.0f} ({max(rss, default=0.0):.0f})",
-        f"{result.load_average[0]:.1f}",
-    ]
-    return "| " + " | ".join(cells) + " |"
-
-
-def table(results: list[Rollout]) -> str:
-    separator = "|" + "---|" * HEADER.count(" | ") + "---|"
-    return "\n".join([HEADER, separator, *(row(r) for r in results)])
 
 
 def _commit() -> str:

@@ -1,7 +1,7 @@
 """The predictor with in-process timers on its message path, for the breakdown run.
 
 ``python -m bench.timed_predictor`` is ``python -m predictor`` with the answer of the input
-messages (the data plane's ``_serve_many`` on an inference thread, which decodes, parses and
+messages (``serving.serve_many`` on an inference thread, which decodes, parses and
 runs the messages waiting together, and ``MessageAnswerer._answer_one`` on the event loop,
 which encodes each answer) and the pieces inside it - JSON decode, parse and checks, the ONNX
 Runtime call, JSON encode - timed in CPU time of the calling thread, so that neighbours on a
@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from predictor import dataplane
+from predictor import serving
 from predictor.__main__ import main
 from predictor.iot import messages
 from predictor.models.runtime import OnnxModel
@@ -58,7 +58,7 @@ def install() -> None:
     messages.MessageAnswerer.answer_many = counted  # type: ignore[method-assign,assignment]
     # Both halves of an answer count as "answer": the one on a thread, the one on the loop;
     # the calls are those of the first, once per group of messages answered together.
-    dataplane._serve_many = timed("answer", dataplane._serve_many)
+    serving.serve_many = timed("answer", serving.serve_many)
     answer_one = timed("answer", messages.MessageAnswerer._answer_one, count=False)
     messages.MessageAnswerer._answer_one = answer_one  # type: ignore[method-assign]
     OnnxModel.predict = timed("onnx_call", OnnxModel.predict)  # type: ignore[method-assign]

@@ -5,19 +5,18 @@ module's clean shutdown is part of what the image must do. So the image's file s
 mounted (``buildah mount``) and its entry point started the way moby starts it: as PID 1 of
 its own PID namespace, with its own network namespace (port 8080 is the container's own
 loopback, so nothing clashes with the host), as the image's USER, in its WORKDIR, with exactly
-its ENV. A deployment's HostConfig (``HostConfig.from_create_options``) adds what moby would do
+its ENV. A deployment's HostConfig (``container_config.HostConfig``) adds what moby would do
 for ``ReadonlyRootfs``, ``Binds`` of named volumes, ``Tmpfs``, ``CapDrop: ["ALL"]`` (an empty
 capability bounding set) and ``SecurityOpt: ["no-new-privileges"]``. A Kubernetes pod's
-container spec can override the image's configuration (``Overrides``): the command, the user, a
-read-only root and emptyDir volumes (tmpfs mounts). Not reproduced: cgroups, seccomp, AppArmor,
-a read-only /proc, published ports.
+container spec can override the image's configuration (``container_config.Overrides``): the
+command, the user, a read-only root and emptyDir volumes (tmpfs mounts). Not reproduced:
+cgroups, seccomp, AppArmor, a read-only /proc, published ports.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -26,10 +25,10 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from devtools import hosttools
 from devtools.buildah import Buildah, ImageConfig
+from devtools.container_config import HostConfig, Overrides
 
 # Runs as root in the new namespaces, as PID 1 until it execs the entry point (which then is
 # PID 1). $1 the mounted root, $2 a cpuinfo file to bind over /proc/cpuinfo or "-", $3 "ro" for
@@ -77,45 +76,6 @@ os.execv("/usr/bin/env", ["env", "-i", *sys.argv[6:]])
 
 
 @dataclass(frozen=True)
-class HostConfig:
-    """What this runtime applies of a module's ``createOptions.HostConfig``."""
-
-    read_only_root: bool = False
-    volumes: tuple[str, ...] = ()  # container paths of the named volumes in Binds
-    tmpfs: tuple[str, ...] = ()
-    drop_all_capabilities: bool = False
-    no_new_privileges: bool = False
-
-    @classmethod
-    def from_create_options(cls, options: Mapping[str, Any]) -> HostConfig:
-        host = options.get("HostConfig") or {}
-        volumes = []
-        for bind in host.get("Binds") or []:
-            source, _, target = str(bind).partition(":")
-            if source.startswith("/") or not target.startswith("/"):
-                raise ValueError(f"only named volumes are reproduced here, not {bind!r}")
-            volumes.append(target.split(":")[0])
-        cap_drop = [str(c).upper() for c in host.get("CapDrop") or []]
-        security = [str(o) for o in host.get("SecurityOpt") or []]
-        return cls(
-            read_only_root=bool(host.get("ReadonlyRootfs")),
-            volumes=tuple(volumes),
-            tmpfs=tuple(host.get("Tmpfs") or {}),
-            drop_all_capabilities="ALL" in cap_drop,
-            no_new_privileges=any(
-                o in ("no-new-privileges", "no-new-privileges:true") for o in security
-            ),
-        )
-
-    @classmethod
-    def of_module(cls, template: Path, module: str) -> HostConfig:
-        """The HostConfig of ``module`` in deployment template ``template``."""
-        manifest = json.loads(template.read_text(encoding="utf-8"))
-        agent = manifest["modulesContent"]["$edgeAgent"]["properties.desired"]
-        return cls.from_create_options(agent["modules"][module]["settings"]["createOptions"])
-
-
-@dataclass(frozen=True)
 class _Start:
     """How the launcher starts a program in the container (shared by the entry point and run)."""
 
@@ -129,31 +89,6 @@ class _Start:
         flags.append("1" if self.host.no_new_privileges else "0")
         launch = [sys.executable, "-I", "-c", _LAUNCH, str(self.root), uid, gid, *flags]
         return [*launch, "-C", working_dir, *env_and_argv]
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """What a pod's container spec may change about the image's own configuration.
-
-    ``command`` replaces ENTRYPOINT and ``args`` replaces CMD, as Kubernetes does (``args``
-    alone keeps the ENTRYPOINT); ``user`` replaces USER; ``tmpfs`` are absolute mount points
-    (emptyDir volumes) that must exist in the image.
-    """
-
-    command: list[str] | None = None
-    args: list[str] | None = None
-    user: str | None = None
-    read_only_root: bool = False
-    tmpfs: tuple[str, ...] = field(default=())
-
-    def argv(self, config: ImageConfig) -> list[str]:
-        """The program the container runs: the image's, with ``command`` and ``args`` applied."""
-        # Kubernetes treats an empty list as not given.
-        command, args = self.command or None, self.args or None
-        if command is None and args is None:
-            return config.argv
-        # A command given without args drops the image's CMD too.
-        return [*(command or config.entrypoint), *(args or ([] if command else config.cmd))]
 
 
 @dataclass

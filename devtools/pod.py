@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from devtools.container import Overrides
+from devtools.container_config import Overrides
 
 
 @dataclass(frozen=True)

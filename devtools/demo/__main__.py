@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from devtools.demo.calls import HttpError
 from devtools.demo.processes import Processes
 from devtools.demo.progress import StepError, detail, fail, say, step
+from devtools.demo.run import Run
 from devtools.demo.settings import Settings
 from devtools.demo.story import (
-    Run,
     step1_start_services,
     step2_publish_v1,
     step3_start_modules,

@@ -7,21 +7,16 @@ import json
 import shlex
 import shutil
 import subprocess
-import threading
-import time
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from devtools.demo.calls import HttpError, call, poll
+from devtools.demo.calls import call, poll
 from devtools.demo.ports import choose_port
-from devtools.demo.processes import Processes
 from devtools.demo.progress import StepError, detail, step
+from devtools.demo.run import Run, new_version
 from devtools.demo.services import (
     HOST,
     REPO,
-    Emulator,
     azurite_connection_string,
     reported_model,
     run_trainer,
@@ -30,47 +25,12 @@ from devtools.demo.services import (
     start_module,
     wait_connected,
 )
-from devtools.demo.settings import Settings
+from devtools.demo.traffic import FLOWER, HttpLoad, body, show, upstream
 from devtools.edgehub import load_manifest
 from devtools.ports import port_in_use
 
-FLOWER = {"sepal_length": 6.9, "sepal_width": 3.1, "petal_length": 5.4, "petal_width": 2.1}
 V2_HYPERPARAMETERS = ["--C", "10", "--kernel", "linear"]
 SHOWN_MESSAGES = 3
-
-
-@dataclass
-class Run:
-    """What the steps share: where things are and which versions were published."""
-
-    settings: Settings
-    procs: Processes
-    azurite_port: int = 0
-    http_port: int = 0
-    emulator: Emulator | None = None
-    versions: list[str] = field(default_factory=list)
-
-    @property
-    def hub(self) -> Emulator:
-        if self.emulator is None:
-            raise StepError("the edgeHub emulator is not running")
-        return self.emulator
-
-    @property
-    def timeout(self) -> float:
-        return self.settings.step_timeout_seconds
-
-    def rel(self, path: Path) -> str:
-        """A path as short as possible, for the reader."""
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
-
-
-def new_version(offset: int) -> str:
-    """A fresh version per run (Azurite's data is wiped at start, so none exists yet)."""
-    return time.strftime("%Y%m%d.%H%M%S", time.gmtime(time.time() + offset))
 
 
 def step1_start_services(run: Run) -> None:
@@ -220,27 +180,6 @@ def curl_predict(run: Run) -> tuple[str, Any]:
         raise StepError(f"the predictor answered no JSON: {done.stdout[:200]!r}") from error
 
 
-def upstream(run: Run, since: int) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = call("GET", f"{run.hub.control}/upstream?since={since}")
-    return messages
-
-
-def body(message: dict[str, Any]) -> Any:
-    try:
-        return json.loads(message.get("body") or "null")
-    except ValueError:
-        return None
-
-
-def show(message: dict[str, Any]) -> str:
-    answer = body(message) or {}
-    text = message.get("body")
-    if message["output_name"] == "predictions" and isinstance(answer, dict):
-        top = max(answer.get("probabilities", {}).values(), default=0.0)
-        text = f"{answer.get('label')} (p={top:.2f}), model {answer.get('model_version')}"
-    return f"{message['module_id']}/{message['output_name']} -> $upstream: {text}"
-
-
 def step4_predict(run: Run) -> None:
     with step(4, "Ask the predictor over HTTP, and watch telemetry flow to the cloud sink"):
         line, answer = curl_predict(run)
@@ -251,7 +190,7 @@ def step4_predict(run: Run) -> None:
         detail(f"version 1 ({run.versions[0]}) answered over HTTP: {answer['label']}")
 
         def some() -> list[dict[str, Any]] | None:
-            found = [m for m in upstream(run, 0) if m["output_name"] == "predictions"]
+            found = [m for m in upstream(run.hub, 0) if m["output_name"] == "predictions"]
             return found if len(found) >= SHOWN_MESSAGES else None
 
         messages = poll(some, run.timeout)
@@ -266,35 +205,9 @@ def step4_predict(run: Run) -> None:
         )
 
 
-class HttpLoad:
-    """Posts a flower to /predict again and again while the model changes; counts the answers."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.answered: Counter[str] = Counter()
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> HttpLoad:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=15)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.answered[str(call("POST", self.url, FLOWER)["model_version"])] += 1
-            except (HttpError, KeyError, TypeError) as error:
-                self.failures.append(str(error))
-
-
 def answered_by_v2(run: Run, since: int) -> list[dict[str, Any]] | None:
     """Upstream messages from ``since`` on, once a few sensor answers came from version 2."""
-    found = upstream(run, since)
+    found = upstream(run.hub, since)
     v2_count = sum(1 for m in found if (body(m) or {}).get("model_version") == run.versions[1])
     return found if v2_count >= SHOWN_MESSAGES else None
 
@@ -305,11 +218,11 @@ def all_answered(run: Run) -> tuple[int, int]:
     routed: int = call("GET", f"{run.hub.control}/counters")["routed_to_inputs"]
 
     def caught_up() -> int | None:
-        answered = len({m["correlation_id"] for m in upstream(run, 0)})
+        answered = len({m["correlation_id"] for m in upstream(run.hub, 0)})
         return answered if answered >= routed else None
 
     return routed, poll(caught_up, run.timeout) or len(
-        {m["correlation_id"] for m in upstream(run, 0)}
+        {m["correlation_id"] for m in upstream(run.hub, 0)}
     )
 
 
@@ -317,7 +230,7 @@ def step5_update(run: Run) -> None:
     with step(5, "Retrain with other hyperparameters, publish version 2, and switch with no error"):
         run.versions.append(new_version(1))
         v1, v2 = run.versions
-        since = len(upstream(run, 0))
+        since = len(upstream(run.hub, 0))
         with HttpLoad(f"http://{HOST}:{run.http_port}/predict") as load:
             apply_patch(run, publish(run, 2, v2, V2_HYPERPARAMETERS))
             model = wait_applied(run, v2)

@@ -10,8 +10,9 @@ from sklearn.datasets import load_iris
 
 from devtools.demo.calls import call, poll
 from devtools.demo.progress import StepError, detail, step
+from devtools.demo.run import Run, new_version
 from devtools.demo.services import HOST
-from devtools.demo.story import Run, apply_patch, new_version, publish, wait_applied
+from devtools.demo.story import apply_patch, publish, wait_applied
 
 V3_HYPERPARAMETERS = ["--C", "3"]
 PROMOTE = ["--promote-min-rows", "120", "--promote-min-agreement", "0.8"]

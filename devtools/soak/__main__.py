@@ -22,7 +22,8 @@ from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import start_azurite
 from devtools.edgehub import EdgeHub, load_manifest
-from devtools.soak.run import MODULE, REPO, Plan, soak
+from devtools.soak.result import Plan
+from devtools.soak.run import MODULE, REPO, soak
 from trainer.build import build_model
 from trainer.model_file import ModelFile
 from trainer.publish import publish

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from devtools import container, pod
+from devtools import container, container_config, pod
 from devtools.buildah import ImageConfig
 
 
@@ -77,12 +77,23 @@ def test_a_pod_spec_replaces_entrypoint_and_cmd_as_kubernetes_does() -> None:
     config = ImageConfig.from_inspect(
         inspected({"Entrypoint": ["python", "-m", "predictor"], "Cmd": ["--verbose"]}, None)
     )
-    assert container.Overrides().argv(config) == ["python", "-m", "predictor", "--verbose"]
+    assert container_config.Overrides().argv(config) == ["python", "-m", "predictor", "--verbose"]
     # args alone keep the ENTRYPOINT; command alone drops the CMD too.
-    assert container.Overrides(args=["-q"]).argv(config) == ["python", "-m", "predictor", "-q"]
-    assert container.Overrides(command=["sh"]).argv(config) == ["sh"]
-    assert container.Overrides(command=["sh"], args=["-c", "x"]).argv(config) == ["sh", "-c", "x"]
-    assert container.Overrides(command=[], args=[]).argv(config) == config.argv  # as if unset
+    assert container_config.Overrides(args=["-q"]).argv(config) == [
+        "python",
+        "-m",
+        "predictor",
+        "-q",
+    ]
+    assert container_config.Overrides(command=["sh"]).argv(config) == ["sh"]
+    assert container_config.Overrides(command=["sh"], args=["-c", "x"]).argv(config) == [
+        "sh",
+        "-c",
+        "x",
+    ]
+    assert (
+        container_config.Overrides(command=[], args=[]).argv(config) == config.argv
+    )  # as if unset
 
 
 def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
@@ -107,7 +118,7 @@ def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
         {"s": {"K": "secret"}},
     )
     assert started.env == {"A": "1", "B": "secret"}
-    assert started.overrides == container.Overrides(
+    assert started.overrides == container_config.Overrides(
         user="10001:5", read_only_root=True, tmpfs=("/cache",)
     )
     with pytest.raises(ValueError, match="Secret s has no K"):
@@ -126,7 +137,7 @@ def test_a_pod_spec_resolves_secrets_and_refuses_what_it_cannot_start() -> None:
 
 
 def test_host_config_reads_what_moby_would_apply() -> None:
-    host = container.HostConfig.from_create_options(
+    host = container_config.HostConfig.from_create_options(
         {
             "HostConfig": {
                 "Binds": ["models:/var/lib/predictor", "other:/data:ro"],
@@ -137,26 +148,26 @@ def test_host_config_reads_what_moby_would_apply() -> None:
             }
         }
     )
-    assert host == container.HostConfig(
+    assert host == container_config.HostConfig(
         read_only_root=True,
         volumes=("/var/lib/predictor", "/data"),
         tmpfs=("/tmp",),
         drop_all_capabilities=True,
         no_new_privileges=True,
     )
-    assert container.HostConfig.from_create_options({}) == container.HostConfig()
+    assert container_config.HostConfig.from_create_options({}) == container_config.HostConfig()
     with pytest.raises(ValueError, match="only named volumes"):
-        container.HostConfig.from_create_options({"HostConfig": {"Binds": ["/host:/data"]}})
+        container_config.HostConfig.from_create_options({"HostConfig": {"Binds": ["/host:/data"]}})
 
 
 @pytest.mark.parametrize("template", ["deployment.template.json", "deployment.debug.template.json"])
 def test_the_templates_host_config_is_read_for_each_module(template: str) -> None:
     root = Path(__file__).resolve().parents[2]
-    predictor = container.HostConfig.of_module(root / template, "predictor")
+    predictor = container_config.HostConfig.of_module(root / template, "predictor")
     assert predictor.read_only_root and predictor.drop_all_capabilities
     assert predictor.no_new_privileges and predictor.tmpfs == ("/tmp",)
     assert predictor.volumes == ("/var/lib/predictor",)
-    sensor = container.HostConfig.of_module(root / template, "sensor")
+    sensor = container_config.HostConfig.of_module(root / template, "sensor")
     assert sensor.read_only_root and sensor.drop_all_capabilities and not sensor.volumes
 
 

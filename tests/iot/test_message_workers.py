@@ -37,8 +37,9 @@ async def test_a_full_inbox_holds_the_sdk_thread_until_the_workers_take_messages
 ) -> None:
     monkeypatch.setattr(message_workers, "INBOX_SIZE", 2)
     monkeypatch.setattr(message_workers, "MESSAGE_WORKERS", 0)  # no worker at first
+    registry = ModelRegistry(manager)
     answerer = MessageAnswerer(
-        DataPlane(ModelRegistry(manager), max_rows=10),
+        DataPlane(registry, max_rows=10),
         max_message_bytes=250_000,
         predictions_output="predictions",
         errors_output="errors",
@@ -49,7 +50,7 @@ async def test_a_full_inbox_holds_the_sdk_thread_until_the_workers_take_messages
         cast(OutputSender, sent),
         Metrics(),
         telemetry_input="telemetry",
-        model_inputs=lambda: {},
+        models=registry,
     )
     assert workers.start() == []
     messages = []

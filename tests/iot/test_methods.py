@@ -8,7 +8,7 @@ from predictor.dataplane import DataPlane
 from predictor.iot.methods import DirectMethods
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from tests.support.iot_fixtures import V1, InferenceThreads
+from tests.support.iot_fixtures import V1, InferenceThreads, reported
 
 FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
@@ -16,7 +16,7 @@ FLOWER = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_w
 def methods(manager: ModelManager) -> DirectMethods:
     registry = ModelRegistry(manager)
     plane = DataPlane(registry, max_rows=10)
-    return DirectMethods(plane, registry, update_state=lambda: {"status": "applied"})
+    return DirectMethods(plane, registry, reported({"status": "applied"}))
 
 
 async def test_predict_answers_200_with_the_prediction(manager: ModelManager) -> None:
@@ -30,8 +30,7 @@ async def test_predict_runs_onnx_runtime_off_the_event_loop(manager: ModelManage
     metrics = InferenceThreads()
     registry = ModelRegistry(manager)
     plane = DataPlane(registry, max_rows=10, metrics=metrics)
-    methods = DirectMethods(plane, registry, update_state=lambda: None)
-    status, _ = await methods.call("predict", FLOWER)
+    status, _ = await DirectMethods(plane, registry, reported(None)).call("predict", FLOWER)
     assert status == 200
     [thread] = metrics.threads
     assert thread is not threading.current_thread()
@@ -63,7 +62,7 @@ async def test_predict_answers_413_when_the_answer_would_pass_128_kb(
 ) -> None:
     registry = ModelRegistry(manager)
     plane = DataPlane(registry, max_rows=5000)
-    calls = DirectMethods(plane, registry, update_state=lambda: None)
+    calls = DirectMethods(plane, registry, reported(None))
     status, payload = await calls.call("predict", {"instances": [[5.1, 3.5, 1.4, 0.2]] * 100})
     assert status == 200 and len(payload["predictions"]) == 100
     # IoT Hub caps a method's answer at 128 KB: this one would be far over it.

@@ -11,7 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from predictor.batching import Coalescer
 from predictor.metrics import Metrics
-from predictor.models.runtime import OnnxModel, Prediction
+from predictor.models.batch import Prediction
+from predictor.models.runtime import OnnxModel
 from tests.support.predictor_fixtures import Models
 
 ROWS = np.asarray(

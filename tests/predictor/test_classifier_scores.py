@@ -31,6 +31,7 @@ from tests.support.devicemodels import (
     scores_model,
     with_contract,
 )
+from tests.support.iot_fixtures import reported
 from tests.support.predictor_fixtures import MakeSettings, serve
 from trainer.training import IRIS_FEATURES
 
@@ -142,7 +143,7 @@ async def test_an_overflowing_decision_function_answers_non_finite_output_everyw
     store = ModelManager(tmp_path / "cache-scores", bundled)
     await store.load_at_start()
     registry = ModelRegistry(store)
-    methods = DirectMethods(DataPlane(registry, max_rows=10), registry, update_state=dict)
+    methods = DirectMethods(DataPlane(registry, max_rows=10), registry, reported())
     status, payload = await methods.call("predict", {"instances": [list(row.values())]})
     assert (status, payload["error"]["code"]) == (422, "non_finite_output")
 

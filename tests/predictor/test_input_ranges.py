@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from predictor.models.batch import Columns
 from predictor.models.contract import Contract, InputSpec
-from predictor.models.runtime import Columns
 from predictor.ranges import InputRanges
 from predictor.request.floats import RequestError
 from predictor.settings import SettingsError, load_settings

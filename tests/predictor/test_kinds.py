@@ -15,16 +15,19 @@ import pytest
 import tritonclient.http.aio as triton
 from tritonclient.utils import InferenceServerException
 
-from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
-from predictor.dataplane import JSON, DataPlane
+from predictor.api.v2_outputs import model_metadata
+from predictor.api.v2_tensors import infer_response, parse_infer
+from predictor.dataplane import DataPlane
 from predictor.errors import RequestError
 from predictor.inference import predict_together
 from predictor.iot.messages import Incoming, MessageAnswerer
 from predictor.metrics import Metrics
+from predictor.models.batch import Columns
 from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
-from predictor.models.runtime import Columns, OnnxModel, runtime_versions
+from predictor.models.runtime import OnnxModel, runtime_versions
+from predictor.serving import JSON
 from tests.support import byom_models
 from tests.support.kindmodels import (
     DIABETES_ROW,

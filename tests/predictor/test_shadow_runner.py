@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from predictor.iot.twin_rules import MAX_PATCH_BYTES, patch_bytes, refusal
-from predictor.models.runtime import Prediction
+from predictor.models.batch import Prediction
 from predictor.shadow_runner import ShadowRunner
 
 ROWS = np.zeros((4, 2), dtype=np.float32)

@@ -28,7 +28,7 @@ from predictor.settings import load_settings
 from predictor.storage.target import TargetError, parse_target
 from tests.reliability.strategies import bodies, json_values, odd_keys, request_values
 from tests.support.edge_module import FLOWER, MODULE, REPO, model_status, start
-from tests.support.iot_fixtures import V1, IotModels
+from tests.support.iot_fixtures import V1, IotModels, reported
 
 MAX_ROWS = 50
 ROUTES = load_manifest(REPO / "deployment.template.json").routes
@@ -68,9 +68,8 @@ def test_direct_methods_answer_a_status_and_a_documented_payload(
     manager: ModelManager, name: str, payload: Any
 ) -> None:
     registry = ModelRegistry(manager)
-    methods = DirectMethods(
-        DataPlane(registry, max_rows=MAX_ROWS), registry, update_state=lambda: None
-    )
+    plane = DataPlane(registry, max_rows=MAX_ROWS)
+    methods = DirectMethods(plane, registry, reported())
     status, answer = asyncio.run(methods.call(name, payload))
     assert status in (200, 400, 404, 413, 422), (status, answer)
     json.dumps(answer)  # what the SDK will send must be JSON

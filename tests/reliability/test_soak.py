@@ -16,7 +16,8 @@ import pytest
 
 from devtools.azurite import Azurite
 from devtools.edgehub import EdgeHub
-from devtools.soak.run import Plan, soak
+from devtools.soak.result import Plan
+from devtools.soak.run import soak
 from tests.support.blobs import upload
 from tests.support.iot_fixtures import V1, V2, V3, IotModels
 

@@ -8,10 +8,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devtools.edgehub import EdgeHub, load_manifest
+from predictor.iot.reporter import TwinReporter
 from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from tests.support.edge_module import MODULE, REPO
@@ -62,3 +64,14 @@ class InferenceThreads(Metrics):
     def inferred(self, model: str, seconds: float, rows: int) -> None:
         self.threads.append(threading.current_thread())
         super().inferred(model, seconds, rows)
+
+
+async def _never_sent(patch: dict[str, Any]) -> None:
+    raise AssertionError("only read what is reported, never send it")
+
+
+def reported(update: dict[str, Any] | None = None) -> TwinReporter:
+    """A reporter, never flushed, whose ``model`` part holds ``update`` (None: nothing yet)."""
+    reporter = TwinReporter(_never_sent)
+    reporter.set(("model",), update)
+    return reporter

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
-from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.models.batch import Prediction, Rows
+from predictor.models.runtime import OnnxModel
 
 
 @dataclass(frozen=True)

@@ -13,22 +13,19 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, cast
 
-import numpy as np
-
+from predictor import serving
 from predictor.batching import Coalescer
 from predictor.drift import DriftMonitor
 from predictor.errors import RequestError
-from predictor.inference import predict_rows, predict_together
 from predictor.metrics import Metrics
 from predictor.models.contract import REGRESSOR
 from predictor.models.events import Change, ModelEvent
 from predictor.models.registry import ModelRegistry
-from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.models.runtime import OnnxModel
 from predictor.ranges import InputRanges
-from predictor.request import columns, floats
+from predictor.serving import JSON, Form, Limits, Served, checked, parse
 from predictor.shadow_runner import ShadowRunner
 from predictor.shadow_stats import ShadowStats
 
@@ -37,59 +34,6 @@ log = logging.getLogger(__name__)
 # Threads that run messages' and methods' inference: ONNX Runtime releases the GIL, and the
 # module answers a few messages at once (edge.py) besides a method call now and then.
 INFERENCE_THREADS = 2
-
-
-@dataclass(frozen=True)
-class Form:
-    """How a transport's decoded request becomes rows for a model, and its answer JSON.
-
-    ``parse(model, request, max_rows)`` gives the rows and what ``answer(model, parsed,
-    prediction)`` needs to build the answer in the request's own form."""
-
-    parse: Callable[[OnnxModel, Any, int], tuple[Rows, Any]]
-    answer: Callable[[OnnxModel, Any, Prediction], Any]
-
-
-def _parse_json(model: OnnxModel, value: Any, max_rows: int) -> tuple[Rows, Any]:
-    contract = model.contract
-    if contract.float_rows:  # one float tensor: the fast paths of floats.parse
-        batch = floats.parse(value, contract.feature_names, max_rows, contract.nullable_features)
-    else:
-        batch = columns.parse(value, contract, max_rows)
-    return batch.rows, batch
-
-
-def _answer_json(model: OnnxModel, batch: Any, prediction: Prediction) -> Any:
-    return floats.answer(batch, prediction, model.contract)
-
-
-# The JSON forms of ``POST /predict`` (a row, rows, ``instances``...).
-JSON = Form(_parse_json, _answer_json)
-
-
-def checked(prediction: Prediction) -> Prediction:
-    """``prediction``, or ``non_finite_output`` (422) naming the first row whose answer holds
-    NaN or infinity: JSON has no such numbers (a null in their place is no answer), and a model
-    gives them for rows far outside the data it was fitted on."""
-    for numbers in (prediction.probabilities, prediction.values, prediction.scores):
-        if numbers is not None and numbers.size and not np.isfinite(numbers).all():
-            finite = np.isfinite(numbers).reshape(len(numbers), -1).all(axis=1)
-            row = int(np.argmin(finite))
-            raise RequestError(
-                "non_finite_output",
-                f"the model answered row {row} with NaN or infinity; its values may be far "
-                "outside the range the model was trained on",
-            )
-    return prediction
-
-
-@dataclass(frozen=True)
-class _Served:
-    """One request answered: its rows and prediction (for drift and shadows) and its answer."""
-
-    rows: Rows
-    prediction: Prediction
-    answer: Any
 
 
 class DataPlane:
@@ -137,12 +81,12 @@ class DataPlane:
         model = self.model(name, version)
         if off_loop:
             served = await self._on_thread(
-                _serve, model, decoded, form, self._limits(), self._metrics
+                serving.serve, model, decoded, form, self._limits(), self._metrics
             )
         else:
-            rows, parsed = _parse(model, decoded, form, self._limits())
+            rows, parsed = parse(model, decoded, form, self._limits())
             prediction = checked(await self._coalescer.predict(model, rows))
-            served = _Served(rows, prediction, form.answer(model, parsed, prediction))
+            served = Served(rows, prediction, form.answer(model, parsed, prediction))
         self._observe(model, served)
         return served.answer
 
@@ -157,14 +101,14 @@ class DataPlane:
         except RequestError as exc:
             return [exc for _ in decoded]
         args = (model, decoded, form, self._limits(), self._metrics)
-        results = await self._on_thread(_serve_many, *args)
+        results = await self._on_thread(serving.serve_many, *args)
         for result in results:
-            if isinstance(result, _Served):
+            if isinstance(result, Served):
                 self._observe(model, result)
-        return [r.answer if isinstance(r, _Served) else r for r in results]
+        return [r.answer if isinstance(r, Served) else r for r in results]
 
-    def _limits(self) -> _Limits:
-        return _Limits(self.max_rows, self.ranges, self._registry.default.current)
+    def _limits(self) -> Limits:
+        return Limits(self.max_rows, self.ranges, self._registry.default.current)
 
     async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
@@ -244,7 +188,7 @@ class DataPlane:
         self._shadow_runner.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _observe(self, model: OnnxModel, served: _Served) -> None:
+    def _observe(self, model: OnnxModel, served: Served) -> None:
         """Hand served rows and the live answer to drift tracking and to the model's shadow."""
         if not self._watch and not self._registry.shadow_slots:
             return
@@ -260,59 +204,3 @@ class DataPlane:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
             # takes Columns too; its annotation (shadow_runner.py) still says an array.
             self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
-
-
-@dataclass(frozen=True)
-class _Limits:
-    """What every request is checked against besides its model's contract."""
-
-    max_rows: int
-    ranges: InputRanges
-    default: OnnxModel | None  # the default model (the twin's ``model``) at the time
-
-
-def _parse(model: OnnxModel, decoded: Any, form: Form, limits: _Limits) -> tuple[Rows, Any]:
-    """The request's rows (checked against the model's input ranges) and its parsed form."""
-    rows, parsed = form.parse(model, decoded, limits.max_rows)
-    limits.ranges.check(model.contract, rows, default=model is limits.default)
-    return rows, parsed
-
-
-def _serve(
-    model: OnnxModel, decoded: Any, form: Form, limits: _Limits, metrics: Metrics | None
-) -> _Served:
-    """One request, parsed, run and answered (on an inference thread)."""
-    rows, parsed = _parse(model, decoded, form, limits)
-    prediction = checked(predict_rows(model, rows, metrics))
-    return _Served(rows, prediction, form.answer(model, parsed, prediction))
-
-
-def _serve_many(
-    model: OnnxModel, decoded: Sequence[Any], form: Form, limits: _Limits, metrics: Metrics | None
-) -> list[_Served | Exception]:
-    """``_serve`` for each request, their rows in one call (on an inference thread)."""
-    results: list[_Served | Exception | None] = []
-    parsed: list[tuple[int, Rows, Any]] = []
-    for i, value in enumerate(decoded):
-        try:
-            rows, batch = _parse(model, value, form, limits)
-        except RequestError as exc:
-            results.append(exc)
-        else:
-            results.append(None)  # its answer comes below
-            parsed.append((i, rows, batch))
-    if len(parsed) > 1:
-        try:
-            shares = predict_together(model, [rows for _, rows, _ in parsed], metrics)
-            for (i, rows, batch), share in zip(parsed, shares, strict=True):
-                results[i] = _Served(rows, checked(share), form.answer(model, batch, share))
-            return [result for result in results if result is not None]
-        except Exception:  # one request's rows may break the model: alone, only it fails
-            log.warning("a grouped prediction failed; predicting the requests one by one")
-    for i, rows, batch in parsed:
-        try:
-            prediction = checked(predict_rows(model, rows, metrics))
-            results[i] = _Served(rows, prediction, form.answer(model, batch, prediction))
-        except Exception as exc:  # a model that breaks at run time must not stop the module
-            results[i] = exc
-    return [result for result in results if result is not None]

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from predictor.metrics import Metrics
-from predictor.models.runtime import Columns, OnnxModel, Prediction, Rows
+from predictor.models.batch import Columns, Prediction, Rows
+from predictor.models.runtime import OnnxModel
 
 
 def predict_rows(model: OnnxModel, rows: Rows, metrics: Metrics | None) -> Prediction:

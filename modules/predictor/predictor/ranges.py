@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.errors import RequestError
+from predictor.models.batch import Columns, Rows
 from predictor.models.contract import Contract
-from predictor.models.runtime import Columns, Rows
 
 # Contracts whose bounds were worked out, by id (a contract lives as long as its model; the
 # contract is kept beside its bounds, so an id reused by a new contract is not mistaken for it).

@@ -18,7 +18,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.models.runtime import OnnxModel, Prediction
+from predictor.models.batch import Prediction
+from predictor.models.runtime import OnnxModel
 from predictor.shadow_stats import ShadowStats
 
 log = logging.getLogger(__name__)

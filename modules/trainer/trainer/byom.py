@@ -25,7 +25,7 @@ from modelcontract import CLASSIFIER, REGRESSOR, Label
 from trainer import device, parity
 from trainer.class_outputs import PROBABILITIES, class_output
 from trainer.columns import as_fitted
-from trainer.commands import DeploymentRequest, PublishedModel, PublishRequest, publish
+from trainer.commands import PublishedModel, publish
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.estimator import (
     ConversionError,
@@ -44,6 +44,7 @@ from trainer.missing import check_takes_missing, nullable_features
 from trainer.model_file import check_model_bytes
 from trainer.naming import check_name, check_version, default_version
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
+from trainer.publish_request import DeploymentRequest, PublishRequest
 from trainer.refusals import UnsupportedModelError, explained
 from trainer.samples import parity_rows
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions

@@ -17,9 +17,11 @@ from predictor.api.body import check_content_type, read_body
 from predictor.api.local import served_or_raise
 from predictor.api.reply import json_response
 from predictor.api.state import PLANE
-from predictor.api.v2_tensors import infer_response, model_metadata, parse_infer
-from predictor.dataplane import Form
-from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.api.v2_outputs import model_metadata
+from predictor.api.v2_tensors import infer_response, parse_infer
+from predictor.models.batch import Prediction, Rows
+from predictor.models.runtime import OnnxModel
+from predictor.serving import Form
 
 SERVER_NAME = "iotedge-predictor"
 HEADER_LENGTH = "Inference-Header-Content-Length"

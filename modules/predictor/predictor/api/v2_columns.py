@@ -15,8 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.errors import RequestError
+from predictor.models.batch import DTYPES, Columns
 from predictor.models.contract import Contract, InputSpec
-from predictor.models.runtime import DTYPES, Columns
 from predictor.request import columns
 
 FP32 = "FP32"

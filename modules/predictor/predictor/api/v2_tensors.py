@@ -1,4 +1,5 @@
-"""Open Inference Protocol (v2) tensors: parse an infer request, build the response.
+"""Open Inference Protocol (v2) tensors: parse an infer request, build the response (its
+tensors and the model's metadata are ``v2_outputs.py``).
 
 JSON tensor data may be flat or nested (row-major), as the protocol allows. Triton clients
 send tensors in the binary tensor data extension by default (JSON header, then raw bytes, its
@@ -14,10 +15,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from predictor.api.v2_columns import DATATYPES, FP32, typed_inputs
+from predictor.api.v2_columns import FP32, typed_inputs
+from predictor.api.v2_outputs import output_specs, output_tensors
 from predictor.errors import RequestError
-from predictor.models.contract import CLASSIFIER, REGRESSOR
-from predictor.models.runtime import OnnxModel, Prediction, Rows
+from predictor.models.batch import Prediction, Rows
+from predictor.models.runtime import OnnxModel
 from predictor.request import values
 
 
@@ -26,46 +28,6 @@ class InferRequest:
     id: str | None
     rows: Rows
     outputs: list[str]
-
-
-def model_metadata(model: OnnxModel) -> dict[str, Any]:
-    contract = model.contract
-    if contract.float_rows:
-        inputs = [{"name": contract.input_name, "datatype": FP32, "shape": [-1, model.n_features]}]
-    else:
-        inputs = [
-            {"name": spec.name, "datatype": DATATYPES[spec.type], "shape": [-1, spec.width]}
-            for spec in contract.inputs
-        ]
-    return {
-        "name": model.name,
-        "versions": [model.version],
-        "platform": "onnx",
-        "inputs": inputs,
-        "outputs": [
-            {"name": name, "datatype": datatype, "shape": shape}
-            for name, (datatype, shape) in _output_specs(model).items()
-        ],
-    }
-
-
-def _output_specs(model: OnnxModel) -> dict[str, tuple[str, list[int]]]:
-    """Output name -> (datatype, shape) of the tensors answered for ``model``'s kind."""
-    contract = model.contract
-    if contract.kind == CLASSIFIER:
-        # label, and beside it probabilities, the decision function's scores, or nothing.
-        specs = {contract.label_output: (label_datatype(model), [-1])}
-        if contract.class_output != "label":
-            beside = contract.outputs[contract.class_output]
-            specs[beside] = (FP32, [-1, len(contract.class_labels)])
-        return specs
-    if contract.kind == REGRESSOR:
-        return {"value": (FP32, [-1, len(contract.target_names)])}
-    return {"label": ("INT64", [-1]), "score": (FP32, [-1])}
-
-
-def label_datatype(model: OnnxModel) -> str:
-    return "INT64" if model.contract.integer_labels else "BYTES"
 
 
 def parse_infer(
@@ -113,70 +75,12 @@ def _check_parameters(member: dict[str, Any], where: str) -> None:
 def infer_response(
     model: OnnxModel, request: InferRequest, prediction: Prediction
 ) -> dict[str, Any]:
-    contract = model.contract
-    if contract.kind != CLASSIFIER:
-        tensors = _other_tensors(model, prediction)
-    else:
-        tensors = _classifier_tensors(model, prediction)
+    tensors = output_tensors(model, prediction)
     response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if request.id is not None:
         response["id"] = request.id
     response["outputs"] = [tensors[name] for name in request.outputs]
     return response
-
-
-def _classifier_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
-    """The ``label`` tensor, and the ``probabilities`` or the decision function's ``scores``
-    ``[N, classes]`` beside it when the model has them."""
-    contract = model.contract
-    tensors = {
-        contract.label_output: {
-            "name": contract.label_output,
-            "datatype": label_datatype(model),
-            "shape": [len(prediction.labels)],
-            "data": prediction.labels,
-        }
-    }
-    beside = prediction.probabilities if contract.has_probabilities else prediction.scores
-    if contract.class_output != "label" and beside is not None:
-        name = contract.outputs[contract.class_output]
-        tensors[name] = {
-            "name": name,
-            "datatype": FP32,
-            "shape": list(beside.shape),
-            "data": beside.ravel().tolist(),
-        }
-    return tensors
-
-
-def _other_tensors(model: OnnxModel, prediction: Prediction) -> dict[str, Any]:
-    """A regressor's ``value`` ``[N, targets]``, or an outlier detector's ``label`` (1 inlier,
-    -1 outlier) and ``score`` (decision_function), each ``[N]``."""
-    if prediction.values is not None:
-        return {
-            "value": {
-                "name": "value",
-                "datatype": FP32,
-                "shape": list(prediction.values.shape),
-                "data": prediction.values.ravel().tolist(),
-            }
-        }
-    assert prediction.scores is not None  # an outlier detector's prediction has them
-    count = len(prediction.labels)
-    return {
-        "label": {
-            "name": "label",
-            "datatype": "INT64",
-            "shape": [count],
-            "data": prediction.labels,
-        },
-        "score": {
-            "name": "score",
-            "datatype": FP32,
-            "shape": [count],
-            "data": prediction.scores.tolist(),
-        },
-    }
 
 
 def _split(body: bytes, header_length: str | None) -> tuple[bytes, bytes]:
@@ -301,7 +205,7 @@ def _check_finite(values: NDArray[np.float32], nullable: NDArray[np.bool_], name
 def _requested_outputs(outputs: Any, model: OnnxModel) -> list[str]:
     """The outputs asked for (checked by ``_check_members``); none or ``[]`` is all of them, as
     KServe's own server reads an empty list."""
-    known = list(_output_specs(model))
+    known = list(output_specs(model))
     if not outputs:
         return known
     names = [o["name"] for o in outputs]

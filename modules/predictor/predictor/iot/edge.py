@@ -27,18 +27,16 @@ from predictor.iot.monitoring import Monitoring
 from predictor.iot.reporter import TwinReporter
 from predictor.iot.sender import OutputSender
 from predictor.iot.shadow_control import ShadowControl
-from predictor.iot.slots import TwinSlots
+from predictor.iot.slots import NamedSlots, TwinSlots
 from predictor.iot.twin_patch import patch_reported
+from predictor.iot.twin_targets import TwinTargets
 from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
-from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, runtime_versions
 from predictor.settings import DownloadSettings, IotSettings
-from predictor.storage.download import Downloader, DownloadPolicy
-from predictor.storage.target import ModelTarget, TargetError, parse_target
+from predictor.storage.target import TargetError
 from predictor.storage.update_state import failed_state, running_state
-from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 
@@ -57,48 +55,30 @@ class EdgeModule:
         metrics: Metrics,
     ) -> None:
         self.settings = settings
-        self.download_settings = download  # the twin's model URLs' rules
-        manager = registry.default
-        self.manager = manager
+        self.manager = registry.default
         self.metrics = metrics
+        self.registry = registry
+        self.ranges = plane.ranges  # the twin's per-model inputRange goes there
         self.link = EdgeLink(settings, self._set_up, self._after_reconnect)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._calls: set[asyncio.Task[Any]] = set()  # method answers and reports under way
-        self.registry = registry
-        self.ranges = plane.ranges  # the twin's per-model inputRange goes there
         # Every reported property goes through this one reporter (reporter.py).
-        self.reporter = TwinReporter(
-            self._patch_reported, on_refused=lambda part, reason: metrics.twin_reports_refused.inc()
-        )
-        self._handled = HandledVersion(self.registry.cache_dir)
-        self.downloader = Downloader(DownloadPolicy.of(download))
-        # With a connection string, model URLs may name its blob host only (docs/reliability.md).
-        account = self.downloader.account
-        self._storage_host = account.host if account else None
-        self.public_key = manager.public_key  # loaded once, by the app
-        self.updater = ModelUpdater(
-            manager, self.downloader, self.report_model, public_key=self.public_key
-        )
-        # The twin's ``models`` (named models) and ``shadow`` (a candidate per served model).
+        self.reporter = TwinReporter(self._patch_reported, on_refused=self._count_refused)
+        self._handled = HandledVersion(registry.cache_dir)
+        # The twin's targets and their updaters, for ``model``, ``models`` and ``shadow``.
+        self.targets = TwinTargets(download, self.manager.public_key)
+        self.updater = self.targets.updater(self.manager, self.report_model)
         self.models = TwinSlots(
-            "models",
-            make_slot=self.registry.slot,
-            drop_slot=self.registry.unload,
-            present=lambda: self.registry.named,
-            new_updater=self._new_updater,
-            reporter=self.reporter,
-            parse=self._parse_target,
-            configure=self._configure_named,
+            "models", NamedSlots(registry, self.ranges), self.targets, self.reporter
         )
         self.shadow_control = ShadowControl(
             plane,
             registry,
-            new_updater=self._new_updater,
-            reporter=self.reporter,
-            parse=self._parse_target,
+            self.targets,
+            self.reporter,
+            live=self,  # a promotion reports what serves now (report_live)
             interval=settings.report_interval_seconds,
-            report_live=self._report_live,
         )
         self.monitoring = Monitoring(
             plane,
@@ -119,11 +99,9 @@ class EdgeModule:
             self.sender,
             metrics,
             telemetry_input=settings.telemetry_input,
-            model_inputs=lambda: self.registry.named,
+            models=registry,
         )
-        self.methods = DirectMethods(
-            plane, registry, update_state=lambda: self.reporter.value(MODEL)
-        )
+        self.methods = DirectMethods(plane, registry, self.reporter)
         # Called when the twin's desired ``model`` names a target: the twin wins over
         # PREDICTOR_MODEL_URL (storage/source.py), which stops being followed.
         self.on_twin_model: Callable[[], None] = lambda: None
@@ -241,7 +219,7 @@ class EdgeModule:
         if "model" not in desired or desired["model"] is None:
             return
         try:
-            target = self._parse_target(desired["model"])
+            target = self.targets.parse(desired["model"])
         except TargetError as exc:
             log.warning("desired model refused: %s", exc)
             value = desired["model"] if isinstance(desired["model"], dict) else {}
@@ -252,32 +230,17 @@ class EdgeModule:
         self.ranges.override(None, target.input_range)
         self.updater.submit(target)
 
-    def _configure_named(self, name: str, target: ModelTarget | None) -> None:
-        """A named model's options from its desired entry (None: the entry is gone)."""
-        self.ranges.override(name, None if target is None else target.input_range)
-
-    def _parse_target(self, value: Any) -> ModelTarget:
-        return parse_target(
-            value,
-            allow_http=self.download_settings.allow_http_model_urls,
-            allowed_hosts=self.download_settings.model_url_hosts,
-            storage_host=self._storage_host,
-        )
-
     async def _send_monitoring(self, body: bytes) -> None:
         """The monitoring summary on its output (sent like an answer: retried, never lost)."""
         output = self.settings.monitoring_output
         await self.sender.send(Outgoing(body, output, None, {"type": "monitoring"}))
 
-    async def _report_live(self, name: str, model: OnnxModel) -> None:
+    async def report_live(self, name: str, model: OnnxModel) -> None:
         """Report what serves under ``name`` now (after a shadow's promotion)."""
         if name in self.registry.named:
             await self.models.report(name, running_state(model))
         else:
             await self.report_model(running_state(model))
-
-    def _new_updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
-        return ModelUpdater(slot, self.downloader, report, public_key=self.public_key)
 
     async def _patch_reported(self, patch: dict[str, Any]) -> None:
         try:
@@ -285,6 +248,9 @@ class EdgeModule:
                 await patch_reported(self.client, patch)
         except TimeoutError as exc:  # may pass later: not a refusal
             raise ConnectionError(describe(exc)) from exc
+
+    def _count_refused(self, part: tuple[str, ...], reason: str) -> None:
+        self.metrics.twin_reports_refused.inc()
 
     async def report_model(self, state: dict[str, Any]) -> None:
         """Report the ``model`` property (kept and sent again after a reconnect if it fails)."""

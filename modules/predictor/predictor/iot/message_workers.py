@@ -12,7 +12,8 @@ import dataclasses
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Container
+from typing import Protocol
 
 from azure.iot.device import Message
 
@@ -34,6 +35,13 @@ MAX_GROUPED_MESSAGES = 16
 INBOX_SIZE = MESSAGE_WORKERS * MAX_GROUPED_MESSAGES * 4
 
 
+class NamedModels(Protocol):
+    """The named models: each has an input of its name."""
+
+    @property
+    def named(self) -> Container[str]: ...
+
+
 class MessageWorkers:
     """The inbox of input messages and the workers that answer them."""
 
@@ -44,13 +52,13 @@ class MessageWorkers:
         metrics: Metrics,
         *,
         telemetry_input: str,
-        model_inputs: Callable[[], Container[str]],
+        models: NamedModels,
     ) -> None:
         self.answerer = answerer
         self.sender = sender
         self.metrics = metrics
         self.telemetry_input = telemetry_input
-        self.model_inputs = model_inputs  # the named models: each has an input of its name
+        self.models = models
         self._inbox: asyncio.Queue[Message] = asyncio.Queue()
         # The bound, taken by the SDK's thread and given back by a worker: cheaper per message
         # than handing a coroutine to the loop and waiting for it (asyncio.Queue.put).
@@ -105,7 +113,7 @@ class MessageWorkers:
     async def _answer(self, messages: list[Message]) -> None:
         answers: list[list[Outgoing]] = [[] for _ in messages]
         telemetry: list[tuple[int, Incoming]] = []
-        model_inputs = self.model_inputs()
+        model_inputs = self.models.named
         for i, message in enumerate(messages):
             incoming = wire.to_incoming(message)
             if message.input_name == self.telemetry_input:

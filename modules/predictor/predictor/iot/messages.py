@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from predictor import jsonio
-from predictor.dataplane import JSON, DataPlane, Form
+from predictor.dataplane import DataPlane
 from predictor.errors import RequestError, answer_for
 from predictor.iot import wire
 from predictor.iot.wire import Incoming, Outgoing
 from predictor.models.runtime import OnnxModel
 from predictor.request import values
+from predictor.serving import JSON, Form
 
 __all__ = ["Incoming", "MessageAnswerer", "Outgoing"]
 

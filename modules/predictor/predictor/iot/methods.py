@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from predictor.dataplane import DataPlane
 from predictor.errors import RequestError, answer_for
@@ -21,6 +20,12 @@ log = logging.getLogger(__name__)
 MAX_ANSWER_BYTES = 128 * 1024
 
 
+class Reported(Protocol):
+    """What the module reports to the twin: ``getModelInfo`` gives the ``model`` update's state."""
+
+    def value(self, part: tuple[str, ...]) -> Any: ...
+
+
 class DirectMethods:
     """Answers a method call with ``(status, payload)``; never raises."""
 
@@ -28,12 +33,11 @@ class DirectMethods:
         self,
         plane: DataPlane,
         registry: ModelRegistry,
-        *,
-        update_state: Callable[[], dict[str, Any] | None],
+        reported: Reported,
     ) -> None:
         self.plane = plane
         self.registry = registry
-        self.update_state = update_state
+        self.reported = reported
 
     async def call(self, name: str, payload: Any) -> tuple[int, Any]:
         if name == "predict":
@@ -55,7 +59,8 @@ class DirectMethods:
     def model_info(self) -> dict[str, Any]:
         registry = self.registry
         named = {name: slot.status() for name, slot in sorted(registry.named.items())}
-        return {**registry.default.status(), "update": self.update_state(), "models": named}
+        update = self.reported.value(("model",))
+        return {**registry.default.status(), "update": update, "models": named}
 
 
 def _capped(status: int, payload: Any) -> tuple[int, Any]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from predictor.dataplane import DataPlane
 from predictor.iot.reporter import TwinReporter
-from predictor.iot.slots import TwinSlots
+from predictor.iot.slots import Targets, TwinSlots
 from predictor.models.contract import ModelError
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
@@ -62,45 +62,25 @@ class Promotion:
         return cls(rows, float(agreement))
 
 
-class ShadowControl:
-    """Keeps the shadows in line with desired ``shadow``, reports them, promotes them."""
+class ShadowSlots:
+    """The twin's ``shadow``: the registry's shadow slots, and their comparisons in the plane."""
 
-    def __init__(
-        self,
-        plane: DataPlane,
-        registry: ModelRegistry,
-        *,
-        new_updater: Callable[[ModelManager, Report], ModelUpdater],
-        reporter: TwinReporter,
-        parse: Callable[[Any], ModelTarget],
-        interval: float,
-        report_live: Callable[[str, OnnxModel], Awaitable[None]],
-    ) -> None:
+    def __init__(self, plane: DataPlane, registry: ModelRegistry) -> None:
         self.plane = plane
-        self._report_live = report_live
         self.registry = registry
-        self._parse_target = parse
-        self.interval = interval
-        self.slots = TwinSlots(
-            "shadow",
-            make_slot=self.registry.shadow_slot,
-            drop_slot=self._drop,
-            present=lambda: self.registry.shadow_slots,
-            new_updater=new_updater,
-            reporter=reporter,
-            parse=self._parse,
-            settled=self._settled,
-        )
-        self._promoting: set[str] = set()
 
-    def handle(self, value: Any, *, whole: bool) -> None:
-        self.slots.handle(value, whole=whole)
+    @property
+    def names(self) -> Collection[str]:
+        return self.registry.shadow_slots
 
-    def _parse(self, value: Any) -> ModelTarget:
-        Promotion.parse(value.get("promote") if isinstance(value, dict) else None)
-        return self._parse_target(value)
+    def open(self, name: str) -> ModelManager:
+        return self.registry.shadow_slot(name)
 
-    def _settled(self, name: str, target: ModelTarget) -> dict[str, Any] | None:
+    async def close(self, name: str) -> bool:
+        self.plane.forget_shadow(name)
+        return await self.registry.drop_shadow(name)
+
+    def settled(self, name: str, target: ModelTarget) -> dict[str, Any] | None:
         """The state to report instead of loading a candidate that already serves live (it
         was promoted, or the live model was set to it): no shadow of a model by itself."""
         live = self.registry.find(name)
@@ -108,9 +88,53 @@ class ShadowControl:
             return None
         return {**running_state(live), "status": "live"}
 
-    async def _drop(self, name: str) -> bool:
-        self.plane.forget_shadow(name)
-        return await self.registry.drop_shadow(name)
+    def configure(self, name: str, target: ModelTarget | None) -> None:
+        pass  # a shadow has no options of its own
+
+
+class ShadowTargets:
+    """The twin's targets, where a shadow's entry may also carry ``promote``."""
+
+    def __init__(self, targets: Targets) -> None:
+        self.targets = targets
+
+    def parse(self, value: Any) -> ModelTarget:
+        Promotion.parse(value.get("promote") if isinstance(value, dict) else None)
+        return self.targets.parse(value)
+
+    def updater(self, slot: ModelManager, report: Report) -> ModelUpdater:
+        return self.targets.updater(slot, report)
+
+
+class LiveReport(Protocol):
+    """Where a promotion reports what now serves under a name."""
+
+    async def report_live(self, name: str, model: OnnxModel) -> None: ...
+
+
+class ShadowControl:
+    """Keeps the shadows in line with desired ``shadow``, reports them, promotes them."""
+
+    def __init__(
+        self,
+        plane: DataPlane,
+        registry: ModelRegistry,
+        targets: Targets,
+        reporter: TwinReporter,
+        *,
+        live: LiveReport,
+        interval: float,
+    ) -> None:
+        self.plane = plane
+        self.live = live
+        self.registry = registry
+        self.targets = ShadowTargets(targets)
+        self.interval = interval
+        self.slots = TwinSlots("shadow", ShadowSlots(plane, registry), self.targets, reporter)
+        self._promoting: set[str] = set()
+
+    def handle(self, value: Any, *, whole: bool) -> None:
+        self.slots.handle(value, whole=whole)
 
     async def run(self) -> None:
         """Every ``interval``: report the comparisons that changed, promote what qualifies."""
@@ -204,4 +228,4 @@ class ShadowControl:
                 "comparison": comparison,
             },
         )
-        await self._report_live(name, model)
+        await self.live.report_live(name, model)

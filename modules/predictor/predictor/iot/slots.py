@@ -13,46 +13,63 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Coroutine
-from typing import Any
+from collections.abc import Collection, Coroutine
+from typing import Any, Protocol
 
 from predictor.iot.reporter import TwinReporter
 from predictor.models.manager import ModelManager
-from predictor.models.registry import ModelNameError, check_name
-from predictor.storage.target import TargetError, parse_target
+from predictor.models.registry import ModelNameError, ModelRegistry, check_name
+from predictor.ranges import InputRanges
+from predictor.storage.target import ModelTarget, TargetError
 from predictor.storage.update_state import failed_state, running_state
 from predictor.storage.updater import ModelUpdater, Report
 
 log = logging.getLogger(__name__)
 
 
+class Targets(Protocol):
+    """How a desired entry becomes a target, and a slot gets its update worker."""
+
+    def parse(self, value: Any) -> ModelTarget: ...
+
+    def updater(self, slot: ModelManager, report: Report) -> ModelUpdater: ...
+
+
+class SlotStore(Protocol):
+    """Where one desired property's models live: the registry's named slots, or its shadows."""
+
+    @property
+    def names(self) -> Collection[str]:
+        """The names that have a slot now."""
+        ...
+
+    def open(self, name: str) -> ModelManager:
+        """``name``'s slot, made if new (ModelNameError: a bad name, or too many)."""
+        ...
+
+    async def close(self, name: str) -> bool:
+        """Remove ``name``'s slot; True if it held a model."""
+        ...
+
+    def settled(self, name: str, target: ModelTarget) -> dict[str, Any] | None:
+        """The state to report for a target that needs no slot (None: it needs one)."""
+        ...
+
+    def configure(self, name: str, target: ModelTarget | None) -> None:
+        """Told each accepted target by name, and None when the name goes (per-model options)."""
+        ...
+
+
 class TwinSlots:
     """Keeps the slots of one desired property in line with it, and reports them."""
 
     def __init__(
-        self,
-        prop: str,
-        *,
-        make_slot: Callable[[str], ModelManager],
-        drop_slot: Callable[[str], Awaitable[bool]],
-        present: Callable[[], Collection[str]],
-        new_updater: Callable[[ModelManager, Report], ModelUpdater],
-        reporter: TwinReporter,
-        parse: Callable[[Any], Any] = parse_target,
-        settled: Callable[[str, Any], dict[str, Any] | None] | None = None,
-        configure: Callable[[str, Any], None] | None = None,
+        self, prop: str, store: SlotStore, targets: Targets, reporter: TwinReporter
     ) -> None:
         self.prop = prop
-        self._make_slot = make_slot
-        self._drop_slot = drop_slot
-        self._present = present
-        self._new_updater = new_updater
+        self.store = store
+        self.targets = targets
         self.reporter = reporter
-        self._parse = parse
-        # A target that needs no slot (a shadow already serving live): the state to report.
-        self._settled = settled
-        # Told each accepted target by name, and None when the name goes (per-model options).
-        self._configure = configure
         self.updaters: dict[str, tuple[ModelUpdater, asyncio.Task[None]]] = {}
         self.desired: dict[str, dict[str, Any]] = {}  # each key's desired value, as given
         self._background: set[asyncio.Task[None]] = set()
@@ -67,7 +84,7 @@ class TwinSlots:
         wanted = {key: item for key, item in value.items() if not key.startswith("$")}
         gone = [name for name, item in wanted.items() if item is None]
         if whole:
-            gone += [name for name in self._present() if name not in wanted]
+            gone += [name for name in self.store.names if name not in wanted]
         for name in gone:
             self._spawn(self.drop(name))
         for name, item in wanted.items():
@@ -77,19 +94,18 @@ class TwinSlots:
     def _submit(self, name: str, item: Any) -> None:
         try:
             check_name(name)
-            target = self._parse(item)
-            state = self._settled(name, target) if self._settled is not None else None
+            target = self.targets.parse(item)
+            state = self.store.settled(name, target)
             updater = None if state is not None else self._updater(name)
         except (TargetError, ModelNameError) as exc:
             log.warning("desired %s %s refused: %s", self.prop, name[:70], exc)
-            if isinstance(exc, ModelNameError) and name not in self._present():
+            if isinstance(exc, ModelNameError) and name not in self.store.names:
                 return  # no slot, no reported key: an odd name must not grow the twin
             fields = item if isinstance(item, dict) else {}
             state = failed_state(fields.get("version"), fields.get("sha256"), str(exc))
             self._spawn(self.report(name, state))
             return
-        if self._configure is not None:
-            self._configure(name, target)
+        self.store.configure(name, target)
         if updater is None:
             if (self.last_report(name) or {}).get("status") != (state or {}).get("status"):
                 self._spawn(self._settle(name, state))
@@ -98,7 +114,7 @@ class TwinSlots:
         updater.submit(target)
 
     async def _settle(self, name: str, state: dict[str, Any] | None) -> None:
-        if name in self._present():
+        if name in self.store.names:
             await self.drop(name)
         await self.report(name, state)
 
@@ -106,12 +122,12 @@ class TwinSlots:
         entry = self.updaters.get(name)
         if entry is not None:
             return entry[0]
-        slot = self._make_slot(name)  # ModelNameError: a bad name, or too many
+        slot = self.store.open(name)  # ModelNameError: a bad name, or too many
 
         async def report(state: dict[str, Any]) -> None:
             await self.report(name, state)
 
-        updater = self._new_updater(slot, report)
+        updater = self.targets.updater(slot, report)
         task = asyncio.create_task(updater.run(), name=f"{self.prop}-updater-{name}")
         self.updaters[name] = (updater, task)
         return updater
@@ -119,14 +135,13 @@ class TwinSlots:
     async def drop(self, name: str) -> None:
         """Stop and remove ``name``'s slot, and delete its reported key."""
         self.desired.pop(name, None)
-        if self._configure is not None:
-            self._configure(name, None)
+        self.store.configure(name, None)
         entry = self.updaters.pop(name, None)
         if entry is not None:
             entry[1].cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await entry[1]
-        if await self._drop_slot(name) or self.last_report(name) is not None:
+        if await self.store.close(name) or self.last_report(name) is not None:
             await self.report(name, None)
 
     async def report(self, name: str, state: dict[str, Any] | None) -> None:
@@ -151,3 +166,27 @@ class TwinSlots:
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+class NamedSlots:
+    """The twin's ``models``: the registry's named slots, each with its own input-range option."""
+
+    def __init__(self, registry: ModelRegistry, ranges: InputRanges) -> None:
+        self.registry = registry
+        self.ranges = ranges
+
+    @property
+    def names(self) -> Collection[str]:
+        return self.registry.named
+
+    def open(self, name: str) -> ModelManager:
+        return self.registry.slot(name)
+
+    async def close(self, name: str) -> bool:
+        return await self.registry.unload(name)
+
+    def settled(self, name: str, target: ModelTarget) -> dict[str, Any] | None:
+        return None  # a named model always loads into its own slot
+
+    def configure(self, name: str, target: ModelTarget | None) -> None:
+        self.ranges.override(name, None if target is None else target.input_range)

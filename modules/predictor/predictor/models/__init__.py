@@ -5,4 +5,14 @@ manager's own. The package imports none of them itself: ``check`` runs as the mo
 child process (``python -m predictor.models.check``), which must not load the rest.
 """
 
-__all__ = ["cache", "check", "contract", "events", "manager", "registry", "runtime", "signature"]
+__all__ = [
+    "batch",
+    "cache",
+    "check",
+    "contract",
+    "events",
+    "manager",
+    "registry",
+    "runtime",
+    "signature",
+]

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from predictor.errors import RequestError
+from predictor.models.batch import DTYPES, Columns
 from predictor.models.contract import Contract, InputSpec
-from predictor.models.runtime import DTYPES, Columns
 from predictor.request.floats import Batch, Form
 from predictor.request.values import check_count, check_number, json_type, some
 

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from predictor.errors import RequestError
+from predictor.models.batch import Prediction, Rows
 from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
-from predictor.models.runtime import Prediction, Rows
 from predictor.request.values import FLOAT32_MAX, check_count, check_number, json_type, some
 
 # Batches of at least this many rows are converted in C when they are plain (``_plain_rows``):
