@@ -19,6 +19,7 @@ from typing import Any, cast
 import numpy as np
 
 from predictor.batching import Coalescer
+from predictor.capture.capturer import Capturer
 from predictor.drift import DriftMonitor
 from predictor.errors import RequestError
 from predictor.inference import predict_rows, predict_together
@@ -104,6 +105,7 @@ class DataPlane:
         coalesce: bool = True,
         drift_window_rows: int = 0,
         input_ranges: InputRanges | None = None,
+        capture: Capturer | None = None,
     ) -> None:
         self._registry = registry  # the models (the control plane loads and swaps them)
         self.max_rows = max_rows
@@ -113,6 +115,8 @@ class DataPlane:
         self._coalescer = Coalescer(metrics, enabled=coalesce)
         self._shadow_runner = ShadowRunner(metrics)
         self._drift = DriftMonitor(metrics, window_rows=drift_window_rows)
+        # Rows worth retraining on (predictor/capture/): a no-op until the twin configures it.
+        self.capture = capture
         self._watch = self._drift.enabled  # anything to hand served rows to besides shadows
         self._threads = ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="inference")
 
@@ -211,7 +215,10 @@ class DataPlane:
     def drift_summaries(self) -> dict[str, dict[str, Any]]:
         """Each model's drift summary, from the rows served since the last call (the gauges
         are set on the way)."""
-        return self._drift.refresh()
+        summaries = self._drift.refresh()
+        if self.capture is not None:
+            self.capture.drift_statuses(summaries)
+        return summaries
 
     def shadow_stats(self, name: str) -> ShadowStats | None:
         """The comparison of ``name``'s shadow with it so far, if it has one."""
@@ -242,10 +249,15 @@ class DataPlane:
     def close(self) -> None:
         """At shutdown: drop the queued shadow comparisons; the inference threads end."""
         self._shadow_runner.close()
+        if self.capture is not None:
+            self.capture.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
     def _observe(self, model: OnnxModel, served: _Served) -> None:
-        """Hand served rows and the live answer to drift tracking and to the model's shadow."""
+        """Hand served rows and the live answer to capture, drift tracking and the model's
+        shadow."""
+        if self.capture is not None:
+            self.capture.observe(model, served.rows, served.prediction)
         if not self._watch and not self._registry.shadow_slots:
             return
         rows, live = served.rows, served.prediction

@@ -17,7 +17,11 @@ from typing import Any
 from azure.iot.device import MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
 
+from predictor.capture import config as capture_config
+from predictor.capture.capturer import Capturer
+from predictor.capture.config import CaptureConfig
 from predictor.dataplane import DataPlane
+from predictor.iot.capture_control import CaptureControl
 from predictor.iot.desired_version import HandledVersion
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.message_workers import MessageWorkers
@@ -34,7 +38,7 @@ from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, runtime_versions
-from predictor.settings import DownloadSettings, IotSettings
+from predictor.settings import CaptureSettings, DownloadSettings, IotSettings
 from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.target import ModelTarget, TargetError, parse_target
 from predictor.storage.update_state import failed_state, running_state
@@ -107,6 +111,12 @@ class EdgeModule:
             message=self._send_monitoring if settings.monitoring_output else None,
             max_message_bytes=settings.max_message_bytes,
         )
+        # The twin's ``capture`` (predictor/capture/): which rows each model keeps for retraining.
+        capturer = plane.capture or Capturer(registry.cache_dir / "capture", CaptureSettings())
+        plane.capture = capturer
+        self.capture_control = CaptureControl(
+            capturer, self.reporter, self._parse_capture, settings.report_interval_seconds
+        )
         self.sender = OutputSender(self.link)
         answerer = MessageAnswerer(
             plane,
@@ -135,6 +145,7 @@ class EdgeModule:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         self._tasks.append(asyncio.create_task(self.shadow_control.run(), name="shadow-reports"))
+        self._tasks.append(asyncio.create_task(self.capture_control.run(), name="capture-reports"))
         if self.monitoring.plane.drift_enabled or self.settings.monitoring_output:
             self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
         self._tasks += self.messages.start()
@@ -236,6 +247,8 @@ class EdgeModule:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
             self.shadow_control.handle(desired.get("shadow"), whole=whole)
+        if "capture" in desired or whole:
+            self.capture_control.handle(desired.get("capture"), whole=whole)
         if "model" in desired and desired["model"] is None:
             self.ranges.override(None, None)  # no desired model: its option goes too
         if "model" not in desired or desired["model"] is None:
@@ -258,6 +271,15 @@ class EdgeModule:
 
     def _parse_target(self, value: Any) -> ModelTarget:
         return parse_target(
+            value,
+            allow_http=self.download_settings.allow_http_model_urls,
+            allowed_hosts=self.download_settings.model_url_hosts,
+            storage_host=self._storage_host,
+        )
+
+    def _parse_capture(self, value: Any) -> CaptureConfig:
+        """A desired ``capture.<name>``: its container URL follows the model URLs' rules."""
+        return capture_config.parse(
             value,
             allow_http=self.download_settings.allow_http_model_urls,
             allowed_hosts=self.download_settings.model_url_hosts,
