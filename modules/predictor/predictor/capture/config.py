@@ -39,7 +39,7 @@ class CaptureConfig:
 
     sample: float = 0.0
     when: frozenset[str] = frozenset()
-    low_confidence: float = 0.0  # a classifier's top probability under it: ``lowConfidence``
+    low_confidence: float = 0.6  # a classifier's top probability under it: ``lowConfidence``
     max_rows_per_hour: int = 5000
     redact: frozenset[str] = frozenset()
     url: str | None = None  # the container's SAS URL, for the uploader
