@@ -3,6 +3,7 @@ trigger takes, with the keys of docs/capture.md, redacted inputs absent, the cap
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from pathlib import Path
@@ -14,6 +15,7 @@ from predictor.dataplane import DataPlane
 from predictor.metrics import Metrics
 from predictor.models.manager import ModelManager
 from predictor.models.registry import ModelRegistry
+from predictor.models.runtime import OnnxModel
 from predictor.settings import CaptureSettings
 from tests.support.kindmodels import OUTLIER, kind_model
 from tests.support.predictor_fixtures import Models
@@ -116,3 +118,26 @@ async def test_outlier_takes_the_rows_an_outlier_model_flags(tmp_path: Path) -> 
     rows = captured(capturer)
     assert len(rows) == flagged.count(True)
     assert all(r["triggers"] == ["outlier"] and r["answer"]["outlier"] is True for r in rows)
+
+
+async def test_shadow_disagree_takes_the_rows_the_shadow_answered_differently(
+    tmp_path: Path, models: Models
+) -> None:
+    plane, capturer = await plane_with(tmp_path, models.v1, Metrics())
+    name = plane.served()[0].name
+    registry = plane._registry  # the shadow's slot, as the twin's ``shadow`` fills it
+    # Labels 0, 1, 2 where the live model says "setosa"...: the shadow disagrees on every row.
+    registry.shadow_slot(name).swap(OnnxModel.from_bytes(models.int_labels, "shadow"))
+    capturer.configure(name, parse({"when": ["shadowDisagree"]}))
+    await plane.infer(None, None, [ROW, ROW])
+    assert plane.wait_shadows_idle(10)
+    await asyncio.sleep(0.05)  # the shadow's thread hands the rows to this loop
+    rows = captured(capturer)
+    assert [r["triggers"] for r in rows] == [["shadowDisagree"]] * 2
+    assert rows[0]["answer"]["label"] == plane.served()[0].contract.class_labels[0]
+    # Without shadowDisagree in ``when``, the shadow's rows stay out.
+    capturer.configure(name, parse({"when": ["drift"]}))
+    await plane.infer(None, None, ROW)
+    assert plane.wait_shadows_idle(10)
+    await asyncio.sleep(0.05)
+    assert capturer.report(name)["rows"] == 2

@@ -113,7 +113,7 @@ class DataPlane:
         self.ranges = input_ranges or InputRanges()
         self._metrics = metrics
         self._coalescer = Coalescer(metrics, enabled=coalesce)
-        self._shadow_runner = ShadowRunner(metrics)
+        self._shadow_runner = ShadowRunner(metrics, on_disagree=self._shadow_disagreed)
         self._drift = DriftMonitor(metrics, window_rows=drift_window_rows)
         # Rows worth retraining on (predictor/capture/): a no-op until the twin configures it.
         self.capture = capture
@@ -271,7 +271,17 @@ class DataPlane:
         if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
             # takes Columns too; its annotation (shadow_runner.py) still says an array.
-            self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
+            # The live model goes along only when capture wants the rows the shadow disagrees on.
+            wants = self.capture is not None and self.capture.wants_shadow(model.name)
+            self._shadow_runner.observe(
+                model.name, shadow, cast(Any, rows), live, model if wants else None
+            )
+
+    def _shadow_disagreed(
+        self, model: OnnxModel, rows: Rows, live: Prediction, flags: list[bool]
+    ) -> None:
+        if self.capture is not None:
+            self.capture.shadow_disagreed(model, rows, live, flags)
 
 
 @dataclass(frozen=True)

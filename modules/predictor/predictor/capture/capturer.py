@@ -10,6 +10,8 @@ capturing never holds an answer back. The rows' keys are those of docs/capture.m
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -21,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from predictor.capture.config import CaptureConfig
+from predictor.capture.config import SHADOW_DISAGREE, CaptureConfig
 from predictor.capture.queue import CaptureQueue
 from predictor.capture.stats import BUSY
 from predictor.capture.triggers import RATE, HourlyCap, RowFacts, triggers
@@ -62,6 +64,7 @@ class Capturer:
         self._captured: dict[str, Counter[str]] = {}  # model -> trigger -> rows
         self._dropped: dict[str, Counter[str]] = {}  # model -> reason -> rows (rate, busy)
         self._queue: CaptureQueue | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where offer() is called
 
     @property
     def queue(self) -> CaptureQueue | None:
@@ -81,6 +84,8 @@ class Capturer:
         if config is None:
             self._configs.pop(name, None)
             return
+        with contextlib.suppress(RuntimeError):  # no loop: a test's; shadows then never call
+            self._loop = asyncio.get_running_loop()
         if self._queue is None:
             queue = CaptureQueue(self.directory, self._settings)
             queue.start()
@@ -92,6 +97,21 @@ class Capturer:
     def drift_statuses(self, summaries: dict[str, dict[str, Any]]) -> None:
         """The models' drift summaries as last computed (``drift`` follows their status)."""
         self._drift = {name: str(s.get("status")) for name, s in summaries.items()}
+
+    def wants_shadow(self, name: str) -> bool:
+        """Whether ``name``'s config captures the rows its shadow disagrees on."""
+        config = self._configs.get(name)
+        return config is not None and SHADOW_DISAGREE in config.when
+
+    def shadow_disagreed(
+        self, model: OnnxModel, rows: Rows, prediction: Prediction, flags: list[bool]
+    ) -> None:
+        """From the shadow's thread: the rows of one request the shadow answered differently
+        (``flags``), captured on the event loop with the ``shadowDisagree`` trigger alone (the
+        other triggers took theirs when the row was served)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.observe, model, rows, prediction, None, flags)
 
     def refresh_metrics(self) -> None:
         """Bring the queue's gauges and drop counters in ``/metrics`` up to date."""
@@ -115,7 +135,8 @@ class Capturer:
         request_id: str | None = None,
         disagrees: list[bool] | None = None,
     ) -> None:
-        """Capture the rows of one answered batch that a trigger takes (on the event loop)."""
+        """Capture the rows of one answered batch that a trigger takes (on the event loop);
+        with ``disagrees``, only those the shadow answered differently, by ``shadowDisagree``."""
         config = self._configs.get(model.name)
         if config is None:
             return
@@ -128,13 +149,15 @@ class Capturer:
         status = self._drift.get(model.name)
         when: str | None = None
         for i in range(count):
-            facts = RowFacts(
-                drift_status=status,
-                top_probability=None if top is None else top[i],
-                outlier=outlier and prediction.labels[i] == -1,
-                shadow_disagrees=bool(disagrees and disagrees[i]),
-            )
-            taken = triggers(config, facts, self._rng)
+            if disagrees is not None:
+                taken = [SHADOW_DISAGREE] if disagrees[i] and self.wants_shadow(model.name) else []
+            else:
+                facts = RowFacts(
+                    drift_status=status,
+                    top_probability=None if top is None else top[i],
+                    outlier=outlier and prediction.labels[i] == -1,
+                )
+                taken = triggers(config, facts, self._rng)
             if not taken:
                 continue
             assert self._queue is not None  # configure() made it
