@@ -64,14 +64,16 @@ def test_a_desired_capture_puts_served_rows_in_the_queue_and_reports_them(
         capture_entry(hub, NAME, lambda c: "rows" in c)
         post(module, FLOWER)
         post(module, [FLOWER, {**FLOWER, "sepal_length": 5.0}])
-        reported = capture_entry(hub, NAME, lambda c: c.get("rows") == 3)
-        assert reported["byTrigger"] == {"sample": 3} and reported["dropped"] == {}
+        # A module message's row keeps the message id: labels that come later join on it.
+        hub.send_input(MODULE, "telemetry", FLOWER, message_id="msg-42", sender="sensor")
+        reported = capture_entry(hub, NAME, lambda c: c.get("rows") == 4)
+        assert reported["byTrigger"] == {"sample": 4} and reported["dropped"] == {}
         # A null reported value is no key in the twin: lastUpload and lastError are absent.
         assert reported["uploaded"] == 0 and "lastUpload" not in reported
         assert reported["url"] == "https://acct.blob.core.windows.net/captured"
         assert "SECRET" not in json.dumps(hub.reported(MODULE))
 
-        wait_until(lambda: len(rows_on_disk(queue)) == 3, 30, "the 3 rows in closed segments")
+        wait_until(lambda: len(rows_on_disk(queue)) == 4, 30, "the 4 rows in closed segments")
         rows = rows_on_disk(queue)
         for row in rows:
             assert set(row) == KEYS | {"answer"}
@@ -83,10 +85,11 @@ def test_a_desired_capture_puts_served_rows_in_the_queue_and_reports_them(
             assert row["version"] == V1 and row["triggers"] == ["sample"]
             assert set(row["inputs"]) == {"sepal_length", "sepal_width", "petal_length"}
             assert row["answer"]["model_version"] == V1 and "label" in row["answer"]
-        assert [r["inputs"]["sepal_length"] for r in rows] == [6.9, 6.9, 5.0]
+        assert [r["inputs"]["sepal_length"] for r in rows] == [6.9, 6.9, 5.0, 6.9]
+        assert [r["id"] for r in rows] == [None, None, None, "msg-42"]
         assert reported["queuedBytes"] > 0
 
         hub.set_desired(MODULE, {"capture": {NAME: None}})  # stopped: served rows stay out
         hub.wait_for_reported(MODULE, lambda r: NAME not in (r.get("capture") or {}), 60)
         post(module, FLOWER)
-    assert len(rows_on_disk(queue)) == 3
+    assert len(rows_on_disk(queue)) == 4

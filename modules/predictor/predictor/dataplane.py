@@ -130,6 +130,7 @@ class DataPlane:
         *,
         form: Form = JSON,
         off_loop: bool = False,
+        request_id: str | None = None,
     ) -> Any:
         """The answer to one decoded request for model ``name`` (None: the default) at
         ``version`` (None: whichever serves), in the form the request came in.
@@ -147,11 +148,16 @@ class DataPlane:
             rows, parsed = _parse(model, decoded, form, self._limits())
             prediction = checked(await self._coalescer.predict(model, rows))
             served = _Served(rows, prediction, form.answer(model, parsed, prediction))
-        self._observe(model, served)
+        self._observe(model, served, request_id)
         return served.answer
 
     async def infer_many(
-        self, name: str | None, decoded: Sequence[Any], *, form: Form = JSON
+        self,
+        name: str | None,
+        decoded: Sequence[Any],
+        *,
+        form: Form = JSON,
+        ids: Sequence[str | None] | None = None,
     ) -> list[Any]:
         """The answers to requests that are ready together (grouped messages), in order: each
         an answer or the exception it raised alone. Their rows share one ONNX Runtime call, on
@@ -162,9 +168,9 @@ class DataPlane:
             return [exc for _ in decoded]
         args = (model, decoded, form, self._limits(), self._metrics)
         results = await self._on_thread(_serve_many, *args)
-        for result in results:
+        for i, result in enumerate(results):
             if isinstance(result, _Served):
-                self._observe(model, result)
+                self._observe(model, result, None if ids is None else ids[i])
         return [r.answer if isinstance(r, _Served) else r for r in results]
 
     def _limits(self) -> _Limits:
@@ -253,11 +259,11 @@ class DataPlane:
             self.capture.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _observe(self, model: OnnxModel, served: _Served) -> None:
+    def _observe(self, model: OnnxModel, served: _Served, request_id: str | None = None) -> None:
         """Hand served rows and the live answer to capture, drift tracking and the model's
         shadow."""
         if self.capture is not None:
-            self.capture.observe(model, served.rows, served.prediction)
+            self.capture.observe(model, served.rows, served.prediction, request_id)
         if not self._watch and not self._registry.shadow_slots:
             return
         rows, live = served.rows, served.prediction
