@@ -3,8 +3,9 @@
 Only the live model's answer is ever returned. The shadow runs after it, in one worker thread
 of its own (ONNX Runtime releases the GIL while it computes), on a queue bounded in rows: a slow
 shadow falls behind and its excess rows are dropped and counted, a failing one is counted; a live
-request never waits for it and never sees its errors. No input row is kept or sent anywhere:
-only the running counts of ``shadow_stats.py``.
+request never waits for it and never sees its errors. No input row is kept or sent anywhere,
+only the running counts of ``shadow_stats.py`` - unless the twin's ``capture`` asks for the rows
+the shadow disagrees on, which ``on_disagree`` hands to capture (docs/capture.md).
 """
 
 from __future__ import annotations
