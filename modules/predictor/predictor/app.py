@@ -118,7 +118,8 @@ def models_at_start(
 
 
 async def stop_plane(app: web.Application) -> AsyncIterator[None]:
-    """At shutdown, drop the shadow comparisons still queued (their worker thread stops) and
-    end the inference threads (messages are drained before: the edge context stops first)."""
+    """At shutdown, drop the shadow comparisons still queued (their worker thread stops), write
+    the captured rows still waiting, and end the inference threads (messages are drained
+    before: the edge context stops first)."""
     yield
     app[PLANE].close()
