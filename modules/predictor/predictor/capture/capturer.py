@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from predictor.capture.config import SHADOW_DISAGREE, CaptureConfig
+from predictor.capture.config import LOW_CONFIDENCE, SHADOW_DISAGREE, CaptureConfig
 from predictor.capture.queue import CaptureQueue
 from predictor.capture.stats import BUSY
 from predictor.capture.triggers import RATE, HourlyCap, RowFacts, triggers
@@ -143,7 +143,9 @@ class Capturer:
         contract = model.contract
         count = len(prediction.labels)
         top: list[float] | None = None
-        if contract.kind == CLASSIFIER and prediction.probabilities.size:
+        # Only what some trigger of the config reads is computed: most rows are taken by none.
+        wants_top = disagrees is None and LOW_CONFIDENCE in config.when
+        if wants_top and contract.kind == CLASSIFIER and prediction.probabilities.size:
             top = prediction.probabilities.max(axis=1).tolist()
         outlier = contract.kind == OUTLIER
         status = self._drift.get(model.name)
