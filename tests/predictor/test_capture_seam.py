@@ -141,3 +141,15 @@ async def test_shadow_disagree_takes_the_rows_the_shadow_answered_differently(
     assert plane.wait_shadows_idle(10)
     await asyncio.sleep(0.05)
     assert capturer.report(name)["rows"] == 2
+
+
+async def test_drift_takes_every_row_while_the_model_drifts(tmp_path: Path, models: Models) -> None:
+    plane, capturer = await plane_with(tmp_path, models.v1, Metrics())
+    name = plane.served()[0].name
+    capturer.configure(name, parse({"when": ["drift"]}))
+    for status in ("collecting", "ok", "warn", "drift", "ok"):
+        # As DataPlane.drift_summaries hands them over every report interval.
+        capturer.drift_statuses({name: {"status": status}})
+        await plane.infer(None, None, {**ROW, "sepal_width": 3.0})
+    rows = captured(capturer)
+    assert [r["triggers"] for r in rows] == [["drift"], ["drift"]]
