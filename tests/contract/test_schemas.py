@@ -12,6 +12,8 @@ from referencing import Registry, Resource
 
 from modelcontract import PointerDocument, PointerFormatError, read_pointer
 from modelcontract.schemas import SCHEMAS, schema
+from predictor.capture.config import CaptureConfigError
+from predictor.capture.config import parse as parse_capture
 from predictor.iot.shadow_control import Promotion
 from predictor.models.registry import ModelNameError, check_name
 from predictor.storage.target import TargetError, parse_target
@@ -140,3 +142,56 @@ def test_the_pointer_schema_refuses_the_blob_names_the_device_refuses(
     else:
         with pytest.raises(PointerFormatError):
             read_pointer(json.dumps(document).encode())
+
+
+def device_takes_capture(name: str, value: Any) -> bool:
+    try:
+        check_name(name)
+        if value is not None:
+            parse_capture(value, allow_http=True)
+    except (ModelNameError, CaptureConfigError):
+        return False
+    return True
+
+
+CAPTURES: list[tuple[str, Any]] = [
+    ("iris-svm", None),
+    ("iris-svm", {}),
+    (
+        "iris-svm",
+        {
+            "sample": 0.01,
+            "when": ["drift", "lowConfidence", "shadowDisagree", "outlier"],
+            "lowConfidence": 0.6,
+            "maxRowsPerHour": 5000,
+            "redact": ["operator_id"],
+            "url": URL,
+            "$meta": 1,
+        },
+    ),
+    ("rul", {"sample": 1}),
+    ("rul", {"sample": 1.01}),
+    ("rul", {"sample": -0.1}),
+    ("rul", {"sample": True}),
+    ("rul", {"sample": "0.1"}),
+    ("rul", {"when": ["always"]}),
+    ("rul", {"when": ["sample"]}),
+    ("rul", {"when": "drift"}),
+    ("rul", {"lowConfidence": 2}),
+    ("rul", {"maxRowsPerHour": -1}),
+    ("rul", {"maxRowsPerHour": 1000001}),
+    ("rul", {"redact": [""]}),
+    ("rul", {"redact": ["a\nb"]}),
+    ("rul", {"redact": ["x"] * 257}),
+    ("rul", {"redact": [1]}),
+    ("rul", {"url": "ftp://host/c"}),
+    ("rul", {"url": "http://127.0.0.1:10000/devstoreaccount1/captured?sig=x"}),
+    ("rul", {"samples": 0.1}),
+    ("rul", []),
+    ("-lead", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), CAPTURES, ids=range(len(CAPTURES)))
+def test_the_capture_schema_takes_what_the_device_takes(name: str, value: Any) -> None:
+    assert valid("capture", {name: value}) == device_takes_capture(name, value)

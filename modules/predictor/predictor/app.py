@@ -11,6 +11,7 @@ from predictor.api import local, v2
 from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import HTTP_SETTINGS, IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE
+from predictor.capture.capturer import Capturer
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context
 from predictor.metrics import Metrics
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> web.Application:
         coalesce=inference.coalesce,
         drift_window_rows=inference.drift_window_rows,
         input_ranges=InputRanges(inference.input_range_check, inference.input_range_margin),
+        capture=Capturer(settings.store.model_cache_dir / "capture", settings.capture, metrics),
     )
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)
@@ -116,7 +118,8 @@ def models_at_start(
 
 
 async def stop_plane(app: web.Application) -> AsyncIterator[None]:
-    """At shutdown, drop the shadow comparisons still queued (their worker thread stops) and
-    end the inference threads (messages are drained before: the edge context stops first)."""
+    """At shutdown, drop the shadow comparisons still queued (their worker thread stops), write
+    the captured rows still waiting, and end the inference threads (messages are drained
+    before: the edge context stops first)."""
     yield
     app[PLANE].close()

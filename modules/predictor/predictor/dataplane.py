@@ -17,9 +17,11 @@ from typing import Any, cast
 
 from predictor import serving
 from predictor.batching import Coalescer
+from predictor.capture.capturer import Capturer
 from predictor.drift import DriftMonitor
 from predictor.errors import RequestError
 from predictor.metrics import Metrics
+from predictor.models.batch import Prediction, Rows
 from predictor.models.contract import REGRESSOR
 from predictor.models.events import Change, ModelEvent
 from predictor.models.registry import ModelRegistry
@@ -48,6 +50,7 @@ class DataPlane:
         coalesce: bool = True,
         drift_window_rows: int = 0,
         input_ranges: InputRanges | None = None,
+        capture: Capturer | None = None,
     ) -> None:
         self._registry = registry  # the models (the control plane loads and swaps them)
         self.max_rows = max_rows
@@ -55,8 +58,10 @@ class DataPlane:
         self.ranges = input_ranges or InputRanges()
         self._metrics = metrics
         self._coalescer = Coalescer(metrics, enabled=coalesce)
-        self._shadow_runner = ShadowRunner(metrics)
+        self._shadow_runner = ShadowRunner(metrics, on_disagree=self._shadow_disagreed)
         self._drift = DriftMonitor(metrics, window_rows=drift_window_rows)
+        # Rows worth retraining on (predictor/capture/): a no-op until the twin configures it.
+        self.capture = capture
         self._watch = self._drift.enabled  # anything to hand served rows to besides shadows
         self._threads = ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="inference")
 
@@ -70,6 +75,7 @@ class DataPlane:
         *,
         form: Form = JSON,
         off_loop: bool = False,
+        request_id: str | None = None,
     ) -> Any:
         """The answer to one decoded request for model ``name`` (None: the default) at
         ``version`` (None: whichever serves), in the form the request came in.
@@ -87,11 +93,16 @@ class DataPlane:
             rows, parsed = parse(model, decoded, form, self._limits())
             prediction = checked(await self._coalescer.predict(model, rows))
             served = Served(rows, prediction, form.answer(model, parsed, prediction))
-        self._observe(model, served)
+        self._observe(model, served, request_id)
         return served.answer
 
     async def infer_many(
-        self, name: str | None, decoded: Sequence[Any], *, form: Form = JSON
+        self,
+        name: str | None,
+        decoded: Sequence[Any],
+        *,
+        form: Form = JSON,
+        ids: Sequence[str | None] | None = None,
     ) -> list[Any]:
         """The answers to requests that are ready together (grouped messages), in order: each
         an answer or the exception it raised alone. Their rows share one ONNX Runtime call, on
@@ -102,9 +113,9 @@ class DataPlane:
             return [exc for _ in decoded]
         args = (model, decoded, form, self._limits(), self._metrics)
         results = await self._on_thread(serving.serve_many, *args)
-        for result in results:
+        for i, result in enumerate(results):
             if isinstance(result, Served):
-                self._observe(model, result)
+                self._observe(model, result, None if ids is None else ids[i])
         return [r.answer if isinstance(r, Served) else r for r in results]
 
     def _limits(self) -> Limits:
@@ -155,7 +166,10 @@ class DataPlane:
     def drift_summaries(self) -> dict[str, dict[str, Any]]:
         """Each model's drift summary, from the rows served since the last call (the gauges
         are set on the way)."""
-        return self._drift.refresh()
+        summaries = self._drift.refresh()
+        if self.capture is not None:
+            self.capture.drift_statuses(summaries)
+        return summaries
 
     def shadow_stats(self, name: str) -> ShadowStats | None:
         """The comparison of ``name``'s shadow with it so far, if it has one."""
@@ -186,10 +200,15 @@ class DataPlane:
     def close(self) -> None:
         """At shutdown: drop the queued shadow comparisons; the inference threads end."""
         self._shadow_runner.close()
+        if self.capture is not None:
+            self.capture.close()
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _observe(self, model: OnnxModel, served: Served) -> None:
-        """Hand served rows and the live answer to drift tracking and to the model's shadow."""
+    def _observe(self, model: OnnxModel, served: Served, request_id: str | None = None) -> None:
+        """Hand served rows and the live answer to capture, drift tracking and the model's
+        shadow."""
+        if self.capture is not None:
+            self.capture.observe(model, served.rows, served.prediction, request_id)
         if not self._watch and not self._registry.shadow_slots:
             return
         rows, live = served.rows, served.prediction
@@ -203,4 +222,14 @@ class DataPlane:
         if shadow is not None and shadow is not model and model.contract.kind != REGRESSOR:
             # The runner only takes len() of the rows and hands them to shadow.predict, which
             # takes Columns too; its annotation (shadow_runner.py) still says an array.
-            self._shadow_runner.observe(model.name, shadow, cast(Any, rows), live)
+            # The live model goes along only when capture wants the rows the shadow disagrees on.
+            wants = self.capture is not None and self.capture.wants_shadow(model.name)
+            self._shadow_runner.observe(
+                model.name, shadow, cast(Any, rows), live, model if wants else None
+            )
+
+    def _shadow_disagreed(
+        self, model: OnnxModel, rows: Rows, live: Prediction, flags: list[bool]
+    ) -> None:
+        if self.capture is not None:
+            self.capture.shadow_disagreed(model, rows, live, flags)

@@ -128,6 +128,25 @@ class Metrics:
             registry=self.registry,
         )
         self._drift_features: dict[str, list[str]] = {}
+        # Capture (predictor/capture/): rows captured by trigger, dropped by reason, bytes queued.
+        self.capture_rows = Counter(
+            "predictor_capture_rows",
+            "Rows captured for retraining, by model and trigger (a row taken by two counts twice).",
+            ["model", "trigger"],
+            registry=self.registry,
+        )
+        self.capture_dropped_rows = Counter(
+            "predictor_capture_dropped_rows",
+            "Captured rows dropped, by reason (rate, busy, bound, write, too_large, unencodable).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.capture_queued_bytes = Gauge(
+            "predictor_capture_queued_bytes",
+            "Bytes of captured rows on the device waiting for upload.",
+            registry=self.registry,
+        )
+        self._capture_dropped_seen: dict[str, int] = {}
         # labels() looks its child up on every call; the children of each (endpoint, method,
         # status) are looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -188,6 +207,22 @@ class Metrics:
         ):
             with contextlib.suppress(KeyError):
                 metric.remove(model)
+
+    def capture_captured(self, model: str, triggers: list[str]) -> None:
+        for trigger in triggers:
+            self.capture_rows.labels(model, trigger).inc()
+
+    def capture_dropped(self, reason: str, rows: int) -> None:
+        self.capture_dropped_rows.labels(reason).inc(rows)
+
+    def capture_queue(self, queued_bytes: int, dropped: dict[str, int]) -> None:
+        """The queue's own counters (bound, write, ...), as totals: counted by their growth."""
+        self.capture_queued_bytes.set(queued_bytes)
+        for reason, total in dropped.items():
+            grown = total - self._capture_dropped_seen.get(reason, 0)
+            if grown > 0:
+                self.capture_dropped_rows.labels(reason).inc(grown)
+            self._capture_dropped_seen[reason] = total
 
     def drift_psi(self, model: str, values: dict[str, float]) -> None:
         for feature, value in values.items():

@@ -3,8 +3,9 @@
 Only the live model's answer is ever returned. The shadow runs after it, in one worker thread
 of its own (ONNX Runtime releases the GIL while it computes), on a queue bounded in rows: a slow
 shadow falls behind and its excess rows are dropped and counted, a failing one is counted; a live
-request never waits for it and never sees its errors. No input row is kept or sent anywhere:
-only the running counts of ``shadow_stats.py``.
+request never waits for it and never sees its errors. No input row is kept or sent anywhere,
+only the running counts of ``shadow_stats.py`` - unless the twin's ``capture`` asks for the rows
+the shadow disagrees on, which ``on_disagree`` hands to capture (docs/capture.md).
 """
 
 from __future__ import annotations
@@ -12,19 +13,25 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from predictor.metrics import Metrics
-from predictor.models.batch import Prediction
+from predictor.models.batch import Columns, Prediction
 from predictor.models.runtime import OnnxModel
 from predictor.shadow_stats import ShadowStats
 
 log = logging.getLogger(__name__)
 
 GATHER_SECONDS = 0.02
+
+# Called in the worker with the live model, a request's rows, its live answer and, per row,
+# whether the shadow answered another label, when at least one did (capture's shadowDisagree).
+OnDisagree = Callable[[OnnxModel, Any, Prediction, list[bool]], None]
+_Item = tuple[NDArray[np.float32], Prediction, OnnxModel | None]
 
 
 class ShadowRunner:
@@ -35,21 +42,34 @@ class ShadowRunner:
     does), so a shadow costs about what its model costs per row, not a call per request.
     """
 
-    def __init__(self, metrics: Metrics | None = None, *, max_pending_rows: int = 4096) -> None:
+    def __init__(
+        self,
+        metrics: Metrics | None = None,
+        *,
+        max_pending_rows: int = 4096,
+        on_disagree: OnDisagree | None = None,
+    ) -> None:
         self.metrics = metrics
+        self.on_disagree = on_disagree
         self.max_pending_rows = max_pending_rows
         self._lock = threading.Lock()
         self._ready = threading.Condition(self._lock)
-        self._queue: list[tuple[str, OnnxModel, NDArray[np.float32], list[Any]]] = []
+        self._queue: list[tuple[str, OnnxModel, _Item]] = []
         self._pending_rows = 0  # queued or being compared
         self._stats: dict[str, ShadowStats] = {}
         self._closed = False
         self._worker: threading.Thread | None = None
 
     def observe(
-        self, name: str, shadow: OnnxModel, rows: NDArray[np.float32], live: Prediction
+        self,
+        name: str,
+        shadow: OnnxModel,
+        rows: NDArray[np.float32],
+        live: Prediction,
+        model: OnnxModel | None = None,
     ) -> None:
-        """Compare ``shadow`` on ``rows`` with the live answer ``live``, later, in the worker.
+        """Compare ``shadow`` on ``rows`` with the live answer ``live`` (of ``model``, for
+        ``on_disagree``), later, in the worker.
 
         Called on the event loop right after the live call; returns at once.
         """
@@ -61,7 +81,7 @@ class ShadowRunner:
                 dropped = True
             else:
                 self._pending_rows += count
-                self._queue.append((name, shadow, rows, live.labels))
+                self._queue.append((name, shadow, (rows, live, model)))
                 dropped = False
                 if self._worker is None:
                     self._worker = threading.Thread(target=self._work, name="shadow", daemon=True)
@@ -120,11 +140,11 @@ class ShadowRunner:
                     return
                 batch, self._queue = self._queue, []
             # One call per shadow for everything queued for it (usually one shadow).
-            groups: dict[tuple[str, int], list[tuple[NDArray[np.float32], list[Any]]]] = {}
+            groups: dict[tuple[str, int], list[_Item]] = {}
             shadows: dict[tuple[str, int], OnnxModel] = {}
-            for name, shadow, rows, live in batch:
+            for name, shadow, item in batch:
                 key = (name, id(shadow))
-                groups.setdefault(key, []).append((rows, live))
+                groups.setdefault(key, []).append(item)
                 shadows[key] = shadow
             for key, items in groups.items():
                 try:
@@ -132,17 +152,17 @@ class ShadowRunner:
                 except Exception:  # the worker must outlive any one comparison
                     log.exception("shadow of %s: the comparison failed", key[0])
             with self._lock:
-                self._pending_rows -= sum(len(rows) for _, _, rows, _ in batch)
+                self._pending_rows -= sum(len(item[0]) for _, _, item in batch)
                 self._ready.notify_all()
 
     def _compare(
         self,
         name: str,
         shadow: OnnxModel,
-        items: list[tuple[NDArray[np.float32], list[Any]]],
+        items: list[_Item],
     ) -> None:
-        rows = items[0][0] if len(items) == 1 else np.concatenate([r for r, _ in items])
-        live = [label for _, labels in items for label in labels]
+        rows = items[0][0] if len(items) == 1 else _concat([item[0] for item in items])
+        live = [label for _, prediction, _ in items for label in prediction.labels]
         started = time.perf_counter()
         try:
             answer = shadow.predict(rows)
@@ -156,7 +176,18 @@ class ShadowRunner:
                 self.metrics.shadow_failed(name)
             return
         seconds = time.perf_counter() - started
-        agreed = sum(1 for a, b in zip(live, answer.labels, strict=True) if a == b)
+        same = [a == b for a, b in zip(live, answer.labels, strict=True)]
+        agreed = sum(same)
+        if self.on_disagree is not None and agreed < len(same):
+            start = 0
+            for item_rows, prediction, model in items:
+                flags = [not s for s in same[start : start + len(item_rows)]]
+                start += len(item_rows)
+                if model is not None and any(flags):
+                    try:
+                        self.on_disagree(model, item_rows, prediction, flags)
+                    except Exception:  # the comparison itself stands
+                        log.exception("shadow of %s: on_disagree failed", name)
         classes = len(shadow.contract.class_labels)
         with self._lock:
             stats = self._stats_for(name, shadow)
@@ -164,3 +195,10 @@ class ShadowRunner:
             agreement = stats.agreement
         if self.metrics is not None:
             self.metrics.shadow_compared(name, len(rows), agreed, seconds, agreement)
+
+
+def _concat(batches: list[Any]) -> Any:
+    """Rows of many requests as one batch: float arrays, or ``Columns`` of typed inputs."""
+    if isinstance(batches[0], Columns):
+        return Columns.concat(batches)
+    return np.concatenate(batches)

@@ -1,6 +1,6 @@
-"""JSON Schemas of the twin's desired ``model``, ``models`` and ``shadow`` values and of the
-pointer document, for tools that write them (deployment manifests, CI). They say what a device
-takes; the device's own checks (and their messages) remain the authority."""
+"""JSON Schemas of the twin's desired ``model``, ``models``, ``shadow`` and ``capture`` values and
+of the pointer document, for tools that write them (deployment manifests, CI). They say what a
+device takes; the device's own checks (and their messages) remain the authority."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["SCHEMAS", "schema"]
 
-SCHEMAS = ("model", "models", "shadow", "pointer")
+SCHEMAS = ("model", "models", "shadow", "capture", "pointer")
 
 
 def schema(name: str) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any
 from azure.iot.device import MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
 
+from predictor.capture.capturer import Capturer
 from predictor.dataplane import DataPlane
+from predictor.iot.capture_control import CaptureControl
 from predictor.iot.desired_version import HandledVersion
 from predictor.iot.link import EdgeLink, describe
 from predictor.iot.message_workers import MessageWorkers
@@ -34,7 +36,7 @@ from predictor.iot.wire import Outgoing
 from predictor.metrics import Metrics
 from predictor.models.registry import ModelRegistry
 from predictor.models.runtime import OnnxModel, runtime_versions
-from predictor.settings import DownloadSettings, IotSettings
+from predictor.settings import CaptureSettings, DownloadSettings, IotSettings
 from predictor.storage.target import TargetError
 from predictor.storage.update_state import failed_state, running_state
 
@@ -87,6 +89,12 @@ class EdgeModule:
             message=self._send_monitoring if settings.monitoring_output else None,
             max_message_bytes=settings.max_message_bytes,
         )
+        # The twin's ``capture`` (predictor/capture/): which rows each model keeps for retraining.
+        capturer = plane.capture or Capturer(registry.cache_dir / "capture", CaptureSettings())
+        plane.capture = capturer
+        self.capture_control = CaptureControl(
+            capturer, self.reporter, self.targets.parse_capture, settings.report_interval_seconds
+        )
         self.sender = OutputSender(self.link)
         answerer = MessageAnswerer(
             plane,
@@ -113,6 +121,7 @@ class EdgeModule:
         self._loop = asyncio.get_running_loop()
         self._tasks.append(asyncio.create_task(self.updater.run(), name="model-updater"))
         self._tasks.append(asyncio.create_task(self.shadow_control.run(), name="shadow-reports"))
+        self._tasks.append(asyncio.create_task(self.capture_control.run(), name="capture-reports"))
         if self.monitoring.plane.drift_enabled or self.settings.monitoring_output:
             self._tasks.append(asyncio.create_task(self.monitoring.run(), name="monitoring"))
         self._tasks += self.messages.start()
@@ -214,6 +223,8 @@ class EdgeModule:
             self.models.handle(desired.get("models"), whole=whole)
         if "shadow" in desired or whole:
             self.shadow_control.handle(desired.get("shadow"), whole=whole)
+        if "capture" in desired or whole:
+            self.capture_control.handle(desired.get("capture"), whole=whole)
         if "model" in desired and desired["model"] is None:
             self.ranges.override(None, None)  # no desired model: its option goes too
         if "model" not in desired or desired["model"] is None:

@@ -78,7 +78,8 @@ class MessageAnswerer:
         for name, indices in by_model.items():
             bodies = [messages[i].body for i in indices]
             # On an inference thread, however small: a message never holds the event loop.
-            results = await self.plane.infer_many(name, bodies, form=BODY)
+            ids = [messages[i].message_id for i in indices]  # kept with captured rows
+            results = await self.plane.infer_many(name, bodies, form=BODY, ids=ids)
             for i, result in zip(indices, results, strict=True):
                 answers[i] = self._answer_one(messages[i], result)
         return answers

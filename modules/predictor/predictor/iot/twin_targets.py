@@ -1,4 +1,5 @@
-"""What a desired model entry of the twin becomes: a checked target, and an updater to apply it.
+"""What a desired model entry of the twin becomes: a checked target, and an updater to apply it
+(and a desired ``capture`` entry, whose container URL follows the same rules).
 
 ``model``, ``models`` and ``shadow`` all name targets under the same rules (the download
 settings' allowed hosts, plain HTTP or not, the connection string's blob host), and each slot's
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from predictor.capture import config as capture_config
+from predictor.capture.config import CaptureConfig
 from predictor.models.manager import ModelManager
 from predictor.settings import DownloadSettings
 from predictor.storage.download import Downloader, DownloadPolicy
@@ -33,6 +36,15 @@ class TwinTargets:
     def parse(self, value: Any) -> ModelTarget:
         """A desired entry as a target; TargetError if it breaks a rule."""
         return parse_target(
+            value,
+            allow_http=self.settings.allow_http_model_urls,
+            allowed_hosts=self.settings.model_url_hosts,
+            storage_host=self._storage_host,
+        )
+
+    def parse_capture(self, value: Any) -> CaptureConfig:
+        """A desired ``capture.<name>``: its container URL follows the model URLs' rules."""
+        return capture_config.parse(
             value,
             allow_http=self.settings.allow_http_model_urls,
             allowed_hosts=self.settings.model_url_hosts,
