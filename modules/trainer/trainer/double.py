@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import onnxruntime as ort
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import DoubleTensorType
 
 from modelcontract import CLASSIFIER, Contract
 from trainer import boosters, device, parity
+from trainer.sessions import open_session
 
 
 def offer(
@@ -33,11 +33,7 @@ def offer(
             options={"zipmap": False} if contract.kind == CLASSIFIER else None,
             target_opset=device.target_opset(device_runtime),
         )
-        options = ort.SessionOptions()
-        options.log_severity_level = 4
-        session = ort.InferenceSession(
-            model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        session = open_session(model.SerializeToString())
         raw = session.run(None, {contract.inputs[0].name: rows})
         onnx = parity.answers_from(contract, raw, len(rows))
         with np.errstate(all="ignore"):
