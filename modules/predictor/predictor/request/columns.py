@@ -16,7 +16,7 @@ from predictor.errors import RequestError
 from predictor.models.batch import DTYPES, Columns
 from predictor.models.contract import Contract, InputSpec
 from predictor.request.floats import Batch, Form
-from predictor.request.values import check_count, check_number, json_type, some
+from predictor.request.values import check_count, check_keys, check_number, json_type
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # A string value longer than this is refused: no category of a fitted encoder is this long.
@@ -126,18 +126,7 @@ def _row_from_object(
     index: int | None, item: dict[str, Any], specs: tuple[InputSpec, ...], nulls: tuple[str, ...]
 ) -> list[Any]:
     prefix = "" if index is None else f"item {index}: "
-    names = [spec.name for spec in specs]
-    unknown = [key for key in item if key not in names]
-    if unknown:
-        raise RequestError(
-            "unknown_feature",
-            f"{prefix}unknown feature {some(unknown)}; the model takes {', '.join(names)}",
-        )
-    missing = [name for name in names if name not in item]
-    if missing:
-        raise RequestError(
-            "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
-        )
+    check_keys(item, [spec.name for spec in specs], prefix)
     return [
         check_value(spec, item[spec.name], f"{prefix}{_named(spec)}", spec.name in nulls)
         for spec in specs

@@ -18,7 +18,13 @@ from numpy.typing import NDArray
 from predictor.errors import RequestError
 from predictor.models.batch import Prediction, Rows
 from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
-from predictor.request.values import FLOAT32_MAX, check_count, check_number, json_type, some
+from predictor.request.values import (
+    FLOAT32_MAX,
+    check_count,
+    check_keys,
+    check_number,
+    json_type,
+)
 
 # Batches of at least this many rows are converted in C when they are plain (``_plain_rows``):
 # below it, its few numpy calls cost more than checking the values one by one.
@@ -158,17 +164,7 @@ def _row_from_object(
     nullable: Collection[str] = (),
 ) -> list[float]:
     prefix = "" if index is None else f"item {index}: "
-    unknown = [key for key in item if key not in features]
-    if unknown:
-        raise RequestError(
-            "unknown_feature",
-            f"{prefix}unknown feature {some(unknown)}; the model takes {', '.join(features)}",
-        )
-    missing = [name for name in features if name not in item]
-    if missing:
-        raise RequestError(
-            "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
-        )
+    check_keys(item, features, prefix)
     return [
         check_number(item[name], f"{prefix}feature {name!r}", name in nullable) for name in features
     ]

@@ -70,6 +70,21 @@ def check_count(count: int, max_rows: int) -> None:
         )
 
 
+def check_keys(item: dict[str, Any], names: Sequence[str], prefix: str) -> None:
+    """``unknown_feature`` or ``missing_feature`` unless ``item`` holds exactly ``names``."""
+    unknown = [key for key in item if key not in names]
+    if unknown:
+        raise RequestError(
+            "unknown_feature",
+            f"{prefix}unknown feature {some(unknown)}; the model takes {', '.join(names)}",
+        )
+    missing = [name for name in names if name not in item]
+    if missing:
+        raise RequestError(
+            "missing_feature", f"{prefix}missing feature {', '.join(map(repr, missing))}"
+        )
+
+
 def some(names: Sequence[str], limit: int = 5) -> str:
     """At most ``limit`` names, quoted, so that a huge request cannot make a huge message."""
     shown = ", ".join(repr(name[:40]) for name in names[:limit])
