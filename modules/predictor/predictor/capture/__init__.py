@@ -2,9 +2,10 @@
 bounded queue of segment files that a power cut cannot corrupt, and their way to Blob Storage.
 
 ``queue.CaptureQueue`` is what other packages use, with ``segments.Segment`` (a closed segment,
-for the uploader), ``stats`` (its counters and the reasons for a drop) and ``upload`` (a closed
-segment to Blob Storage); ``framing`` (one row as one checked line) serves them. The package
-imports none of them.
+for the uploader), ``stats`` (its counters and the reasons for a drop), ``upload`` (a closed
+segment to Blob Storage, tried until storage confirms it) and ``segment_blob`` (what the uploader
+needs of a segment, its blob name and bytes); ``framing`` (one row as one checked line) and
+``blob_writer`` (the storage SDK's calls) serve them. The package imports none of them.
 """
 
-__all__ = ["framing", "queue", "segments", "stats", "upload"]
+__all__ = ["framing", "queue", "segment_blob", "segments", "stats", "upload"]
