@@ -32,7 +32,7 @@ from skl2onnx.operator_converters.calibrated_classifier_cv import (
 from sklearn.calibration import CalibratedClassifierCV
 
 from predictor.models.runtime import session_options
-from trainer import parity
+from trainer import parity_points
 from trainer.build import build_model
 from trainer.training import Hyperparameters, load_dataset
 
@@ -127,7 +127,7 @@ def main(argv: list[str]) -> int:
     warnings.simplefilter("ignore", FutureWarning)
     built = build_model(Hyperparameters(), "iris-svm", "1.0.0")
     model = built.training.model
-    points = parity.probe_points(load_dataset().features, parity.RANDOM_POINTS)
+    points = parity_points.probe_points(load_dataset().features, parity_points.RANDOM_POINTS)
 
     def reference(x: NDArray[np.float32]) -> NDArray[np.float64]:
         return np.asarray(model.predict_proba(x), dtype=np.float64)

@@ -10,11 +10,7 @@ SOURCES = ("modules", "packages", "devtools", "bench")
 MAX_LINES = 300
 # Files not cut yet, at their length when this test came: each may only shrink, and leaves this
 # list once it is cut (the test says so). The list only gets shorter.
-NOT_CUT_YET = {
-    "modules/trainer/trainer/parity.py": 459,
-    "modules/trainer/trainer/capture.py": 428,
-    "modules/predictor/predictor/capture/upload.py": 351,
-}
+NOT_CUT_YET: dict[str, int] = {}
 
 
 def source_files() -> list[Path]:

@@ -11,7 +11,7 @@ import pytest
 
 from predictor.models.runtime import OnnxModel
 from tests.support import byom_models as models
-from trainer import ParityError, parity
+from trainer import ParityError, parity_points, parity_report
 from trainer.byom import ExportedModel, build_export
 from trainer.contract import ModelError
 from trainer.conversion import to_onnx_model
@@ -48,28 +48,28 @@ def test_float32_rounding_alone_converts_and_the_device_answers_as_scikit_learn(
 ) -> None:
     fitted, exported = noisy[name]
     report = exported.parity
-    assert report.passed and report.tolerance == parity.TOLERANCE == 1e-4
+    assert report.passed and report.tolerance == parity_report.TOLERANCE == 1e-4
     summary = exported.summary()["parity"]
     worst = summary.get("max_difference", summary.get("max_probability_difference"))
     assert worst == report.max_difference
     # What the device serves, on the float32 values it reads, against scikit-learn on them.
     device = OnnxModel.from_bytes(exported.data, "test")
-    rows = parity.float32_points(fitted.rows)
+    rows = parity_points.float32_points(fitted.rows)
     answer = device.predict(rows.to_numpy(np.float32))
     estimator: Any = fitted.estimator
     if exported.contract.kind == "regressor":
         expected = np.asarray(estimator.predict(rows), dtype=np.float64).reshape(-1, 1)
         assert answer.values is not None
-        allowed = parity.TOLERANCE * (np.abs(expected).max() + np.abs(expected))
+        allowed = parity_report.TOLERANCE * (np.abs(expected).max() + np.abs(expected))
         assert np.all(np.abs(answer.values - expected) <= allowed)
     elif exported.contract.kind == "classifier":
         probabilities = estimator.predict_proba(rows)
-        assert np.all(np.abs(answer.probabilities - probabilities) <= 2 * parity.TOLERANCE)
+        assert np.all(np.abs(answer.probabilities - probabilities) <= 2 * parity_report.TOLERANCE)
         assert answer.labels == estimator.predict(rows).tolist()
     else:
         assert answer.scores is not None
         scores = estimator.decision_function(rows)
-        allowed = parity.TOLERANCE * (np.abs(scores).max() + np.abs(scores))
+        allowed = parity_report.TOLERANCE * (np.abs(scores).max() + np.abs(scores))
         assert np.all(np.abs(answer.scores - scores) <= allowed)
 
 
@@ -99,7 +99,7 @@ def cancer_boosting() -> models.Fitted:
 
 
 @pytest.mark.parametrize(
-    ("tolerance", "disagreeing"), [(parity.TOLERANCE, 48), (parity.MAX_TOLERANCE, 34)]
+    ("tolerance", "disagreeing"), [(parity_report.TOLERANCE, 48), (parity_report.MAX_TOLERANCE, 34)]
 )
 def test_histogram_boosting_on_breast_cancer_is_refused_even_at_the_loosest_tolerance(
     cancer_boosting: models.Fitted, tolerance: float, disagreeing: int
@@ -129,7 +129,7 @@ def test_isotonic_calibration_is_refused_at_the_loosest_tolerance() -> None:
             name="m",
             version="1",
             sample_rows=fitted.rows,
-            parity_tolerance=parity.MAX_TOLERANCE,
+            parity_tolerance=parity_report.MAX_TOLERANCE,
         )
     assert str(caught.value).startswith(
         "parity gate failed: 73 of 3569 points disagree (73 probabilities; tolerance 0.001 x "

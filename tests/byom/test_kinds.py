@@ -14,7 +14,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor, IsolationForest
 
 from tests.byom.conftest import KIND_MODELS
 from tests.support import byom_models
-from trainer import ParityError, parity
+from trainer import ParityError, parity, parity_points, parity_report
 from trainer.byom import ExportedModel, build_export
 from trainer.contract import Contract
 from trainer.model_file import check_model_bytes
@@ -155,7 +155,7 @@ def test_a_regressor_with_changed_weights_is_refused_as_a_value_disagreement(
     trees = next(n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor")
     weights = next(a for a in trees.attribute if a.name == "target_weights")
     weights.floats[:] = [w * 1.001 for w in weights.floats]
-    points = parity.probe_points(fitted.rows.to_numpy(), 200)
+    points = parity_points.probe_points(fitted.rows.to_numpy(), 200)
     report = parity.compare(fitted.estimator, model.SerializeToString(), exported.contract, points)
     assert not report.passed
     assert report.summary()["disagreements"] == {"value": report.disagreeing}
@@ -171,7 +171,7 @@ def test_another_outlier_detector_is_refused_as_a_score_disagreement(
 ) -> None:
     fitted, exported = kinds["isolation_forest"]
     other = IsolationForest(n_estimators=30, random_state=1).fit(fitted.rows)
-    points = parity.probe_points(fitted.rows.to_numpy(), 200)
+    points = parity_points.probe_points(fitted.rows.to_numpy(), 200)
     report = parity.compare(other, exported.data, exported.contract, points)
     assert not report.passed
     assert dict(report.by_kind)["score"] > 0
@@ -186,11 +186,11 @@ def test_flipped_outlier_flags_are_refused_as_flag_disagreements(kinds: dict[str
     for node in model.graph.node:
         node.output[:] = ["label_raw" if name == "label" else name for name in node.output]
     model.graph.node.append(onnx.helper.make_node("Neg", ["label_raw"], ["label"]))
-    points = parity.probe_points(fitted.rows.to_numpy(), 200)
+    points = parity_points.probe_points(fitted.rows.to_numpy(), 200)
     report = parity.compare(fitted.estimator, model.SerializeToString(), exported.contract, points)
-    rounded = parity.float32_points(points)
+    rounded = parity_points.float32_points(points)
     scores = np.abs(fitted.estimator.decision_function(rounded))
-    bound = parity.TOLERANCE * (scores.max() + scores)
+    bound = parity_report.TOLERANCE * (scores.max() + scores)
     away_from_zero = int(np.count_nonzero(scores > bound))
     assert dict(report.by_kind) == {"outlier flag": away_from_zero}
     assert report.disagreements[0].kind == "outlier flag"

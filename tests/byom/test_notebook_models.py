@@ -13,7 +13,7 @@ import onnx
 import pytest
 
 from tests.byom.test_kinds import run_onnx
-from trainer import export_model, parity
+from trainer import export_model, parity, parity_points
 from trainer.missing import leave_out
 from trainer.model_file import check_model_bytes
 
@@ -68,7 +68,7 @@ def test_the_gate_refuses_scores_that_differ(notebook_models: dict[str, Any]) ->
     two = onnx.helper.make_tensor("two", onnx.TensorProto.FLOAT, [], [2.0])
     model.graph.initializer.append(two)
     model.graph.node.append(onnx.helper.make_node("Mul", ["raw_scores", "two"], ["scores"]))
-    points = parity.probe_points(fitted.rows.to_numpy(), 200)
+    points = parity_points.probe_points(fitted.rows.to_numpy(), 200)
     report = parity.compare(fitted.estimator, model.SerializeToString(), exported.contract, points)
     assert dict(report.by_kind) == {"scores": report.disagreeing} and report.disagreeing > 0
     assert "scores at [" in report.failure_message() and "|d|=" in report.failure_message()
@@ -102,7 +102,7 @@ def test_the_gate_asks_rows_without_the_nullable_features(
     rows = fitted.rows.to_numpy()
     names = exported.contract.feature_names
     nullable = exported.contract.nullable_features
-    points = leave_out(parity.probe_points(rows, 400), names, nullable, len(rows), seed=0)
+    points = leave_out(parity_points.probe_points(rows, 400), names, nullable, len(rows), seed=0)
     np.testing.assert_array_equal(points[: len(rows)], rows)  # the samples as they are
     extra = points[len(rows) :]
     for index, name in enumerate(names):

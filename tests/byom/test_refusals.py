@@ -32,7 +32,7 @@ from sklearn.svm import LinearSVC
 
 from tests.support.trainer_process import run_cli
 from trainer.cli import main
-from trainer.parity import ParityError
+from trainer.parity_report import ParityError
 from trainer.refusals import (
     REFUSALS,
     UnsupportedModelError,

@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 
-from predictor.capture.upload import (
-    ClosedSegment,
-    Uploader,
-    UploadError,
-    UploadPolicy,
-    blob_name,
-    encode,
-)
+from predictor.capture.segment_blob import ClosedSegment, blob_name, encode
+from predictor.capture.upload import Uploader, UploadError, UploadPolicy
 from predictor.settings import SettingsError, load_settings
 from tests.support.capture_segments import Segment, segment
 

@@ -16,14 +16,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devtools.azurite import Azurite
-from predictor.capture.upload import (
-    CONTENT_TYPE,
-    ClosedSegment,
-    Uploader,
-    UploadError,
-    UploadPolicy,
-    blob_name,
-)
+from predictor.capture.segment_blob import CONTENT_TYPE, ClosedSegment, blob_name
+from predictor.capture.upload import Uploader, UploadError, UploadPolicy
 from tests.support.capture_segments import container_sas_url, segment
 
 DEVICE = "edge-01"

@@ -13,7 +13,8 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite, start_azurite
-from predictor.capture.upload import ClosedSegment, Uploader, UploadPolicy, blob_name
+from predictor.capture.segment_blob import ClosedSegment, blob_name
+from predictor.capture.upload import Uploader, UploadPolicy
 from predictor.storage.pacing import PacingPolicy
 from tests.support.capture_segments import container_sas_url, segment
 

@@ -1,5 +1,6 @@
-"""Closed capture segments as the uploader sees them (``predictor.capture.upload.ClosedSegment``),
-and write-only container SAS URLs for them in a real Azurite."""
+"""Closed capture segments as the uploader sees them
+(``predictor.capture.segment_blob.ClosedSegment``), and write-only container SAS URLs for them
+in a real Azurite."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from bench.graph import stock_graph
-from trainer import calibration, parity
+from trainer import calibration, parity_report
 from trainer.build import BuiltModel
 from trainer.byom import build_export
 from trainer.training import IRIS_FEATURES, load_dataset
@@ -57,7 +57,7 @@ def export(model: Pipeline) -> onnx.ModelProto:
         model, name="calibrated", feature_names=list(IRIS_FEATURES), sample_rows=DATA.features
     )
     assert exported.parity.passed
-    assert exported.parity.max_probability_difference <= parity.TOLERANCE
+    assert exported.parity.max_probability_difference <= parity_report.TOLERANCE
     return onnx.load_from_string(exported.data)
 
 

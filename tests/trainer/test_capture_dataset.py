@@ -25,7 +25,7 @@ from trainer.cli import main
 from trainer.contract import Contract, InputSpec
 from trainer.model_file import ModelFile
 from trainer.publish import publish
-from trainer.storage import StorageOptions, connect
+from trainer.storage import StorageError, StorageOptions, connect
 
 IRIS = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 
@@ -357,5 +357,5 @@ def test_load_finds_the_model_in_another_container(
     )
     assert list(frame["id"]) == ["msg-7"]
     assert list(frame.columns[:4]) == list(IRIS)
-    with pytest.raises(capture.StorageError, match="no model 'iris-svm' is published"):
+    with pytest.raises(StorageError, match="no model 'iris-svm' is published"):
         capture.load("iris-svm", container=container, connection_string=azurite.connection_string)

@@ -8,7 +8,7 @@ import onnxruntime as ort
 import pytest
 from sklearn.linear_model import LinearRegression
 
-from trainer import parity
+from trainer import parity, parity_points
 from trainer.build import BuiltModel, build_model
 from trainer.byom import build_export
 from trainer.model_file import check_model_bytes
@@ -36,7 +36,7 @@ def test_the_linear_svm_is_proven_short_of_where_float32_overflows(linear_svm: B
     features = load_dataset().features
     for name, (low, high) in ranges.items():  # beyond the training data, within float32
         column = features[:, list(ranges).index(name)]
-        assert -parity.FLOAT32_MAX <= low < column.min() and column.max() < high
+        assert -parity_points.FLOAT32_MAX <= low < column.min() and column.max() < high
     # Written into the model: what a device reads, and `trainer publish` checks.
     assert check_model_bytes(linear_svm.data).contract.input_range == ranges
     assert linear_svm.parity.summary()["input_range"] == {k: list(v) for k, v in ranges.items()}
@@ -46,7 +46,7 @@ def test_a_model_that_agrees_up_to_float32s_limits_is_proven_on_all_of_them(
     built: BuiltModel,
 ) -> None:
     # The RBF kernel fades to the intercept far away, in float32 as in float64.
-    limit = parity.FLOAT32_MAX
+    limit = parity_points.FLOAT32_MAX
     assert set(built.contract.input_range.values()) == {(-limit, limit)}
 
 
@@ -61,6 +61,6 @@ def test_the_range_ends_within_a_doubling_of_where_the_graph_overflows() -> None
     # Past FLOAT32_MAX / |weight| the float32 graph answers inf where scikit-learn answers a
     # number; the doubling search ends within a factor of about 2 of it, on each side.
     for name, weight in zip(("x0", "x1"), model.coef_, strict=True):
-        overflow = parity.FLOAT32_MAX / abs(weight)
+        overflow = parity_points.FLOAT32_MAX / abs(weight)
         low, high = exported.contract.input_range[name]
         assert overflow / 4 < high <= overflow and -overflow <= low < -overflow / 4

@@ -15,7 +15,7 @@ from trainer.estimator import (
     LabelMismatchError,
     NotAClassifierError,
 )
-from trainer.parity import ParityError
+from trainer.parity_report import ParityError
 from trainer.refusals import UnsupportedModelError
 
 __all__ = [

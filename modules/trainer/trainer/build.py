@@ -6,7 +6,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from trainer import device, parity
+from trainer import device, parity_points, parity_report
 from trainer.errors import TrainerError
 from trainer.export import ExportedModel, GateOptions, export, new_contract
 from trainer.naming import check_name, check_version
@@ -56,8 +56,8 @@ def build_model(
     name: str,
     version: str,
     *,
-    parity_points: int = parity.RANDOM_POINTS,
-    parity_tolerance: float = parity.TOLERANCE,
+    parity_points: int = parity_points.RANDOM_POINTS,
+    parity_tolerance: float = parity_report.TOLERANCE,
     min_accuracy: float | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> BuiltModel:

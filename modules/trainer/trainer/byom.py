@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from modelcontract import CLASSIFIER, REGRESSOR, Label
-from trainer import device, parity
+from trainer import device, parity_points, parity_report
 from trainer.class_outputs import PROBABILITIES, class_output
 from trainer.columns import as_fitted
 from trainer.commands import PublishedModel, publish
@@ -83,8 +83,8 @@ def build_export(
     target_names: Sequence[str] | None = None,
     sample_rows: ArrayLike | None = None,
     feature_ranges: Sequence[tuple[float, float]] | None = None,
-    parity_points: int = parity.RANDOM_POINTS,
-    parity_tolerance: float = parity.TOLERANCE,
+    parity_points: int = parity_points.RANDOM_POINTS,
+    parity_tolerance: float = parity_report.TOLERANCE,
     seed: int = 0,
     training_metrics: Mapping[str, Any] | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from trainer import device, parity
+from trainer import device, parity_points, parity_report
 from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.naming import DEFAULT_NAME
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
@@ -48,16 +48,16 @@ def add_parity_arguments(parser: argparse.ArgumentParser, rows: str) -> None:
         "--parity-points",
         metavar="N",
         type=int,
-        default=parity.RANDOM_POINTS,
+        default=parity_points.RANDOM_POINTS,
         help=f"random points the parity gate checks besides every {rows} (default %(default)s)",
     )
     parser.add_argument(
         "--parity-tolerance",
         metavar="P",
         type=float,
-        default=parity.TOLERANCE,
+        default=parity_report.TOLERANCE,
         help="allowed difference, as a fraction of the output's scale plus of the value "
-        f"(default {parity.TOLERANCE:g}; at most {parity.MAX_TOLERANCE:g}, "
+        f"(default {parity_report.TOLERANCE:g}; at most {parity_report.MAX_TOLERANCE:g}, "
         "beyond which a difference is not float32's rounding)",
     )
 

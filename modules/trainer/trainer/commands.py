@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer import device, parity, signing
+from trainer import device, parity_points, parity_report, signing
 from trainer.build import build_model, check_min_accuracy
 from trainer.deployment import (
     LayeredDeployment,
@@ -50,8 +50,8 @@ def train(
     version: str | None,
     output: Path,
     *,
-    parity_points: int = parity.RANDOM_POINTS,
-    parity_tolerance: float = parity.TOLERANCE,
+    parity_points: int = parity_points.RANDOM_POINTS,
+    parity_tolerance: float = parity_report.TOLERANCE,
     min_accuracy: float | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import joblib
 
-from trainer import device, parity
+from trainer import device, parity_points, parity_report
 from trainer.byom import build_export
 from trainer.errors import TrainerError
 from trainer.estimator import ExportError
@@ -30,8 +30,8 @@ def convert(
     class_labels: list[str] | None = None,
     target_names: list[str] | None = None,
     samples: Path | None = None,
-    parity_points: int = parity.RANDOM_POINTS,
-    parity_tolerance: float = parity.TOLERANCE,
+    parity_points: int = parity_points.RANDOM_POINTS,
+    parity_tolerance: float = parity_report.TOLERANCE,
     device_runtime: str = device.PREDICTOR_RUNTIME,
 ) -> dict[str, Any]:
     """Load, export and gate the estimator in ``model_path``; write ``output`` only if it passed."""

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainer import capture
+from trainer import capture, capture_blobs, capture_contract
 from trainer.model_file import read_model_file
 from trainer.publish import DEFAULT_CONTAINER
 from trainer.settings import StorageSettings, load
@@ -65,7 +65,7 @@ def add_parser(commands: Any) -> None:
         "--trigger",
         action="append",
         default=[],
-        choices=capture.TRIGGERS,
+        choices=capture_blobs.TRIGGERS,
         help="only rows one of these triggers captured (repeat)",
     )
     parser.add_argument(
@@ -81,7 +81,7 @@ def add_parser(commands: Any) -> None:
 
 def _day(text: str) -> Any:
     try:
-        return capture.parse_day(text)
+        return capture_blobs.parse_day(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -89,7 +89,7 @@ def _day(text: str) -> Any:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.out is not None:
         capture.check_output(args.out)
-    filters = capture.Filters(
+    filters = capture_blobs.Filters(
         since=args.since,
         until=args.until,
         devices=tuple(args.device),
@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         versions=tuple(args.versions),
     )
     settings = load(StorageSettings)
-    client = capture.container_client(
+    client = capture_contract.container_client(
         args.container, settings.secret(), args.container_url, settings.options()
     )
     if args.model is not None:
@@ -105,10 +105,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         models = client
         if args.models_container is not None:
-            models = capture.container_client(
+            models = capture_contract.container_client(
                 args.models_container, settings.secret(), None, settings.options()
             )
-        contract, source = capture.latest_contract(models, args.name)
+        contract, source = capture_contract.latest_contract(models, args.name)
     captured = capture.read(client, args.name, contract, filters)
     if args.out is not None:
         capture.write(captured.frame, args.out)

@@ -14,7 +14,7 @@ from skl2onnx import to_onnx
 from skl2onnx.common.data_types import DoubleTensorType
 
 from modelcontract import CLASSIFIER, Contract
-from trainer import boosters, device, parity
+from trainer import boosters, device, parity_answers
 from trainer.sessions import open_session
 
 
@@ -35,11 +35,11 @@ def offer(
         )
         session = open_session(model.SerializeToString())
         raw = session.run(None, {contract.inputs[0].name: rows})
-        onnx = parity.answers_from(contract, raw, len(rows))
+        onnx = parity_answers.answers_from(contract, raw, len(rows))
         with np.errstate(all="ignore"):
-            sklearn = parity.sklearn_answers(estimator, contract, rows)
-        found = parity.judge(
-            contract, sklearn, onnx, tolerance, parity.output_scale(contract, sklearn)
+            sklearn = parity_answers.sklearn_answers(estimator, contract, rows)
+        found = parity_answers.judge(
+            contract, sklearn, onnx, tolerance, parity_answers.output_scale(contract, sklearn)
         )
     except Exception:  # no double converter, or a graph ONNX Runtime cannot run: no offer
         return ""

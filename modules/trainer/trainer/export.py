@@ -20,7 +20,17 @@ from typing import Any
 import numpy as np
 
 from modelcontract import CLASSIFIER, REGRESSOR, Contract, InputSpec, Label, ModelError
-from trainer import device, double, missing, parity, profile, ranges
+from trainer import (
+    device,
+    double,
+    missing,
+    parity,
+    parity_answers,
+    parity_points,
+    parity_report,
+    profile,
+    ranges,
+)
 from trainer.columns import as_fitted
 from trainer.contract import device_accepts, embed
 from trainer.conversion import to_onnx_model
@@ -44,15 +54,15 @@ _LIBRARIES = (
 class GateOptions:
     """How the parity gate checks a model, and the devices' ONNX Runtime it is made for."""
 
-    points: int = parity.RANDOM_POINTS
+    points: int = parity_points.RANDOM_POINTS
     """Random points besides the given rows."""
-    tolerance: float = parity.TOLERANCE
+    tolerance: float = parity_report.TOLERANCE
     seed: int = 0
     device_runtime: str = device.PREDICTOR_RUNTIME
 
     def check(self) -> None:
         """Refuse options the gate or the device check does not take, before any work."""
-        parity.check_options(self.points, self.tolerance)
+        parity_points.check_options(self.points, self.tolerance)
         device.limits(self.device_runtime)
 
 
@@ -62,7 +72,7 @@ class ExportedModel:
 
     data: bytes
     contract: Contract
-    parity: parity.ParityReport
+    parity: parity_report.ParityReport
 
     @property
     def sha256(self) -> str:
@@ -184,20 +194,20 @@ def export(
         if contract.typed_inputs:
             points = probe_frame(rows, contract, options.points, options.seed)
         else:
-            points = parity.probe_points(rows, options.points, seed=options.seed)
+            points = parity_points.probe_points(rows, options.points, seed=options.seed)
         points = missing.leave_out(
             points, contract.feature_names, contract.nullable_features, len(rows), options.seed
         )
         try:
             report = parity.gate(estimator, data, contract, points, options.tolerance)
-        except parity.ParityError as exc:
+        except parity_report.ParityError as exc:
             note = double.offer(
                 estimator, contract, points, options.tolerance, options.device_runtime
             )
-            raise parity.ParityError(f"{exc}{note}") from None
+            raise parity_report.ParityError(f"{exc}{note}") from None
         proven = ranges.proven_range(
             estimator,
-            parity.session_of(data),
+            parity_answers.session_of(data),
             contract,
             rows,
             options.tolerance,

@@ -24,13 +24,8 @@ from numpy.typing import NDArray
 
 from modelcontract import Contract
 from trainer.inputs import is_frame
-from trainer.parity import (
-    FLOAT32_MAX,
-    Answers,
-    judge,
-    onnx_answers,
-    sklearn_answers,
-)
+from trainer.parity_answers import Answers, judge, onnx_answers, sklearn_answers
+from trainer.parity_points import FLOAT32_MAX, float32_points
 
 # Given rows each bound is probed with: a few, so that one row's luck does not decide a range.
 BASES = 4
@@ -172,8 +167,6 @@ def _float_features(contract: Contract, rows: Any) -> tuple[list[str], list[int]
 
 def _base_rows(rows: Any, seed: int) -> Any:
     """``BASES`` given rows (float32 values), chosen by seed."""
-    from trainer.parity import float32_points
-
     count = len(rows)
     chosen = np.random.default_rng(seed).choice(count, min(BASES, count), replace=False)
     if is_frame(rows):

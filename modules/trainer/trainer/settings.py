@@ -16,7 +16,7 @@ from trainer.deployment import DEFAULT_MODULE, DEFAULT_PRIORITY
 from trainer.device import PREDICTOR_RUNTIME
 from trainer.errors import TrainerError
 from trainer.naming import DEFAULT_NAME
-from trainer.parity import RANDOM_POINTS
+from trainer.parity_points import RANDOM_POINTS
 from trainer.publish import DEFAULT_CONTAINER, DEFAULT_SAS_DAYS
 from trainer.storage import CONNECTION_STRING_ENV, StorageOptions
 

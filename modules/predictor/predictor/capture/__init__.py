@@ -4,8 +4,20 @@ bounded queue of segment files that a power cut cannot corrupt, and their way to
 ``capturer.Capturer`` takes the rows of the inference seam that ``triggers`` select by each
 model's ``config`` (the twin's ``capture.<name>``). ``queue.CaptureQueue`` keeps them, with
 ``segments.Segment`` (a closed segment, for the uploader), ``stats`` (its counters and the
-reasons for a drop) and ``upload`` (a closed segment to Blob Storage); ``framing`` (one row as
-one checked line) serves them. The package imports none of them.
+reasons for a drop), ``upload`` (a closed segment to Blob Storage, tried until storage confirms
+it) and ``segment_blob`` (what the uploader needs of a segment, its blob name and bytes);
+``framing`` (one row as one checked line) and ``blob_writer`` (the storage SDK's calls) serve
+them. The package imports none of them.
 """
 
-__all__ = ["capturer", "config", "framing", "queue", "segments", "stats", "triggers", "upload"]
+__all__ = [
+    "capturer",
+    "config",
+    "framing",
+    "queue",
+    "segment_blob",
+    "segments",
+    "stats",
+    "triggers",
+    "upload",
+]

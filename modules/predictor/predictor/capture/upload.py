@@ -19,17 +19,16 @@ refusal is reported and the segment kept. The URL rules are the model URLs'
 from __future__ import annotations
 
 import asyncio
-import base64
-import gzip
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from predictor.capture.blob_writer import BlobWriter, Sleep
+from predictor.capture.segment_blob import ClosedSegment, blob_name, encode
 from predictor.storage.errors import DownloadError
 from predictor.storage.identity import module_identity
 from predictor.storage.pacing import Pacing, PacingPolicy
@@ -37,44 +36,15 @@ from predictor.storage.sdk import load_storage_sdk, storage_errors
 from predictor.storage.target import TargetError, check_url, redact
 
 if TYPE_CHECKING:
-    from azure.storage.blob.aio import BlobClient, ContainerClient
-
     from predictor.settings import CaptureUploadSettings, DownloadSettings
 
 log = logging.getLogger(__name__)
 
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# One path segment of a blob name: no "/" (it would move the blob to another partition), no
-# "=" (the partitions' own separator), nothing a reader's path parser trips on.
-_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
-CONTENT_TYPE = "application/x-ndjson"
 _WHAT = "the capture blob"
-
-
-class ClosedSegment(Protocol):
-    """What the uploader needs of a segment the capture queue closed."""
-
-    @property
-    def name(self) -> str:
-        """Unique per segment on this device (the blob's last path segment)."""
-        ...
-
-    @property
-    def model(self) -> str: ...
-
-    @property
-    def day(self) -> str:
-        """The UTC day of its rows, ``YYYY-MM-DD``."""
-        ...
-
-    def rows(self) -> Iterable[bytes]:
-        """Each row: one JSON object's bytes, already verified (no torn row)."""
-        ...
 
 
 # Deletes a delivered segment; may block on the disk, so it runs in a worker thread.
 Confirm = Callable[[ClosedSegment], object]
-Sleep = Callable[[float], Awaitable[None]]
 
 
 class UploadError(Exception):
@@ -142,27 +112,6 @@ class UploadPolicy:
         )
 
 
-def blob_name(segment: ClosedSegment, device: str) -> str:
-    """``model=<name>/date=<YYYY-MM-DD>/device=<id>/<segment>.jsonl.gz``; ValueError when a
-    part could escape its place in the path."""
-    for what, value in (("model", segment.model), ("device", device), ("segment", segment.name)):
-        if not _PART.match(value):
-            raise ValueError(f"capture {what} name {value[:40]!r} cannot name a blob")
-    if not _DAY.match(segment.day):
-        raise ValueError(f"capture day {segment.day[:20]!r} is not YYYY-MM-DD")
-    return f"model={segment.model}/date={segment.day}/device={device}/{segment.name}.jsonl.gz"
-
-
-def encode(rows: Iterable[bytes]) -> tuple[bytes, int]:
-    """The rows as gzipped JSON Lines, and how many. A raw line break in valid JSON can only be
-    white space, so it becomes a space: one object per line whatever the writer's layout. The
-    gzip header holds no time, so a retry sends the same bytes."""
-    lines = [row.strip().replace(b"\r", b" ").replace(b"\n", b" ") for row in rows]
-    lines = [line for line in lines if line]
-    body = b"".join(line + b"\n" for line in lines)
-    return gzip.compress(body, compresslevel=6, mtime=0), len(lines)
-
-
 class Uploader:
     """Delivers closed segments to the container of one container SAS URL."""
 
@@ -197,8 +146,9 @@ class Uploader:
         self.stats = stats or UploadStats()
         self.pacing = Pacing(policy.pacing, policy.device)
         self._sleep = sleep
-        self._clock = clock
-        self._next_send = 0.0  # when the bandwidth cap lets the next block go (clock)
+        self.writer = BlobWriter(
+            container_url, policy.timeout, policy.bytes_per_second, sleep=sleep, clock=clock
+        )
 
     async def deliver(self, segment: ClosedSegment, confirm: Confirm) -> None:
         """Upload ``segment`` until storage confirms it, then ``confirm`` it. Transient
@@ -248,9 +198,9 @@ class Uploader:
         try:
             await load_storage_sdk()
             with storage_errors(_WHAT):
-                async with self._container() as container:
+                async with self.writer.container() as container:
                     blob = container.get_blob_client(name)
-                    if await self._put(blob, data):
+                    if await self.writer.put(blob, data):
                         log.info(
                             "capture segment %s uploaded to %s/%s (%d rows, %d bytes)",
                             segment.name,
@@ -277,73 +227,10 @@ class Uploader:
         self.stats.failures += 1
         self.stats.last_error = str(error)
 
-    def _container(self) -> ContainerClient:
-        from azure.storage.blob.aio import ContainerClient
-
-        return ContainerClient.from_container_url(
-            self.url,
-            # One retry layer only (ours, with its waits and logs).
-            retry_total=0,
-            connection_timeout=min(self.policy.timeout, 20.0),
-            read_timeout=self.policy.timeout,
-            permit_redirects=False,
-        )
-
-    async def _put(self, blob: BlobClient, data: bytes) -> bool:
-        """Write the blob unless it exists: True if written, False if it was already there."""
-        from azure.core import MatchConditions
-        from azure.core.exceptions import (
-            HttpResponseError,
-            ResourceExistsError,
-            ResourceNotFoundError,
-        )
-        from azure.storage.blob import BlobBlock, ContentSettings
-
-        settings = ContentSettings(content_type=CONTENT_TYPE, content_encoding=None)
-        try:
-            async with asyncio.timeout(self.policy.timeout * 10):
-                if not self.policy.bytes_per_second:
-                    # overwrite=False: the SDK sends If-None-Match: *.
-                    await blob.upload_blob(data, overwrite=False, content_settings=settings)
-                    return True
-                blocks = []
-                for index, chunk in enumerate(_chunks(data, self.policy.bytes_per_second)):
-                    await self._wait_for_bandwidth(len(chunk))
-                    block_id = base64.b64encode(f"{index:08d}".encode()).decode()
-                    await blob.stage_block(block_id, chunk)
-                    blocks.append(BlobBlock(block_id))
-                # Staged blocks are not a blob until committed; the commit is the one write.
-                await blob.commit_block_list(
-                    blocks,
-                    content_settings=settings,
-                    match_condition=MatchConditions.IfMissing,  # If-None-Match: *
-                )
-                return True
-        except ResourceExistsError:
-            return False  # the SDK's word for 409 BlobAlreadyExists and 412 on If-None-Match
-        except ResourceNotFoundError:
-            raise DownloadError(
-                "the capture container does not exist (404)", transient=False
-            ) from None
-        except HttpResponseError as exc:
-            if exc.status_code == 412 or getattr(exc, "error_code", None) == "BlobAlreadyExists":
-                return False
-            raise
-
-    async def _wait_for_bandwidth(self, size: int) -> None:
-        now = self._clock()
-        if self._next_send > now:
-            await self._sleep(self._next_send - now)
-        self._next_send = max(now, self._next_send) + size / self.policy.bytes_per_second
-
 
 def _is_container_path(path: str) -> bool:
     """``/<container>`` (a real account) or ``/<account>/<container>`` (Azurite, IP hosts)."""
     return path.strip("/").count("/") in (0, 1) and bool(path.strip("/"))
-
-
-def _chunks(data: bytes, size: int) -> list[bytes]:
-    return [data[start : start + size] for start in range(0, len(data), max(size, 1))]
 
 
 def _upload_words(message: str) -> str:
