@@ -37,6 +37,8 @@ class CaptureControl:
         self._parse = parse
         self.interval = interval
         self._errors: dict[str, str] = {}  # the last refusal of each name's desired value
+        # Called after each desired capture: the module starts (or wakes) the uploader there.
+        self.on_change: Callable[[], None] = lambda: None
 
     def handle(self, value: Any, *, whole: bool) -> None:
         """A desired ``capture`` (a patch of it, or all of it when ``whole``)."""
@@ -68,6 +70,7 @@ class CaptureControl:
                 continue
             self._errors.pop(name, None)
             self.capturer.configure(name, config)
+        self.on_change()
         self.update()
 
     def update(self) -> None:

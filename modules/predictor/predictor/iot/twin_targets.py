@@ -33,6 +33,11 @@ class TwinTargets:
         self._storage_host = account.host if account else None
         self.public_key = public_key  # loaded once, by the app
 
+    @property
+    def storage_host(self) -> str | None:
+        """The connection string's blob host, if one is set (URLs may name it only)."""
+        return self._storage_host
+
     def parse(self, value: Any) -> ModelTarget:
         """A desired entry as a target; TargetError if it breaks a rule."""
         return parse_target(
