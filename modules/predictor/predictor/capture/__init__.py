@@ -3,9 +3,20 @@ bounded queue of segment files that a power cut cannot corrupt, and their way to
 
 ``capturer.Capturer`` takes the rows of the inference seam that ``triggers`` select by each
 model's ``config`` (the twin's ``capture.<name>``). ``queue.CaptureQueue`` keeps them, with
-``segments.Segment`` (a closed segment, for the uploader), ``stats`` (its counters and the
-reasons for a drop) and ``upload`` (a closed segment to Blob Storage); ``framing`` (one row as
-one checked line) serves them. The package imports none of them.
+``segments.Segment`` (a closed segment, for the uploader) and ``stats`` (its counters and the
+reasons for a drop). ``shipper`` (the module's task) splits closed segments by model and hands
+each part to ``upload`` (one blob to Blob Storage); ``framing`` (one row as one checked line)
+serves them. The package imports none of them.
 """
 
-__all__ = ["capturer", "config", "framing", "queue", "segments", "stats", "triggers", "upload"]
+__all__ = [
+    "capturer",
+    "config",
+    "framing",
+    "queue",
+    "segments",
+    "shipper",
+    "stats",
+    "triggers",
+    "upload",
+]
