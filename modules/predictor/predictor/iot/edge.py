@@ -18,8 +18,6 @@ from azure.iot.device import MethodRequest, MethodResponse
 from azure.iot.device.aio import IoTHubModuleClient
 
 from predictor.capture.capturer import Capturer
-from predictor.capture.shipper import Shipper, uploader_maker
-from predictor.capture.upload import UploadPolicy
 from predictor.dataplane import DataPlane
 from predictor.iot.capture_control import CaptureControl
 from predictor.iot.desired_version import HandledVersion
@@ -95,11 +93,12 @@ class EdgeModule:
         capturer = plane.capture or Capturer(registry.cache_dir / "capture", CaptureSettings())
         plane.capture = capturer
         self.capture_control = CaptureControl(
-            capturer, self.reporter, self.targets.parse_capture, settings.report_interval_seconds
+            capturer,
+            self.reporter,
+            self.targets.parse_capture,
+            settings.report_interval_seconds,
+            upload_policy=self.targets.capture_policy,
         )
-        self.capture_control.on_change = self._ship_captures
-        self._download = download
-        self._shipper: Shipper | None = None
         self.sender = OutputSender(self.link)
         answerer = MessageAnswerer(
             plane,
@@ -132,28 +131,6 @@ class EdgeModule:
         self._tasks += self.messages.start()
         await self.link.start()
         log.info("connected to edgeHub; listening on input %s", self.settings.telemetry_input)
-
-    def _ship_captures(self) -> None:
-        """Start the uploader of captured rows once some model's capture names a URL (and wake
-        it on each change, so that rows kept for a new URL go at once)."""
-        capturer = self.capture_control.capturer
-        if self._shipper is not None:
-            self._shipper.wake()
-            return
-        queue = capturer.queue
-        if queue is None or not capturer.urls() or self._loop is None:
-            return
-        try:
-            policy = UploadPolicy.of(
-                capturer.upload_settings, self._download, storage_host=self.targets.storage_host
-            )
-        except ValueError as exc:  # no device id: nothing can be named
-            log.error("captured rows will not be uploaded: %s", exc)
-            return
-        shipper = Shipper(queue, lambda name: capturer.urls().get(name), uploader_maker(policy))
-        capturer.upload_stats = shipper.stats
-        self._shipper = shipper
-        self._tasks.append(asyncio.create_task(shipper.run(), name="capture-upload"))
 
     @property
     def client(self) -> IoTHubModuleClient | None:
