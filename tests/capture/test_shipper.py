@@ -4,6 +4,7 @@ rows kept for a model without a URL, a refused URL retried only once it changes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ class FakeStorage:
         self.blobs: dict[tuple[str, str, str], list[dict[str, object]]] = {}
         self.tries: list[tuple[str, str, str]] = []
         self.refuse: set[str] = set()
+        self.unreachable: set[str] = set()  # tried for ever, as the uploader does while offline
 
     def make(self, url: str, stats: UploadStats) -> Deliverer:
         storage = self
@@ -38,6 +40,8 @@ class FakeStorage:
             ) -> None:
                 key = (url, segment.model, segment.name)
                 storage.tries.append(key)
+                if url in storage.unreachable:
+                    await asyncio.Event().wait()  # until cancelled
                 if url in storage.refuse:
                     stats.failures += 1
                     stats.last_error = "refused (403)"
@@ -138,6 +142,29 @@ async def test_a_refused_url_keeps_the_segment_and_is_tried_again_once_it_change
     assert await shipper.ship_once() == 1
     assert shipper.stats["a"].last_error is None
     assert queue.closed() == []
+
+
+async def test_a_new_url_takes_over_from_one_still_being_retried(queue: CaptureQueue) -> None:
+    storage = FakeStorage()
+    urls = {"a": "https://acct/a?sig=offline"}
+    storage.unreachable.add(urls["a"])
+    segment_of(queue, [row("a", 1)])
+    (segment,) = queue.closed()
+    shipper = Shipper(queue, urls.get, storage.make, poll_seconds=0.05)
+    task = asyncio.create_task(shipper.run())
+    try:
+        await asyncio.sleep(0.2)
+        assert storage.tries == [(urls["a"], "a", segment.name)] and queue.closed() == [segment]
+        urls["a"] = "https://acct/a?sig=new"
+        shipper.wake()
+        for _ in range(500):  # 10 s at most
+            if not queue.closed():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+    assert queue.closed() == []
+    assert storage.blobs == {(urls["a"], "a", segment.name): [row("a", 1)]}
 
 
 async def test_a_url_the_uploader_refuses_to_build_is_reported(queue: CaptureQueue) -> None:

@@ -116,13 +116,13 @@ class Shipper:
     async def run(self) -> None:
         """Ship for ever (cancel to stop); never raises otherwise."""
         while True:
+            self._wake.clear()  # a change from now on calls for another pass
             try:
                 await self.ship_once()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the task must outlive any surprise
                 log.exception("capture upload pass failed")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
@@ -158,7 +158,8 @@ class Shipper:
                 self._refuse(part.model, url, str(exc))
                 continue
             try:
-                await deliverer.deliver(part, lambda _part: None)
+                if not await self._deliver(deliverer, part, url):
+                    continue  # the model's URL changed meanwhile: the next pass uses the new one
             except UploadError:
                 self._refused[part.model] = url  # reported as lastError; a new URL retries
                 continue
@@ -169,6 +170,27 @@ class Shipper:
             self._delivered.pop(segment.name, None)
             return True
         return False
+
+    async def _deliver(self, deliverer: Deliverer, part: ModelPart, url: str) -> bool:
+        """Deliver ``part``; False, with the tries given up, if the model's URL changed (or went)
+        meanwhile: a part waiting on an unreachable URL must not hold back the twin's new one."""
+        task = asyncio.ensure_future(deliverer.deliver(part, lambda _part: None))
+        try:
+            while True:
+                changed = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({task, changed}, return_when=asyncio.FIRST_COMPLETED)
+                changed.cancel()
+                if task.done():
+                    task.result()  # UploadError, if storage refused it
+                    return True
+                self._wake.clear()
+                if self._url_of(part.model) != url:
+                    return False
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def _refuse(self, model: str, url: str, error: str) -> None:
         stats = self.stats.setdefault(model, UploadStats())
