@@ -7,6 +7,7 @@ reported ``capture.<name>`` counts the upload."""
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 
 from azure.storage.blob import BlobServiceClient
@@ -56,6 +57,9 @@ def test_captured_rows_reach_the_container_and_the_trainer_reads_them(
             for name in names
         )
         assert all(name.endswith(".jsonl.gz") for name in names)
+        address = f"http://127.0.0.1:{module.port}/metrics"
+        metrics = urllib.request.urlopen(address, timeout=10).read().decode()
+        assert f'predictor_capture_uploaded_rows_total{{model="{NAME}"}} 4.0' in metrics
         # Confirmed by storage, so deleted on the device.
         wait_until(lambda: not list(queue.glob("*.seg")), 30, "the uploaded segments deleted")
 

@@ -130,6 +130,8 @@ class Capturer:
         stats = self._queue.stats()
         dropped = {r: n for r, n in stats.dropped_rows.items() if r != BUSY}  # busy: observe's
         self._metrics.capture_queue(stats.queued_bytes, dropped)
+        for name, upload in self.upload_stats.items():
+            self._metrics.capture_uploaded(name, upload.rows)
 
     def close(self) -> None:
         if self._queue is not None:
