@@ -66,7 +66,12 @@ def create_app(settings: Settings) -> web.Application:
         coalesce=inference.coalesce,
         drift_window_rows=inference.drift_window_rows,
         input_ranges=InputRanges(inference.input_range_check, inference.input_range_margin),
-        capture=Capturer(settings.store.model_cache_dir / "capture", settings.capture, metrics),
+        capture=Capturer(
+            settings.store.model_cache_dir / "capture",
+            settings.capture,
+            metrics,
+            upload=settings.capture_upload,
+        ),
     )
     registry.subscribe(app[PLANE].on_model_event)
     local.add_routes(app)

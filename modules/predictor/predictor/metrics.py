@@ -146,7 +146,14 @@ class Metrics:
             "Bytes of captured rows on the device waiting for upload.",
             registry=self.registry,
         )
+        self.capture_uploaded_rows = Counter(
+            "predictor_capture_uploaded_rows",
+            "Captured rows uploaded and confirmed by storage, by model.",
+            ["model"],
+            registry=self.registry,
+        )
         self._capture_dropped_seen: dict[str, int] = {}
+        self._capture_uploaded_seen: dict[str, int] = {}
         # labels() looks its child up on every call; the children of each (endpoint, method,
         # status) are looked up once. Few keys: endpoints are route templates, methods a fixed set.
         self._http: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -214,6 +221,13 @@ class Metrics:
 
     def capture_dropped(self, reason: str, rows: int) -> None:
         self.capture_dropped_rows.labels(reason).inc(rows)
+
+    def capture_uploaded(self, model: str, total: int) -> None:
+        """The uploader's rows of ``model`` as a total: counted by its growth."""
+        grown = total - self._capture_uploaded_seen.get(model, 0)
+        if grown > 0:
+            self.capture_uploaded_rows.labels(model).inc(grown)
+        self._capture_uploaded_seen[model] = total
 
     def capture_queue(self, queued_bytes: int, dropped: dict[str, int]) -> None:
         """The queue's own counters (bound, write, ...), as totals: counted by their growth."""

@@ -3,11 +3,12 @@ bounded queue of segment files that a power cut cannot corrupt, and their way to
 
 ``capturer.Capturer`` takes the rows of the inference seam that ``triggers`` select by each
 model's ``config`` (the twin's ``capture.<name>``). ``queue.CaptureQueue`` keeps them, with
-``segments.Segment`` (a closed segment, for the uploader), ``stats`` (its counters and the
-reasons for a drop), ``upload`` (a closed segment to Blob Storage, tried until storage confirms
-it) and ``segment_blob`` (what the uploader needs of a segment, its blob name and bytes);
-``framing`` (one row as one checked line) and ``blob_writer`` (the storage SDK's calls) serve
-them. The package imports none of them.
+``segments.Segment`` (a closed segment, for the uploader) and ``stats`` (its counters and the
+reasons for a drop). ``shipper`` (the module's task) splits closed segments by model and hands
+each part to ``upload`` (one blob to Blob Storage, tried until storage confirms it);
+``segment_blob`` is what the uploader needs of a segment (its blob name and bytes); ``framing``
+(one row as one checked line) and ``blob_writer`` (the storage SDK's calls) serve them. The
+package imports none of them.
 """
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "queue",
     "segment_blob",
     "segments",
+    "shipper",
     "stats",
     "triggers",
     "upload",

@@ -27,11 +27,12 @@ from predictor.capture.config import LOW_CONFIDENCE, SHADOW_DISAGREE, CaptureCon
 from predictor.capture.queue import CaptureQueue
 from predictor.capture.stats import BUSY
 from predictor.capture.triggers import RATE, HourlyCap, RowFacts, triggers
+from predictor.capture.upload import UploadStats
 from predictor.metrics import Metrics
 from predictor.models.batch import Columns, Prediction, Rows
 from predictor.models.contract import CLASSIFIER, OUTLIER, REGRESSOR
 from predictor.models.runtime import OnnxModel
-from predictor.settings import CaptureSettings
+from predictor.settings import CaptureSettings, CaptureUploadSettings
 from predictor.storage.identity import module_identity
 
 log = logging.getLogger(__name__)
@@ -46,12 +47,14 @@ class Capturer:
         settings: CaptureSettings,
         metrics: Metrics | None = None,
         *,
+        upload: CaptureUploadSettings | None = None,
         identity: str | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
         self._settings = settings
+        self.upload_settings = upload or CaptureUploadSettings()
         self._metrics = metrics
         who = identity if identity is not None else module_identity()
         device, _, module = (who or "").partition("/")
@@ -66,6 +69,8 @@ class Capturer:
         self._dropped: dict[str, Counter[str]] = {}  # model -> reason -> rows (rate, busy)
         self._queue: CaptureQueue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # where offer() is called
+        # Each model's upload counters, filled by the shipper (shipper.py) once it runs.
+        self.upload_stats: dict[str, UploadStats] = {}
 
     @property
     def queue(self) -> CaptureQueue | None:
@@ -74,6 +79,10 @@ class Capturer:
 
     def config(self, name: str) -> CaptureConfig | None:
         return self._configs.get(name)
+
+    def urls(self) -> dict[str, str]:
+        """The models whose config names a container URL, and that URL."""
+        return {name: c.url for name, c in self._configs.items() if c.url is not None}
 
     def names(self) -> list[str]:
         """The models with a capture config."""
@@ -121,6 +130,8 @@ class Capturer:
         stats = self._queue.stats()
         dropped = {r: n for r, n in stats.dropped_rows.items() if r != BUSY}  # busy: observe's
         self._metrics.capture_queue(stats.queued_bytes, dropped)
+        for name, upload in self.upload_stats.items():
+            self._metrics.capture_uploaded(name, upload.rows)
 
     def close(self) -> None:
         if self._queue is not None:
@@ -206,6 +217,7 @@ class Capturer:
         counts = self._captured.get(name, Counter())
         stats = self._queue.stats() if self._queue is not None else None
         dropped = dict(self._dropped.get(name, Counter()))
+        upload = self.upload_stats.get(name)
         if stats is not None:
             for reason, rows in stats.dropped_rows.items():
                 if reason != BUSY:  # counted per model above
@@ -217,9 +229,10 @@ class Capturer:
             "queuedBytes": stats.queued_bytes if stats else 0,
             "dropped": dropped,
             # The uploader's: present from the start, so that fleet queries find them.
-            "uploaded": stats.uploaded_rows if stats else 0,
-            "lastUpload": None,
-            "lastError": stats.last_error if stats else None,
+            "uploaded": upload.rows if upload else 0,
+            "lastUpload": upload.last_upload if upload else None,
+            "lastError": (upload.last_error if upload else None)
+            or (stats.last_error if stats else None),
             "url": config.safe_url,
         }
 

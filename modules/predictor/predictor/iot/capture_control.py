@@ -16,8 +16,11 @@ from typing import Any
 
 from predictor.capture.capturer import Capturer
 from predictor.capture.config import CaptureConfig, CaptureConfigError
+from predictor.capture.shipper import Shipper, uploader_maker
+from predictor.capture.upload import UploadPolicy
 from predictor.iot.reporter import TwinReporter
 from predictor.models.registry import ModelNameError, check_name
+from predictor.settings import CaptureUploadSettings
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +34,16 @@ class CaptureControl:
         reporter: TwinReporter,
         parse: Callable[[Any], CaptureConfig],
         interval: float,
+        upload_policy: Callable[[CaptureUploadSettings], UploadPolicy] | None = None,
     ) -> None:
         self.capturer = capturer
         self.reporter = reporter
         self._parse = parse
         self.interval = interval
         self._errors: dict[str, str] = {}  # the last refusal of each name's desired value
+        self._upload_policy = upload_policy  # None: no uploads (a test's)
+        self.shipper: Shipper | None = None
+        self._shipping: asyncio.Task[None] | None = None
 
     def handle(self, value: Any, *, whole: bool) -> None:
         """A desired ``capture`` (a patch of it, or all of it when ``whole``)."""
@@ -68,6 +75,7 @@ class CaptureControl:
                 continue
             self._errors.pop(name, None)
             self.capturer.configure(name, config)
+        self._ship()
         self.update()
 
     def update(self) -> None:
@@ -82,12 +90,42 @@ class CaptureControl:
             if name not in names:
                 self.reporter.set((PROP, name), None)
 
+    def _ship(self) -> None:
+        """Start the uploader of closed segments once some model's capture names a URL (a device
+        that only captures never reaches out), and wake it on each change, so that rows kept
+        for a model without a URL go as soon as one arrives (capture/shipper.py)."""
+        if self.shipper is not None:
+            self.shipper.wake()
+            return
+        capturer = self.capturer
+        queue = capturer.queue
+        if self._upload_policy is None or queue is None or not capturer.urls():
+            return
+        try:
+            asyncio.get_running_loop()
+            policy = self._upload_policy(capturer.upload_settings)
+        except RuntimeError:  # no loop: a test's handle() outside one
+            return
+        except ValueError as exc:  # no device id: no blob could be named
+            log.error("captured rows will not be uploaded: %s", exc)
+            return
+        self.shipper = Shipper(
+            queue, lambda name: capturer.urls().get(name), uploader_maker(policy)
+        )
+        capturer.upload_stats = self.shipper.stats
+        self._shipping = asyncio.create_task(self.shipper.run(), name="capture-upload")
+
     async def run(self) -> None:
-        """Report the counters every interval (the reporter sends only what changed)."""
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                self.update()
-                await self.reporter.flush()
-            except Exception:  # what fails now is sent with the next round
-                log.exception("the capture report failed")
+        """Report the counters every interval (the reporter sends only what changed); the
+        uploader, once started, stops with it."""
+        try:
+            while True:
+                await asyncio.sleep(self.interval)
+                try:
+                    self.update()
+                    await self.reporter.flush()
+                except Exception:  # what fails now is sent with the next round
+                    log.exception("the capture report failed")
+        finally:
+            if self._shipping is not None:
+                self._shipping.cancel()

@@ -93,7 +93,11 @@ class EdgeModule:
         capturer = plane.capture or Capturer(registry.cache_dir / "capture", CaptureSettings())
         plane.capture = capturer
         self.capture_control = CaptureControl(
-            capturer, self.reporter, self.targets.parse_capture, settings.report_interval_seconds
+            capturer,
+            self.reporter,
+            self.targets.parse_capture,
+            settings.report_interval_seconds,
+            upload_policy=self.targets.capture_policy,
         )
         self.sender = OutputSender(self.link)
         answerer = MessageAnswerer(

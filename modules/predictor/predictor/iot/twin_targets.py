@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from predictor.capture import config as capture_config
 from predictor.capture.config import CaptureConfig
+from predictor.capture.upload import UploadPolicy
 from predictor.models.manager import ModelManager
-from predictor.settings import DownloadSettings
+from predictor.settings import CaptureUploadSettings, DownloadSettings
 from predictor.storage.download import Downloader, DownloadPolicy
 from predictor.storage.target import ModelTarget, parse_target
 from predictor.storage.updater import ModelUpdater, Report
@@ -32,6 +33,11 @@ class TwinTargets:
         account = self.downloader.account
         self._storage_host = account.host if account else None
         self.public_key = public_key  # loaded once, by the app
+
+    def capture_policy(self, upload: CaptureUploadSettings) -> UploadPolicy:
+        """The capture uploader's policy: the model URLs' rules and retry waits (ValueError
+        without the device's id)."""
+        return UploadPolicy.of(upload, self.settings, storage_host=self._storage_host)
 
     def parse(self, value: Any) -> ModelTarget:
         """A desired entry as a target; TargetError if it breaks a rule."""
