@@ -3,10 +3,16 @@ and the field, under the model URLs' rules, the SAS never echoed (docs/capture.m
 
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
 import pytest
+from aiohttp import web
 
+from predictor.capture.capturer import Capturer
+from predictor.capture.config import CaptureConfig
+from predictor.capture.from_settings import without_edge
 from predictor.settings import SettingsError, load_settings
 
 SAS = "sv=2024&sig=hush-hush"
@@ -49,3 +55,21 @@ def test_the_url_follows_the_model_url_rules_and_an_empty_value_captures_nothing
     assert settings.capture.capture == {"iris-svm": {"sample": 0.01, "url": url}}
     assert load_settings({}).capture.capture == {}
     assert load_settings({"PREDICTOR_CAPTURE": "{}"}).capture.capture == {}
+
+
+@pytest.mark.parametrize(("edge", "names"), [(False, ["iris-svm"]), (True, [])])
+async def test_it_configures_the_capturer_at_start_unless_iot_edge_is_there(
+    tmp_path: Path, edge: bool, names: list[str]
+) -> None:
+    settings = load_settings({"PREDICTOR_CAPTURE": '{"iris-svm": {"sample": 0.5}}'})
+    capturer = Capturer(tmp_path / "capture", settings.capture)
+    context = without_edge(settings, capturer, lambda: edge)(web.Application())
+    await anext(context)
+    try:
+        assert capturer.names() == names
+        if not edge:
+            assert capturer.config("iris-svm") == CaptureConfig(sample=0.5)
+    finally:
+        with contextlib.suppress(StopAsyncIteration):
+            await anext(context)
+        capturer.close()

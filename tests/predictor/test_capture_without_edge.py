@@ -4,8 +4,10 @@ wrong value stops the start, naming its variable, the SAS never echoed (docs/cap
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -28,13 +30,27 @@ def post(port: int, body: object) -> int:
         return int(answer.status)
 
 
+def metrics(port: int) -> str:
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as answer:
+        return str(answer.read().decode())
+
+
 def test_predictor_capture_captures_http_rows_without_iot_edge(
     tmp_path: Path, models: Models
 ) -> None:
     (tmp_path / "bundled.onnx").write_bytes(models.v1)
     capture = json.dumps({"iris-svm": {"sample": 1.0, "redact": ["petal_width"]}})
-    with predictor(tmp_path, PREDICTOR_CAPTURE=capture) as running:
+    with predictor(
+        tmp_path, PREDICTOR_CAPTURE=capture, PREDICTOR_REPORT_INTERVAL_SECONDS="0.1"
+    ) as running:
         assert [post(running.port, ROW) for _ in range(3)] == [200, 200, 200]
+        # The counters and, refreshed every report interval, the queue's gauge in /metrics.
+        deadline = time.monotonic() + 10
+        while not re.search(r"^predictor_capture_queued_bytes [1-9]", metrics(running.port), re.M):
+            assert time.monotonic() < deadline, metrics(running.port)
+            time.sleep(0.1)
+        captured = 'predictor_capture_rows_total{model="iris-svm",trigger="sample"} 3.0'
+        assert captured in metrics(running.port)
     assert running.process.returncode == 0
     found = recover(tmp_path / "cache" / "capture")
     rows = [json.loads(line) for s in found.segments for line in s.jsonl().splitlines()]

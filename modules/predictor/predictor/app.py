@@ -12,7 +12,7 @@ from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import HTTP_SETTINGS, IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE
 from predictor.capture.capturer import Capturer
-from predictor.capture.from_settings import configs
+from predictor.capture.from_settings import without_edge
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context, edge_environment_present
 from predictor.metrics import Metrics
@@ -76,7 +76,8 @@ def create_app(settings: Settings) -> web.Application:
     app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
-    app.cleanup_ctx.append(capture_from_settings(settings))
+    # PREDICTOR_CAPTURE, without IoT Edge only: under it the twin's desired capture wins.
+    app.cleanup_ctx.append(without_edge(settings, app[PLANE].capture, edge_environment_present))
     app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (storage/source.py)
     app.cleanup_ctx.append(
         edge_context(
@@ -117,22 +118,6 @@ def models_at_start(
         yield
 
     return load
-
-
-def capture_from_settings(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    """``PREDICTOR_CAPTURE`` configures the capturer at start, without IoT Edge only: under it
-    the twin's desired ``capture`` wins (docs/capture.md). The value was checked with the
-    settings, so a refusal here cannot happen."""
-
-    async def configure(app: web.Application) -> AsyncIterator[None]:
-        capturer = app[PLANE].capture
-        if capturer is not None and not edge_environment_present():
-            # In the loop: the capturer answers shadows' rows in it.
-            for name, config in configs(settings.capture.capture, settings.download).items():
-                capturer.configure(name, config)
-        yield
-
-    return configure
 
 
 async def stop_plane(app: web.Application) -> AsyncIterator[None]:
