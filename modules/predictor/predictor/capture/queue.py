@@ -32,6 +32,9 @@ from predictor.capture.stats import (
 )
 from predictor.settings import CaptureSettings
 
+# Shortest time between two batches: at most ten fsyncs a second, however sparse the rows.
+BATCH_GAP = 0.1
+
 
 class CaptureQueue:
     """A bounded, power-safe queue of captured rows in ``directory`` (in the cache volume).
@@ -153,8 +156,14 @@ class CaptureQueue:
     # stats() and confirm() on the event loop never wait for the disk.
 
     def _run(self) -> None:
+        last = -BATCH_GAP
         while True:
             self._wake.wait(self._until_too_old())
+            if not self._stopping:
+                # Sparse rows (a small sample) would each cost a wake-up, a write and an fsync:
+                # the rows of the next BATCH_GAP seconds share them instead.
+                time.sleep(max(0.0, last + BATCH_GAP - time.monotonic()))
+            last = time.monotonic()
             self._wake.clear()
             rows = [self._pending.popleft() for _ in range(len(self._pending))]
             stopping = self._stopping
