@@ -32,8 +32,9 @@ from predictor.capture.stats import (
 )
 from predictor.settings import CaptureSettings
 
-# Shortest time between two batches: at most ten fsyncs a second, however sparse the rows.
-BATCH_GAP = 0.1
+# Shortest time between two batches, unless the queue is half full: at most one fsync a second
+# for sparse rows (each fsync costs the device's CPU).
+BATCH_GAP = 1.0
 
 
 class CaptureQueue:
@@ -48,6 +49,7 @@ class CaptureQueue:
         self._settings = settings
         self._pending: deque[Any] = deque()
         self._wake = threading.Event()
+        self._half = threading.Event()
         self._lock = threading.Lock()  # the segments and the counters below
         self._done = threading.Condition(self._lock)  # flush() waits on it
         self._closed: deque[Segment] = deque()
@@ -92,6 +94,8 @@ class CaptureQueue:
         self._pending.append(row)
         if not self._wake.is_set():
             self._wake.set()
+        if len(self._pending) * 2 >= self._settings.capture_queue_rows:
+            self._half.set()  # half full: the writer's batch waits no longer
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -99,6 +103,7 @@ class CaptureQueue:
         ``timeout`` passed first. Not for the event loop: it blocks."""
         target = self._offered - self._busy
         self._wake.set()
+        self._half.set()  # now, not after the batch gap
         with self._done:
             return self._done.wait_for(lambda: self._handled >= target, timeout)
 
@@ -106,6 +111,7 @@ class CaptureQueue:
         """Write what waits, close the open segment and stop the writer."""
         self._stopping = True
         self._wake.set()
+        self._half.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -162,9 +168,10 @@ class CaptureQueue:
             if not self._stopping:
                 # Sparse rows (a small sample) would each cost a wake-up, a write and an fsync:
                 # the rows of the next BATCH_GAP seconds share them instead.
-                time.sleep(max(0.0, last + BATCH_GAP - time.monotonic()))
+                self._half.wait(max(0.0, last + BATCH_GAP - time.monotonic()))
             last = time.monotonic()
             self._wake.clear()
+            self._half.clear()
             rows = [self._pending.popleft() for _ in range(len(self._pending))]
             stopping = self._stopping
             try:
