@@ -173,8 +173,7 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
                     {"goal": f"{what}: {label}, with / without (reported)",
                      "value": _dict(_ratio(raw, name, PREDICTOR, metric))}
                 )  # fmt: skip
-    # Capturing rows for retraining (issue 28): 1% of them may cost at most 5% of req per CPU-s;
-    # all of them is reported, with the share of the rows served that each captured.
+    # Capture (issue 28): 1% of rows may cost 5% of req per CPU-s at most; all of them: reported.
     if CAPTURE_SOME in raw:
         add(
             "capture sample 0.01: req per CPU-s @16, with / without",

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from predictor.capture.capturer import Capturer
 from predictor.capture.config import CaptureConfig
-from predictor.capture.from_settings import without_edge
+from predictor.capture.without_edge import without_edge
 from predictor.settings import SettingsError, load_settings
 
 SAS = "sv=2024&sig=hush-hush"

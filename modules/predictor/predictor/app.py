@@ -12,7 +12,7 @@ from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import HTTP_SETTINGS, IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE
 from predictor.capture.capturer import Capturer
-from predictor.capture.from_settings import without_edge
+from predictor.capture.without_edge import without_edge
 from predictor.dataplane import DataPlane
 from predictor.iot.lifecycle import edge_context, edge_environment_present
 from predictor.metrics import Metrics

@@ -8,4 +8,15 @@ reasons for a drop) and ``upload`` (a closed segment to Blob Storage); ``framing
 one checked line) serves them. The package imports none of them.
 """
 
-__all__ = ["capturer", "config", "framing", "queue", "segments", "stats", "triggers", "upload"]
+__all__ = [
+    "capturer",
+    "config",
+    "framing",
+    "from_settings",
+    "queue",
+    "segments",
+    "stats",
+    "triggers",
+    "upload",
+    "without_edge",
+]

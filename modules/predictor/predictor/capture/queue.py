@@ -32,8 +32,7 @@ from predictor.capture.stats import (
 )
 from predictor.settings import CaptureSettings
 
-# Shortest time between two batches, unless the queue is half full: at most one fsync a second
-# for sparse rows (each fsync costs the device's CPU).
+# Least time between two batches, unless the queue is half full: one fsync a second, sparse rows.
 BATCH_GAP = 1.0
 
 

@@ -172,8 +172,15 @@ def _across(groups: dict[str, Any]) -> list[str]:
     # The capture URL follows the model URLs' rules (the download group), as the twin's does.
     from predictor.capture.from_settings import configs
 
+    download = groups["download"]
+    secret = download.storage_connection_string
     try:
-        configs(capture, groups["download"])
+        configs(
+            capture,
+            allow_http=download.allow_http_model_urls,
+            allowed_hosts=download.model_url_hosts,
+            connection_string=secret.get_secret_value() if secret else None,
+        )
     except ValueError as exc:  # their messages never hold the SAS or the account key
         return [f"{ENV_PREFIX}CAPTURE: {exc}"]
     return []
