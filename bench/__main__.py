@@ -30,7 +30,18 @@ from bench.candidates import REPO, Candidate
 LEVERS = ["predictor-uvloop", "predictor-uncoalesced"]
 # The cost of watching the models in the field: drift tracked, a shadow beside the live model.
 MONITORING = ["predictor-drift", "predictor-shadow"]
-ALL = ["predictor", "limit", "seed-1w", "seed-2w", "predictor-swap", *LEVERS, *MONITORING]
+# The capture of rows for retraining (PREDICTOR_CAPTURE): 1% of them at random, and all of them.
+CAPTURE = ["predictor-capture-0.01", "predictor-capture-1"]
+ALL = [
+    "predictor",
+    "limit",
+    "seed-1w",
+    "seed-2w",
+    "predictor-swap",
+    *LEVERS,
+    *MONITORING,
+    *CAPTURE,
+]
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -112,6 +123,8 @@ def build(
         "predictor-uncoalesced": candidates.predictor(
             "predictor-uncoalesced", PREDICTOR_COALESCE="false"
         ),
+        "predictor-capture-0.01": candidates.capturing("predictor-capture-0.01", 0.01),
+        "predictor-capture-1": candidates.capturing("predictor-capture-1", 1.0),
     }
     if "predictor-drift" in names:
         made["predictor-drift"] = candidates.monitored(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from predictor.capture.config import MAX_ROWS_PER_HOUR
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICTOR_DIR = REPO / "modules" / "predictor"
@@ -79,6 +82,13 @@ def seed(workers: int, pickle: Path) -> Candidate:
 def predictor(name: str = "predictor", **env: str) -> Candidate:
     # Only the predictor's own directory on the path: its cold start imports nothing else.
     return Candidate(name, "predictor", ["predictor"], "/predict", (PREDICTOR_DIR,), env)
+
+
+def capturing(name: str, sample: float) -> Candidate:
+    """The predictor capturing ``sample`` of its rows at random (PREDICTOR_CAPTURE, no twin),
+    under the highest hourly cap, so that the cap never stops it during a run."""
+    config = {"iris-svm": {"sample": sample, "maxRowsPerHour": MAX_ROWS_PER_HOUR}}
+    return predictor(name, PREDICTOR_CAPTURE=json.dumps(config))
 
 
 def predictor_v2() -> Candidate:

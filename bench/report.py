@@ -16,6 +16,8 @@ SEED = "seed-1w"
 LIMIT = "limit"
 SWAP = "predictor-swap"
 V2 = "predictor-v2"
+CAPTURE_SOME = "predictor-capture-0.01"
+CAPTURE_ALL = "predictor-capture-1"
 PEERS = ("mlserver-1w", "mlserver-0w", "bentoml")
 
 # (metric, column title, decimals)
@@ -171,6 +173,33 @@ def goals(raw: Raw, sizes: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
                     {"goal": f"{what}: {label}, with / without (reported)",
                      "value": _dict(_ratio(raw, name, PREDICTOR, metric))}
                 )  # fmt: skip
+    # Capture (issue 28): 1% of rows may cost 5% of req per CPU-s at most; all of them: reported.
+    if CAPTURE_SOME in raw:
+        add(
+            "capture sample 0.01: req per CPU-s @16, with / without",
+            _ratio(raw, CAPTURE_SOME, PREDICTOR, "c16_req_per_cpu_s"),
+            0.95,
+            True,
+        )
+    for name, what in ((CAPTURE_SOME, "capture 0.01"), (CAPTURE_ALL, "capture 1.0")):
+        if name not in raw:
+            continue
+        for metric, label in (
+            ("c16_req_per_cpu_s", "req/CPU-s @16"),
+            ("c16_rps", "req/s @16"),
+            ("c16_p99_ms", "p99 @16"),
+            ("c1_p99_ms", "p99 @1"),
+            ("rss_mb", "RSS"),
+        ):
+            rows.append(
+                {"goal": f"{what}: {label}, with / without (reported)",
+                 "value": _dict(_ratio(raw, name, PREDICTOR, metric))}
+            )  # fmt: skip
+        share = raw[name].get("c16_captured_share")
+        rows.append(
+            {"goal": f"{what}: rows captured / rows served @16 (reported)",
+             "value": _dict(Figure.of(share) if share else None)}
+        )  # fmt: skip
     rows.append(
         {"goal": "RSS after warm-up: predictor / seed-1w (reported)",
          "value": _dict(_ratio(raw, PREDICTOR, SEED, "rss_mb"))}

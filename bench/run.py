@@ -30,6 +30,7 @@ _CALLS = re.compile(
     rb"^predictor_inference_duration_seconds_count(?:\{[^}]*\})? (\S+)$", re.MULTILINE
 )
 _ROWS = re.compile(rb"^predictor_rows_predicted_total(?:\{[^}]*\})? (\S+)$", re.MULTILINE)
+_CAPTURED = re.compile(rb"^predictor_capture_rows_total\{[^}]*\} (\S+)$", re.MULTILINE)
 _SWAPS = re.compile(rb'^predictor_model_swaps_total\{result="applied"\} (\S+)$', re.MULTILINE)
 
 # Raw figures: candidate -> metric -> one value per round.
@@ -140,6 +141,10 @@ def _measure(
                 if before and after and after[0] > before[0]:
                     # How well coalescing gathers: rows per ONNX Runtime call at 16 connections.
                     figures["c16_rows_per_call"] = (after[1] - before[1]) / (after[0] - before[0])
+                if before and after and after[1] > before[1] and after[2] is not None:
+                    # With PREDICTOR_CAPTURE: the share of the rows served that were captured.
+                    captured = after[2] - (before[2] or 0.0)
+                    figures["c16_captured_share"] = captured / (after[1] - before[1])
             if "c1" in plan.phases:
                 figures |= _phase("c1", *_load(server, url, row, 1, plan.seconds, plan))
             if candidate.rows and "rows" in plan.phases:
@@ -174,15 +179,22 @@ def _phase(name: str, result: wrk.WrkResult, cpu_s: float) -> dict[str, float]:
     }
 
 
-def _calls_and_rows(server: processes.Server, candidate: Candidate) -> tuple[float, float] | None:
-    """The predictor's inference calls and rows so far, from its /metrics."""
+def _calls_and_rows(
+    server: processes.Server, candidate: Candidate
+) -> tuple[float, float, float | None] | None:
+    """The predictor's inference calls, rows and captured rows so far (None: it captures
+    nothing, or predates capture), from its /metrics."""
     if candidate.kind != "predictor":
         return None
     status, text = server.get("/metrics")
-    calls, rows = _CALLS.findall(text), _ROWS.findall(text)
+    calls, rows, captured = _CALLS.findall(text), _ROWS.findall(text), _CAPTURED.findall(text)
     if status != 200 or not calls or not rows:
         return None
-    return sum(map(float, calls)), sum(map(float, rows))
+    return (
+        sum(map(float, calls)),
+        sum(map(float, rows)),
+        sum(map(float, captured)) if captured else None,
+    )
 
 
 def swap_seconds(seconds: int) -> int:

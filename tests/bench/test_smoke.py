@@ -71,6 +71,18 @@ def test_every_candidate_answered_every_phase_without_failures(
         assert raw[name]["rss_mb"][0] > 10
 
 
+def test_the_capture_candidates_captured_the_share_they_were_set_to(
+    smoke: tuple[dict[str, Any], str],
+) -> None:
+    raw = smoke[0]["raw"]
+    # All the rows served at 16 connections were captured, but those the queue was too busy to
+    # take (counted apart); about one in a hundred at 0.01; without PREDICTOR_CAPTURE none.
+    assert 0.9 <= raw["predictor-capture-1"]["c16_captured_share"][0] <= 1.0
+    assert 0 <= raw["predictor-capture-0.01"]["c16_captured_share"][0] < 0.1
+    assert "c16_captured_share" not in raw["predictor"]
+    assert raw["predictor-capture-1"]["c16_failed"] == [0.0]
+
+
 def test_the_swap_run_swapped_models_under_load(smoke: tuple[dict[str, Any], str]) -> None:
     result, _ = smoke
     swap = result["raw"]["predictor-swap"]

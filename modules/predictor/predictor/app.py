@@ -12,8 +12,9 @@ from predictor.api.errors import errors_and_metrics
 from predictor.api.inflight import InFlight
 from predictor.api.state import HTTP_SETTINGS, IN_FLIGHT, MANAGER, METRICS, MODEL_SOURCE, PLANE
 from predictor.capture.capturer import Capturer
+from predictor.capture.without_edge import without_edge
 from predictor.dataplane import DataPlane
-from predictor.iot.lifecycle import edge_context
+from predictor.iot.lifecycle import edge_context, edge_environment_present
 from predictor.metrics import Metrics
 from predictor.models.check import CheckLimits
 from predictor.models.manager import ModelManager
@@ -80,6 +81,8 @@ def create_app(settings: Settings) -> web.Application:
     app[MODEL_SOURCE] = source
     app.cleanup_ctx.append(models_at_start(registry))
     app.cleanup_ctx.append(stop_plane)
+    # PREDICTOR_CAPTURE, without IoT Edge only: under it the twin's desired capture wins.
+    app.cleanup_ctx.append(without_edge(settings, app[PLANE].capture, edge_environment_present))
     app.cleanup_ctx.append(source.context)  # PREDICTOR_MODEL_URL, if set (storage/source.py)
     app.cleanup_ctx.append(
         edge_context(

@@ -15,6 +15,7 @@ __all__ = [
     "capturer",
     "config",
     "framing",
+    "from_settings",
     "queue",
     "segment_blob",
     "segments",
@@ -22,4 +23,5 @@ __all__ = [
     "stats",
     "triggers",
     "upload",
+    "without_edge",
 ]

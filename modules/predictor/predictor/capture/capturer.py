@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from predictor.capture.config import LOW_CONFIDENCE, SHADOW_DISAGREE, CaptureConfig
+from predictor.capture.config import LOW_CONFIDENCE, SAMPLE, SHADOW_DISAGREE, CaptureConfig
 from predictor.capture.queue import CaptureQueue
 from predictor.capture.stats import BUSY
 from predictor.capture.triggers import RATE, HourlyCap, RowFacts, triggers
@@ -165,6 +165,12 @@ class Capturer:
         for i in range(count):
             if disagrees is not None:
                 taken = [SHADOW_DISAGREE] if disagrees[i] and self.wants_shadow(model.name) else []
+            elif not config.when:
+                # Sample alone, the common config: the one draw triggers() makes, no row facts.
+                sampled = config.sample >= 1 or (
+                    config.sample > 0 and self._rng.random() < config.sample
+                )
+                taken = [SAMPLE] if sampled else []
             else:
                 facts = RowFacts(
                     drift_status=status,

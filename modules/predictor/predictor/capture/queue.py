@@ -32,6 +32,9 @@ from predictor.capture.stats import (
 )
 from predictor.settings import CaptureSettings
 
+# Least time between two batches, unless the queue is half full: one fsync a second, sparse rows.
+BATCH_GAP = 1.0
+
 
 class CaptureQueue:
     """A bounded, power-safe queue of captured rows in ``directory`` (in the cache volume).
@@ -45,6 +48,7 @@ class CaptureQueue:
         self._settings = settings
         self._pending: deque[Any] = deque()
         self._wake = threading.Event()
+        self._half = threading.Event()
         self._lock = threading.Lock()  # the segments and the counters below
         self._done = threading.Condition(self._lock)  # flush() waits on it
         self._closed: deque[Segment] = deque()
@@ -89,6 +93,8 @@ class CaptureQueue:
         self._pending.append(row)
         if not self._wake.is_set():
             self._wake.set()
+        if len(self._pending) * 2 >= self._settings.capture_queue_rows:
+            self._half.set()  # half full: the writer's batch waits no longer
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -96,6 +102,7 @@ class CaptureQueue:
         ``timeout`` passed first. Not for the event loop: it blocks."""
         target = self._offered - self._busy
         self._wake.set()
+        self._half.set()  # now, not after the batch gap
         with self._done:
             return self._done.wait_for(lambda: self._handled >= target, timeout)
 
@@ -103,6 +110,7 @@ class CaptureQueue:
         """Write what waits, close the open segment and stop the writer."""
         self._stopping = True
         self._wake.set()
+        self._half.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -153,9 +161,16 @@ class CaptureQueue:
     # stats() and confirm() on the event loop never wait for the disk.
 
     def _run(self) -> None:
+        last = -BATCH_GAP
         while True:
             self._wake.wait(self._until_too_old())
+            if not self._stopping:
+                # Sparse rows (a small sample) would each cost a wake-up, a write and an fsync:
+                # the rows of the next BATCH_GAP seconds share them instead.
+                self._half.wait(max(0.0, last + BATCH_GAP - time.monotonic()))
+            last = time.monotonic()
             self._wake.clear()
+            self._half.clear()
             rows = [self._pending.popleft() for _ in range(len(self._pending))]
             stopping = self._stopping
             try:

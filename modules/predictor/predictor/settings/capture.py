@@ -1,6 +1,6 @@
 """The capture queue's bounds: how much of the cache volume captured rows may take."""
 
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import Meta
@@ -12,6 +12,20 @@ class CaptureSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The queue on disk of captured rows (``predictor/capture/``, docs/capture.md)."""
 
     title: ClassVar[str] = "Capture"
+
+    capture: Annotated[
+        dict[Annotated[str, Meta(min_length=1, max_length=128)], dict[str, Any]],
+        Meta(
+            max_length=64,
+            description=(
+                "What each model captures without IoT Edge: a JSON object "
+                '`{"<model name>": {<the twin\'s capture.<name>>}}`, e.g. '
+                '`{"iris-svm": {"sample": 0.01}}`, checked as the twin\'s is (its `url` under the '
+                "model URLs' rules) and applied at start. Under IoT Edge the twin's desired "
+                "`capture` wins and this is ignored ([capture.md](capture.md#without-iot-edge))."
+            ),
+        ),
+    ] = msgspec.field(default_factory=dict)
 
     capture_max_bytes: Annotated[
         int,

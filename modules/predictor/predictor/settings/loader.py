@@ -147,7 +147,7 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **values: Any) ->
             plain = _from_text(name, hint, value) if isinstance(value, str) else value
             checked[group][name] = msgspec.convert(plain, hint, strict=False, dec_hook=_decode)
         except ValueError as exc:  # msgspec.ValidationError is one
-            secret = Secret in get_args(_plain(hint))
+            secret = Secret in get_args(_plain(hint)) or name in _QUIET
             problems.append(_problem(name, str(exc), None if secret else value))
     if problems:
         raise SettingsError(problems)
@@ -157,13 +157,39 @@ def load_settings(environ: Mapping[str, str] | None = None, /, **values: Any) ->
             groups[group] = kind(**checked[group])
         except ValueError as exc:  # a check of a group's __post_init__
             problems.append(str(exc))
+    if not problems:
+        problems += _across(groups)
     if problems:
         raise SettingsError(problems)
     return Settings(**groups)
 
 
+def _across(groups: dict[str, Any]) -> list[str]:
+    """Checks of one group's value under another group's rules."""
+    capture = groups["capture"].capture
+    if not capture:
+        return []
+    # The capture URL follows the model URLs' rules (the download group), as the twin's does.
+    from predictor.capture.from_settings import configs
+
+    download = groups["download"]
+    secret = download.storage_connection_string
+    try:
+        configs(
+            capture,
+            allow_http=download.allow_http_model_urls,
+            allowed_hosts=download.model_url_hosts,
+            connection_string=secret.get_secret_value() if secret else None,
+        )
+    except ValueError as exc:  # their messages never hold the SAS or the account key
+        return [f"{ENV_PREFIX}CAPTURE: {exc}"]
+    return []
+
+
 # A URL pasted with a trailing newline still names the blob; a token's white space is refused.
 _STRIPPED = {"model_url"}
+# Settings whose text may hold a SAS: their problems never echo it.
+_QUIET = {"capture"}
 _BOOLEANS = {"yes": True, "on": True, "no": False, "off": False}
 
 
@@ -180,6 +206,11 @@ def _from_text(name: str, hint: Any, text: str) -> Any:
             return json.loads(text)
         except ValueError:
             raise ValueError("not a JSON list") from None
+    if get_origin(kind) is dict:
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError("not a JSON object") from None
     if kind is bool:
         return _BOOLEANS.get(text.strip().lower(), text)
     return text

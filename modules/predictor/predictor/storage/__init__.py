@@ -9,6 +9,7 @@ package imports none of them.
 """
 
 __all__ = [
+    "account",
     "download",
     "errors",
     "identity",
