@@ -8,6 +8,7 @@ from pathlib import Path
 
 from devtools.edgehub import Counters, EdgeHub
 from tests.edgehub.sdk_module import Record, SdkModule
+from tests.support.waiting import wait_until
 
 
 def _distinct_ids(record: Record) -> set[str | None]:
@@ -113,7 +114,12 @@ def test_inputs_stored_for_an_offline_module_outlive_a_broker_sigkill(
     crash.wait_until(lambda r: set(sent) <= _distinct_ids(r), timeout=90)
     received = [i.data for i in crash.record.inputs if i.input_name == "collect"]
     assert received[-300:] == [f"stored {n}".encode() for n in range(300)]  # in order
-    assert edgehub.counters().inputs_acknowledged - before.inputs_acknowledged >= 300
+    # The module records an input before its acknowledgement reaches the hub: wait for the count.
+    wait_until(
+        lambda: edgehub.counters().inputs_acknowledged - before.inputs_acknowledged >= 300,
+        timeout=30,
+        what="the hub to count the module's 300 acknowledgements",
+    )
 
 
 def test_restarting_every_broker_of_a_second_emulator(tmp_path: Path) -> None:
