@@ -16,7 +16,13 @@ from predictor.errors import RequestError
 from predictor.models.batch import DTYPES, Columns
 from predictor.models.contract import Contract, InputSpec
 from predictor.request.floats import Batch, Form
-from predictor.request.values import check_count, check_keys, check_number, json_type
+from predictor.request.values import (
+    check_count,
+    check_keys,
+    check_number,
+    json_type,
+    object_rows,
+)
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 # A string value longer than this is refused: no category of a fitted encoder is this long.
@@ -32,16 +38,8 @@ def parse(value: Any, contract: Contract, max_rows: int) -> Batch:
         row = _row_from_object(None, value, specs, contract.nullable_features)
         return Batch(_columns(specs, [row]), Form.OBJECT)
     if isinstance(value, list):
-        check_count(len(value), max_rows)
-        rows = []
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise RequestError(
-                    "invalid_body",
-                    f"item {i} is a {json_type(item)}; an array request holds objects "
-                    "keyed by feature names",
-                )
-            rows.append(_row_from_object(i, item, specs, contract.nullable_features))
+        nulls = contract.nullable_features
+        rows = object_rows(value, max_rows, lambda i, item: _row_from_object(i, item, specs, nulls))
         return Batch(_columns(specs, rows), Form.ARRAY)
     raise RequestError(
         "invalid_body",

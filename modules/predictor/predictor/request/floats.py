@@ -24,6 +24,7 @@ from predictor.request.values import (
     check_keys,
     check_number,
     json_type,
+    object_rows,
 )
 
 # Batches of at least this many rows are converted in C when they are plain (``_plain_rows``):
@@ -73,16 +74,9 @@ def parse(
             row = _row_from_object(None, value, features, nullable)
         return Batch(_to_array([row], len(features)), Form.OBJECT)
     if isinstance(value, list):
-        check_count(len(value), max_rows)
-        rows = []
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                raise RequestError(
-                    "invalid_body",
-                    f"item {i} is a {json_type(item)}; an array request holds objects "
-                    "keyed by feature names",
-                )
-            rows.append(_row_from_object(i, item, features, nullable))
+        rows = object_rows(
+            value, max_rows, lambda i, item: _row_from_object(i, item, features, nullable)
+        )
         return Batch(_to_array(rows, len(features)), Form.ARRAY)
     raise RequestError(
         "invalid_body",

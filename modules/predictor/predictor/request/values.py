@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,23 @@ def check_count(count: int, max_rows: int) -> None:
         raise RequestError(
             "too_many_rows", f"the batch holds {count} rows; at most {max_rows} are accepted"
         )
+
+
+def object_rows(
+    items: list[Any], max_rows: int, row_of: Callable[[int, dict[str, Any]], list[Any]]
+) -> list[list[Any]]:
+    """The rows of an array request, each item an object keyed by feature names."""
+    check_count(len(items), max_rows)
+    rows = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise RequestError(
+                "invalid_body",
+                f"item {i} is a {json_type(item)}; an array request holds objects "
+                "keyed by feature names",
+            )
+        rows.append(row_of(i, item))
+    return rows
 
 
 def check_keys(item: dict[str, Any], names: Sequence[str], prefix: str) -> None:
