@@ -18,6 +18,7 @@ from predictor.models.contract import Contract, InputSpec
 from predictor.request.floats import Batch, Form
 from predictor.request.values import (
     check_count,
+    check_instance,
     check_keys,
     check_number,
     json_type,
@@ -101,16 +102,7 @@ def _instances(value: dict[str, Any], contract: Contract, max_rows: int) -> Colu
     nulls = contract.nullable_features
     rows = []
     for i, row in enumerate(instances):
-        if not isinstance(row, list):
-            raise RequestError(
-                "invalid_body", f"instance {i} is a {json_type(row)}; each instance is an array"
-            )
-        if len(row) != len(specs):
-            raise RequestError(
-                "wrong_row_length",
-                f"instance {i} has {len(row)} values; the model takes {len(specs)} "
-                f"({', '.join(features)})",
-            )
+        check_instance(i, row, features)  # one value per input: features name the inputs
         rows.append(
             [
                 check_value(spec, v, f"instance {i} column {j} ({spec.name!r})", spec.name in nulls)

@@ -21,6 +21,7 @@ from predictor.models.contract import CLASSIFIER, REGRESSOR, Contract
 from predictor.request.values import (
     FLOAT32_MAX,
     check_count,
+    check_instance,
     check_keys,
     check_number,
     json_type,
@@ -191,16 +192,7 @@ def _plain_object(item: dict[str, Any], features: Sequence[str]) -> list[float] 
 def _row_from_list(
     index: int, row: Any, features: Sequence[str], nullable: Collection[str] = ()
 ) -> list[float]:
-    if not isinstance(row, list):
-        raise RequestError(
-            "invalid_body", f"instance {index} is a {json_type(row)}; each instance is an array"
-        )
-    if len(row) != len(features):
-        raise RequestError(
-            "wrong_row_length",
-            f"instance {index} has {len(row)} values; the model takes {len(features)} "
-            f"({', '.join(features)})",
-        )
+    check_instance(index, row, features)
     return [
         check_number(v, f"instance {index} column {j}", features[j] in nullable)
         for j, v in enumerate(row)

@@ -87,6 +87,22 @@ def object_rows(
     return rows
 
 
+def check_instance(index: int, row: Any, features: Sequence[str]) -> list[Any]:
+    """``row`` (instance ``index`` of ``instances``) as a list as long as ``features``, or
+    ``invalid_body`` / ``wrong_row_length``."""
+    if not isinstance(row, list):
+        raise RequestError(
+            "invalid_body", f"instance {index} is a {json_type(row)}; each instance is an array"
+        )
+    if len(row) != len(features):
+        raise RequestError(
+            "wrong_row_length",
+            f"instance {index} has {len(row)} values; the model takes {len(features)} "
+            f"({', '.join(features)})",
+        )
+    return row
+
+
 def check_keys(item: dict[str, Any], names: Sequence[str], prefix: str) -> None:
     """``unknown_feature`` or ``missing_feature`` unless ``item`` holds exactly ``names``."""
     unknown = [key for key in item if key not in names]
