@@ -31,6 +31,7 @@ from tests.support.predictor_process import Predictor
 from tests.support.waiting import wait_until
 
 BATCH = 40  # telemetry messages before and after the cut
+MAX_CUTS = 5
 # The cut must land while paho writes: a neighbour test's load on the same two cores can move it
 # (it once did under two pytest-xdist workers), so make test runs these in its serial pass.
 pytestmark = pytest.mark.serial
@@ -95,26 +96,37 @@ def wait_answered(hub: EdgeHub, module: Predictor, sent: list[str]) -> None:
 def test_a_link_cut_mid_record_kills_the_sdk_thread_and_the_module_recovers_every_answer(
     tmp_path: Path, hub: EdgeHub, proxy: TlsCutProxy, iot_models: IotModels
 ) -> None:
+    # Whether paho writes after the burst or reads the stream's end first is a race: when it
+    # reads first, the SDK reports a plain disconnect (seen once in CI). Each cut must lose no
+    # answer either way; the cuts go on until one has forced the write fault.
     (tmp_path / "bundled.onnx").write_bytes(iot_models.v1)
+    sent: list[str] = []
     with start(tmp_path, hub, iot_models.v1, **through(hub, proxy)) as module:
         hub.wait_for_connection(MODULE, timeout=60)
         wait_status(hub, V1, "applied")
-        sent = [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
-        proxy.cut(hold_seconds=0.5)  # while the module is answering those
-        sent += [hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)]
-        wait_until(lambda: proxy.cuts == 1, 30, "the proxy did not cut the link")
-        wait_answered(hub, module, sent)
-        assert post(module, FLOWER)["model_version"] == V1
+        for cut in range(1, MAX_CUTS + 1):
+            sent += [
+                hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)
+            ]
+            proxy.cut(hold_seconds=0.5)  # while the module is answering those
+            sent += [
+                hub.send_input(MODULE, "telemetry", FLOWER, sender="sensor") for _ in range(BATCH)
+            ]
+            wait_until(lambda: proxy.cuts == cut, 30, "the proxy did not cut the link")  # noqa: B023
+            wait_answered(hub, module, sent)
+            assert post(module, FLOWER)["model_version"] == V1
+            if "SSLEOFError" in module.log.read_text():
+                break
         log = module.log.read_text()
     answers = collections.Counter(m.correlation_id for m in hub.upstream)
     assert set(sent) <= set(answers)
     assert all(m.output_name == "predictions" for m in hub.upstream)
-    assert "SSLEOFError" in log, "the fault was not forced: " + log[-3000:]
+    assert "SSLEOFError" in log, f"the fault was not forced in {MAX_CUTS} cuts: " + log[-3000:]
     assert "network thread died" in log  # noticed at once, not at the next send's deadline
     assert "dropping message" not in log  # the SDK dropped no input the new session got
-    assert proxy.connections >= 2  # it connected again by itself
+    assert proxy.connections > proxy.cuts  # it connected again by itself after every cut
     print(
-        f"cut after {proxy.cut_records} records; {len(sent)} inputs, "
+        f"fault forced at cut {proxy.cuts}, after {proxy.cut_records} records; {len(sent)} inputs, "
         f"{sum(answers.values())} answers, {sum(n - 1 for n in answers.values())} duplicates"
     )
 
