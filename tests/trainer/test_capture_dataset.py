@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 
 from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME, Azurite
+from tests.support.kindmodels import PIPELINE, kind_model
 from tests.support.trainer_process import run_cli
 from trainer import capture
 from trainer.cli import main
@@ -325,16 +328,105 @@ def test_load_reads_through_a_read_and_list_container_sas(
     assert len(frame.attrs["capture"]["skipped_blobs"]) == 1
 
 
-def test_parquet_needs_pyarrow_or_is_written(tmp_path: Path) -> None:
-    """The trainer does not install pyarrow: without it, --out x.parquet is refused up front."""
-    import importlib.util
+def _machine_row(n: int, inputs: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A row of the ``machines`` pipeline (string, float and int64 columns)."""
+    answer = {"label": "ok", "class_index": 1, "probabilities": {"failing": 0.25, "ok": 0.75}}
+    return {**_row(n, inputs=inputs, answer=answer), "model": PIPELINE, **fields}
 
-    path = tmp_path / "rows.parquet"
-    if importlib.util.find_spec("pyarrow") or importlib.util.find_spec("fastparquet"):
-        capture.check_output(path)
-    else:
-        with pytest.raises(capture.UsageError, match="pyarrow"):
-            capture.check_output(path)
+
+def _dataset_to_parquet(
+    azurite: Azurite, service: BlobServiceClient, container: str, tmp_path: Path, *rows: Any
+) -> tuple[pd.DataFrame, pa.Schema]:
+    """``trainer dataset machines --out rows.parquet`` on ``rows``, read back by pandas."""
+    service.create_container(container)
+    blob = f"model={PIPELINE}/date=2026-12-01/device=dev-a/000001.jsonl.gz"
+    _put(service, container, blob, gzip.compress(_lines(*rows)))
+    model_path = tmp_path / "machines.onnx"
+    model_path.write_bytes(kind_model(PIPELINE))
+    out = tmp_path / "rows.parquet"
+    result = run_cli(
+        [
+            *("dataset", PIPELINE, "--container", container, "--model", str(model_path)),
+            *("--since", "2026-12-01", "--until", "2026-12-01", "--out", str(out)),
+        ],
+        env={"AZURE_STORAGE_CONNECTION_STRING": azurite.connection_string},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == len(rows)
+    return pd.read_parquet(out), pq.read_schema(out)
+
+
+def test_the_cli_writes_parquet_with_the_contracts_column_types(
+    azurite: Azurite, service: BlobServiceClient, container: str, tmp_path: Path
+) -> None:
+    """Float, int64 and string features keep their types, missing values stay missing, the time
+    is a UTC timestamp; ``pump`` is missing in every row and is still a string column."""
+    frame, schema = _dataset_to_parquet(
+        azurite,
+        service,
+        container,
+        tmp_path,
+        _machine_row(0, {"site": "north", "pump": None, "vibration": 5.25, "starts": 3}),
+        _machine_row(
+            1,
+            {"site": None, "pump": None, "vibration": None, "starts": 2**62},
+            time="2026-12-01T23:59:59.123456+00:00",
+            triggers=["drift", "lowConfidence"],
+        ),
+    )
+    types = {field.name: str(field.type) for field in schema}
+    assert [types[name] for name in ("site", "pump", "vibration", "starts")] == [
+        "string",
+        "string",
+        "double",
+        "int64",
+    ]
+    assert types["time"] == "timestamp[ns, tz=UTC]"
+    assert types["answer_class_index"] == "int64"
+    assert types["answer_label"] == "string"
+    assert types["answer_p_ok"] == "double"
+
+    assert list(frame.columns[:4]) == ["site", "pump", "vibration", "starts"]
+    assert frame["vibration"].dtype == "float64"
+    assert frame["starts"].dtype == "int64"
+    assert str(frame["time"].dtype) == "datetime64[ns, UTC]"
+    assert pd.api.types.is_string_dtype(frame["site"]) and pd.api.types.is_string_dtype(
+        frame["pump"]
+    )
+    assert frame["answer_class_index"].dtype == "int64"
+    assert frame["vibration"][0] == 5.25 and math.isnan(frame["vibration"][1])
+    assert list(frame["starts"]) == [3, 2**62]
+    assert frame["site"][0] == "north" and pd.isna(frame["site"][1])
+    assert frame["pump"].isna().all()
+    assert list(frame["time"]) == [
+        pd.Timestamp("2026-12-01T10:00:00Z"),
+        pd.Timestamp("2026-12-01T23:59:59.123456Z"),
+    ]
+    assert list(frame["triggers"]) == ["sample", "drift,lowConfidence"]
+    assert list(frame["answer_label"]) == ["ok", "ok"]
+    assert list(frame["answer_class_index"]) == [1, 1]
+    assert list(frame["answer_p_failing"]) == [0.25, 0.25]
+
+
+def test_parquet_keeps_a_value_that_does_not_fit_its_column_as_text(
+    azurite: Azurite, service: BlobServiceClient, container: str, tmp_path: Path
+) -> None:
+    """A hand-edited row (a number as the device id, a text as the class index) is exported, not
+    a crash: those two columns become text (numbers as their JSON); the features keep their
+    types."""
+    inputs = {"site": "north", "pump": "p-100", "vibration": 1.5, "starts": 1}
+    odd = _machine_row(1, inputs, device=7)
+    odd["answer"] = {**odd["answer"], "class_index": "one"}
+    frame, schema = _dataset_to_parquet(
+        azurite, service, container, tmp_path, _machine_row(0, inputs), odd
+    )
+    types = {field.name: str(field.type) for field in schema}
+    assert types["device"] == "string"
+    assert types["answer_class_index"] == "string"
+    assert types["starts"] == "int64"
+    assert list(frame["device"]) == ["dev-a", "7"]
+    assert list(frame["answer_class_index"]) == ["1", "one"]
+    assert list(frame["starts"]) == [1, 1]
 
 
 def test_load_finds_the_model_in_another_container(

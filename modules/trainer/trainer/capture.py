@@ -10,7 +10,6 @@ gzip or is cut short is skipped and named: reading never stops at the first bad 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from typing import Any
 import pandas as pd
 from azure.storage.blob import ContainerClient
 
-from trainer import capture_blobs, capture_rows
+from trainer import capture_blobs, capture_parquet, capture_rows
 from trainer.capture_blobs import Filters
 from trainer.capture_contract import container_client, latest_contract
 from trainer.contract import Contract
@@ -132,22 +131,15 @@ def _day(value: date | str | None) -> date | None:
     return capture_blobs.parse_day(value)
 
 
-def write(frame_: pd.DataFrame, path: Path) -> None:
-    """Write ``frame_`` as CSV or Parquet, by the file's suffix."""
+def write(frame_: pd.DataFrame, path: Path, contract: Contract) -> None:
+    """Write ``frame_`` as CSV or Parquet (with the contract's column types), by the suffix."""
     if path.suffix == ".parquet":
-        frame_.to_parquet(path, index=False)
+        capture_parquet.write(frame_, contract, path)
     else:
         frame_.to_csv(path, index=False)
 
 
 def check_output(path: Path) -> None:
-    """Refuse, before anything is read, a format this environment cannot write."""
+    """Refuse, before anything is read, a file this command cannot write."""
     if path.suffix not in (".csv", ".parquet"):
         raise UsageError(f"--out must end in .csv or .parquet, not {path.name!r}")
-    if path.suffix == ".parquet" and not any(
-        importlib.util.find_spec(engine) for engine in ("pyarrow", "fastparquet")
-    ):
-        raise UsageError(
-            "writing Parquet needs pyarrow (pip install pyarrow), which the trainer does not "
-            "install; or write .csv"
-        )

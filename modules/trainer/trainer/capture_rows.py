@@ -34,6 +34,12 @@ def feature_types(contract: Contract) -> dict[str, str]:
     return {spec.name: spec.type for spec in contract.inputs}
 
 
+def meta_columns(contract: Contract) -> dict[str, str]:
+    """Metadata key -> its column: ``capture_<key>`` when a feature has the key's name."""
+    types = feature_types(contract)
+    return {c: (f"capture_{c}" if c in types else c) for c in META_COLUMNS}
+
+
 def parse(line: bytes, types: dict[str, str]) -> tuple[dict[str, Any] | None, str]:
     """The row with its inputs checked and typed, or None and why it is skipped."""
     try:
@@ -91,7 +97,7 @@ def _typed(value: Any, kind: str) -> Any:
 def frame(rows: list[dict[str, Any]], contract: Contract) -> pd.DataFrame:
     """One column per feature (typed as the contract says), the metadata, the answer flattened."""
     types = feature_types(contract)
-    meta = {c: (f"capture_{c}" if c in types else c) for c in META_COLUMNS}
+    meta = meta_columns(contract)
     columns: dict[str, pd.Series[Any]] = {}
     for feature, kind in types.items():
         values = [row["inputs"][feature] for row in rows]

@@ -28,7 +28,7 @@ def add_parser(commands: Any) -> None:
         "--out",
         metavar="FILE",
         type=Path,
-        help="write the rows here: .csv, or .parquet when pyarrow is installed",
+        help="write the rows here: .csv, or .parquet (with the contract's column types)",
     )
     parser.add_argument(
         "--model",
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         contract, source = capture_contract.latest_contract(models, args.name)
     captured = capture.read(client, args.name, contract, filters)
     if args.out is not None:
-        capture.write(captured.frame, args.out)
+        capture.write(captured.frame, args.out, contract)
     return {
         "model": args.name,
         "contract": {"from": source, "version": contract.model_version},
