@@ -35,6 +35,17 @@ def _bare(hub: EdgeHub, module: str = "raw") -> BareClient:
     )
 
 
+def _two_inputs_first_delivered(hub: EdgeHub, client: BareClient) -> tuple[str, str, int]:
+    """Subscribe ``client`` (module "raw") to its inputs, send it two and read the first, checked:
+    the two inputs' message ids and the first one's packet id (not acknowledged yet)."""
+    client.subscribe("devices/edge-device/modules/raw/inputs/#")
+    first = hub.send_input("raw", "in", "first")
+    second = hub.send_input("raw", "in", "second")
+    kind, topic, packet_id, payload = client.next_publish(timeout=15)
+    assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+    return first, second, packet_id
+
+
 def test_a_packet_over_262144_bytes_closes_the_connection(edgehub: EdgeHub) -> None:
     topic = EVENTS + "%24.on=nowhere"
     empty = len(publish_packet(topic, b"", 1))
@@ -126,15 +137,11 @@ def test_an_empty_property_reaches_the_module_as_none_and_copies_go_upstream(
 def test_one_input_in_flight_until_the_module_acknowledges(edgehub: EdgeHub) -> None:
     client = _bare(edgehub)
     try:
-        client.subscribe("devices/edge-device/modules/raw/inputs/#")
-        first = edgehub.send_input("raw", "in", "first")
-        second = edgehub.send_input("raw", "in", "second")
-        kind, topic, packet_id, payload = client.next_publish(timeout=15)
-        assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+        _, second, packet_id = _two_inputs_first_delivered(edgehub, client)
         with pytest.raises(TimeoutError):  # not acknowledged: nothing more comes
             client.read(timeout=1.5)
         client.acknowledge(packet_id)
-        kind, topic, packet_id, payload = client.next_publish(timeout=15)
+        _, topic, packet_id, payload = client.next_publish(timeout=15)
         assert payload == b"second" and second in topic
         client.acknowledge(packet_id)
     finally:
@@ -145,11 +152,7 @@ def test_an_unacknowledged_input_is_sent_again_after_the_ack_timeout(tmp_path: P
     with EdgeHub(tmp_path, modules=["raw"], ack_timeout=3) as hub:
         client = _bare(hub)
         try:
-            client.subscribe("devices/edge-device/modules/raw/inputs/#")
-            first = hub.send_input("raw", "in", "first")
-            second = hub.send_input("raw", "in", "second")
-            kind, topic, early_copy, payload = client.next_publish(timeout=15)
-            assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+            first, second, early_copy = _two_inputs_first_delivered(hub, client)
             waited = time.monotonic()
             # Not acknowledged: after 3 s and a backoff of about 1 s, the same input again, a
             # new PUBLISH (not a DUP of the first), and still nothing after it.
