@@ -15,7 +15,6 @@ never silently grows slow: mark what it uses in the tables below instead.
 
 from __future__ import annotations
 
-import ast
 import functools
 import sys
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from devtools.azurite import Azurite, start_azurite
+from tests.support.imports import imported_names, parse
 
 LANES = ("unit", "process", "image")
 
@@ -96,21 +96,9 @@ def _starts_processes(path: Path) -> bool:
     such a package), or a name from one."""
     return any(
         name == parent or name.startswith(f"{parent}.")
-        for name in _imports(path)
+        for name in imported_names(parse(path))
         for parent in PROCESS_MODULES
     )
-
-
-def _imports(path: Path) -> set[str]:
-    """Every module a Python file imports, and every ``module.name`` it imports from one."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    return names
 
 
 def lane(item: pytest.Item) -> str:

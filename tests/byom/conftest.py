@@ -68,19 +68,25 @@ def cancer() -> Foreign:
     return Foreign(estimator, np.asarray(data.data), names, onnx)
 
 
-@pytest.fixture(scope="session")
-def kinds() -> dict[str, Any]:
-    """Every model of tests/support/byom_models.py, fitted once and exported once per session."""
+def _fit_and_export(names: tuple[str, ...]) -> dict[str, Any]:
+    """Each named maker of tests/support/byom_models.py, fitted and exported: name -> (fitted
+    model, its export)."""
     from tests.support import byom_models
 
     made: dict[str, Any] = {}
-    for name in KIND_MODELS:
+    for name in names:
         fitted = getattr(byom_models, name)()
         exported = build_export(
             fitted.estimator, name=name.replace("_", "-"), version="1", sample_rows=fitted.rows
         )
         made[name] = (fitted, exported)
     return made
+
+
+@pytest.fixture(scope="session")
+def kinds() -> dict[str, Any]:
+    """Every model of tests/support/byom_models.py, fitted once and exported once per session."""
+    return _fit_and_export(KIND_MODELS)
 
 
 KIND_MODELS = (
@@ -101,18 +107,9 @@ KIND_MODELS = (
 
 @pytest.fixture(scope="session")
 def notebook_models() -> dict[str, Any]:
-    """The models of tests/byom/models.py a notebook fits first: classifiers without
+    """The models of tests/support/byom_models.py a notebook fits first: classifiers without
     probabilities, pipelines that impute missing values, columns picked by name."""
-    from tests.support import byom_models as models
-
-    made: dict[str, Any] = {}
-    for name in NOTEBOOK_MODELS:
-        fitted = getattr(models, name)()
-        exported = build_export(
-            fitted.estimator, name=name.replace("_", "-"), version="1", sample_rows=fitted.rows
-        )
-        made[name] = (fitted, exported)
-    return made
+    return _fit_and_export(NOTEBOOK_MODELS)
 
 
 NOTEBOOK_MODELS = (

@@ -108,6 +108,11 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
     return estimator.fit(X, IRIS.target if labels is None else labels)
 
 
+def logistic() -> Any:
+    """A model the exporter takes: each refusal made with it comes from the options alone."""
+    return fitted(LogisticRegression(max_iter=500))
+
+
 @pytest.mark.parametrize(
     ("make", "options", "error", "fragment"),
     [
@@ -148,35 +153,35 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="one-vs-one-scores",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES[:3]},
             FeatureMismatchError,
             "3 feature names given but the estimator takes 4 features (n_features_in_)",
             id="feature-count",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {},
             FeatureMismatchError,
             "does not know its 4 feature names",
             id="feature-names-unknown",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": ["a", "a", "b", "c"]},
             FeatureMismatchError,
             "feature names repeat",
             id="feature-names-repeat",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "class_labels": ["setosa", "versicolor", "virginica"]},
             LabelMismatchError,
             "do not match the estimator's classes_ [0, 1, 2]",
             id="labels",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "class_labels": [2, 1, 0]},
             LabelMismatchError,
             "same labels, same order",
@@ -190,7 +195,7 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="float-labels",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             # ONNX Runtime computes in float32, scikit-learn in float64: never exactly equal.
             {"feature_names": NAMES, "parity_tolerance": 0.0},
             ParityError,
@@ -198,21 +203,21 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="parity",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": None},
             ExportError,
             "the parity gate needs sample rows",
             id="no-samples",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": X[:, :3]},
             ExportError,
             "a non-empty table of 4 columns",
             id="samples-width",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": [[1, 2, 3, 4], [1, 2, 3, float("nan")]]},
             ExportError,
             "the sample rows leave 'pw' missing, but LogisticRegression cannot take a missing "
@@ -220,35 +225,35 @@ def fitted(estimator: Any, labels: Any = None) -> Any:
             id="samples-nan",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": [[1, 2, 3, float("nan")]]},
             ExportError,
             "the sample rows leave a feature missing in every row",
             id="samples-all-nan",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": [[1, 2, 3, float("inf")]]},
             ExportError,
             "the sample rows hold infinite values",
             id="samples-infinite",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "training_metrics": {"accuracy": np.float32(0.9)}},
             ExportError,
             "training_metrics must hold plain JSON values",
             id="metrics",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "parity_points": -1},
             ValueError,
             "random parity points must be 0 to 100000, not -1",
             id="parity-points",
         ),
         pytest.param(
-            lambda: fitted(LogisticRegression(max_iter=500)),
+            logistic,
             {"feature_names": NAMES, "sample_rows": None, "feature_ranges": [(1, 0)] * 4},
             ExportError,
             "low <= high",

@@ -69,6 +69,12 @@ class BareClient:
                 break
         return first, self._exactly(remaining)
 
+    def next_publish(self, timeout: float | None = None) -> tuple[int, str, int, bytes]:
+        """The next packet, read as a QoS 1 PUBLISH: its first byte (type and flags), topic,
+        packet id and payload."""
+        kind, body = self.read(timeout)
+        return (kind, *read_publish(body))
+
     def _exactly(self, count: int) -> bytes:
         data = b""
         while len(data) < count:

@@ -14,7 +14,7 @@ import pytest
 from devtools.edgehub import EdgeHub, UndeliverableError, load_manifest
 from devtools.edgehub.sizes import MAX_MESSAGE_BYTES, packet_size
 from devtools.edgehub.topics import Message, decode_properties, input_topic
-from tests.edgehub.bare_mqtt import BareClient, publish_packet, read_publish
+from tests.edgehub.bare_mqtt import BareClient, publish_packet
 from tests.edgehub.credentials import credentials
 from tests.edgehub.sdk_module import SdkModule
 from tests.edgehub.test_misbehaving_client import RawClient
@@ -33,6 +33,17 @@ def _bare(hub: EdgeHub, module: str = "raw") -> BareClient:
         signed.username,
         signed.password,
     )
+
+
+def _two_inputs_first_delivered(hub: EdgeHub, client: BareClient) -> tuple[str, str, int]:
+    """Subscribe ``client`` (module "raw") to its inputs, send it two and read the first, checked:
+    the two inputs' message ids and the first one's packet id (not acknowledged yet)."""
+    client.subscribe("devices/edge-device/modules/raw/inputs/#")
+    first = hub.send_input("raw", "in", "first")
+    second = hub.send_input("raw", "in", "second")
+    kind, topic, packet_id, payload = client.next_publish(timeout=15)
+    assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+    return first, second, packet_id
 
 
 def test_a_packet_over_262144_bytes_closes_the_connection(edgehub: EdgeHub) -> None:
@@ -126,17 +137,11 @@ def test_an_empty_property_reaches_the_module_as_none_and_copies_go_upstream(
 def test_one_input_in_flight_until_the_module_acknowledges(edgehub: EdgeHub) -> None:
     client = _bare(edgehub)
     try:
-        client.subscribe("devices/edge-device/modules/raw/inputs/#")
-        first = edgehub.send_input("raw", "in", "first")
-        second = edgehub.send_input("raw", "in", "second")
-        kind, body = client.read(timeout=15)
-        topic, packet_id, payload = read_publish(body)
-        assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+        _, second, packet_id = _two_inputs_first_delivered(edgehub, client)
         with pytest.raises(TimeoutError):  # not acknowledged: nothing more comes
             client.read(timeout=1.5)
         client.acknowledge(packet_id)
-        kind, body = client.read(timeout=15)
-        topic, packet_id, payload = read_publish(body)
+        _, topic, packet_id, payload = client.next_publish(timeout=15)
         assert payload == b"second" and second in topic
         client.acknowledge(packet_id)
     finally:
@@ -147,17 +152,11 @@ def test_an_unacknowledged_input_is_sent_again_after_the_ack_timeout(tmp_path: P
     with EdgeHub(tmp_path, modules=["raw"], ack_timeout=3) as hub:
         client = _bare(hub)
         try:
-            client.subscribe("devices/edge-device/modules/raw/inputs/#")
-            first = hub.send_input("raw", "in", "first")
-            second = hub.send_input("raw", "in", "second")
-            kind, body = client.read(timeout=15)
-            topic, early_copy, payload = read_publish(body)
-            assert (kind & 0xF0, payload) == (0x30, b"first") and first in topic
+            first, second, early_copy = _two_inputs_first_delivered(hub, client)
             waited = time.monotonic()
             # Not acknowledged: after 3 s and a backoff of about 1 s, the same input again, a
             # new PUBLISH (not a DUP of the first), and still nothing after it.
-            kind, body = client.read(timeout=15)
-            topic, again, payload = read_publish(body)
+            kind, topic, again, payload = client.next_publish(timeout=15)
             assert time.monotonic() - waited >= 3 * 0.9
             assert payload == b"first" and first in topic and again != early_copy
             assert not kind & 0x08
@@ -166,8 +165,7 @@ def test_an_unacknowledged_input_is_sent_again_after_the_ack_timeout(tmp_path: P
             with pytest.raises(TimeoutError):
                 client.read(timeout=1)
             client.acknowledge(again)
-            kind, body = client.read(timeout=15)
-            topic, packet_id, payload = read_publish(body)
+            kind, topic, packet_id, payload = client.next_publish(timeout=15)
             assert payload == b"second" and second in topic
             client.acknowledge(packet_id)
             counters = hub.wait_for_counters(lambda c: c.inputs_acknowledged == 2, timeout=10)
@@ -191,8 +189,7 @@ def test_an_input_waits_for_a_module_that_left_and_comes_again_with_backoff(
         client = _bare(hub)  # a clean session: only the hub's store has the input
         try:
             client.subscribe("devices/edge-device/modules/raw/inputs/#")
-            _, body = client.read(timeout=15)
-            _, packet_id, payload = read_publish(body)
+            _, _, packet_id, payload = client.next_publish(timeout=15)
             assert payload == b"taken, never acknowledged"
             client.acknowledge(packet_id)
             hub.wait_for_counters(lambda c: c.inputs_acknowledged == 1, timeout=10)

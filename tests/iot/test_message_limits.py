@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import get_args, get_type_hints
 
@@ -28,6 +29,28 @@ from tests.support.iot_fixtures import IotModels
 
 SDK_LIMIT = 262_144
 BULKY = {f"note{i:02d}": "x" * 1000 for i in range(20)}  # 20 KB, copied onto every part
+
+
+@pytest.fixture
+async def module(
+    hub: EdgeHub, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[EdgeModule]:
+    """The predictor's IoT side in this process, connected to ``hub``: its sender and message
+    path are tested directly."""
+    for name, value in hub.module_env(MODULE).items():  # the SDK reads its edge environment
+        monkeypatch.setenv(name, value)
+    settings = load_settings(
+        model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
+    )
+    registry = ModelRegistry(manager)
+    module = EdgeModule(
+        settings.iot, settings.download, registry, DataPlane(registry, max_rows=10), Metrics()
+    )
+    await module.start()
+    try:
+        yield module
+    finally:
+        await module.shutdown(2)
 
 
 def test_a_near_limit_answer_with_20_kb_of_properties_is_answered_once_in_parts(
@@ -58,34 +81,20 @@ def test_a_near_limit_answer_with_20_kb_of_properties_is_answered_once_in_parts(
 
 
 async def test_a_message_the_sdk_refuses_is_not_retried_and_becomes_one_error(
-    hub: EdgeHub, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+    hub: EdgeHub, module: EdgeModule
 ) -> None:
-    for name, value in hub.module_env(MODULE).items():  # the SDK reads its edge environment
-        monkeypatch.setenv(name, value)
-    settings = load_settings(
-        model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
+    # Past the SDK's size check (sys.getsizeof of each value: ~50 bytes a 1-character one),
+    # not past edgeHub's counts: the send path alone is tested.
+    many = {"site": "s", **{f"k{i:03d}": "v" for i in range(300)}}
+    huge = Outgoing(b"[" + b"0," * 124_000 + b"0]", "predictions", "m-huge", many)
+    async with asyncio.timeout(30):
+        with pytest.raises(wire.UnsendableError, match="256 KB"):
+            await module.sender.send(huge)
+        # One of an answer's parts: the refused one becomes an error.
+        await module.messages.send_all([huge])
+    [error] = await asyncio.to_thread(
+        hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-huge"
     )
-    registry = ModelRegistry(manager)
-    module = EdgeModule(
-        settings.iot, settings.download, registry, DataPlane(registry, max_rows=10), Metrics()
-    )
-    await module.start()
-    try:
-        # Past the SDK's size check (sys.getsizeof of each value: ~50 bytes a 1-character one),
-        # not past edgeHub's counts: the send path alone is tested.
-        many = {"site": "s", **{f"k{i:03d}": "v" for i in range(300)}}
-        huge = Outgoing(b"[" + b"0," * 124_000 + b"0]", "predictions", "m-huge", many)
-        async with asyncio.timeout(30):
-            with pytest.raises(wire.UnsendableError, match="256 KB"):
-                await module.sender.send(huge)
-            await module.messages.send_all(
-                [huge]
-            )  # an answer's parts: the refused one becomes an error
-        [error] = await asyncio.to_thread(
-            hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-huge"
-        )
-    finally:
-        await module.shutdown(2)
     assert error.output_name == "errors"
     assert error.properties.get("site") == "s"
     assert json.loads(error.body)["error"]["code"] == "answer_unsendable"
@@ -128,34 +137,21 @@ def test_at_the_largest_setting_a_long_property_name_neither_disconnects_nor_dro
 
 
 async def test_a_message_whose_packet_passes_the_limit_is_never_sent_and_becomes_an_error(
-    hub: EdgeHub, manager: ModelManager, monkeypatch: pytest.MonkeyPatch
+    hub: EdgeHub, module: EdgeModule
 ) -> None:
-    for name, value in hub.module_env(MODULE).items():
-        monkeypatch.setenv(name, value)
-    settings = load_settings(
-        model_cache_dir=manager.cache_dir, iot_reconnect_seconds=1, iot_timeout_seconds=5
+    # The SDK takes it (it counts the body and the property's value: under 256 KB); the
+    # whole packet, with the name and the topic, is over edgeHub's 262144 bytes.
+    body = b"[" + b"0," * 130_850 + b"0]"
+    huge = Outgoing(body, "predictions", "m-packet", {"p" * 300: "v"})
+    assert wire.to_message(huge).get_size() <= SDK_LIMIT
+    async with asyncio.timeout(30):
+        with pytest.raises(wire.UnsendableError, match="262144"):
+            await module.sender.send(huge)
+        await module.messages.send_all([huge])
+    [error] = await asyncio.to_thread(
+        hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-packet"
     )
-    registry = ModelRegistry(manager)
-    module = EdgeModule(
-        settings.iot, settings.download, registry, DataPlane(registry, max_rows=10), Metrics()
-    )
-    await module.start()
-    try:
-        # The SDK takes it (it counts the body and the property's value: under 256 KB); the
-        # whole packet, with the name and the topic, is over edgeHub's 262144 bytes.
-        body = b"[" + b"0," * 130_850 + b"0]"
-        huge = Outgoing(body, "predictions", "m-packet", {"p" * 300: "v"})
-        assert wire.to_message(huge).get_size() <= SDK_LIMIT
-        async with asyncio.timeout(30):
-            with pytest.raises(wire.UnsendableError, match="262144"):
-                await module.sender.send(huge)
-            await module.messages.send_all([huge])
-        [error] = await asyncio.to_thread(
-            hub.wait_for_upstream, 1, 30, lambda m: m.correlation_id == "m-packet"
-        )
-        left = hub.disconnects(MODULE)
-    finally:
-        await module.shutdown(2)
+    left = hub.disconnects(MODULE)
     assert error.output_name == "errors"
     assert json.loads(error.body)["error"]["code"] == "answer_unsendable"
     assert left == []  # the broker never closed the connection

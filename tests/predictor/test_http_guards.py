@@ -59,6 +59,25 @@ async def trickle(
     return answer, closed_after
 
 
+async def post_in_two_pieces(
+    client: Client, body: bytes, pause: float, headers: dict[str, str] | None = None
+) -> bytes:
+    """POST ``body`` to /predict as its first 10 bytes, then after ``pause`` seconds the rest,
+    on a connection of its own; the server's whole answer, status line and headers included."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    writer.write(
+        f"POST /predict HTTP/1.1\r\nHost: p\r\nContent-Length: {len(body)}\r\n"
+        f"{extra}Connection: close\r\n\r\n".encode()
+        + body[:10]
+    )
+    await asyncio.sleep(pause)
+    writer.write(body[10:])
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
 @pytest.mark.parametrize("path", ["/predict", "/v2/models/iris-svm/infer"])
 async def test_a_client_that_trickles_its_body_is_cut_off_at_the_timeout(
     models: Models, make_settings: MakeSettings, path: str
@@ -93,17 +112,7 @@ async def test_a_body_in_pieces_within_the_timeout_is_answered(
     models: Models, make_settings: MakeSettings
 ) -> None:
     async with serve(make_settings(models.v1, http_body_timeout_seconds=5.0)) as client:
-        body = json.dumps(ROW).encode()
-        reader, writer = await asyncio.open_connection(client.host, client.port)
-        writer.write(
-            f"POST /predict HTTP/1.1\r\nHost: p\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: close\r\n\r\n".encode()
-            + body[:10]
-        )
-        await asyncio.sleep(0.5)
-        writer.write(body[10:])
-        answer = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
+        answer = await post_in_two_pieces(client, json.dumps(ROW).encode(), pause=0.5)
     assert answer.startswith(b"HTTP/1.1 200"), answer
     assert json.loads(answer.partition(b"\r\n\r\n")[2])["label"] == "virginica"
 
@@ -119,16 +128,7 @@ async def test_a_body_in_pieces_gets_exactly_the_answer_of_the_body_whole(
         whole = await client.post("/predict", data=body, headers=json_type)
         assert whole.status == 200
         expected = await whole.read()
-        reader, writer = await asyncio.open_connection(client.host, client.port)
-        writer.write(
-            f"POST /predict HTTP/1.1\r\nHost: p\r\nContent-Length: {len(body)}\r\n"
-            f"Content-Type: application/json\r\nConnection: close\r\n\r\n".encode()
-            + body[:10]
-        )
-        await asyncio.sleep(0.3)
-        writer.write(body[10:])
-        answer = await asyncio.wait_for(reader.read(), 10)
-        writer.close()
+        answer = await post_in_two_pieces(client, body, pause=0.3, headers=json_type)
     assert answer.startswith(b"HTTP/1.1 200"), answer
     assert answer.partition(b"\r\n\r\n")[2] == expected
 

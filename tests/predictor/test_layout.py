@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.support.imports import imported_names, parse
+
 PACKAGE = Path(__file__).resolve().parents[2] / "modules" / "predictor" / "predictor"
 
 
@@ -21,14 +23,10 @@ PACKAGES = {name for name, path in MODULES.items() if path.name == "__init__.py"
 def imported(path: Path) -> set[str]:
     """The predictor modules ``path`` imports, at the top, in a function or for type checking
     (an ``import_module`` of a literal name too): any of them can close a cycle."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
-        elif (
+    tree = parse(path)
+    names = imported_names(tree)
+    for node in ast.walk(tree):
+        if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute | ast.Name)
             and getattr(node.func, "attr", getattr(node.func, "id", None)) == "import_module"

@@ -59,12 +59,28 @@ GLOBAL = (
     Option("--debug", value="none"),
 )
 
+NAME = Option("--name", ("-n",))
+RG = Option("--resource-group", ("-g",))
+LOCATION = Option("--location", ("-l",))
+YES = Option("--yes", ("-y",), value="none")
+GROUP_NAME = Option("--name", ("-n", "--resource-group", "-g"))  # az group names it both ways
+REGISTRY = Option("--registry", ("-r",))
+# How a data-plane storage command reaches its account.
+STORAGE_ACCESS = (
+    Option("--account-name"),
+    Option("--account-key"),
+    Option("--connection-string"),
+    Option("--auth-mode", choices=("key", "login")),
+)
+
 # The options the IoT extension shares across hub data-plane commands.
 HUB = Option("--hub-name", ("-n",))
 LOGIN = Option("--login", ("-l",))
 AUTH = Option("--auth-type", choices=("key", "login"))
-RG = Option("--resource-group", ("-g",))
 DEVICE = Option("--device-id", ("-d",))
+MODULE = Option("--module-id", ("-m",))
+DEPLOYMENT = Option("--deployment-id", ("-d",))
+TWIN_PATCH = (Option("--tags", json=True), Option("--desired", json=True))
 HUB_OR_LOGIN = (frozenset({"--hub-name", "--login"}),)
 
 
@@ -78,18 +94,48 @@ def _cmd(
     return Command(tuple(words.split()), options, frozenset(required), one_of, source)
 
 
+def _hub_cmd(
+    words: str,
+    *options: Option,
+    required: tuple[str, ...] = (),
+    one_of: tuple[frozenset[str], ...] = (),
+    source: str = EXT,
+) -> Command:
+    """An IoT extension command on a hub's data plane: it names the hub (--hub-name) or logs in
+    with a connection string (--login), with the same authentication and group options."""
+    return _cmd(
+        words,
+        HUB,
+        LOGIN,
+        AUTH,
+        RG,
+        *options,
+        required=required,
+        one_of=(*HUB_OR_LOGIN, *one_of),
+        source=source,
+    )
+
+
+def _registry_cmd(words: str, *options: Option, source: str) -> Command:
+    """An ``az acr`` command on a part of a registry (a scope map, a token): it names the part
+    and its registry."""
+    return _cmd(
+        words, NAME, REGISTRY, RG, *options, required=("--name", "--registry"), source=source
+    )
+
+
 COMMANDS: tuple[Command, ...] = (
     # az cloud set --name AzureUSGovernment (learn.microsoft.com/azure/azure-government, and
     # the workflows' own use in azure/login; az cloud list names the clouds).
     _cmd(
         "cloud set",
-        Option("--name", ("-n",)),
+        NAME,
         Option("--profile"),
         required=("--name",),
         source=CORE + " (cloud)",
     ),
-    _cmd("cloud show", Option("--name", ("-n",)), source=CORE + " (cloud)"),
-    _cmd("account show", Option("--name", ("-n",)), source=CORE + " (account)"),
+    _cmd("cloud show", NAME, source=CORE + " (cloud)"),
+    _cmd("account show", NAME, source=CORE + " (account)"),
     _cmd(
         "login",
         Option("--tenant", ("-t",)),
@@ -98,53 +144,53 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "extension show",
-        Option("--name", ("-n",)),
+        NAME,
         required=("--name",),
         source=CORE + " (extension)",
     ),
     _cmd(
         "extension add",
-        Option("--name", ("-n",)),
+        NAME,
         Option("--upgrade", value="none"),
         Option("--version"),
-        Option("--yes", ("-y",), value="none"),
+        YES,
         required=("--name",),
         source=CORE + " (extension): az extension add --name azure-iot",
     ),
     _cmd(
         "group show",
-        Option("--name", ("-n", "--resource-group", "-g")),
+        GROUP_NAME,
         required=("--name",),
         source=CORE + " (group)",
     ),
     _cmd(
         "group create",
-        Option("--name", ("-n", "--resource-group", "-g")),
-        Option("--location", ("-l",)),
+        GROUP_NAME,
+        LOCATION,
         Option("--tags"),
         required=("--name", "--location"),
         source=CORE + " (group): az group create --location westus --name MyResourceGroup",
     ),
     _cmd(
         "group delete",
-        Option("--name", ("-n", "--resource-group", "-g")),
-        Option("--yes", ("-y",), value="none"),
+        GROUP_NAME,
+        YES,
         Option("--no-wait", value="none"),
         required=("--name",),
         source=CORE + " (group)",
     ),
     _cmd(
         "iot hub show",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
         required=("--name",),
         source=CORE + " iot/_help.py",
     ),
     _cmd(
         "iot hub create",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
-        Option("--location", ("-l",)),
+        LOCATION,
         Option("--sku", choices=("B1", "B2", "B3", "F1", "S1", "S2", "S3")),
         Option("--partition-count"),
         Option("--unit"),
@@ -155,16 +201,16 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "storage account show",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
         required=("--name",),
         source=CORE + " storage/_help.py: az storage account show -g MyResourceGroup -n ...",
     ),
     _cmd(
         "storage account create",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
-        Option("--location", ("-l",)),
+        LOCATION,
         Option(
             "--sku",
             choices=(
@@ -182,7 +228,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "storage account show-connection-string",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
         required=("--name",),
         source=CORE + " storage/_help.py: az storage account show-connection-string "
@@ -190,11 +236,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "storage container create",
-        Option("--name", ("-n",)),
-        Option("--account-name"),
-        Option("--account-key"),
-        Option("--connection-string"),
-        Option("--auth-mode", choices=("key", "login")),
+        NAME,
+        *STORAGE_ACCESS,
         Option("--fail-on-exist", value="none"),
         Option("--public-access", choices=("off", "blob", "container")),
         required=("--name",),
@@ -204,11 +247,8 @@ COMMANDS: tuple[Command, ...] = (
     _cmd(
         "storage container policy create",
         Option("--container-name", ("-c",)),
-        Option("--name", ("-n",)),
-        Option("--account-name"),
-        Option("--account-key"),
-        Option("--connection-string"),
-        Option("--auth-mode", choices=("key", "login")),
+        NAME,
+        *STORAGE_ACCESS,
         Option("--permissions"),
         Option("--start"),
         Option("--expiry"),
@@ -218,11 +258,8 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "storage container generate-sas",
-        Option("--name", ("-n",)),
-        Option("--account-name"),
-        Option("--account-key"),
-        Option("--connection-string"),
-        Option("--auth-mode", choices=("key", "login")),
+        NAME,
+        *STORAGE_ACCESS,
         Option("--as-user", value="none"),
         Option("--policy-name"),
         Option("--permissions"),
@@ -235,62 +272,47 @@ COMMANDS: tuple[Command, ...] = (
     ),
     _cmd(
         "acr show",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
         required=("--name",),
         source=CORE + " acr/_help.py: get the login server",
     ),
     _cmd(
         "acr create",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
-        Option("--location", ("-l",)),
+        LOCATION,
         Option("--sku", choices=("Basic", "Standard", "Premium")),
         required=("--name", "--resource-group", "--sku"),
         source=CORE + " acr/_help.py: az acr create -n MyRegistry -g MyResourceGroup --sku Basic",
     ),
-    _cmd("acr login", Option("--name", ("-n",)), required=("--name",), source=CORE + " (acr)"),
+    _cmd("acr login", NAME, required=("--name",), source=CORE + " (acr)"),
     _cmd(
         "acr delete",
-        Option("--name", ("-n",)),
+        NAME,
         RG,
-        Option("--yes", ("-y",), value="none"),
+        YES,
         required=("--name",),
         source=CORE + " acr/_help.py: az acr delete -n MyRegistry",
     ),
-    _cmd(
+    _registry_cmd(
         "acr scope-map show",
-        Option("--name", ("-n",)),
-        Option("--registry", ("-r",)),
-        RG,
-        required=("--name", "--registry"),
         source=CORE + " acr scope-map",
     ),
-    _cmd(
+    _registry_cmd(
         "acr scope-map create",
-        Option("--name", ("-n",)),
-        Option("--registry", ("-r",)),
-        RG,
         Option("--repository", value="many"),
         Option("--gateway", value="many"),
         Option("--description"),
-        required=("--name", "--registry"),
         source=CORE + " learn.microsoft.com/cli/azure/acr/scope-map: az acr scope-map create "
         "-n MyScopeMap -r myregistry --repository hello-world content/write metadata/read",
     ),
-    _cmd(
+    _registry_cmd(
         "acr token show",
-        Option("--name", ("-n",)),
-        Option("--registry", ("-r",)),
-        RG,
-        required=("--name", "--registry"),
         source=CORE + " acr/_help.py (token)",
     ),
-    _cmd(
+    _registry_cmd(
         "acr token create",
-        Option("--name", ("-n",)),
-        Option("--registry", ("-r",)),
-        RG,
         Option("--scope-map"),
         Option("--repository", value="many"),
         Option("--gateway", value="many"),
@@ -298,112 +320,68 @@ COMMANDS: tuple[Command, ...] = (
         Option("--status", choices=("disabled", "enabled")),
         Option("--expiration"),
         Option("--expiration-in-days"),
-        required=("--name", "--registry"),
         source=CORE + " learn.microsoft.com/cli/azure/acr/token: az acr token create --name "
         "--registry [--expiration] [--expiration-in-days] [--gateway] [--no-passwords] "
         "[--repository] [--resource-group] [--scope-map] [--status]",
     ),
-    _cmd(
+    _registry_cmd(
         "acr token credential generate",
-        Option("--name", ("-n",)),
-        Option("--registry", ("-r",)),
-        RG,
         Option("--password1", value="none"),
         Option("--password2", value="none"),
         Option("--expiration-in-days"),
         Option("--expiration"),
-        required=("--name", "--registry"),
         source=CORE + " acr/_help.py: az acr token credential generate -n MyToken "
         "-r MyRegistry --password1",
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub device-identity show",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         required=("--device-id",),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub device-identity create",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         Option("--edge-enabled", ("--ee",), value="bool"),
         Option(
             "--auth-method", ("--am",), choices=("shared_private_key", "x509_thumbprint", "x509_ca")
         ),
         required=("--device-id",),
-        one_of=HUB_OR_LOGIN,
         source=EXT + ": az iot hub device-identity create -n {iothub_name} -d {device_id} --ee",
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub device-identity connection-string show",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         Option("--key-type", ("--kt",), choices=("primary", "secondary")),
         required=("--device-id",),
-        one_of=HUB_OR_LOGIN,
         source=EXT + "; learn.microsoft.com/cli/azure/iot/hub/device-identity/connection-string",
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub device-twin show",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         required=("--device-id",),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub device-twin update",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--tags", json=True),
-        Option("--desired", json=True),
+        *TWIN_PATCH,
         required=("--device-id",),
-        one_of=(*HUB_OR_LOGIN, frozenset({"--tags", "--desired"})),
+        one_of=(frozenset({"--tags", "--desired"}),),
         source=EXT + ": az iot hub device-twin update -n {iothub_name} -d {device_id} "
         '--tags \'{"country": "USA"}\'',
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub module-twin update",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--module-id", ("-m",)),
-        Option("--tags", json=True),
-        Option("--desired", json=True),
+        MODULE,
+        *TWIN_PATCH,
         required=("--device-id", "--module-id"),
-        one_of=(*HUB_OR_LOGIN, frozenset({"--tags", "--desired"})),
-        source=EXT,
+        one_of=(frozenset({"--tags", "--desired"}),),
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub module-twin show",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--module-id", ("-m",)),
+        MODULE,
         required=("--device-id", "--module-id"),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
     _cmd(
         "iot hub monitor-events",
@@ -411,44 +389,29 @@ COMMANDS: tuple[Command, ...] = (
         HUB,
         LOGIN,
         RG,
-        Option("--module-id", ("-m",)),
+        MODULE,
         Option("--timeout", ("--to", "-t")),
         Option("--properties", ("--props", "-p"), value="many"),
         one_of=HUB_OR_LOGIN,
         source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot hub query",
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         Option("--query-command", ("-q",)),
         required=("--query-command",),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot edge set-modules",
         DEVICE,
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         Option("--content", ("-k",)),
         Option("--no-validation", value="none"),
         required=("--device-id", "--content"),
-        one_of=HUB_OR_LOGIN,
         source=EXT + ": az iot edge set-modules --hub-name {iothub_name} --device-id "
         "{device_id} --content ../modules_content.json",
     ),
-    _cmd(
+    _hub_cmd(
         "iot edge deployment create",
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--deployment-id", ("-d",)),
+        DEPLOYMENT,
         Option("--content", ("-k",)),
         Option("--target-condition", ("--tc", "-t")),
         Option("--priority", ("--pri",)),
@@ -457,41 +420,22 @@ COMMANDS: tuple[Command, ...] = (
         Option("--no-validation", value="none"),
         Option("--metrics", ("-m",)),
         required=("--deployment-id", "--content"),
-        one_of=HUB_OR_LOGIN,
         source=EXT + ": --deployment-id/-d, --content/-k, --target-condition/--tc/-t, "
         "--priority/--pri, --labels/--lab, --layered",
     ),
-    _cmd(
+    _hub_cmd(
         "iot edge deployment show",
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--deployment-id", ("-d",)),
+        DEPLOYMENT,
         required=("--deployment-id",),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot edge deployment delete",
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
-        Option("--deployment-id", ("-d",)),
+        DEPLOYMENT,
         required=("--deployment-id",),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
-    _cmd(
+    _hub_cmd(
         "iot edge deployment list",
-        HUB,
-        LOGIN,
-        AUTH,
-        RG,
         Option("--top"),
-        one_of=HUB_OR_LOGIN,
-        source=EXT,
     ),
 )
 

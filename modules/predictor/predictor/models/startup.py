@@ -67,27 +67,26 @@ def _from_cache(
         try:
             verify(public_key, data, entry.signature)
         except SignatureError as exc:
-            log.error(
-                "cached model %s (applied from %s) refused, using the bundled model instead: %s",
-                entry.model_version,
-                entry.source,
-                exc,
-            )
+            _log_refused(entry, exc)
             return None
     try:
         model = OnnxModel.from_bytes(data, SOURCE_CACHE, threads=threads, check_domains=False)
     except ModelError as exc:
-        log.error(
-            "cached model %s (applied from %s) refused, using the bundled model instead: %s",
-            entry.model_version,
-            entry.source,
-            exc,
-        )
+        _log_refused(entry, exc)
         return None
     model.origin = {"applied_from": entry.source, "applied_at": entry.applied_at}
     if entry.supersedes:
         model.origin["supersedes"] = entry.supersedes
     return model
+
+
+def _log_refused(entry: cache.CacheEntry, reason: Exception) -> None:
+    log.error(
+        "cached model %s (applied from %s) refused, using the bundled model instead: %s",
+        entry.model_version,
+        entry.source,
+        reason,
+    )
 
 
 def _from_bundled(path: Path | None, threads: int) -> OnnxModel | None:
