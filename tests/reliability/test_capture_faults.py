@@ -135,8 +135,8 @@ def started(hub: EdgeHub, url: str | None = None) -> None:
 def test_storage_down_for_a_minute_then_back_delivers_every_row_once(
     tmp_path: Path, hub: EdgeHub, iot_models: IotModels
 ) -> None:
-    # A private Azurite (the session's serves other tests), stopped and started again on the
-    # same port and data: the container SAS URL the module holds stays the same.
+    # A private Azurite (the session's serves other tests), down and then back on the same port
+    # and data: the container SAS URL the module holds stays the same.
     storage = start_azurite(tmp_path / "azurite")
     try:
         container, url = container_sas_url(storage.blob_endpoint, storage.connection_string)
@@ -147,21 +147,20 @@ def test_storage_down_for_a_minute_then_back_delivers_every_row_once(
             rows.send(module, hub, 4)
             before = wait_capture(hub, lambda c: c.get("uploaded") == 4)["lastUpload"]
 
-            storage.stop()
-            back_at = time.monotonic() + OUTAGE
-            rows.send(module, hub, 2)
-            down = wait_capture(hub, lambda c: c.get("lastError"))
-            assert down["lastError"].startswith("storage unreachable"), down
-            while time.monotonic() < back_at:
-                rows.send(module, hub, 1)
-                time.sleep(1.0)
-            # A minute of rows, every one waiting on the device.
-            during = wait_capture(hub, lambda c: c.get("queuedRows") == len(rows.sent) - 4)
-            assert during["uploaded"] == 4 and during["lastUpload"] == before
-            assert during["lastError"].startswith("storage unreachable")
-            assert during["dropped"] == {} and len(rows.sent) > 40
+            with storage.outage():
+                back_at = time.monotonic() + OUTAGE
+                rows.send(module, hub, 2)
+                down = wait_capture(hub, lambda c: c.get("lastError"))
+                assert down["lastError"].startswith("storage unreachable"), down
+                while time.monotonic() < back_at:
+                    rows.send(module, hub, 1)
+                    time.sleep(1.0)
+                # A minute of rows, every one waiting on the device.
+                during = wait_capture(hub, lambda c: c.get("queuedRows") == len(rows.sent) - 4)
+                assert during["uploaded"] == 4 and during["lastUpload"] == before
+                assert during["lastError"].startswith("storage unreachable")
+                assert during["dropped"] == {} and len(rows.sent) > 40
 
-            storage = start_azurite(storage.location, port=storage.port)
             after = wait_capture(
                 hub, lambda c: c.get("uploaded") == len(rows.sent) and not c.get("lastError"), 120
             )
