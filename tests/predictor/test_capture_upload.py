@@ -87,6 +87,7 @@ def test_the_capture_url_follows_the_model_url_rules(
         ("rcw", "r (read)"),
         ("cwt", "t (tags)"),
         ("cwdxy", "d (delete), x (delete versions), y (delete permanently)"),
+        ("CWL", "l (list)"),
     ],
 )
 def test_a_sas_that_grants_more_than_writing_is_refused(permissions: str, named: str) -> None:
@@ -94,7 +95,7 @@ def test_a_sas_that_grants_more_than_writing_is_refused(permissions: str, named:
     with pytest.raises(ValueError) as caught:
         Uploader(url, policy())
     message = str(caught.value)
-    assert f"grants more than writing (sp={permissions}: {named})" in message
+    assert f"grants more than writing (sp={permissions.lower()}: {named})" in message
     assert "give it one with sp=cw" in message and "c2Vj" not in message
 
 

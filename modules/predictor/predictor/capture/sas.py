@@ -35,7 +35,8 @@ def check_write_only(url: str) -> None:
     query = parse_qs(urlsplit(url).query)
     if "sig" not in query:
         raise ValueError(f"the capture URL {redact(url)} carries no SAS")
-    permissions = "".join(query.get("sp", []))
+    # Lower case: a letter storage might take either way is judged, not let through.
+    permissions = "".join(query.get("sp", [])).lower()
     extra = sorted(set(permissions) - WRITE_ONLY)
     if extra:
         grants = ", ".join(f"{letter} ({_GRANTS.get(letter, 'unknown')})" for letter in extra[:8])
