@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,22 @@ class Azurite:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    @contextmanager
+    def outage(self) -> Iterator[None]:
+        """Azurite down for the ``with`` block (its port refuses connections), then started
+        again on the same port and data, so that the URLs clients hold work again. The port
+        stays bound meanwhile, not listening: ``free_port`` never hands it to another server."""
+        self.stop()
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            # SO_REUSEADDR: the stopped server's connections may linger in TIME_WAIT.
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            hold.bind((self.host, self.port))
+            yield
+        finally:
+            hold.close()
+            self.process = start_azurite(self.location, self.host, self.port).process
 
 
 def start_azurite(

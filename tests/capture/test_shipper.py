@@ -1,6 +1,7 @@
 """The shipper's own logic over a real capture queue (real segment files), with a fake deliverer
 in place of Blob Storage: the split by model, confirmation only when every part is delivered,
-rows kept for a model without a URL, a refused URL retried only once it changes."""
+rows kept for a model without a URL, a URL storage refused retried after a while or once it
+changes, one the uploader's rules refuse only once it changes."""
 
 from __future__ import annotations
 
@@ -142,6 +143,48 @@ async def test_a_refused_url_keeps_the_segment_and_is_tried_again_once_it_change
     assert await shipper.ship_once() == 1
     assert shipper.stats["a"].last_error is None
     assert queue.closed() == []
+
+
+async def test_a_refused_url_is_tried_again_once_its_retry_is_due(queue: CaptureQueue) -> None:
+    storage = FakeStorage()
+    urls = {"a": "https://acct/a?sig=1"}  # its container not made yet
+    storage.refuse.add(urls["a"])
+    segment_of(queue, [row("a", 1)])
+    segment_of(queue, [row("a", 2)])
+    now = [0.0]
+    shipper = Shipper(queue, urls.get, storage.make, refused_retry_seconds=60, clock=lambda: now[0])
+
+    assert await shipper.ship_once() == 0
+    now[0] = 59.0
+    assert await shipper.ship_once() == 0
+    assert len(storage.tries) == 1  # the first segment's part, refused; the next one waits
+    now[0] = 60.0
+    assert await shipper.ship_once() == 0  # due: tried again, refused again
+    assert len(storage.tries) == 2 and len(queue.closed()) == 2
+    assert shipper.stats["a"].last_error == "refused (403)"
+
+    storage.refuse.clear()  # the container was made
+    now[0] = 119.0
+    assert await shipper.ship_once() == 0
+    now[0] = 120.0
+    assert await shipper.ship_once() == 2  # the same URL, no twin change
+    assert shipper.stats["a"].last_error is None and queue.closed() == []
+
+
+async def test_a_url_the_uploaders_rules_refuse_waits_for_another(queue: CaptureQueue) -> None:
+    made: list[str] = []
+
+    def make(url: str, stats: UploadStats) -> Deliverer:
+        made.append(url)
+        raise ValueError("the capture URL https://acct/a has a SAS that grants more than writing")
+
+    segment_of(queue, [row("a", 1)])
+    now = [0.0]
+    shipper = Shipper(queue, {"a": "https://acct/a?sp=rcw&sig=1"}.get, make, clock=lambda: now[0])
+    assert await shipper.ship_once() == 0
+    now[0] = 1e9  # no retry can change what the URL itself is
+    assert await shipper.ship_once() == 0
+    assert len(made) == 1 and len(queue.closed()) == 1
 
 
 async def test_a_new_url_takes_over_from_one_still_being_retried(queue: CaptureQueue) -> None:

@@ -79,6 +79,42 @@ def test_the_capture_url_follows_the_model_url_rules(
     assert "capture URL" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("permissions", "named"),
+    [
+        ("racwdl", "d (delete), l (list), r (read)"),
+        ("cwl", "l (list)"),
+        ("rcw", "r (read)"),
+        ("cwt", "t (tags)"),
+        ("cwdxy", "d (delete), x (delete versions), y (delete permanently)"),
+        ("CWL", "l (list)"),
+    ],
+)
+def test_a_sas_that_grants_more_than_writing_is_refused(permissions: str, named: str) -> None:
+    url = f"https://acct.blob.core.windows.net/capture?sv=2024-08-04&sr=c&sp={permissions}&sig=c2Vj"
+    with pytest.raises(ValueError) as caught:
+        Uploader(url, policy())
+    message = str(caught.value)
+    assert f"grants more than writing (sp={permissions.lower()}: {named})" in message
+    assert "give it one with sp=cw" in message and "c2Vj" not in message
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "sv=2024-08-04&sr=c&sp=cw&sig=c2Vj",
+        "sv=2024-08-04&sr=c&sp=w&sig=c2Vj",
+        "sv=2024-08-04&sr=c&sp=acw&sig=c2Vj",
+        # An account SAS, write-only as well.
+        "sv=2024-08-04&ss=b&srt=co&sp=cw&sig=c2Vj",
+        # A stored access policy holds the permissions: the device cannot see them.
+        "sv=2024-08-04&sr=c&si=devices-write&sig=c2Vj",
+    ],
+)
+def test_a_write_only_sas_is_taken(query: str) -> None:
+    Uploader(f"https://acct.blob.core.windows.net/capture?{query}", policy())
+
+
 def test_http_is_taken_when_allowed_and_the_sas_is_kept_out_of_the_safe_url() -> None:
     uploader = Uploader(
         f"http://127.0.0.1:10000/devstoreaccount1/capture?{SAS}", policy(allow_http=True)
@@ -103,6 +139,12 @@ def test_the_settings_group_reads_its_variables_and_bounds() -> None:
     assert load_settings({}).capture_upload.capture_upload_bytes_per_second == 0  # no cap
     with pytest.raises(SettingsError, match="PREDICTOR_CAPTURE_UPLOAD_BYTES_PER_SECOND"):
         load_settings({"PREDICTOR_CAPTURE_UPLOAD_BYTES_PER_SECOND": "-1"})
+    assert made.refused_retry_seconds == 600.0  # a refused URL: tried again every 10 minutes
+    retry = load_settings({"PREDICTOR_CAPTURE_REFUSED_RETRY_SECONDS": "30"})
+    assert UploadPolicy.of(retry.capture_upload, retry.download, "e").refused_retry_seconds == 30
+    for wrong in ("0", "86401"):
+        with pytest.raises(SettingsError, match="PREDICTOR_CAPTURE_REFUSED_RETRY_SECONDS"):
+            load_settings({"PREDICTOR_CAPTURE_REFUSED_RETRY_SECONDS": wrong})
 
 
 def test_the_device_comes_from_iot_edge(monkeypatch: pytest.MonkeyPatch) -> None:

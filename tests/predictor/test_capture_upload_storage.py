@@ -4,6 +4,7 @@ holds can neither read nor list the container (Azurite enforces SAS permissions)
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 import logging
@@ -119,10 +120,30 @@ async def test_the_bandwidth_cap_sends_blocks_no_faster_than_allowed(azurite: Az
     assert rows_of(client, blob_name(seg, DEVICE)) == seg.lines
 
 
+@pytest.mark.parametrize("cap", [0, 4096])
+async def test_blocks_left_by_an_upload_cut_off_are_not_taken_for_the_blob(
+    azurite: Azurite, cap: int
+) -> None:
+    name, url = container_sas_url(azurite.blob_endpoint, azurite.connection_string)
+    seg = segment(30)
+    # A capped upload killed after two blocks: staged under the blob's name, never committed.
+    cut = ContainerClient.from_container_url(url).get_blob_client(blob_name(seg, DEVICE))
+    for index in (0, 7):
+        cut.stage_block(base64.b64encode(f"{index:08d}".encode()).decode(), b"partial")
+    confirmed: list[ClosedSegment] = []
+    uploader = Uploader(url, policy(bytes_per_second=cap))
+    await uploader.deliver(seg, confirmed.append)
+    assert confirmed == [seg]
+    client = container(azurite, name)
+    assert rows_of(client, blob_name(seg, DEVICE)) == seg.lines
+    committed, uncommitted = client.get_blob_client(blob_name(seg, DEVICE)).get_block_list("all")
+    assert committed and uncommitted == []  # the commit dropped the leftovers
+
+
 @pytest.mark.parametrize(
     ("permission", "expiry", "how"),
     [
-        ("r", timedelta(hours=1), "a read-only SAS"),
+        ("a", timedelta(hours=1), "a SAS without create or write"),
         ("cw", timedelta(hours=-1), "an expired SAS"),
         ("cw", None, "a SAS with a wrong signature"),
     ],

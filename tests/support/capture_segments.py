@@ -43,13 +43,16 @@ def container_sas_url(
     permission: str = "cw",
     container: str | None = None,
     expiry: timedelta = timedelta(hours=1),
+    *,
+    create: bool = True,
 ) -> tuple[str, str]:
     """A fresh (or the given) container, and its URL with a container SAS of ``permission``
-    (``cw``: create and write, as a device holds it)."""
+    (``cw``: create and write, as a device holds it); with ``create`` false, only its name."""
     container = container or f"capture-{uuid.uuid4().hex[:10]}"
     service = BlobServiceClient.from_connection_string(connection_string)
-    with contextlib.suppress(ResourceExistsError):
-        service.create_container(container)
+    if create:
+        with contextlib.suppress(ResourceExistsError):
+            service.create_container(container)
     sas = generate_container_sas(
         ACCOUNT_NAME,
         container,

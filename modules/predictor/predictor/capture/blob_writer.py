@@ -1,6 +1,12 @@
-"""The Blob Storage SDK calls of a capture upload: one blob written unless it exists
-(``If-None-Match: *``), in one request or, under a bandwidth cap, in staged blocks committed
-once. Failures are the SDK's; ``upload.py`` sorts them and tries again."""
+"""The Blob Storage SDK calls of a capture upload: one blob written unless it exists, as staged
+blocks (one, or under a bandwidth cap one second's worth each) committed once by a Put Block List
+with ``If-None-Match: *``. Failures are the SDK's; ``upload.py`` sorts them and tries again.
+
+Never a single Put Blob: a segment cut off mid-upload (a kill, an outage) leaves uncommitted
+blocks under its name, and Azurite answers a later Put Blob ``If-None-Match: *`` there with 409
+BlobAlreadyExists, which reads as "delivered" and would lose the rows. A Put Block List's
+condition is judged against the committed blob alone, and the commit drops the blocks it does
+not list, so the staged leftovers never leak into the blob."""
 
 from __future__ import annotations
 
@@ -62,13 +68,10 @@ class BlobWriter:
         settings = ContentSettings(content_type=CONTENT_TYPE, content_encoding=None)
         try:
             async with asyncio.timeout(self.timeout * 10):
-                if not self.bytes_per_second:
-                    # overwrite=False: the SDK sends If-None-Match: *.
-                    await blob.upload_blob(data, overwrite=False, content_settings=settings)
-                    return True
                 blocks = []
-                for index, chunk in enumerate(_chunks(data, self.bytes_per_second)):
-                    await self._wait_for_bandwidth(len(chunk))
+                for index, chunk in enumerate(_chunks(data, self.bytes_per_second or len(data))):
+                    if self.bytes_per_second:
+                        await self._wait_for_bandwidth(len(chunk))
                     block_id = base64.b64encode(f"{index:08d}".encode()).decode()
                     await blob.stage_block(block_id, chunk)
                     blocks.append(BlobBlock(block_id))

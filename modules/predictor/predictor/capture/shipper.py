@@ -7,7 +7,10 @@ named by the segment (``upload.blob_name``), so that a retry stays idempotent. R
 with no URL (none given, or its config removed) stay on the device: the segment is kept until
 a URL arrives or the disk bound drops it (``bound``); parts already delivered are remembered so
 they are not sent again. While storage is unreachable ``Uploader.deliver`` tries again with the
-download retry rules (for ever); other models' parts and the module's serving go on.
+download retry rules (for ever); other models' parts and the module's serving go on. A URL that
+storage refused (403, 404) is tried again after ``refused_retry_seconds``, or at once when the
+twin gives another: a container created later, a SAS whose clock skew passed, come through with
+no twin change. A URL the uploader itself refuses (its rules) waits for another.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,6 +28,7 @@ import orjson
 from predictor.capture.segment_blob import ClosedSegment
 from predictor.capture.segments import Segment
 from predictor.capture.upload import Uploader, UploadError, UploadPolicy, UploadStats
+from predictor.storage.target import redact
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +104,20 @@ class Shipper:
         make: MakeDeliverer,
         *,
         poll_seconds: float = 1.0,
+        refused_retry_seconds: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._queue = queue
         self._url_of = url_of
         self._make = make
         self._poll = poll_seconds
+        self._refused_retry = refused_retry_seconds
+        self._clock = clock
         self.stats: dict[str, UploadStats] = {}  # per model, for reported capture.<name>
         self._deliverers: dict[tuple[str, str], Deliverer] = {}
         self._delivered: dict[str, set[str]] = {}  # segment name -> models delivered
-        self._refused: dict[str, str] = {}  # model -> the URL storage refused (until it changes)
+        # model -> the URL refused, and when (clock) to try it again; None: once it changes.
+        self._refused: dict[str, tuple[str, float | None]] = {}
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -151,8 +161,8 @@ class Shipper:
             if part.model in done:
                 continue
             url = self._url_of(part.model)
-            if url is None or self._refused.get(part.model) == url:
-                continue  # kept until a (working) URL arrives
+            if url is None or self._held(part.model, url):
+                continue  # kept until a (working) URL arrives, or the refusal's retry is due
             try:
                 deliverer = self._deliverer(part.model, url)
             except ValueError as exc:  # the URL breaks a rule (the message holds no SAS)
@@ -161,8 +171,8 @@ class Shipper:
             try:
                 if not await self._deliver(deliverer, part, url):
                     continue  # the model's URL changed meanwhile: the next pass uses the new one
-            except UploadError:
-                self._refused[part.model] = url  # reported as lastError; a new URL retries
+            except UploadError:  # reported as lastError; kept for the retry or a new URL
+                self._refused[part.model] = (url, self._clock() + self._refused_retry)
                 continue
             self._refused.pop(part.model, None)
             done.add(part.model)
@@ -193,11 +203,23 @@ class Shipper:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
+    def _held(self, model: str, url: str) -> bool:
+        """Whether ``model``'s parts wait: ``url`` was refused and its retry is not yet due."""
+        refused = self._refused.get(model)
+        if refused is None or refused[0] != url:
+            return False
+        again = refused[1]
+        if again is None or self._clock() < again:
+            return True
+        log.info("capture upload for %s: trying the refused URL %s again", model, redact(url))
+        del self._refused[model]
+        return False
+
     def _refuse(self, model: str, url: str, error: str) -> None:
         stats = self.stats.setdefault(model, UploadStats())
         stats.failures += 1
         stats.last_error = error
-        self._refused[model] = url
+        self._refused[model] = (url, None)  # the uploader's own rules: no retry can change it
 
     def _deliverer(self, model: str, url: str) -> Deliverer:
         key = (model, url)

@@ -12,8 +12,10 @@ Failures are sorted by the model downloads' table (``storage/download_errors.py`
 unreachable, a timeout, 408, 429, 5xx are tried again for as long as it takes, after random
 waits that grow up to ``PREDICTOR_DOWNLOAD_RETRY_MAX_SECONDS`` (``storage/pacing.py``; a
 ``Retry-After`` is a floor); a 403 (a wrong or expired SAS, one without write) or any other
-refusal is reported and the segment kept. The URL rules are the model URLs'
-(``storage/target.check_url``), and the SAS never reaches a log, an error or the stats.
+refusal is reported and the segment kept (the shipper tries it again after
+``PREDICTOR_CAPTURE_REFUSED_RETRY_SECONDS``). The URL rules are the model URLs'
+(``storage/target.check_url``) and a write-only SAS (``capture/sas.py``); the SAS never reaches
+a log, an error or the stats.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from predictor.capture.blob_writer import BlobWriter, Sleep
+from predictor.capture.sas import check_write_only
 from predictor.capture.segment_blob import ClosedSegment, blob_name, encode
 from predictor.storage.errors import DownloadError
 from predictor.storage.identity import module_identity
@@ -88,6 +91,7 @@ class UploadPolicy:
     allowed_hosts: list[str] = field(default_factory=list)
     storage_host: str | None = None  # the connection string's blob host, if one is set
     pacing: PacingPolicy = field(default_factory=PacingPolicy)
+    refused_retry_seconds: float = 600.0  # a refused URL tried again after (capture/shipper.py)
 
     @classmethod
     def of(
@@ -109,6 +113,7 @@ class UploadPolicy:
             allowed_hosts=list(download.model_url_hosts),
             storage_host=storage_host,
             pacing=PacingPolicy(retry_max_seconds=download.download_retry_max_seconds),
+            refused_retry_seconds=upload.capture_refused_retry_seconds,
         )
 
 
@@ -134,11 +139,9 @@ class Uploader:
             )
         except TargetError as exc:
             raise ValueError(str(exc)) from None
-        parts = urlsplit(container_url)
-        # The device writes with a SAS of its own, never with the account key.
-        if "sig" not in parse_qs(parts.query):
-            raise ValueError(f"the capture URL {redact(container_url)} carries no SAS")
-        if not _is_container_path(parts.path):
+        # The device writes with a SAS of its own, never with the account key; write-only.
+        check_write_only(container_url)
+        if not _is_container_path(urlsplit(container_url).path):
             raise ValueError(f"the capture URL {redact(container_url)} names no container")
         self.url = container_url
         self.safe_url = redact(container_url)

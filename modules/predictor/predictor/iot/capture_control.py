@@ -110,7 +110,10 @@ class CaptureControl:
             log.error("captured rows will not be uploaded: %s", exc)
             return
         self.shipper = Shipper(
-            queue, lambda name: capturer.urls().get(name), uploader_maker(policy)
+            queue,
+            lambda name: capturer.urls().get(name),
+            uploader_maker(policy),
+            refused_retry_seconds=policy.refused_retry_seconds,
         )
         capturer.upload_stats = self.shipper.stats
         self._shipping = asyncio.create_task(self.shipper.run(), name="capture-upload")

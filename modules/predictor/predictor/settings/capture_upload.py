@@ -1,4 +1,5 @@
-"""Uploads of captured rows to Blob Storage: how fast, and how long one try may stall."""
+"""Uploads of captured rows to Blob Storage: how fast, how long one try may stall, and when a
+refused one is tried again."""
 
 from typing import Annotated, ClassVar
 
@@ -36,3 +37,16 @@ class CaptureUploadSettings(msgspec.Struct, frozen=True, kw_only=True):
             ),
         ),
     ] = 60.0
+    capture_refused_retry_seconds: Annotated[
+        float,
+        Meta(
+            ge=1,
+            le=86400,
+            description=(
+                "Seconds after which an upload that storage refused (403: an expired or wrong "
+                "SAS, or a clock off; 404: no such container) is tried again with the same URL; "
+                "the rows stay queued meanwhile, within `PREDICTOR_CAPTURE_MAX_BYTES`. A new URL "
+                "in the twin is tried at once."
+            ),
+        ),
+    ] = 600.0
