@@ -37,6 +37,7 @@ from trainer.model_file import read_model_file
 # The steps with project commands, and the test here that runs each of them.
 RUN_HERE = {
     ("retrain.yml", "test", "Lint, type-check and run the test suite"),
+    ("retrain.yml", "retrain", "Read the captured rows and join their labels"),  # loop tests
     ("retrain.yml", "retrain", "Train (refused below the accuracy threshold)"),
     ("retrain.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
     ("release.yml", "images", "Image name and tag from module.json"),
