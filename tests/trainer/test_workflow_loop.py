@@ -1,7 +1,8 @@
-"""The nightly workflow's capture loop (retrain.yml, docs/pipeline.md "The capture loop"): its
-steps run as written against a real Azurite - the captured rows of the last days joined with the
-labels blob, trained on, and published as a shadow that the devices promote. The ``az`` steps
-after it are the ones test_workflows.py runs with a stand-in ``az``: no IoT hub is reachable here.
+"""The nightly workflow's capture loop (retrain.yml and azure-pipelines.yml, docs/pipeline.md
+"The capture loop"): its steps run as written against a real Azurite - the captured rows of the
+last days joined with the labels blob, trained on, and published as a shadow that the devices
+promote. The ``az`` steps after it are the ones test_workflows.py runs with a stand-in ``az``: no
+IoT hub is reachable here.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pytest
 from azure.storage.blob import BlobServiceClient
 from sklearn.datasets import load_iris
 
 from devtools.azurite import Azurite
-from tests.trainer.test_workflows import with_storage
+from tests.trainer.test_workflows import _AZURE_OUTPUT, DEFINITIONS, with_storage
 from tests.trainer.workflows import KNOWN, find_step, run_step
 from trainer.model_file import ModelFile
 from trainer.publish import publish
@@ -41,17 +43,22 @@ def captured_row(n: int, values: list[float], day: datetime) -> bytes:
     return json.dumps(row).encode() + b"\n"
 
 
-def test_with_the_loop_off_the_nightly_trains_on_iris_alone(tmp_path: Path) -> None:
-    step = find_step("retrain.yml", "retrain", "Read the captured rows")
+@pytest.mark.parametrize("definition", DEFINITIONS)
+def test_with_the_loop_off_the_nightly_trains_on_iris_alone(
+    tmp_path: Path, definition: str
+) -> None:
+    step = find_step(definition, "retrain", "Read the captured rows")
     known = {**KNOWN, "secrets.AZURE_STORAGE_CONNECTION_STRING": ""}
+    known["AZURE_STORAGE_CONNECTION_STRING"] = ""
     process, _, summary = run_step(step, known, tmp_path)
     assert process.returncode == 0, process.stderr
     assert "the capture loop is off" in process.stdout
     assert not (tmp_path / "labelled.csv").exists() and summary == ""
 
 
+@pytest.mark.parametrize("definition", DEFINITIONS)
 def test_the_loop_trains_on_labelled_captured_rows_and_publishes_a_shadow(
-    azurite: Azurite, tmp_path: Path, container: str, model: ModelFile
+    azurite: Azurite, tmp_path: Path, container: str, model: ModelFile, definition: str
 ) -> None:
     service = connect(azurite.connection_string, StorageOptions())
     captures, labels, models = f"{container}-c", f"{container}-l", f"{container}-m"
@@ -80,28 +87,34 @@ def test_the_loop_trains_on_labelled_captured_rows_and_publishes_a_shadow(
             "vars.MODEL_CONTAINER": models,
         },
     )
-    read = find_step("retrain.yml", "retrain", "Read the captured rows")
-    process, _, summary = run_step(read, known, tmp_path)
+    # Azure Pipelines: the variable group sets them (plain variables are environment variables).
+    extra = {}
+    if definition == "azure-pipelines.yml":
+        extra = {"CAPTURE_CONTAINER": captures, "LABELS_CONTAINER": labels}
+        extra["MODEL_CONTAINER"] = models
+    read = find_step(definition, "retrain", "Read the captured rows")
+    process, _, summary = run_step(read, known, tmp_path, extra)
     assert process.returncode == 0, process.stderr
     dataset = json.loads((tmp_path / "dataset.json").read_text())
     assert dataset["rows"] == 30 and dataset["labelled"]["rows"] == 25
     assert dataset["labelled"]["left_out"] == {"unlabelled": 5}
     assert dataset["contract"]["from"] == "iris-svm/1.0.0.onnx"
-    assert summary.strip() == (
-        "### Captured rows of the last 7 days: 30, labelled and added to the training data: 25"
-    )
+    if definition == "retrain.yml":
+        assert summary.strip() == (
+            "### Captured rows of the last 7 days: 30, labelled and added to the training data: 25"
+        )
     assert "sig=" not in process.stdout + process.stderr
 
-    train = find_step("retrain.yml", "retrain", "Train")
-    process, _, _ = run_step(train, known, tmp_path)
+    train = find_step(definition, "retrain", "Train")
+    process, _, _ = run_step(train, known, tmp_path, extra)
     assert process.returncode == 0, process.stderr
     trained = json.loads(process.stdout)
     assert trained["extra_data"] == ["labelled.csv"] and trained["extra_rows"] == 25
     assert trained["train_rows"] + trained["holdout_rows"] == 150 + 25
     assert trained["holdout_accuracy"] >= 0.9
 
-    step = find_step("retrain.yml", "retrain", "Publish")
-    process, outputs, _ = run_step(step, known, tmp_path)
+    step = find_step(definition, "retrain", "Publish")
+    process, outputs, _ = run_step(step, known, tmp_path, extra)
     assert process.returncode == 0, process.stderr
     published = json.loads((tmp_path / "published.json").read_text())
     version = published["version"]
@@ -109,6 +122,9 @@ def test_the_loop_trains_on_labelled_captured_rows_and_publishes_a_shadow(
     (shadow,) = published["twin_patch"]["shadow"].values()
     assert list(published["twin_patch"]) == ["shadow"] and shadow["version"] == version
     assert shadow["promote"] == {"min_rows": 5000, "min_agreement": 0.9}
+    if definition == "azure-pipelines.yml":
+        found = dict(_AZURE_OUTPUT.findall(process.stdout))
+        outputs = {"deployment_id": found["deploymentId"]}
     assert outputs["deployment_id"] == f"iris-svm-{version.replace('.', '-')}-shadow"
     layered = json.loads((tmp_path / "layered.json").read_text())
     desired = layered["content"]["modulesContent"]["predictor"]
