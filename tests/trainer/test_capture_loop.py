@@ -23,7 +23,7 @@ from sklearn.datasets import load_iris
 
 from devtools.azurite import Azurite
 from tests.support.trainer_process import run_cli
-from trainer import capture_rows, labels
+from trainer import capture_rows, dataset_labels, labels
 from trainer.build import BuiltModel
 from trainer.errors import UsageError
 from trainer.extra_data import read_extra, with_extra
@@ -134,13 +134,13 @@ def test_only_rows_one_label_names_without_doubt_are_joined(model: ModelFile) ->
 
 def test_last_days_counts_back_from_until_or_today() -> None:
     args = argparse.Namespace(last_days=3, since=None, until=date(2026, 12, 6))
-    assert labels.since(args) == date(2026, 12, 4)
+    assert dataset_labels.since(args) == date(2026, 12, 4)
     today = datetime.now(UTC).date()
-    assert labels.since(argparse.Namespace(last_days=1, since=None, until=None)) == today
+    assert dataset_labels.since(argparse.Namespace(last_days=1, since=None, until=None)) == today
     with pytest.raises(UsageError, match="not both"):
-        labels.since(argparse.Namespace(last_days=3, since=today, until=None))
+        dataset_labels.since(argparse.Namespace(last_days=3, since=today, until=None))
     with pytest.raises(UsageError, match="--last-days must be 1 to"):
-        labels.since(argparse.Namespace(last_days=0, since=None, until=None))
+        dataset_labels.since(argparse.Namespace(last_days=0, since=None, until=None))
 
 
 # --- the extra training rows --------------------------------------------------------------

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainer import capture, capture_blobs, capture_contract, capture_rows, labels
+from trainer import capture, capture_blobs, capture_contract, capture_rows, dataset_labels, labels
 from trainer.model_file import read_model_file
 from trainer.publish import DEFAULT_CONTAINER
 from trainer.settings import StorageSettings, load
@@ -76,7 +76,7 @@ def add_parser(commands: Any) -> None:
         metavar="VERSION",
         help="only rows this model version answered (repeat)",
     )
-    labels.add_arguments(parser)
+    dataset_labels.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -91,14 +91,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.out is not None:
         capture.check_output(args.out)
     filters = capture_blobs.Filters(
-        since=labels.since(args),
+        since=dataset_labels.since(args),
         until=args.until,
         devices=tuple(args.device),
         triggers=tuple(args.trigger),
         versions=tuple(args.versions),
     )
     settings = load(StorageSettings)
-    wanted = labels.labels_of(
+    wanted = dataset_labels.labels_of(
         args,
         lambda name: capture_contract.container_client(
             name, settings.secret(), None, settings.options()

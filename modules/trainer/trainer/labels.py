@@ -9,28 +9,22 @@ left out and counted; the same row captured twice (sampled, then ``shadowDisagre
 
 from __future__ import annotations
 
-import argparse
 import csv
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from trainer.capture_blobs import MAX_DAYS
 from trainer.errors import UsageError
 from trainer.storage import StorageError
 
 LABEL = "label"
 # A labels file far larger than this is a wrong file, not a night's labels.
 MAX_LABELS = 1_000_000
-
-Labels = dict[str, str] | None
 
 
 @dataclass
@@ -141,49 +135,3 @@ def read_labels_blob(client: ContainerClient, name: str) -> dict[str, str]:
     except UnicodeDecodeError:
         raise UsageError(f"blob {name!r} is not a UTF-8 text CSV file") from None
     return read_labels(text, f"blob {name!r}")
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``trainer dataset``'s options for labelling (dataset.py builds the rest)."""
-    parser.add_argument(
-        "--labels",
-        metavar="CSV",
-        help="join the rows with this CSV of id,label (the captured message id) and write only "
-        "the labelled rows, as the features and label that 'trainer train --extra-data' takes",
-    )
-    parser.add_argument(
-        "--labels-container",
-        metavar="NAME",
-        help="read --labels as a blob of this container (with the connection string), not a file",
-    )
-    parser.add_argument(
-        "--last-days",
-        metavar="N",
-        type=int,
-        help="read the N UTC days up to today (or --until): instead of --since",
-    )
-
-
-def labels_of(args: argparse.Namespace, connect: Callable[[str], ContainerClient]) -> Labels:
-    """The labels ``args`` name (None without ``--labels``); ``connect`` opens a container."""
-    if args.labels is None:
-        if args.labels_container is not None:
-            raise UsageError("--labels-container needs --labels (the blob's name)")
-        return None
-    if args.out is not None and args.out.suffix != ".csv":
-        raise UsageError("with --labels, --out is the CSV that 'trainer train --extra-data' reads")
-    if args.labels_container is not None:
-        return read_labels_blob(connect(args.labels_container), args.labels)
-    return read_labels_file(Path(args.labels))
-
-
-def since(args: argparse.Namespace) -> date | None:
-    """``--since``, or the first day of ``--last-days``."""
-    if args.last_days is None:
-        return cast(date | None, args.since)
-    if args.since is not None:
-        raise UsageError("give --since or --last-days, not both")
-    if not 1 <= args.last_days <= MAX_DAYS:
-        raise UsageError(f"--last-days must be 1 to {MAX_DAYS}, not {args.last_days}")
-    until: date = args.until or datetime.now(UTC).date()
-    return until - timedelta(days=args.last_days - 1)
