@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from devtools.demo.calls import HttpError
+from devtools.demo.capturing import step8_capture
 from devtools.demo.processes import Processes
 from devtools.demo.progress import StepError, detail, fail, say, step
 from devtools.demo.run import Run
@@ -49,8 +50,8 @@ def stop_earlier(procs: Processes, asked: bool = False) -> bool:
     return not survivors
 
 
-def step8_stop(run: Run, keep: bool) -> bool:
-    with step(8, "Stop everything the demo started" if not keep else "Leave everything running"):
+def step9_stop(run: Run, keep: bool) -> bool:
+    with step(9, "Stop everything the demo started" if not keep else "Leave everything running"):
         if keep:
             detail(f"predictor HTTP API: http://127.0.0.1:{run.http_port}/predict")
             detail(
@@ -88,7 +89,8 @@ def demo(settings: Settings, keep: bool) -> int:
         step5_update(run)
         step6_shadow(run)
         step7_drift(run)
-        step8_stop(run, keep)
+        step8_capture(run)
+        step9_stop(run, keep)
     except StepError as error:
         fail(error)
         _stop_after_failure(procs)
@@ -104,7 +106,8 @@ def demo(settings: Settings, keep: bool) -> int:
     v1, v2, v3 = run.versions
     say(
         f"\ndemo: OK - version 1 ({v1}) then version 2 ({v2}) answered, 0 errors during the "
-        f"switch; version 3 ({v3}) promoted from shadow; the drifted sensor reported as drift"
+        f"switch; version 3 ({v3}) promoted from shadow; the drifted sensor reported as drift, "
+        "its rows captured to Azurite and read back by the trainer"
     )
     return 0
 

@@ -78,6 +78,15 @@ class Processes:
             encoding="utf-8",
         )
 
+    def stop(self, name: str, grace: float = 15.0) -> None:
+        """SIGTERM the newest process started as ``name`` and its group, SIGKILL after ``grace``
+        (the demo restarts the sensor with other settings)."""
+        for entry in reversed(self.started()):
+            if entry.name == name:
+                _signal_group(entry.pid, signal.SIGTERM)
+                _wait_group_gone(entry.pid, grace)
+                return
+
     def leftovers(self) -> list[int]:
         """Live processes (not zombies) that carry this demo's marker."""
         return marked_processes(self.state_dir)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-TOTAL_STEPS = 8
+TOTAL_STEPS = 9
 
 
 class StepError(Exception):

@@ -1,5 +1,5 @@
 """Steps 1 to 5 of the demo, each printing what it did in plain words (6 and 7 are in
-watching.py, 8 in __main__.py)."""
+watching.py, 8 in capturing.py, 9 in __main__.py)."""
 
 from __future__ import annotations
 
@@ -132,6 +132,8 @@ def step3_start_modules(run: Run) -> None:
                 # demo's steps 6 and 7 show them within seconds (the defaults are 60 s, 1000).
                 "PREDICTOR_REPORT_INTERVAL_SECONDS": "1",
                 "PREDICTOR_DRIFT_WINDOW_ROWS": "200",
+                # Step 8's captured rows leave in segments of 1 s (the default is 300 s).
+                "PREDICTOR_CAPTURE_SEGMENT_SECONDS": "1",
             },
         )
         wait_connected(run.procs, run.hub, "predictor", predictor, run.timeout)

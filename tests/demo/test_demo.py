@@ -6,6 +6,7 @@ Two runs in a row in one state folder: a ``--ci`` run that must stop everything,
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -57,13 +58,40 @@ def versions(output: str) -> tuple[str, str]:
     return first.group(1), second.group(1)
 
 
+def check_captured(out: str, written: Path) -> None:
+    """Step 8: the drifted sensor's rows, captured by the predictor, uploaded to Azurite with a
+    write-only SAS and read back by ``trainer dataset`` into the CSV it names."""
+    assert re.search(r"url http://127\.0\.0\.1:\d+/devstoreaccount1/captures\?<SAS sp=cw", out)
+    assert "sr=c&" not in out  # the container SAS is never printed (model URLs carry sr=b)
+    uploaded = re.search(r"capture\.iris-svm: (\d+) rows captured, (\d+) uploaded to Azurite", out)
+    assert uploaded and int(uploaded.group(2)) >= 20, out
+    read = re.search(
+        r"trainer dataset read (\d+) captured rows from (\d+) blobs \(skipped rows: 0\); "
+        r"triggers: drift (\d+)\n",
+        out,
+    )
+    assert read and int(read.group(1)) >= int(uploaded.group(2)), out
+    assert read.group(3) == read.group(1) and int(read.group(2)) >= 1
+    with written.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == int(read.group(1))
+    assert {row["triggers"] for row in rows} == {"drift"}
+    assert {row["model"] for row in rows} == {"iris-svm"} and {r["module"] for r in rows} == {
+        "predictor"
+    }
+    ids = [row["id"] for row in rows]
+    assert all(ids) and len(set(ids)) == len(ids)  # one message id per row, to label it by
+    # The sensor's petal length reads 2.5 cm long: the iris mean is 3.76 cm.
+    assert sum(float(row["petal_length"]) for row in rows) / len(rows) > 5.5
+
+
 def test_the_demo_runs_twice_shows_v1_then_v2_and_leaves_nothing_running(state: Path) -> None:
     first = demo(state, "--ci")
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
     assert "Traceback" not in out + first.stderr
-    for number in range(1, 9):
-        assert f"[{number}/8]" in out
+    for number in range(1, 10):
+        assert f"[{number}/9]" in out
     v1, v2 = versions(out)
     # Step 6: version 3 as a shadow, compared as rows come, then promoted.
     agreements = re.findall(r"compared on (\d+) rows: agreement ([\d.]+)", out)
@@ -74,6 +102,7 @@ def test_the_demo_runs_twice_shows_v1_then_v2_and_leaves_nothing_running(state: 
     # Step 7: rows like the training data are ok; the drifted petal sensor is drift.
     assert re.search(r"200 rows like the training data: drift status (ok|warn)", out), out
     assert re.search(r"drift status drift, worst petal_length \(PSI [\d.]+\)", out), out
+    check_captured(out, state / "captured.csv")
     assert v1 < v2
     assert "$ curl -sS -X POST http://127.0.0.1:" in out
     assert f'"model_version": "{v1}"' in out  # curl's answer, printed as it came
@@ -143,7 +172,7 @@ def test_a_failing_step_says_which_and_where_its_log_is_and_stops_what_it_starte
     # No one can start Azurite in 10 ms: step 1 fails for real.
     failed = demo(state, "--ci", DEMO_STEP_TIMEOUT_SECONDS="0.01")
     assert failed.returncode == 1
-    assert "[1/8] Start Azurite" in failed.stdout
+    assert "[1/9] Start Azurite" in failed.stdout
     log = state.resolve() / "logs" / "azurite.log"
     why, where = failed.stderr.splitlines()[-2:]
     assert re.fullmatch(
@@ -176,7 +205,7 @@ def test_sigterm_in_the_middle_stops_everything_it_started(tmp_path: Path) -> No
         seen = []
         for line in process.stdout:  # the test's timeout bounds this loop
             seen.append(line)
-            if line.startswith("[3/8]"):
+            if line.startswith("[3/9]"):
                 break
         assert marked_processes(state), "".join(seen)  # Azurite and the emulator run
         process.terminate()

@@ -33,7 +33,7 @@ def test_a_failed_step_names_itself_and_its_log(
         raise StepError("predictor exited (status 2)", log)
     fail(raised.value)
     out, err = capsys.readouterr()
-    assert "[3/8] Start the modules" in out
+    assert "[3/9] Start the modules" in out
     assert "done in" not in out
     assert err.splitlines()[-2:] == [
         "demo: step 3 (Start the modules) failed: predictor exited (status 2)",

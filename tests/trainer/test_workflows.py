@@ -34,14 +34,16 @@ from trainer import signing
 from trainer.cli import _parser
 from trainer.model_file import read_model_file
 
-# The steps with project commands, and the test here that runs each of them.
+# The steps with project commands, and the test here (or test_workflow_loop.py) that runs each.
 RUN_HERE = {
     ("retrain.yml", "test", "Lint, type-check and run the test suite"),
+    ("retrain.yml", "retrain", "Read the captured rows and join their labels"),
     ("retrain.yml", "retrain", "Train (refused below the accuracy threshold)"),
     ("retrain.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
     ("release.yml", "images", "Image name and tag from module.json"),
     ("release.yml", "manifest", "Generate the manifests for amd64 and arm64v8"),
     ("azure-pipelines.yml", "test", "Lint, type-check and run the test suite"),
+    ("azure-pipelines.yml", "retrain", "Read the captured rows and join their labels"),
     ("azure-pipelines.yml", "retrain", "Train (refused below the accuracy threshold)"),
     ("azure-pipelines.yml", "retrain", "Publish to Blob Storage and write the layered deployment"),
 }

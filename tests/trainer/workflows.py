@@ -202,6 +202,11 @@ KNOWN = {
     "vars.AZURE_CLOUD": "",
     "vars.CANARY_CONDITION": "",
     "vars.FLEET_CONDITION": "",
+    "vars.CAPTURE_CONTAINER": "",  # the capture loop is off unless a test sets it
+    "vars.CAPTURE_DAYS": "",
+    "vars.LABELS_CONTAINER": "",
+    "vars.PROMOTE_MIN_ROWS": "",
+    "vars.PROMOTE_MIN_AGREEMENT": "",
     "vars.CONTAINER_REGISTRY_SERVER": "registry.test.example",
     "vars.CONTAINER_REGISTRY_USERNAME": "pusher",
     "vars.EDGE_RUNTIME_VERSION": "",

@@ -73,10 +73,12 @@ async def run(settings: Settings) -> int:
     rng = random.Random(settings.seed)
     await client.connect()
     log(6, f"connected; sending on output {settings.output!r} every {settings.interval_seconds} s")
+    if settings.drift:
+        log(6, f"drifting: readings offset by {settings.drift} cm")
     sent = 0
     try:
         while not stop.is_set() and (settings.max_messages == 0 or sent < settings.max_messages):
-            flowers = [measure(rng) for _ in range(settings.batch_size)]
+            flowers = [measure(rng, settings.drift) for _ in range(settings.batch_size)]
             body = flowers[0] if settings.batch_size == 1 else flowers
             message = Message(json.dumps(body), message_id=str(uuid.uuid4()))
             message.content_type = "application/json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from typing import Final
 
 FEATURES: Final = ("sepal_length", "sepal_width", "petal_length", "petal_width")
@@ -15,10 +16,12 @@ _SPECIES: Final[dict[str, tuple[tuple[float, float], ...]]] = {
 }
 
 
-def measure(rng: random.Random) -> dict[str, float]:
-    """One flower: a species picked at random, each feature drawn around its mean."""
+def measure(rng: random.Random, drift: Mapping[str, float] | None = None) -> dict[str, float]:
+    """One flower: a species picked at random, each feature drawn around its mean; ``drift``
+    adds to the named features, as a sensor that has come to read too long."""
     stats = _SPECIES[rng.choice(sorted(_SPECIES))]
+    drift = drift or {}
     return {
-        name: round(max(0.1, rng.gauss(mean, spread)), 1)
+        name: round(max(0.1, rng.gauss(mean, spread)) + drift.get(name, 0.0), 1)
         for name, (mean, spread) in zip(FEATURES, stats, strict=True)
     }

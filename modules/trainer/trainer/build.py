@@ -1,14 +1,18 @@
-"""The trainer's own model: train on iris with the hyperparameters given, then export it."""
+"""The trainer's own model: train on iris (and any labelled rows given) with the hyperparameters
+given, then export it."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from trainer import device, parity_points, parity_report
 from trainer.errors import TrainerError
 from trainer.export import ExportedModel, GateOptions, export, new_contract
+from trainer.extra_data import with_extra
 from trainer.naming import check_name, check_version
 from trainer.training import Hyperparameters, TrainingResult, load_dataset, train
 
@@ -60,8 +64,10 @@ def build_model(
     parity_tolerance: float = parity_report.TOLERANCE,
     min_accuracy: float | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,
+    extra_data: Sequence[Path] = (),
 ) -> BuiltModel:
-    """Train on iris and export it (export.py), refused unless parity holds and, with
+    """Train on iris, with the labelled rows of the ``extra_data`` CSV files appended
+    (extra_data.py), and export it (export.py), refused unless parity holds and, with
     ``min_accuracy``, unless its held-out accuracy reaches it. The model is converted for, and
     checked against, the devices' ONNX Runtime ``device_runtime``."""
     check_name(name)
@@ -75,7 +81,8 @@ def build_model(
         device_runtime=device_runtime,
     )
     options.check()
-    dataset = load_dataset()
+    iris = load_dataset()
+    dataset = with_extra(iris, extra_data, min_per_label=2 * params.cv_folds)
     with warnings.catch_warnings():
         # scikit-learn 1.9's deprecation warnings (as in export()) would reach the CLI's stderr.
         warnings.simplefilter("ignore", FutureWarning)
@@ -88,9 +95,10 @@ def build_model(
         "cv_folds": params.cv_folds,
         "train_rows": result.train_rows,
         "holdout_rows": result.holdout_rows,
+        "extra_rows": len(dataset.labels) - len(iris.labels),
     }
     contract = new_contract(name, version, dataset.feature_names, dataset.class_labels, metrics)
-    # The gate starts from every iris row, as float32: what the model was fitted on.
+    # The gate starts from every training row, as float32: what the model was fitted on.
     exported = export(result.model, contract, dataset.features, options, reference=dataset.features)
     return BuiltModel(
         data=exported.data, contract=exported.contract, parity=exported.parity, training=result

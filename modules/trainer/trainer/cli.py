@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         help="refuse (exit 3, nothing written) a model whose held-out accuracy is below this",
     )
+    train.add_argument(
+        "--extra-data",
+        metavar="CSV",
+        type=Path,
+        action="append",
+        default=[],
+        help="also train on these labelled rows (repeat): a CSV whose header names the "
+        "features and label, as 'trainer dataset --labels' writes (see docs/capture.md)",
+    )
     add_device_argument(train)
     train.set_defaults(handler=_train)
 
@@ -168,6 +177,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         parity_tolerance=args.parity_tolerance,
         min_accuracy=args.min_accuracy,
         device_runtime=args.device_runtime,
+        extra_data=args.extra_data,
     )
 
 

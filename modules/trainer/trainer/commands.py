@@ -9,6 +9,7 @@ deployment before training, the connection string and container before uploading
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,10 @@ def train(
     parity_tolerance: float = parity_report.TOLERANCE,
     min_accuracy: float | None = None,
     device_runtime: str = device.PREDICTOR_RUNTIME,
+    extra_data: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Train, gate and write the model to ``output``; the summary."""
+    """Train (on iris and the ``extra_data`` CSV files), gate and write the model to
+    ``output``; the summary."""
     check_writable(output)
     built = build_model(
         params,
@@ -65,10 +68,12 @@ def train(
         parity_tolerance=parity_tolerance,
         min_accuracy=min_accuracy,
         device_runtime=device_runtime,
+        extra_data=extra_data,
     )
     write_atomic(output, built.data)
     return {
         **built.summary(),
+        "extra_data": [str(path) for path in extra_data],
         "hyperparameters": asdict(params),
         "min_accuracy": min_accuracy,
         "output": str(output),

@@ -9,7 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from trainer import capture, capture_blobs, capture_contract
+from trainer import capture, capture_blobs, capture_contract, capture_rows, dataset_labels, labels
 from trainer.model_file import read_model_file
 from trainer.publish import DEFAULT_CONTAINER
 from trainer.settings import StorageSettings, load
@@ -76,6 +76,7 @@ def add_parser(commands: Any) -> None:
         metavar="VERSION",
         help="only rows this model version answered (repeat)",
     )
+    dataset_labels.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -90,13 +91,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.out is not None:
         capture.check_output(args.out)
     filters = capture_blobs.Filters(
-        since=args.since,
+        since=dataset_labels.since(args),
         until=args.until,
         devices=tuple(args.device),
         triggers=tuple(args.trigger),
         versions=tuple(args.versions),
     )
     settings = load(StorageSettings)
+    wanted = dataset_labels.labels_of(
+        args,
+        lambda name: capture_contract.container_client(
+            name, settings.secret(), None, settings.options()
+        ),
+    )
     client = capture_contract.container_client(
         args.container, settings.secret(), args.container_url, settings.options()
     )
@@ -110,11 +117,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         contract, source = capture_contract.latest_contract(models, args.name)
     captured = capture.read(client, args.name, contract, filters)
+    frame, labelled = captured.frame, None
+    if wanted is not None:
+        labelled = labels.join(frame, wanted, list(capture_rows.feature_types(contract)))
+        frame = labelled.frame
     if args.out is not None:
-        capture.write(captured.frame, args.out, contract)
+        capture.write(frame, args.out, contract)
     return {
         "model": args.name,
         "contract": {"from": source, "version": contract.model_version},
         **captured.summary(),
+        **({} if labelled is None else {"labelled": labelled.summary()}),
         "out": None if args.out is None else str(args.out),
     }
