@@ -170,7 +170,11 @@ def test_iot_only_runs_just_the_iot_edge_part(work: Path) -> None:
     )
     assert result["raw"] == {} and result["json_us_per_call"] == {}
     _check_message_path(result["iot"], 100)
-    assert len(result["iot"]["raw"]["twin-update"]["patch_to_applied_s"]) == 1
+    twin = result["iot"]["raw"]["twin-update"]
+    assert len(twin["patch_to_applied_s"]) == 1
+    # The predictor's RSS beside the others' is read before its twin patches, and after them too.
+    assert twin["rss_after_mb"][0] > 10 and result["iot"]["raw"]["predictor"]["rss_mb"][0] > 10
+    assert "predictor RSS after its twin patches: " in table
     assert "req/s @16" not in table
     assert {g["goal"] for g in result["goals"]} == {
         "message path msgs/s: predictor / pass-through",
