@@ -304,3 +304,14 @@ def test_the_fast_paths_bench_times_each_fast_path_beside_its_twin() -> None:
     for row in rows:
         fast_us, twin_us = (float(v) for v in row[42:].split()[:2])
         assert fast_us > 0 and twin_us > 0, row  # both sides ran
+
+
+def test_the_inference_hop_bench_answers_a_message_each_way() -> None:
+    printed = bench_module(
+        "bench.inference_hop", "--rounds", "1", "--calls", "50", "--neighbours", "1"
+    )
+    rows = {line[:20].strip(): line[20:].split() for line in printed.splitlines()[2:5]}
+    assert set(rows) == {"on the loop", "run_in_executor", "InferenceThreads"}
+    for name, cells in rows.items():
+        assert float(cells[0]) > 0, name  # process CPU per call: the way really answered
+    assert "run_in_executor / InferenceThreads: " in printed
