@@ -315,3 +315,14 @@ def test_the_inference_hop_bench_answers_a_message_each_way() -> None:
     for name, cells in rows.items():
         assert float(cells[0]) > 0, name  # process CPU per call: the way really answered
     assert "run_in_executor / InferenceThreads: " in printed
+
+
+def test_the_threads_bench_splits_the_message_paths_cpu_by_thread(work: Path) -> None:
+    printed = bench_module(
+        "bench.iot_threads", "--rounds", "1", "--messages", "30", "--work-dir", str(work)
+    )
+    rows = {line[:38].strip(): line[38:].split() for line in printed.splitlines()[2:]}
+    assert set(rows) >= {"event loop (main thread)", "inference threads", "paho network loop"}
+    assert float(rows["module CPU, us/msg"][0]) > 0  # a real process's CPU time, per message
+    assert float(rows["RSS at ready, MB"][0]) > 10 and float(rows["RSS after, MB"][0]) > 10
+    assert rows["lost"][0] == "0"
