@@ -102,6 +102,8 @@ def table(raw: Raw, messages: int) -> str:
             f"twin patch to applied: {seconds.text(3)} s over {len(seconds.values)} patches"
             + (f"; module CPU per patch {cpu.text(3)} s" if cpu else "")
         )
+    if rss := _figure(raw, TWIN, "rss_after_mb"):
+        lines.append(f"predictor RSS after its twin patches: {rss.text(1)} MB")
     return "\n".join(lines)
 
 

@@ -79,9 +79,12 @@ def _one(
         if plan.messages:
             done = message_path.run(rig.hub, identity, server, plan.messages)
             mine |= {metric: [value] for metric, value in done.items()}
+        # Read before the twin patches, which only the predictor takes: they import the storage
+        # SDK and load other models, and its RSS would not compare with the others'.
+        mine["rss_mb"] = [server.rss_mb()]
         if module == PREDICTOR and models:
             figures[TWIN] = twin_update.run(rig.hub, server, models)
-        mine["rss_mb"] = [server.rss_mb()]
+            figures[TWIN]["rss_after_mb"] = [server.rss_mb()]
     finally:
         server.stop()
         if identity == PREDICTOR:

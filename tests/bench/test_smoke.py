@@ -170,7 +170,11 @@ def test_iot_only_runs_just_the_iot_edge_part(work: Path) -> None:
     )
     assert result["raw"] == {} and result["json_us_per_call"] == {}
     _check_message_path(result["iot"], 100)
-    assert len(result["iot"]["raw"]["twin-update"]["patch_to_applied_s"]) == 1
+    twin = result["iot"]["raw"]["twin-update"]
+    assert len(twin["patch_to_applied_s"]) == 1
+    # The predictor's RSS beside the others' is read before its twin patches, and after them too.
+    assert twin["rss_after_mb"][0] > 10 and result["iot"]["raw"]["predictor"]["rss_mb"][0] > 10
+    assert "predictor RSS after its twin patches: " in table
     assert "req/s @16" not in table
     assert {g["goal"] for g in result["goals"]} == {
         "message path msgs/s: predictor / pass-through",
@@ -300,3 +304,25 @@ def test_the_fast_paths_bench_times_each_fast_path_beside_its_twin() -> None:
     for row in rows:
         fast_us, twin_us = (float(v) for v in row[42:].split()[:2])
         assert fast_us > 0 and twin_us > 0, row  # both sides ran
+
+
+def test_the_inference_hop_bench_answers_a_message_each_way() -> None:
+    printed = bench_module(
+        "bench.inference_hop", "--rounds", "1", "--calls", "50", "--neighbours", "1"
+    )
+    rows = {line[:20].strip(): line[20:].split() for line in printed.splitlines()[2:5]}
+    assert set(rows) == {"on the loop", "run_in_executor", "InferenceThreads"}
+    for name, cells in rows.items():
+        assert float(cells[0]) > 0, name  # process CPU per call: the way really answered
+    assert "run_in_executor / InferenceThreads: " in printed
+
+
+def test_the_threads_bench_splits_the_message_paths_cpu_by_thread(work: Path) -> None:
+    printed = bench_module(
+        "bench.iot_threads", "--rounds", "1", "--messages", "30", "--work-dir", str(work)
+    )
+    rows = {line[:38].strip(): line[38:].split() for line in printed.splitlines()[2:]}
+    assert set(rows) >= {"event loop (main thread)", "inference threads", "paho network loop"}
+    assert float(rows["module CPU, us/msg"][0]) > 0  # a real process's CPU time, per message
+    assert float(rows["RSS at ready, MB"][0]) > 10 and float(rows["RSS after, MB"][0]) > 10
+    assert rows["lost"][0] == "0"

@@ -9,10 +9,8 @@ and direct methods run theirs on a worker thread, so a large message never stall
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from predictor import serving
@@ -20,6 +18,7 @@ from predictor.batching import Coalescer
 from predictor.capture.capturer import Capturer
 from predictor.drift import DriftMonitor
 from predictor.errors import RequestError
+from predictor.inference_threads import InferenceThreads
 from predictor.metrics import Metrics
 from predictor.models.batch import Prediction, Rows
 from predictor.models.contract import REGRESSOR
@@ -63,7 +62,7 @@ class DataPlane:
         # Rows worth retraining on (predictor/capture/): a no-op until the twin configures it.
         self.capture = capture
         self._watch = self._drift.enabled  # anything to hand served rows to besides shadows
-        self._threads = ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="inference")
+        self._threads = InferenceThreads(INFERENCE_THREADS)
 
     # -- the seam ------------------------------------------------------------------------------
 
@@ -122,7 +121,7 @@ class DataPlane:
         return Limits(self.max_rows, self.ranges, self._registry.default.current)
 
     async def _on_thread(self, function: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+        return await self._threads.run(function, *args)
 
     # -- what the transports may ask besides inference -----------------------------------------
 
@@ -202,7 +201,7 @@ class DataPlane:
         self._shadow_runner.close()
         if self.capture is not None:
             self.capture.close()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._threads.close()
 
     def _observe(self, model: OnnxModel, served: Served, request_id: str | None = None) -> None:
         """Hand served rows and the live answer to capture, drift tracking and the model's
