@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from predictor.capture.config import WHEN, CaptureConfig
-from predictor.capture.triggers import HOUR, HourlyCap, RowFacts, triggers
+from predictor.capture.triggers import HOUR, HourlyCap, RowFacts, SampleGaps, triggers
 
 ALL = CaptureConfig(when=frozenset(WHEN), low_confidence=0.6)
 RNG = random.Random(1)
@@ -45,3 +46,30 @@ def test_the_cap_admits_its_rows_per_hour_then_starts_again() -> None:
     assert cap.admit(3, 10.0 + HOUR - 1) is False
     assert cap.admit(3, 10.0 + HOUR) is True
     assert HourlyCap().admit(0, 0.0) is False
+
+
+def test_sample_gaps_take_every_row_none_or_each_with_the_fraction_in_batches_of_any_size() -> None:
+    rng = random.Random(11)
+    assert SampleGaps(1.0, rng).take(5) == [0, 1, 2, 3, 4]
+    never = SampleGaps(0.0, rng)
+    assert all(never.take(16) == [] for _ in range(100))
+    # 20000 rows, one at a time or in batches of 1 to 16: the same share, the indices in range.
+    for sizes in ([1] * 20000, [rng.randint(1, 16) for _ in range(2353)]):
+        gaps = SampleGaps(0.1, rng)
+        taken = 0
+        for size in sizes:
+            picked = gaps.take(size)
+            assert picked == sorted(set(picked)) and all(0 <= i < size for i in picked)
+            taken += len(picked)
+        rows = sum(sizes)
+        assert abs(taken - rows / 10) < 5 * (rows * 0.09) ** 0.5  # 5 standard deviations
+
+
+def test_sample_gaps_between_taken_rows_are_geometric() -> None:
+    # Independent rows: the gap to the next taken row is k with chance (1-p)^k p, so at
+    # p = 0.5 half the gaps are 0, a quarter 1, an eighth 2; the same across batch edges.
+    gaps = SampleGaps(0.5, random.Random(5))
+    positions = [start + i for start in range(0, 40000, 7) for i in gaps.take(7)]
+    lengths = [b - a - 1 for a, b in itertools.pairwise(positions)]
+    for k, expected in ((0, 0.5), (1, 0.25), (2, 0.125)):
+        assert abs(lengths.count(k) / len(lengths) - expected) < 0.02

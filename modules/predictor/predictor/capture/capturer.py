@@ -26,7 +26,7 @@ import numpy as np
 from predictor.capture.config import LOW_CONFIDENCE, SAMPLE, SHADOW_DISAGREE, CaptureConfig
 from predictor.capture.queue import CaptureQueue
 from predictor.capture.stats import BUSY
-from predictor.capture.triggers import RATE, HourlyCap, RowFacts, triggers
+from predictor.capture.triggers import RATE, HourlyCap, RowFacts, SampleGaps, triggers
 from predictor.capture.upload import UploadStats
 from predictor.metrics import Metrics
 from predictor.models.batch import Columns, Prediction, Rows
@@ -64,6 +64,7 @@ class Capturer:
         self._clock = clock
         self._configs: dict[str, CaptureConfig] = {}
         self._caps: dict[str, HourlyCap] = {}
+        self._gaps: dict[str, SampleGaps] = {}  # each model's sample draws
         self._drift: dict[str, str] = {}  # each model's last drift status
         self._captured: dict[str, Counter[str]] = {}  # model -> trigger -> rows
         self._dropped: dict[str, Counter[str]] = {}  # model -> reason -> rows (rate, busy)
@@ -93,6 +94,7 @@ class Capturer:
         starts the queue (its recovery reads the directory once)."""
         if config is None:
             self._configs.pop(name, None)
+            self._gaps.pop(name, None)
             return
         with contextlib.suppress(RuntimeError):  # no loop: a test's; shadows then never call
             self._loop = asyncio.get_running_loop()
@@ -101,6 +103,7 @@ class Capturer:
             queue.start()
             self._queue = queue
         self._configs[name] = config
+        self._gaps[name] = SampleGaps(config.sample, self._rng)
         self._captured.setdefault(name, Counter())
         self._dropped.setdefault(name, Counter())
 
@@ -152,6 +155,13 @@ class Capturer:
         config = self._configs.get(model.name)
         if config is None:
             return
+        sampled: list[int] | None = None
+        if disagrees is None and not config.when:
+            # Sample alone, the common config: most batches are taken by nothing, at the cost of
+            # one subtraction (SampleGaps), before any other look at the rows.
+            sampled = self._gaps[model.name].take(len(prediction.labels))
+            if not sampled:
+                return
         contract = model.contract
         count = len(prediction.labels)
         top: list[float] | None = None
@@ -162,15 +172,11 @@ class Capturer:
         outlier = contract.kind == OUTLIER
         status = self._drift.get(model.name)
         when: str | None = None
-        for i in range(count):
+        for i in range(count) if sampled is None else sampled:
             if disagrees is not None:
                 taken = [SHADOW_DISAGREE] if disagrees[i] and self.wants_shadow(model.name) else []
-            elif not config.when:
-                # Sample alone, the common config: the one draw triggers() makes, no row facts.
-                sampled = config.sample >= 1 or (
-                    config.sample > 0 and self._rng.random() < config.sample
-                )
-                taken = [SAMPLE] if sampled else []
+            elif sampled is not None:
+                taken = [SAMPLE]
             else:
                 facts = RowFacts(
                     drift_status=status,

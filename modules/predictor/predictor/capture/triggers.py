@@ -9,6 +9,7 @@ a row the shadow answered with another label; ``outlier`` a row an outlier model
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -55,6 +56,38 @@ def triggers(config: CaptureConfig, facts: RowFacts, rng: random.Random) -> list
     if OUTLIER in when and facts.outlier:
         taken.append(OUTLIER)
     return taken
+
+
+class SampleGaps:
+    """The rows a ``sample`` fraction takes, drawn as the gap to the next taken row (geometric)
+    instead of one draw per row: each row is still taken with that chance, independently, but
+    the rows between two taken ones cost a subtraction, not a draw."""
+
+    def __init__(self, fraction: float, rng: random.Random) -> None:
+        self._fraction = fraction
+        self._rng = rng
+        self._gap = self._draw()  # rows to pass before the next one taken
+
+    def take(self, count: int) -> list[int]:
+        """The indices, among the next ``count`` rows, of those taken."""
+        if self._gap >= count:
+            self._gap -= count
+            return []
+        taken = []
+        index = self._gap
+        while index < count:
+            taken.append(int(index))
+            index += 1 + self._draw()
+        self._gap = index - count
+        return taken
+
+    def _draw(self) -> float:
+        if self._fraction >= 1:
+            return 0.0
+        if self._fraction <= 0:
+            return math.inf
+        # 1 - random() is in (0, 1]: its log is finite.
+        return float(math.floor(math.log(1.0 - self._rng.random()) / math.log1p(-self._fraction)))
 
 
 class HourlyCap:
