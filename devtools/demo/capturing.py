@@ -3,18 +3,15 @@ SAS, and read back by ``trainer dataset`` (docs/capture.md)."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
-
-from devtools.azurite import ACCOUNT_KEY, ACCOUNT_NAME
+from devtools.azurite import ACCOUNT_NAME
+from devtools.blob_sas import container_sas_url
 from devtools.demo.calls import call, poll
 from devtools.demo.progress import StepError, detail, step
 from devtools.demo.run import Run
@@ -39,17 +36,11 @@ IRIS_PETAL_LENGTH = 3.76
 def write_only_url(port: int) -> str:
     """The capture container's URL with a SAS that may create and write blobs, nothing else
     (``sp=cw``): a device cannot read what it or any other device sent."""
-    service = BlobServiceClient.from_connection_string(azurite_connection_string(port))
-    with contextlib.suppress(ResourceExistsError):
-        service.create_container(CONTAINER)
-    sas = generate_container_sas(
-        ACCOUNT_NAME,
-        CONTAINER,
-        account_key=ACCOUNT_KEY,
-        permission=ContainerSasPermissions(create=True, write=True),
-        expiry=datetime.now(UTC) + timedelta(hours=2),
-    )
-    return f"http://{HOST}:{port}/{ACCOUNT_NAME}/{CONTAINER}?{sas}"
+    endpoint = f"http://{HOST}:{port}/{ACCOUNT_NAME}"
+    connection = azurite_connection_string(port)
+    # Two hours: a demo left running (DEMO_KEEP=1) goes on uploading for a while.
+    _, url = container_sas_url(endpoint, connection, container=CONTAINER, expiry=timedelta(hours=2))
+    return url
 
 
 def restart_sensor_drifted(run: Run) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite
+from devtools.blob_sas import container_sas_url
 from devtools.edgehub import EdgeHub
-from tests.support.capture_segments import container_sas_url
 from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.support.iot_fixtures import V1, IotModels
 from tests.support.waiting import wait_until

@@ -17,9 +17,10 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devtools.azurite import Azurite
+from devtools.blob_sas import container_sas_url
 from predictor.capture.segment_blob import CONTENT_TYPE, ClosedSegment, blob_name
 from predictor.capture.upload import Uploader, UploadError, UploadPolicy
-from tests.support.capture_segments import container_sas_url, segment
+from tests.support.capture_segments import segment
 
 DEVICE = "edge-01"
 

@@ -22,8 +22,8 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 
 from devtools.azurite import Azurite, start_azurite
+from devtools.blob_sas import container_sas_url
 from devtools.edgehub import EdgeHub
-from tests.support.capture_segments import container_sas_url
 from tests.support.edge_module import FLOWER, MODULE, post, start, wait_status
 from tests.support.iot_fixtures import V1, IotModels
 from tests.support.predictor_process import Predictor

@@ -13,10 +13,11 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 
 from devtools.azurite import Azurite, start_azurite
+from devtools.blob_sas import container_sas_url
 from predictor.capture.segment_blob import ClosedSegment, blob_name
 from predictor.capture.upload import Uploader, UploadPolicy
 from predictor.storage.pacing import PacingPolicy
-from tests.support.capture_segments import container_sas_url, segment
+from tests.support.capture_segments import segment
 
 
 @pytest.fixture
